@@ -1,0 +1,52 @@
+# speedledger: `make demo` shows the system end to end, `make test` runs every check CI runs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+NODE_MODULES := node_modules/.installed
+TYPECHECK_ROOT := build/typecheck
+
+.PHONY: demo test lint typecheck pytest system-deps install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): $(BIN)/python pyproject.toml setup.py
+	@echo "install: speedledger and its dev tools into $(VENV)"
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+$(NODE_MODULES): package.json package-lock.json
+	@echo "install: the MicroPython WebAssembly port (npm) for the portable-core tests"
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: system-deps $(INSTALLED)
+
+system-deps:
+	@scripts/system-deps.sh
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# mypy cannot follow setuptools' editable-install finder, so it checks a link farm that mirrors the
+# installed `speedledger` namespace (central/ -> speedledger.central, ...).
+typecheck: $(INSTALLED)
+	@rm -rf $(TYPECHECK_ROOT) && mkdir -p $(TYPECHECK_ROOT)/speedledger
+	@for f in speedledger/*; do ln -s "$(CURDIR)/$$f" $(TYPECHECK_ROOT)/speedledger/; done
+	@for d in central edge simulator shared; do ln -s "$(CURDIR)/$$d" $(TYPECHECK_ROOT)/speedledger/$$d; done
+	cd $(TYPECHECK_ROOT) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p speedledger
+
+pytest: install $(NODE_MODULES)
+	$(BIN)/pytest -q
+
+test: install $(NODE_MODULES) lint typecheck pytest
+
+demo: install
+	$(BIN)/python -m speedledger.demo
+
+clean:
+	rm -rf $(VENV) build node_modules .pytest_cache .mypy_cache .ruff_cache

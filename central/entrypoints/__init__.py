@@ -1,0 +1,1 @@
+"""Thin entrypoints: CLI and REST API. They parse input, call the message bus or queries, format output."""

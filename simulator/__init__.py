@@ -1,0 +1,1 @@
+"""Simulator: synthetic IQ, rendered plates, many radars at once, ground-truth reports."""

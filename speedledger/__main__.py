@@ -1,0 +1,3 @@
+from speedledger.cli import app
+
+app()
