@@ -14,7 +14,7 @@ import pytest
 
 VECTORS_PATH = Path(__file__).parent / "vectors" / "contract-vectors.json"
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = ["tests.fixtures.mosquitto"]
 
 
 def missing_dependency(what: str) -> NoReturn:

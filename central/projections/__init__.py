@@ -1,0 +1,1 @@
+"""Catch-up projections: checkpointed subscribers to the event store, and their rebuild."""

@@ -1,0 +1,34 @@
+"""What a projection (read model or process manager) offers the catch-up runner.
+
+The runner reads the global log after the projection's checkpoint and calls `apply` for each event
+inside one database transaction that also stores the new checkpoint, so a crash never applies an
+event twice or skips one. Rebuild asks the projection for a copy bound to fresh shadow tables,
+replays from position 0 into them and swaps them in, while the live tables keep serving reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from sqlalchemy import Connection, Table
+
+from speedledger.central.eventstore.port import RecordedEvent
+
+
+class Projection(Protocol):
+    #: Checkpoint key; stable across releases.
+    name: str
+
+    @property
+    def tables(self) -> Sequence[Table]:
+        """The tables this projection owns (created by the runner when missing)."""
+        ...
+
+    def bind(self, tables: Mapping[str, Table]) -> Projection:
+        """The same projection writing to `tables`, keyed by the live table names (used by rebuild)."""
+        ...
+
+    def apply(self, conn: Connection, event: RecordedEvent) -> None:
+        """Apply one event inside the runner's transaction; must not commit."""
+        ...
