@@ -79,7 +79,7 @@ class TokenAuthority:
         except jwt.InvalidTokenError as exc:
             raise InvalidToken(f"invalid token: {exc}") from exc
         try:
-            role = Role(claims.get("role"))
+            role = Role(str(claims.get("role")))
         except ValueError as exc:
             raise InvalidToken(f"invalid token: unknown role {claims.get('role')!r}") from exc
         return Principal(
