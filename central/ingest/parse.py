@@ -1,0 +1,69 @@
+"""Strict decoding of what arrives on the wire, before any field rule (shared/violation.py) applies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from speedledger.central.ingest.reasons import Reason
+from speedledger.shared import violation
+
+TOPIC_ROOT = "speedledger/v1/radars/"
+
+
+class Rejected(Exception):
+    """The message is refused for `reason`; `event_id` is set when the payload named a well-formed one."""
+
+    def __init__(self, reason: Reason, detail: str, event_id: str | None = None) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.event_id = event_id
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def decode_json_object(payload: bytes) -> dict[str, Any]:
+    """UTF-8 JSON object with unique keys and no NaN/Infinity; raises Rejected(MALFORMED)."""
+    try:
+        decoded = json.loads(
+            payload.decode("utf-8"), object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise Rejected(Reason.MALFORMED, str(error)[:200]) from None
+    if not isinstance(decoded, dict):
+        raise Rejected(Reason.MALFORMED, "the message must be a JSON object")
+    return decoded
+
+
+def decode_violation(payload: bytes) -> dict[str, Any]:
+    """A validated v1 violation from raw bytes, or Rejected with a stable reason."""
+    if len(payload) > violation.MAX_PAYLOAD_BYTES:
+        raise Rejected(Reason.OVERSIZED, f"{len(payload)} bytes > {violation.MAX_PAYLOAD_BYTES}")
+    message = decode_json_object(payload)
+    event_id = message.get("event_id")
+    named = event_id if violation.is_event_id(event_id) else None
+    try:
+        violation.validate(message)
+    except violation.ViolationError as error:
+        raise Rejected(Reason.INVALID_FIELD, str(error), named) from None
+    return message
+
+
+def topic_parts(topic: str) -> tuple[str, list[str]]:
+    """(radar_id segment, remaining segments) of a `speedledger/v1/radars/{radar_id}/...` topic."""
+    if not topic.startswith(TOPIC_ROOT):
+        raise Rejected(Reason.BAD_TOPIC, f"topic outside {TOPIC_ROOT}")
+    radar_id, *rest = topic[len(TOPIC_ROOT) :].split("/")
+    return radar_id, rest

@@ -1,0 +1,92 @@
+"""Ingest-owned tables in central's database: quarantine, evidence blobs, liveness, expected evidence.
+
+Quarantine, evidence blobs and liveness are written by the ingest directly (they are what arrived over
+MQTT, not domain facts); `evidence_expected` is a projection of `ViolationRecorded` (see projection.py).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Engine,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+_ROW_ID = BigInteger().with_variant(Integer, "sqlite")
+
+quarantine = Table(
+    "ingest_quarantine",
+    metadata,
+    Column("quarantine_id", _ROW_ID, primary_key=True, autoincrement=True),
+    Column("received_at_ms", BigInteger, nullable=False),
+    Column("topic", String(256), nullable=False),
+    Column("radar_id", String(64)),  # from the topic, as received (may be unregistered)
+    Column("event_id", String(36)),  # when the payload named a well-formed one
+    Column("reason", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("payload_sha256", String(64), nullable=False),
+    Column("payload_size", Integer, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Index("ix_ingest_quarantine_radar", "radar_id", "quarantine_id"),
+    Index("ix_ingest_quarantine_event", "event_id"),
+)
+
+evidence_blobs = Table(
+    "ingest_evidence_blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("content", LargeBinary, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("received_at_ms", BigInteger, nullable=False),
+)
+
+# Which image arrived on which `evidence/{event_id}` topic (a radar may re-send the same image).
+evidence_arrivals = Table(
+    "ingest_evidence_arrivals",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("sha256", String(64), primary_key=True),
+    Column("radar_id", String(64), nullable=False),
+    Column("received_at_ms", BigInteger, nullable=False),
+)
+
+liveness = Table(
+    "ingest_liveness",
+    metadata,
+    Column("kind", String(16), primary_key=True),  # "radar" or "central"
+    Column("node_id", String(128), primary_key=True),
+    Column("online", Boolean, nullable=False),
+    Column("state_at_ms", BigInteger),  # `at_ms` of the last status message (the node's clock)
+    Column("last_seen_ms", BigInteger, nullable=False),  # central's clock, any message from the node
+    Column("firmware", String(64)),
+)
+
+# Projection-owned (see projection.py): what image each recorded violation promised.
+evidence_expected = Table(
+    "ingest_evidence_expected",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("radar_id", String(64), nullable=False),
+    Column("image_sha256", String(64), nullable=False),
+    Column("recorded_at_ms", BigInteger, nullable=False),
+    Index("ix_ingest_evidence_expected_sha", "image_sha256"),
+)
+
+#: Tables the ingest writes itself; the projection runner creates `evidence_expected`.
+DIRECT_TABLES = (quarantine, evidence_blobs, evidence_arrivals, liveness)
+
+
+def create_tables(engine: Engine) -> None:
+    """Create the ingest's tables when missing (idempotent; safe to call from several processes)."""
+    metadata.create_all(engine, tables=[*DIRECT_TABLES, evidence_expected], checkfirst=True)
