@@ -3,19 +3,41 @@
 from speedledger.central.eventstore.port import (
     ANY_VERSION,
     NO_STREAM,
+    AppendOutcome,
     AppendRequest,
+    DuplicateEvent,
     EventStore,
     NewEvent,
     RecordedEvent,
     WrongExpectedVersion,
 )
+from speedledger.central.eventstore.sql import SqlEventStore
+
+
+def create_event_store(url: str) -> SqlEventStore:
+    """The store for a database URL: `sqlite:///path.db` (WAL, the default) or `postgresql://...`."""
+    scheme = url.split(":", 1)[0].split("+", 1)[0]
+    if scheme == "sqlite":
+        from speedledger.central.eventstore.sqlite import SqliteEventStore
+
+        return SqliteEventStore(url)
+    if scheme in ("postgresql", "postgres"):
+        from speedledger.central.eventstore.postgres import PostgresEventStore
+
+        return PostgresEventStore(url)
+    raise ValueError(f"unsupported event store URL {url!r}: use sqlite:///FILE or postgresql://...")
+
 
 __all__ = [
     "ANY_VERSION",
     "NO_STREAM",
+    "AppendOutcome",
     "AppendRequest",
+    "DuplicateEvent",
     "EventStore",
     "NewEvent",
     "RecordedEvent",
+    "SqlEventStore",
     "WrongExpectedVersion",
+    "create_event_store",
 ]

@@ -6,7 +6,7 @@ Guarantees every adapter gives (and the shared store test suite checks):
   writer that lost the race gets `WrongExpectedVersion`;
 - `read_all(after_position)` never skips an event: an event with a lower position that commits
   later than one with a higher position is never passed over by a reader (the sequence-gap problem);
-- `event_id` is unique across the store.
+- `event_id` is unique across the store: appending a known one raises `DuplicateEvent`.
 """
 
 from __future__ import annotations
@@ -52,6 +52,14 @@ class WrongExpectedVersion(Exception):
         self.actual = actual
 
 
+class DuplicateEvent(Exception):
+    """An event with this `event_id` is already in the store; nothing of the append was written."""
+
+    def __init__(self, event_id: str) -> None:
+        super().__init__(f"event {event_id!r} is already recorded")
+        self.event_id = event_id
+
+
 @dataclass(frozen=True, slots=True)
 class AppendRequest:
     stream_id: str
@@ -59,15 +67,22 @@ class AppendRequest:
     expected_version: int
 
 
+#: What one request of `append_batch` came to: its recorded events, or the error it would have raised.
+AppendOutcome = list[RecordedEvent] | WrongExpectedVersion | DuplicateEvent
+
+
 class EventStore(Protocol):
     def append(self, stream_id: str, events: Sequence[NewEvent], expected_version: int) -> list[RecordedEvent]:
-        """Append atomically; raise WrongExpectedVersion on a conflict."""
+        """Append atomically; raise WrongExpectedVersion on a conflict, DuplicateEvent for a known event_id.
+
+        A repeated event_id wins over a version conflict, so a re-sent message reads as a duplicate.
+        """
         ...
 
-    def append_batch(self, requests: Sequence[AppendRequest]) -> list[list[RecordedEvent] | WrongExpectedVersion]:
-        """Group commit: every request in one transaction, each with its own outcome.
+    def append_batch(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
+        """Group commit: every request in one transaction, each with its own outcome (same order).
 
-        A conflicting request appends nothing and does not affect the others.
+        A conflicting or duplicate request appends nothing and does not affect the others.
         """
         ...
 

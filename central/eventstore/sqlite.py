@@ -1,0 +1,54 @@
+"""SQLite adapter: WAL, synchronous=FULL, one writer at a time via BEGIN IMMEDIATE.
+
+pysqlite's own transaction handling is switched off (it would begin lazily and deferred); every
+transaction is begun explicitly: `BEGIN IMMEDIATE` for writers, so concurrent writers queue on the
+busy timeout instead of failing on a lock upgrade, and plain `BEGIN` for readers, which never block
+writers in WAL mode.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from speedledger.central.eventstore.sql import WRITER_OPTION, SqlEventStore
+
+#: FULL: a commit is on disk (WAL fsynced) before `append` returns, so an acked radar message survives
+#: a power cut. NORMAL would fsync only at checkpoints and can lose the last commits.
+SYNCHRONOUS = "FULL"
+BUSY_TIMEOUT_MS = 30_000
+
+
+def sqlite_engine(url: str, *, synchronous: str = SYNCHRONOUS) -> Engine:
+    parsed = make_url(url)
+    if parsed.database in (None, "", ":memory:") or "mode=memory" in str(parsed):
+        raise ValueError(f"the SQLite event store needs a file (WAL), not an in-memory database: {url!r}")
+    engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        for pragma in (
+            "journal_mode=WAL",
+            f"synchronous={synchronous}",
+            f"busy_timeout={BUSY_TIMEOUT_MS}",
+            "foreign_keys=ON",
+        ):
+            dbapi_connection.execute(f"PRAGMA {pragma}")
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(WRITER_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class SqliteEventStore(SqlEventStore):
+    """Appends are serialised by BEGIN IMMEDIATE, so rowid order is commit order."""
+
+    def __init__(self, url: str, *, synchronous: str = SYNCHRONOUS) -> None:
+        super().__init__(sqlite_engine(url, synchronous=synchronous))

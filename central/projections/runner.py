@@ -1,0 +1,258 @@
+"""The catch-up runner: feeds each projection the global log after its checkpoint, batch by batch.
+
+Each batch is one write transaction holding the projection's rows and its new checkpoint, so a
+crash (or an exception in `apply`) anywhere in a batch rolls both back: nothing is applied twice
+and nothing is skipped. The background thread is woken by in-process appends and polls as a
+fallback (appends from other processes). A projection that raises is stopped with a logged error
+and retried with exponential backoff; the other projections carry on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from speedledger.central.eventstore.sql import SqlEventStore
+from speedledger.central.projections import checkpoints
+from speedledger.central.projections.port import Projection
+from speedledger.central.projections.rebuild import ShadowTables, drop_leftovers
+
+log = logging.getLogger(__name__)
+
+
+class ProjectionFailed(Exception):
+    """A projection raised while applying an event; its batch was rolled back."""
+
+    def __init__(self, name: str, position: int) -> None:
+        super().__init__(f"projection {name!r} failed on the batch after position {position}")
+        self.name = name
+        self.position = position
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectionStatus:
+    name: str
+    position: int
+    head: int
+    #: The last error while the projection is stopped, None when healthy.
+    error: str | None
+    failures: int
+
+    @property
+    def lag(self) -> int:
+        return max(0, self.head - self.position)
+
+
+@dataclass
+class _Failure:
+    error: str
+    count: int
+    retry_at: float
+
+
+class ProjectionRunner:
+    def __init__(
+        self,
+        store: SqlEventStore,
+        projections: Sequence[Projection],
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+        min_backoff: float = 0.5,
+        max_backoff: float = 60.0,
+    ) -> None:
+        names = [projection.name for projection in projections]
+        if len(set(names)) != len(names):
+            raise ValueError(f"projection names must be unique: {names}")
+        self.store = store
+        self.projections = {projection.name: projection for projection in projections}
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.min_backoff = min_backoff
+        self.max_backoff = max_backoff
+        self._failures: dict[str, _Failure] = {}
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._unsubscribe = store.on_append(lambda _position: self._wake.set())
+        self.setup()
+
+    def setup(self) -> None:
+        """Create the projections' tables and checkpoint rows where missing."""
+        with self.store.transaction() as conn:
+            for projection in self.projections.values():
+                for table in projection.tables:
+                    table.create(conn, checkfirst=True)
+                checkpoints.ensure(conn, projection.name)
+
+    # -- catching up ----------------------------------------------------------------------------
+
+    def catch_up(self) -> int:
+        """Apply every committed event to every projection, synchronously; returns events applied.
+
+        Raises ProjectionFailed (after the batch rolled back) when a projection raises.
+        """
+        applied = 0
+        while True:  # a process manager may append while we run: go round until nothing moves
+            behind = self._behind()
+            if not behind:
+                return applied
+            for name in behind:
+                applied += self._catch_up_one(self.projections[name])
+
+    def _behind(self) -> list[str]:
+        with self.store.engine.connect() as conn:
+            positions = checkpoints.read_all(conn)
+        head = self.store.last_position()
+        return [name for name in self.projections if positions.get(name, 0) < head]
+
+    def _catch_up_one(self, projection: Projection) -> int:
+        applied = 0
+        while True:
+            with self.store.transaction() as conn:
+                position = checkpoints.lock(conn, projection.name)
+                try:
+                    position, count = self._apply_batch(conn, projection, position)
+                except Exception as error:
+                    raise ProjectionFailed(projection.name, position) from error
+                if count:
+                    checkpoints.store(conn, projection.name, position)
+            applied += count
+            if count < self.batch_size:
+                return applied
+
+    def _apply_batch(self, conn: Connection, projection: Projection, after: int) -> tuple[int, int]:
+        batch = self.store.read_all(after, self.batch_size, conn=conn)
+        for event in batch:
+            projection.apply(conn, event)
+        return (batch[-1].position if batch else after), len(batch)
+
+    # -- background thread ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name="projection-runner", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._stopping.set()
+        self._wake.set()
+        thread.join(timeout)
+
+    def close(self) -> None:
+        self.stop()
+        self._unsubscribe()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                behind = self._behind()
+            except Exception:
+                log.exception("projection runner cannot read checkpoints; retrying")
+                behind = []
+            for name in behind:
+                if self._stopping.is_set():
+                    break
+                self._run_one(name)
+            self._wake.wait(self._next_wait())
+
+    def _run_one(self, name: str) -> None:
+        failure = self._failures.get(name)
+        if failure is not None and time.monotonic() < failure.retry_at:
+            return
+        try:
+            self._catch_up_one(self.projections[name])
+        except Exception as error:
+            count = failure.count + 1 if failure else 1
+            backoff = min(self.max_backoff, self.min_backoff * 2 ** (count - 1))
+            cause = error.__cause__ or error
+            self._failures[name] = _Failure(f"{type(cause).__name__}: {cause}", count, time.monotonic() + backoff)
+            log.error("projection %r stopped (failure %d), retrying in %.1f s", name, count, backoff, exc_info=error)
+        else:
+            if failure is not None:
+                log.info("projection %r recovered after %d failures", name, failure.count)
+                self._failures.pop(name, None)
+
+    def _next_wait(self) -> float:
+        retries = [failure.retry_at for failure in self._failures.values()]
+        if not retries:
+            return self.poll_interval
+        return max(0.0, min(self.poll_interval, min(retries) - time.monotonic()))
+
+    # -- observation ----------------------------------------------------------------------------
+
+    def status(self) -> list[ProjectionStatus]:
+        with self.store.engine.connect() as conn:
+            positions = checkpoints.read_all(conn)
+        head = self.store.last_position()
+        statuses = []
+        for name in self.projections:
+            failure = self._failures.get(name)
+            statuses.append(
+                ProjectionStatus(
+                    name=name,
+                    position=positions.get(name, 0),
+                    head=head,
+                    error=failure.error if failure else None,
+                    failures=failure.count if failure else 0,
+                )
+            )
+        return statuses
+
+    def wait_for(self, position: int, timeout: float = 5.0) -> bool:
+        """Block until every projection has applied `position` (read-your-writes); False on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.store.engine.connect() as conn:
+                positions = checkpoints.read_all(conn)
+            if all(positions.get(name, 0) >= position for name in self.projections):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+
+    # -- rebuild --------------------------------------------------------------------------------
+
+    def rebuild(self, name: str) -> int:
+        """Replay the whole log into shadow tables and swap them in atomically; returns the position.
+
+        The live tables keep serving reads, and the live projection keeps catching up, until the
+        swap; the swap holds the projection's checkpoint lock so no batch interleaves with it.
+        """
+        projection = self.projections[name]
+        with self.store.transaction() as conn:
+            for leftover in drop_leftovers(conn, projection.tables):
+                log.warning("dropped shadow table %s left by an interrupted rebuild", leftover)
+            shadow = ShadowTables.for_tables(projection.tables)
+            shadow.create(conn)
+        bound = projection.bind(shadow.tables)
+        position, count = 0, self.batch_size
+        try:
+            while count == self.batch_size:
+                with self.store.transaction() as conn:
+                    position, count = self._apply_batch(conn, bound, position)
+            with self.store.transaction() as conn:
+                checkpoints.lock(conn, name)
+                count = self.batch_size
+                while count == self.batch_size:  # events appended since the last batch
+                    position, count = self._apply_batch(conn, bound, position)
+                shadow.swap(conn)
+                checkpoints.store(conn, name, position)
+        except BaseException:
+            with self.store.transaction() as conn:
+                shadow.drop(conn)
+            raise
+        self._failures.pop(name, None)
+        log.info("projection %r rebuilt up to position %d", name, position)
+        return position
