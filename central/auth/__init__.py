@@ -7,6 +7,7 @@ from speedledger.central.auth.tokens import (
     Principal,
     TokenAuthority,
     WeakSecret,
+    parse_ttl,
 )
 
 __all__ = [
@@ -19,4 +20,5 @@ __all__ = [
     "TokenAuthority",
     "WeakSecret",
     "allows",
+    "parse_ttl",
 ]

@@ -88,3 +88,15 @@ class TokenAuthority:
             expires_at=int(claims["exp"]),
             token_id=str(claims.get("jti", "")),
         )
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_ttl(text: str) -> int:
+    """Seconds in a duration like `90`, `90s`, `30m`, `8h` or `7d`."""
+    text = text.strip().lower()
+    number, unit = (text[:-1], text[-1]) if text[-1:] in _UNITS else (text, "s")
+    if not number.isdigit() or int(number) == 0:
+        raise ValueError(f"invalid duration {text!r}: use a positive whole number with s, m, h or d (e.g. 8h)")
+    return int(number) * _UNITS[unit]
