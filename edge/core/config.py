@@ -1,0 +1,92 @@
+"""Central-signed radar configuration: verify before applying. MicroPython-safe.
+
+Payload on `speedledger/v1/radars/{radar_id}/config` (retained, QoS 1): canonical JSON
+
+    {"v":1,"radar_id":..,"speed_limit_kmh":..,"tolerance_kmh":5,"tolerance_pct":5,
+     "issued_at_ms":..,"key_id":..,"sig":..}
+
+`sig` is Ed25519 by central's config key over the canonical bytes without `sig` (the same rule as
+violations); `key_id` names that key. `tolerance_*` are optional (default 5). A config is applied only
+when its signature verifies with the configured central key, it names this radar, and it is newer
+than the one in force (`issued_at_ms` strictly greater), so a replayed old config cannot lower or
+raise the limit.
+"""
+
+import json
+
+from speedledger.shared import canonical, keys
+
+from .violation import SpeedPolicy
+
+
+class ConfigError(ValueError):
+    """The config was refused; the message says why."""
+
+
+class RadarConfig:
+    def __init__(self, policy: SpeedPolicy, issued_at_ms: int, payload: bytes) -> None:
+        self.policy = policy
+        self.issued_at_ms = issued_at_ms
+        #: The signed bytes as received, kept so the device can re-verify them after a reboot.
+        self.payload = payload
+
+
+def _int_field(message: dict, name: str, low: int, high: int, default: int | None = None) -> int:
+    value = message.get(name, default)
+    if not isinstance(value, int) or value is True or value is False or not low <= value <= high:
+        raise ConfigError(name + " must be an integer between " + str(low) + " and " + str(high))
+    return value
+
+
+def verify_config(payload: bytes, radar_id: str, central_public_key: bytes, verify: object) -> RadarConfig:
+    """Parse and check a config payload; `verify(public_key, message, signature) -> bool` is Ed25519."""
+    try:
+        message = json.loads(payload)
+    except ValueError:
+        raise ConfigError("config is not JSON") from None
+    if not isinstance(message, dict):
+        raise ConfigError("config must be a JSON object")
+    sig = message.get("sig")
+    if not isinstance(sig, str):
+        raise ConfigError("config has no signature")
+    if message.get("key_id") != keys.key_id(central_public_key):
+        raise ConfigError("config signed by another key than the configured central key")
+    try:
+        signed_bytes = canonical.signing_bytes(message)
+        signature = keys.b64decode(sig)
+    except ValueError:
+        raise ConfigError("config is not canonical") from None
+    if not verify(central_public_key, signed_bytes, signature):  # type: ignore[operator]
+        raise ConfigError("config signature does not verify")
+    if message.get("v") != 1:
+        raise ConfigError("unsupported config version")
+    if message.get("radar_id") != radar_id:
+        raise ConfigError("config is for another radar")
+    policy = SpeedPolicy(
+        _int_field(message, "speed_limit_kmh", 1, 300),
+        _int_field(message, "tolerance_kmh", 0, 50, 5),
+        _int_field(message, "tolerance_pct", 0, 50, 5),
+    )
+    return RadarConfig(policy, _int_field(message, "issued_at_ms", 0, 2**53 - 1), payload)
+
+
+class ConfigState:
+    """The config in force: a local default until a newer, verified central config arrives."""
+
+    def __init__(self, radar_id: str, default: SpeedPolicy, central_public_key: bytes | None, verify: object) -> None:
+        self.radar_id = radar_id
+        self.policy = default
+        self.issued_at_ms = -1
+        self._central_public_key = central_public_key
+        self._verify = verify
+
+    def apply(self, payload: bytes) -> RadarConfig:
+        """Verify and apply; raises ConfigError when refused (stale configs included)."""
+        if self._central_public_key is None:
+            raise ConfigError("no central config key configured; config ignored")
+        config = verify_config(payload, self.radar_id, self._central_public_key, self._verify)
+        if config.issued_at_ms <= self.issued_at_ms:
+            raise ConfigError("config is not newer than the one in force")
+        self.policy = config.policy
+        self.issued_at_ms = config.issued_at_ms
+        return config
