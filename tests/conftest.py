@@ -14,7 +14,7 @@ import pytest
 
 VECTORS_PATH = Path(__file__).parent / "vectors" / "contract-vectors.json"
 
-pytest_plugins: list[str] = ["tests.fixtures.mosquitto"]
+pytest_plugins: list[str] = ["tests.fixtures.mosquitto", "tests.fixtures.postgres"]
 
 
 def missing_dependency(what: str) -> NoReturn:

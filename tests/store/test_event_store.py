@@ -1,0 +1,285 @@
+"""The event store contract, run against SQLite and PostgreSQL alike (fixture `event_store`)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from sqlalchemy import text
+
+from speedledger.central.eventstore import (
+    ANY_VERSION,
+    NO_STREAM,
+    AppendRequest,
+    DuplicateEvent,
+    NewEvent,
+    RecordedEvent,
+    SqlEventStore,
+    WrongExpectedVersion,
+    create_event_store,
+)
+
+
+def events(count: int, type_: str = "Happened") -> list[NewEvent]:
+    return [NewEvent(type_, {"n": n, "text": "é ✓"}, {"causation": f"c{n}"}) for n in range(count)]
+
+
+def test_append_assigns_versions_and_positions_and_round_trips(event_store: SqlEventStore) -> None:
+    first = event_store.append("radar-1", events(2), NO_STREAM)
+    other = event_store.append("radar-2", events(1), NO_STREAM)
+    more = event_store.append("radar-1", events(1), expected_version=2)
+
+    assert [e.version for e in first + more] == [1, 2, 3]
+    assert [e.version for e in other] == [1]
+    positions = [e.position for e in first + other + more]
+    assert positions == sorted(positions) and len(set(positions)) == 4
+    stored = event_store.read_stream("radar-1")
+    assert stored == first + more
+    assert stored[0].data == {"n": 0, "text": "é ✓"} and stored[0].metadata == {"causation": "c0"}
+    assert event_store.read_stream("radar-1", after_version=2) == more
+    assert event_store.read_stream("nobody") == []
+    assert event_store.last_position() == more[-1].position
+
+
+@pytest.mark.parametrize(("expected", "actual_after_setup"), [(NO_STREAM, 2), (1, 2), (3, 2)])
+def test_wrong_expected_version_appends_nothing(event_store: SqlEventStore, expected: int, actual_after_setup: int) -> None:
+    event_store.append("s", events(actual_after_setup), NO_STREAM)
+    head = event_store.last_position()
+
+    with pytest.raises(WrongExpectedVersion) as raised:
+        event_store.append("s", events(2), expected)
+
+    assert (raised.value.stream_id, raised.value.expected, raised.value.actual) == ("s", expected, actual_after_setup)
+    assert event_store.last_position() == head
+    assert len(event_store.read_stream("s")) == actual_after_setup
+
+
+def test_any_version_appends_whatever_the_version(event_store: SqlEventStore) -> None:
+    event_store.append("s", events(1), ANY_VERSION)
+    assert [e.version for e in event_store.append("s", events(2), ANY_VERSION)] == [2, 3]
+
+
+def test_invalid_expected_version_is_refused(event_store: SqlEventStore) -> None:
+    with pytest.raises(ValueError):
+        event_store.append("s", events(1), -2)
+
+
+def test_concurrent_appends_to_one_stream_exactly_one_wins(event_store: SqlEventStore) -> None:
+    writers = 6
+    for round_ in range(3):
+        barrier = threading.Barrier(writers)
+        outcomes: list[object] = []
+
+        def write(barrier: threading.Barrier = barrier, expected: int = round_) -> None:
+            barrier.wait()
+            try:
+                outcomes.append(event_store.append("contested", events(1), expected))
+            except WrongExpectedVersion as error:
+                outcomes.append(error)
+
+        threads = [threading.Thread(target=write) for _ in range(writers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+
+        winners = [o for o in outcomes if isinstance(o, list)]
+        losers = [o for o in outcomes if isinstance(o, WrongExpectedVersion)]
+        assert len(winners) == 1 and len(losers) == writers - 1
+        assert all(loser.actual == round_ + 1 for loser in losers)
+    assert [e.version for e in event_store.read_stream("contested")] == [1, 2, 3]
+
+
+def test_a_known_event_id_is_a_duplicate(event_store: SqlEventStore) -> None:
+    original = NewEvent("ViolationRecorded", {"seq": 7})
+    recorded = event_store.append("violation-r1-7", [original], NO_STREAM)
+    head = event_store.last_position()
+
+    # The radar re-sends the same message: a duplicate, not a version conflict.
+    with pytest.raises(DuplicateEvent) as resent:
+        event_store.append("violation-r1-7", [original], NO_STREAM)
+    assert resent.value.event_id == original.event_id
+    # The same event_id on another stream, even where the version would fit.
+    with pytest.raises(DuplicateEvent):
+        event_store.append("elsewhere", [NewEvent("X", {}), original], NO_STREAM)
+    # Another event_id for the same radar+seq: the version conflict ("seq reuse").
+    with pytest.raises(WrongExpectedVersion):
+        event_store.append("violation-r1-7", [NewEvent("ViolationRecorded", {"seq": 7})], NO_STREAM)
+
+    assert event_store.last_position() == head
+    assert event_store.read_all() == recorded
+    assert event_store.read_stream("elsewhere") == []
+
+
+def test_the_same_event_id_twice_in_one_append_is_a_duplicate(event_store: SqlEventStore) -> None:
+    twice = NewEvent("X", {})
+    with pytest.raises(DuplicateEvent) as raised:
+        event_store.append("s", [twice, twice], NO_STREAM)
+    assert raised.value.event_id == twice.event_id
+    assert event_store.read_all() == []
+
+
+def test_append_batch_gives_each_request_its_own_outcome(event_store: SqlEventStore) -> None:
+    known = NewEvent("X", {})
+    event_store.append("existing", [known], NO_STREAM)
+
+    outcomes = event_store.append_batch(
+        [
+            AppendRequest("a", events(2), NO_STREAM),
+            AppendRequest("existing", events(1), NO_STREAM),  # conflict
+            AppendRequest("b", [NewEvent("X", {}), known], NO_STREAM),  # duplicate inserted mid-request
+            AppendRequest("existing", events(1), 1),
+            AppendRequest("a", events(1), 2),  # sees the first request's events
+        ]
+    )
+
+    assert isinstance(outcomes[0], list) and [e.version for e in outcomes[0]] == [1, 2]
+    assert isinstance(outcomes[1], WrongExpectedVersion) and outcomes[1].actual == 1
+    assert isinstance(outcomes[2], DuplicateEvent) and outcomes[2].event_id == known.event_id
+    assert isinstance(outcomes[3], list) and outcomes[3][0].version == 2
+    assert isinstance(outcomes[4], list) and outcomes[4][0].version == 3
+    assert event_store.read_stream("b") == []
+    written = [e for o in outcomes if isinstance(o, list) for e in o]
+    assert [e for e in event_store.read_all() if e.stream_id != "existing" or e.version > 1] == written
+
+
+def test_read_all_pages_through_the_log_in_position_order(event_store: SqlEventStore) -> None:
+    appended: list[RecordedEvent] = []
+    for n in range(25):
+        appended += event_store.append(f"s{n % 4}", events(1 + n % 3), ANY_VERSION)
+
+    pages, after = [], 0
+    while page := event_store.read_all(after, limit=7):
+        assert len(page) <= 7
+        pages += page
+        after = page[-1].position
+    assert pages == appended
+    assert event_store.read_all(appended[-1].position) == []
+    assert event_store.read_all(appended[10].position, limit=3) == appended[11:14]
+
+
+def test_append_wakes_listeners_after_commit(event_store: SqlEventStore) -> None:
+    seen: list[tuple[int, int]] = []
+    unsubscribe = event_store.on_append(lambda position: seen.append((position, event_store.last_position())))
+    first = event_store.append("s", events(2), NO_STREAM)
+    batch = event_store.append_batch([AppendRequest("t", events(1), NO_STREAM)])
+    unsubscribe()
+    event_store.append("s", events(1), ANY_VERSION)
+
+    assert isinstance(batch[0], list)
+    # Each listener call already sees its events committed.
+    assert seen == [(first[-1].position,) * 2, (batch[0][-1].position,) * 2]
+
+
+def test_append_in_commits_with_the_callers_transaction(event_store: SqlEventStore) -> None:
+    with pytest.raises(RuntimeError), event_store.transaction() as conn:
+        event_store.append_in(conn, "s", events(1), NO_STREAM)
+        raise RuntimeError("the caller's work failed")
+    assert event_store.read_all() == []
+
+    with event_store.transaction() as conn:
+        event_store.append_in(conn, "s", events(1), NO_STREAM)
+        with pytest.raises(WrongExpectedVersion):
+            event_store.append_in(conn, "s", events(1), NO_STREAM)
+        event_store.append_in(conn, "s", events(1), 1)  # the transaction is still usable
+    assert [e.version for e in event_store.read_stream("s")] == [1, 2]
+
+
+def test_concurrent_writers_and_a_tailing_reader_see_every_event_once(event_store: SqlEventStore) -> None:
+    writers, per_writer = 4, 25
+    seen: list[int] = []
+    done = threading.Event()
+
+    def tail() -> None:
+        after = 0
+        while True:
+            finished = done.is_set()
+            for event in event_store.read_all(after):
+                seen.append(event.position)
+                after = event.position
+            if finished:
+                return
+            time.sleep(0.001)
+
+    def write(writer: int) -> None:
+        for n in range(per_writer):
+            if n % 5 == 0:
+                event_store.append_batch([AppendRequest(f"w{writer}-{n}-{k}", events(1), NO_STREAM) for k in range(3)])
+            else:
+                event_store.append(f"w{writer}", events(1), ANY_VERSION)
+
+    reader = threading.Thread(target=tail)
+    reader.start()
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    done.set()
+    reader.join(30)
+
+    everything = [e.position for e in event_store.read_all(limit=10_000)]
+    assert len(everything) == writers * (per_writer + 2 * per_writer // 5)
+    assert seen == everything
+
+
+def test_a_lower_position_committing_late_is_not_skipped(event_store: SqlEventStore) -> None:
+    """The sequence-gap scenario: A draws a position and commits late, B appends meanwhile, a reader
+    polls throughout. The reader must end up with A's event before B's, never past it."""
+    seen: list[RecordedEvent] = []
+    stop = threading.Event()
+
+    def poll() -> None:
+        after = 0
+        while not stop.is_set() or event_store.last_position() > after:
+            for event in event_store.read_all(after):
+                seen.append(event)
+                after = event.position
+            time.sleep(0.005)
+
+    reader = threading.Thread(target=poll)
+    reader.start()
+    with event_store.transaction() as slow:
+        a = event_store.append_in(slow, "a", events(1), NO_STREAM)
+        b_result: list[RecordedEvent] = []
+        b = threading.Thread(target=lambda: b_result.extend(event_store.append("b", events(1), NO_STREAM)))
+        b.start()
+        time.sleep(0.3)  # B is waiting to append and the reader is polling while A is uncommitted
+        assert seen == []
+    b.join(30)
+    stop.set()
+    reader.join(30)
+
+    assert [e.stream_id for e in seen] == ["a", "b"]
+    assert seen[0].position == a[0].position < b_result[0].position == seen[1].position
+
+
+@pytest.mark.postgres
+def test_without_the_append_lock_a_postgres_reader_would_skip(postgres_url: str) -> None:
+    """Control for the test above: plain concurrent inserts into the same table do leave a reader
+    behind a gap, so the store's serialised appends are what prevent it."""
+    store = create_event_store(postgres_url)
+    insert = text(
+        "INSERT INTO events (stream_id, version, event_id, type, data, metadata, recorded_at_ms)"
+        " VALUES (:s, 1, :s, 'X', '{}', '{}', 0) RETURNING position"
+    )
+    try:
+        with store.engine.connect() as a, store.engine.connect() as b:
+            a.begin()
+            low = a.execute(insert, {"s": "a"}).scalar_one()
+            with b.begin():
+                high = b.execute(insert, {"s": "b"}).scalar_one()
+            cursor = store.read_all(0)[-1].position  # a naive reader advances to `high`
+            a.commit()
+        assert low < high == cursor
+        assert [e.position for e in store.read_all(cursor)] == []  # `low` is never seen
+    finally:
+        store.close()
+
+
+def test_factory_rejects_unknown_and_in_memory_urls(tmp_path: object) -> None:
+    with pytest.raises(ValueError):
+        create_event_store("mysql://localhost/db")
+    with pytest.raises(ValueError):
+        create_event_store("sqlite://")
