@@ -43,7 +43,9 @@ def test_append_assigns_versions_and_positions_and_round_trips(event_store: SqlE
 
 
 @pytest.mark.parametrize(("expected", "actual_after_setup"), [(NO_STREAM, 2), (1, 2), (3, 2)])
-def test_wrong_expected_version_appends_nothing(event_store: SqlEventStore, expected: int, actual_after_setup: int) -> None:
+def test_wrong_expected_version_appends_nothing(
+    event_store: SqlEventStore, expected: int, actual_after_setup: int
+) -> None:
     event_store.append("s", events(actual_after_setup), NO_STREAM)
     head = event_store.last_position()
 
@@ -65,29 +67,34 @@ def test_invalid_expected_version_is_refused(event_store: SqlEventStore) -> None
         event_store.append("s", events(1), -2)
 
 
+def race(event_store: SqlEventStore, writers: int, expected: int) -> list[list[RecordedEvent] | WrongExpectedVersion]:
+    """`writers` threads released at once, each appending one event to "contested" at `expected`."""
+    barrier = threading.Barrier(writers)
+    outcomes: list[list[RecordedEvent] | WrongExpectedVersion] = []
+
+    def write() -> None:
+        barrier.wait()
+        try:
+            outcomes.append(event_store.append("contested", events(1), expected))
+        except WrongExpectedVersion as error:
+            outcomes.append(error)
+
+    threads = [threading.Thread(target=write) for _ in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return outcomes
+
+
 def test_concurrent_appends_to_one_stream_exactly_one_wins(event_store: SqlEventStore) -> None:
     writers = 6
-    for round_ in range(3):
-        barrier = threading.Barrier(writers)
-        outcomes: list[object] = []
-
-        def write(barrier: threading.Barrier = barrier, expected: int = round_) -> None:
-            barrier.wait()
-            try:
-                outcomes.append(event_store.append("contested", events(1), expected))
-            except WrongExpectedVersion as error:
-                outcomes.append(error)
-
-        threads = [threading.Thread(target=write) for _ in range(writers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
-
+    for version in range(3):
+        outcomes = race(event_store, writers, expected=version)
         winners = [o for o in outcomes if isinstance(o, list)]
         losers = [o for o in outcomes if isinstance(o, WrongExpectedVersion)]
         assert len(winners) == 1 and len(losers) == writers - 1
-        assert all(loser.actual == round_ + 1 for loser in losers)
+        assert all(loser.actual == version + 1 for loser in losers)
     assert [e.version for e in event_store.read_stream("contested")] == [1, 2, 3]
 
 
