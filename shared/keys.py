@@ -17,6 +17,7 @@ def b64encode(data: bytes) -> str:
 def b64decode(text: str) -> bytes:
     """Decode standard base64; raises ValueError on bad input."""
     try:
-        return binascii.a2b_base64(text)
+        # bytes, not str: some MicroPython ports (the pure-Python binascii) only take bytes.
+        return binascii.a2b_base64(text.encode())
     except Exception as error:
         raise ValueError("invalid base64") from error

@@ -17,7 +17,10 @@ from speedledger.edge.signing import CryptographySigner, verify
 from speedledger.shared import canonical, keys
 from speedledger.shared import violation as spec
 
-RFC8032_TEST1_SIGNATURE_OF_EMPTY = "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
+RFC8032_TEST1_SIGNATURE_OF_EMPTY = (
+    "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155"
+    "5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
+)
 
 
 def test_pure_ed25519_matches_rfc8032_test1(contract_vectors: dict[str, Any]) -> None:

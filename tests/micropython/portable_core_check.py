@@ -1,0 +1,129 @@
+"""Executed ON MicroPython by tests/micropython/test_portable_core.py (not collected by pytest).
+
+Reads /input.json, exercises the portable core and prints one line `RESULT <json>` that the CPython
+side compares with its own results byte for byte.
+"""
+
+import binascii
+import json
+import os
+import sys
+
+from speedledger.edge.core import ed25519
+from speedledger.edge.core.config import ConfigError, ConfigState
+from speedledger.edge.core.journal import LOG_NAME, Journal
+from speedledger.edge.core.session import Outbox
+from speedledger.edge.core.violation import SpeedPolicy, build, payload, sign
+from speedledger.shared import canonical, keys
+from speedledger.shared import violation as spec
+
+with open("/input.json") as handle:
+    given = json.load(handle)
+vectors = given["vectors"]
+result = {"implementation": sys.implementation.name}
+
+# Canonical bytes of every contract case and of the unsigned violation; rejections.
+result["canonical"] = [canonical.dumps(case["obj"]).decode() for case in vectors["canonical_cases"]]
+rejected = []
+for bad in vectors["must_reject"]:
+    try:
+        canonical.dumps(bad)
+        rejected.append(False)
+    except canonical.CanonicalError:
+        rejected.append(True)
+result["rejected"] = rejected
+
+# Violation building and signing through the portable Signer (RFC 8032 test 1 key).
+seed = bytes.fromhex(vectors["ed25519_secret_key_hex"])
+signer = ed25519.Ed25519Signer(seed)
+result["public_key_b64"] = keys.b64encode(signer.public_key)
+result["rfc8032_empty_sig_hex"] = binascii.hexlify(signer.sign(b"")).decode()
+fields = {}
+for name in vectors["violation_unsigned"]:
+    if name != "v":
+        fields[name] = vectors["violation_unsigned"][name]
+message = build(**fields)
+result["signing_bytes"] = canonical.signing_bytes(message).decode()
+signed = sign(message, signer)
+spec.validate(signed)
+result["signed_payload"] = payload(signed).decode()
+result["verifies"] = ed25519.verify(signer.public_key, canonical.signing_bytes(signed), keys.b64decode(signed["sig"]))
+
+# Device policy.
+result["retained"] = [
+    SpeedPolicy(example["limit"]).retained_kmh(example["measured_speed_ckmh"])
+    for example in vectors["retained_speed_examples"]
+]
+
+# Central-signed config: the genuine one applies, the tampered one is refused.
+state = ConfigState("R-1", SpeedPolicy(90), keys.b64decode(given["central_public_key_b64"]), ed25519.verify)
+state.apply(given["config"].encode())
+result["config_limit"] = state.policy.speed_limit_kmh
+try:
+    state.apply(given["tampered_config"].encode())
+    result["tampered_config"] = "applied"
+except ConfigError as error:
+    result["tampered_config"] = str(error)
+
+
+# Journal on the interpreter's own filesystem: power cuts at every byte of the last record.
+def event_id(n):
+    return "00000000-0000-4000-8000-" + f"{n:012x}"
+
+
+def fill(directory, count):
+    journal = Journal(directory)
+    for n in range(1, count + 1):
+        journal.append(event_id(n), n, canonical.dumps({"event_id": event_id(n), "seq": n}), b"jpg" * n)
+    return journal
+
+
+journal = fill("/j0", 2)
+start = journal.size
+journal.append(event_id(3), 3, canonical.dumps({"event_id": event_id(3), "seq": 3}), b"jpg" * 3)
+journal.close()
+with open("/j0/" + LOG_NAME, "rb") as handle:
+    data = handle.read()
+survivors = []
+for cut in range(start, len(data) + 1):
+    directory = "/cut" + str(cut)
+    os.mkdir(directory)
+    with open(directory + "/" + LOG_NAME, "wb") as handle:
+        handle.write(data[:cut])
+    reopened = Journal(directory)
+    survivors.append([event.seq for event in reopened.pending()])
+    reopened.close()
+result["journal_cut_survivors"] = survivors
+flipped = bytearray(data)
+flipped[start + 7] ^= 0x04
+os.mkdir("/flip")
+with open("/flip/" + LOG_NAME, "wb") as handle:
+    handle.write(flipped)
+reopened = Journal("/flip")
+result["journal_flip"] = {
+    "pending": [event.seq for event in reopened.pending()],
+    "damage": [damage.reason for damage in reopened.damage],
+    "next_seq": reopened.next_seq,
+}
+
+
+# Delivery logic with a fake transport.
+class Transport:
+    def __init__(self):
+        self.sent = []
+
+    def publish(self, topic, data, qos, retain):
+        self.sent.append(topic)
+        return True
+
+
+transport = Transport()
+outbox = Outbox(fill("/outbox", 2), "R-1", transport, resend_ms=100)
+outbox.on_connect(0)
+outbox.poll(0)
+acked = outbox.on_ack(json.dumps({"event_id": event_id(1), "seq": 1, "result": "accepted"}).encode())
+outbox.poll(100)
+result["outbox_topics"] = transport.sent
+result["outbox_acked"] = acked.result if acked else None
+
+print("RESULT " + json.dumps(result))
