@@ -1,0 +1,173 @@
+"""Composition root: settings from the environment, and one place that wires adapters to handlers.
+
+`bootstrap(settings)` returns a `Central` holding the event store, the message bus (handlers with
+their dependencies bound), the projection runner with every read model and the infraction process
+manager. Tests pass their own clock or key vault here; nothing else builds these objects.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import secrets
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine
+
+from speedledger.central.errors import ConfigurationError
+from speedledger.central.eventstore import SqlEventStore, create_event_store
+from speedledger.central.infractions.fines import FineSchedule, load_fine_schedule
+from speedledger.central.infractions.handlers import HANDLERS as INFRACTION_HANDLERS
+from speedledger.central.infractions.process_manager import InfractionProcessManager
+from speedledger.central.infractions.projection import InfractionsProjection
+from speedledger.central.messagebus import MessageBus
+from speedledger.central.model import Clock, Command
+from speedledger.central.projections.port import Projection
+from speedledger.central.projections.runner import ProjectionRunner
+from speedledger.central.radars.handlers import HANDLERS as RADAR_HANDLERS
+from speedledger.central.radars.projection import RadarsProjection
+from speedledger.central.registration.handlers import HANDLERS as REGISTRATION_HANDLERS
+from speedledger.central.registration.keyvault import SqlKeyVault
+from speedledger.central.registration.personal_data import KeyVault, PersonalDataCipher
+from speedledger.central.registration.projection import RegistrationProjection
+
+DEFAULT_DB = "sqlite:///speedledger.db"
+DEFAULT_MQTT = "mqtt://127.0.0.1:1883"
+DEFAULT_HTTP = "127.0.0.1:8000"
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_url: str = DEFAULT_DB
+    mqtt_url: str = DEFAULT_MQTT
+    http: str = DEFAULT_HTTP
+    #: Token signing key; `from_env` refuses to go without it outside demo mode.
+    secret: str = ""
+    demo: bool = False
+    #: JSON fine schedule replacing the French default (SPEEDLEDGER_FINE_SCHEDULE).
+    fine_schedule: Path | None = None
+    #: Separate database for the owners' data keys (SPEEDLEDGER_KEYS_DB); default: the central database.
+    keys_db_url: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, demo: bool | None = None) -> Settings:
+        """Settings from SPEEDLEDGER_* variables, each with a working default except the secret.
+
+        Demo mode (`demo=True` or SPEEDLEDGER_DEMO=1) generates a throw-away secret when none is set.
+        """
+        env = os.environ if environ is None else environ
+        demo = _truthy(env.get("SPEEDLEDGER_DEMO")) if demo is None else demo
+        secret = env.get("SPEEDLEDGER_SECRET", "")
+        if not secret:
+            if not demo:
+                raise ConfigurationError(
+                    "SPEEDLEDGER_SECRET is not set: central signs API tokens with it and refuses to start "
+                    "without one outside demo mode (e.g. export SPEEDLEDGER_SECRET=$(openssl rand -hex 32))"
+                )
+            secret = secrets.token_hex(32)
+        schedule = env.get("SPEEDLEDGER_FINE_SCHEDULE")
+        return cls(
+            db_url=env.get("SPEEDLEDGER_DB") or DEFAULT_DB,
+            mqtt_url=env.get("SPEEDLEDGER_MQTT") or DEFAULT_MQTT,
+            http=env.get("SPEEDLEDGER_HTTP") or DEFAULT_HTTP,
+            secret=secret,
+            demo=demo,
+            fine_schedule=Path(schedule) if schedule else None,
+            keys_db_url=env.get("SPEEDLEDGER_KEYS_DB") or None,
+        )
+
+    @property
+    def http_host(self) -> str:
+        host, _, _ = self.http.rpartition(":")
+        return host or "127.0.0.1"
+
+    @property
+    def http_port(self) -> int:
+        _, _, port = self.http.rpartition(":")
+        try:
+            return int(port)
+        except ValueError as error:
+            raise ConfigurationError(f"SPEEDLEDGER_HTTP must be HOST:PORT, got {self.http!r}") from error
+
+
+@dataclass
+class Central:
+    settings: Settings
+    store: SqlEventStore
+    bus: MessageBus
+    runner: ProjectionRunner
+    vault: KeyVault
+    fine_schedule: FineSchedule
+    clock: Clock
+    projections: Sequence[Projection] = field(default_factory=list)
+
+    @property
+    def engine(self) -> Engine:
+        """The database the read models live in: `with central.engine.connect() as conn: queries...(conn)`."""
+        return self.store.engine
+
+    def close(self) -> None:
+        self.runner.close()
+        self.store.close()
+
+
+def build_projections(store: SqlEventStore, vault: KeyVault, schedule: FineSchedule, clock: Clock) -> list[Projection]:
+    return [
+        RadarsProjection(),
+        RegistrationProjection(PersonalDataCipher(vault)),
+        InfractionProcessManager(store, schedule, clock),
+        InfractionsProjection(),
+    ]
+
+
+def _bind(handler: Callable[..., Any], dependencies: Mapping[str, Any]) -> Callable[[Any], Any]:
+    wanted = list(inspect.signature(handler).parameters)[1:]
+    return partial(handler, **{name: dependencies[name] for name in wanted})
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    store: SqlEventStore | None = None,
+    vault: KeyVault | None = None,
+    clock: Clock = wall_clock_ms,
+    read_your_writes: bool = True,
+) -> Central:
+    """Wire central. With `read_your_writes` the bus catches projections up after each command, so a
+    query right after `bus.handle(...)` sees its effects (the REST API relies on it)."""
+    store = store or create_event_store(settings.db_url)
+    if vault is None:
+        keys_engine = create_engine(settings.keys_db_url) if settings.keys_db_url else store.engine
+        vault = SqlKeyVault(keys_engine)
+    schedule = load_fine_schedule(settings.fine_schedule)
+    projections = build_projections(store, vault, schedule, clock)
+    runner = ProjectionRunner(store, projections)
+    dependencies = {"store": store, "vault": vault, "clock": clock}
+    handlers: dict[type[Command], Callable[[Any], Any]] = {
+        command: _bind(handler, dependencies)
+        for command, handler in {**RADAR_HANDLERS, **REGISTRATION_HANDLERS, **INFRACTION_HANDLERS}.items()
+    }
+    bus = MessageBus(handlers, after_handle=runner.catch_up if read_your_writes else None)
+    return Central(
+        settings=settings,
+        store=store,
+        bus=bus,
+        runner=runner,
+        vault=vault,
+        fine_schedule=schedule,
+        clock=clock,
+        projections=projections,
+    )

@@ -1,0 +1,1 @@
+"""Infractions: verified violations, the process manager that decides infractions, their lifecycle."""

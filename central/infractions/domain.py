@@ -1,0 +1,148 @@
+"""Infraction decisions (pure): from a verified violation to an infraction, and the status lifecycle.
+
+Central's own limit at detection time governs (the device's value is only recorded beside it);
+the owner is the one at detection time; an unread or unknown plate is never guessed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from speedledger.central.errors import Conflict, NotFound
+from speedledger.central.infractions.events import (
+    InfractionCancelled,
+    InfractionContested,
+    InfractionIssued,
+    InfractionPaid,
+    InfractionUpheld,
+    ViolationDismissed,
+)
+from speedledger.central.infractions.fines import FineSchedule
+from speedledger.central.model import Event
+from speedledger.central.radars.domain import RadarState
+from speedledger.central.registration.domain import VehicleState
+
+#: Fixed namespace: infraction_id = uuid5(namespace, violation event_id), the same on every replay.
+INFRACTION_NAMESPACE = uuid.UUID("6f1e7b52-2d0c-5b8e-9a43-3c9d1f0e7a61")
+
+ISSUED, PAID, CONTESTED, CANCELLED, UNIDENTIFIED = "issued", "paid", "contested", "cancelled", "unidentified"
+STATUSES = (ISSUED, PAID, CONTESTED, CANCELLED, UNIDENTIFIED)
+
+
+def infraction_id_for(event_id: str) -> str:
+    return str(uuid.uuid5(INFRACTION_NAMESPACE, event_id))
+
+
+@dataclass(frozen=True)
+class InfractionState:
+    infraction_id: str
+    status: str
+
+
+def decide_violation(
+    message: Mapping[str, Any],
+    radar: RadarState | None,
+    vehicle: VehicleState | None,
+    schedule: FineSchedule,
+    now_ms: int,
+) -> Event:
+    """InfractionIssued (status issued or unidentified) or ViolationDismissed, with the reason."""
+    detected_at_ms = int(message["detected_at_ms"])
+    measured = int(message["measured_speed_ckmh"])
+    retained = schedule.retained_speed_kmh(measured)
+
+    def dismissed(reason: str, limit: int | None) -> ViolationDismissed:
+        return ViolationDismissed(
+            event_id=str(message["event_id"]),
+            radar_id=str(message["radar_id"]),
+            seq=int(message["seq"]),
+            reason=reason,
+            detected_at_ms=detected_at_ms,
+            measured_speed_ckmh=measured,
+            retained_speed_kmh=retained,
+            speed_limit_kmh=limit,
+            device_speed_limit_kmh=int(message["speed_limit_kmh"]),
+            decided_at_ms=now_ms,
+        )
+
+    if radar is None:
+        return dismissed("unknown_radar", None)
+    limit = radar.speed_limit_at(detected_at_ms)
+    if radar.status_at(detected_at_ms) != "active":
+        return dismissed("radar_inactive", limit)
+    excess = retained - limit
+    if excess < 1:
+        return dismissed("not_over_limit", limit)
+    fine = schedule.fine(limit, excess)
+    plate = str(message["plate"])
+    owner_id = vehicle.owner_at(detected_at_ms) if vehicle is not None else None
+    if not plate:
+        unidentified_reason: str | None = "plate_unread"
+    elif vehicle is None:
+        unidentified_reason = "plate_unknown"
+    elif owner_id is None:
+        unidentified_reason = "no_owner_at_detection"
+    else:
+        unidentified_reason = None
+    return InfractionIssued(
+        infraction_id=infraction_id_for(str(message["event_id"])),
+        event_id=str(message["event_id"]),
+        radar_id=radar.radar_id,
+        seq=int(message["seq"]),
+        plate=plate,
+        owner_id=owner_id,
+        status=UNIDENTIFIED if unidentified_reason else ISSUED,
+        unidentified_reason=unidentified_reason,
+        detected_at_ms=detected_at_ms,
+        direction=str(message["direction"]),
+        measured_speed_ckmh=measured,
+        retained_speed_kmh=retained,
+        speed_limit_kmh=limit,
+        device_speed_limit_kmh=int(message["speed_limit_kmh"]),
+        excess_kmh=excess,
+        fine_eur=fine.fine_eur,
+        points=fine.points,
+        fine_schedule=schedule.name,
+        image_sha256=str(message["image_sha256"]),
+        plate_confidence_pm=int(message["plate_confidence_pm"]),
+        issued_at_ms=now_ms,
+    )
+
+
+_AFTER: dict[type[Event], str] = {
+    InfractionPaid: PAID,
+    InfractionContested: CONTESTED,
+    InfractionCancelled: CANCELLED,
+    InfractionUpheld: ISSUED,
+}
+
+#: The lifecycle: which statuses each transition leaves from. paid and cancelled are final.
+ALLOWED_FROM: dict[type[Event], tuple[str, ...]] = {
+    InfractionPaid: (ISSUED,),
+    InfractionContested: (ISSUED,),
+    InfractionCancelled: (ISSUED, CONTESTED, UNIDENTIFIED),
+    InfractionUpheld: (CONTESTED,),
+}
+
+
+def evolve(state: InfractionState | None, event: Event) -> InfractionState:
+    if isinstance(event, InfractionIssued):
+        return InfractionState(infraction_id=event.infraction_id, status=event.status)
+    if state is None:
+        raise ValueError(f"{event.type} before InfractionIssued")
+    return replace(state, status=_AFTER[type(event)])
+
+
+def transition(infraction_id: str, state: InfractionState | None, event: Event) -> list[Event]:
+    """`event` if the lifecycle allows it from the current status; Conflict otherwise."""
+    if state is None:
+        raise NotFound(f"infraction {infraction_id} does not exist")
+    allowed = ALLOWED_FROM[type(event)]
+    if state.status not in allowed:
+        raise Conflict(
+            f"infraction {infraction_id} is {state.status}; {_AFTER[type(event)]} needs {' or '.join(allowed)}"
+        )
+    return [event]

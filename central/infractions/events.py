@@ -1,0 +1,117 @@
+"""Events of the infractions context.
+
+- `ViolationRecorded` in `violation-{radar_id}-{seq}`: the verified, signed device message as received.
+- `InfractionIssued` and the lifecycle events in `infraction-{infraction_id}`.
+- `ViolationDismissed` in `dismissal-{event_id}`: a verified violation that gives no infraction, and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from speedledger.central.model import Event, EventTypes
+
+
+@dataclass(frozen=True)
+class ViolationRecorded(Event):
+    message: Mapping[str, Any]
+    received_at_ms: int
+    key_id: str
+
+
+@dataclass(frozen=True)
+class InfractionIssued(Event):
+    infraction_id: str
+    event_id: str
+    radar_id: str
+    seq: int
+    plate: str
+    owner_id: str | None
+    #: "issued", or "unidentified" when the plate is unread or not registered at detection time.
+    status: str
+    #: None, "plate_unread", "plate_unknown" or "no_owner_at_detection".
+    unidentified_reason: str | None
+    detected_at_ms: int
+    direction: str
+    measured_speed_ckmh: int
+    retained_speed_kmh: int
+    #: Central's limit at detected_at_ms: the one that governs.
+    speed_limit_kmh: int
+    device_speed_limit_kmh: int
+    excess_kmh: int
+    fine_eur: int
+    points: int
+    fine_schedule: str
+    image_sha256: str
+    plate_confidence_pm: int
+    issued_at_ms: int
+
+
+@dataclass(frozen=True)
+class ViolationDismissed(Event):
+    event_id: str
+    radar_id: str
+    seq: int
+    #: "not_over_limit", "unknown_radar" or "radar_inactive".
+    reason: str
+    detected_at_ms: int
+    measured_speed_ckmh: int
+    retained_speed_kmh: int
+    speed_limit_kmh: int | None
+    device_speed_limit_kmh: int
+    decided_at_ms: int
+
+
+@dataclass(frozen=True)
+class InfractionPaid(Event):
+    infraction_id: str
+    reference: str
+    at_ms: int
+
+
+@dataclass(frozen=True)
+class InfractionContested(Event):
+    infraction_id: str
+    reason: str
+    at_ms: int
+
+
+@dataclass(frozen=True)
+class InfractionCancelled(Event):
+    infraction_id: str
+    reason: str
+    at_ms: int
+
+
+@dataclass(frozen=True)
+class InfractionUpheld(Event):
+    infraction_id: str
+    reason: str
+    at_ms: int
+
+
+INFRACTION_EVENTS = EventTypes(
+    [
+        ViolationRecorded,
+        InfractionIssued,
+        ViolationDismissed,
+        InfractionPaid,
+        InfractionContested,
+        InfractionCancelled,
+        InfractionUpheld,
+    ]
+)
+
+
+def violation_stream(radar_id: str, seq: int) -> str:
+    return f"violation-{radar_id}-{seq}"
+
+
+def infraction_stream(infraction_id: str) -> str:
+    return f"infraction-{infraction_id}"
+
+
+def dismissal_stream(event_id: str) -> str:
+    return f"dismissal-{event_id}"

@@ -1,0 +1,97 @@
+"""Infraction command handlers: the trusted violation feed and the lifecycle transitions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from speedledger.central import streams
+from speedledger.central.errors import Conflict, Invalid, NotFound
+from speedledger.central.eventstore.port import NO_STREAM, DuplicateEvent, EventStore, WrongExpectedVersion
+from speedledger.central.infractions import domain
+from speedledger.central.infractions.commands import (
+    CancelInfraction,
+    ContestInfraction,
+    PayInfraction,
+    RecordViolation,
+    UpholdInfraction,
+)
+from speedledger.central.infractions.events import (
+    INFRACTION_EVENTS,
+    InfractionCancelled,
+    InfractionContested,
+    InfractionPaid,
+    InfractionUpheld,
+    infraction_stream,
+)
+from speedledger.central.infractions.violations import SignatureRejected, verify_signature, violation_recorded
+from speedledger.central.model import Clock, Command, Event
+from speedledger.central.radars.handlers import load_radar
+from speedledger.shared import violation
+
+
+def record_violation(command: RecordViolation, store: EventStore, clock: Clock) -> str:
+    message = dict(command.message)
+    try:
+        violation.validate(message)
+    except violation.ViolationError as error:
+        raise Invalid(f"malformed violation: {error}") from error
+    radar = load_radar(store, message["radar_id"])
+    if radar is None:
+        raise NotFound(f"radar {message['radar_id']} is not registered")
+    try:
+        verify_signature(message, radar)
+    except SignatureRejected as error:
+        raise Invalid(str(error)) from error
+    received_at_ms = clock() if command.received_at_ms is None else command.received_at_ms
+    stream_id, event = violation_recorded(message, received_at_ms, streams.command_metadata(command))
+    try:
+        store.append(stream_id, [event], NO_STREAM)
+    except (DuplicateEvent, WrongExpectedVersion) as error:
+        recorded = store.read_stream(stream_id)
+        if recorded and recorded[0].event_id == event.event_id:
+            return "duplicate"
+        if isinstance(error, DuplicateEvent):
+            raise Conflict(f"event_id {event.event_id} was already recorded for another radar or seq") from error
+        raise Conflict(f"seq {message['seq']} of radar {message['radar_id']} was used by another event_id") from error
+    return "accepted"
+
+
+def _transition(store: EventStore, command: Command, infraction_id: str, event: Event) -> None:
+    streams.execute(
+        store,
+        infraction_stream(infraction_id),
+        INFRACTION_EVENTS,
+        domain.evolve,
+        command,
+        lambda infraction: domain.transition(infraction_id, infraction, event),
+    )
+
+
+def pay_infraction(command: PayInfraction, store: EventStore, clock: Clock) -> None:
+    paid = InfractionPaid(infraction_id=command.infraction_id, reference=command.reference, at_ms=clock())
+    _transition(store, command, command.infraction_id, paid)
+
+
+def contest_infraction(command: ContestInfraction, store: EventStore, clock: Clock) -> None:
+    contested = InfractionContested(infraction_id=command.infraction_id, reason=command.reason, at_ms=clock())
+    _transition(store, command, command.infraction_id, contested)
+
+
+def cancel_infraction(command: CancelInfraction, store: EventStore, clock: Clock) -> None:
+    cancelled = InfractionCancelled(infraction_id=command.infraction_id, reason=command.reason, at_ms=clock())
+    _transition(store, command, command.infraction_id, cancelled)
+
+
+def uphold_infraction(command: UpholdInfraction, store: EventStore, clock: Clock) -> None:
+    upheld = InfractionUpheld(infraction_id=command.infraction_id, reason=command.reason, at_ms=clock())
+    _transition(store, command, command.infraction_id, upheld)
+
+
+HANDLERS: dict[type[Command], Callable[..., Any]] = {
+    RecordViolation: record_violation,
+    PayInfraction: pay_infraction,
+    ContestInfraction: contest_infraction,
+    CancelInfraction: cancel_infraction,
+    UpholdInfraction: uphold_infraction,
+}

@@ -1,0 +1,65 @@
+"""The process manager that turns each recorded violation into an infraction or a dismissal.
+
+It runs as a checkpointed projection: for each `ViolationRecorded` it loads the radar (limit and
+status at detection time) and the vehicle (owner at detection time) from the event store, decides,
+and appends the decision inside the runner's transaction (`append_in`), so the decision and the
+checkpoint commit together. The decision's stream is derived from the violation's event_id and
+appended at NO_STREAM, so replaying (or rebuilding) never decides twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import Connection, Table
+
+from speedledger.central.eventstore.port import NO_STREAM, DuplicateEvent, RecordedEvent, WrongExpectedVersion
+from speedledger.central.eventstore.sql import SqlEventStore
+from speedledger.central.infractions.domain import decide_violation
+from speedledger.central.infractions.events import (
+    INFRACTION_EVENTS,
+    InfractionIssued,
+    ViolationRecorded,
+    dismissal_stream,
+    infraction_stream,
+)
+from speedledger.central.infractions.fines import FineSchedule
+from speedledger.central.model import Clock
+from speedledger.central.radars.handlers import load_radar
+from speedledger.central.registration.handlers import load_vehicle
+from speedledger.central.streams import to_new_event
+
+
+class InfractionProcessManager:
+    name = "infraction-process-manager"
+
+    def __init__(self, store: SqlEventStore, schedule: FineSchedule, clock: Clock) -> None:
+        self._store = store
+        self._schedule = schedule
+        self._clock = clock
+
+    @property
+    def tables(self) -> Sequence[Table]:
+        return ()
+
+    def bind(self, tables: Mapping[str, Table]) -> InfractionProcessManager:
+        return self
+
+    def apply(self, conn: Connection, event: RecordedEvent) -> None:
+        recorded = INFRACTION_EVENTS.decode(event.type, event.data)
+        if not isinstance(recorded, ViolationRecorded):
+            return
+        message = recorded.message
+        radar = load_radar(self._store, str(message["radar_id"]))
+        plate = str(message["plate"])
+        vehicle = load_vehicle(self._store, plate) if plate else None
+        decision = decide_violation(message, radar, vehicle, self._schedule, self._clock())
+        if isinstance(decision, InfractionIssued):
+            stream_id = infraction_stream(decision.infraction_id)
+        else:
+            stream_id = dismissal_stream(event.event_id)
+        metadata = {"actor": "process-manager", "causation_id": event.event_id}
+        # Already decided (a replay, or a rebuild of this process manager): keep the first decision.
+        with contextlib.suppress(WrongExpectedVersion, DuplicateEvent):
+            self._store.append_in(conn, stream_id, [to_new_event(decision, metadata)], NO_STREAM)

@@ -1,0 +1,165 @@
+"""Infractions read model: one row an infraction with its current status, and its status history."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Connection, Index, Integer, MetaData, String, Table, update
+
+from speedledger.central.eventstore.port import RecordedEvent
+from speedledger.central.infractions.events import (
+    INFRACTION_EVENTS,
+    InfractionCancelled,
+    InfractionContested,
+    InfractionIssued,
+    InfractionPaid,
+    InfractionUpheld,
+    ViolationDismissed,
+    ViolationRecorded,
+)
+from speedledger.central.model import Event
+from speedledger.central.readmodel import TableProjection
+
+metadata = MetaData()
+
+infractions = Table(
+    "infractions",
+    metadata,
+    Column("infraction_id", String(36), primary_key=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("radar_id", String(32), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("plate", String(12), nullable=False),
+    Column("owner_id", String(64)),
+    Column("status", String(16), nullable=False),
+    Column("unidentified_reason", String(32)),
+    Column("detected_at_ms", BigInteger, nullable=False),
+    Column("direction", String(16), nullable=False),
+    Column("measured_speed_ckmh", Integer, nullable=False),
+    Column("retained_speed_kmh", Integer, nullable=False),
+    Column("speed_limit_kmh", Integer, nullable=False),
+    Column("device_speed_limit_kmh", Integer, nullable=False),
+    Column("limit_mismatch", Boolean, nullable=False),
+    Column("excess_kmh", Integer, nullable=False),
+    Column("fine_eur", Integer, nullable=False),
+    Column("points", Integer, nullable=False),
+    Column("fine_schedule", String(64), nullable=False),
+    Column("image_sha256", String(64), nullable=False),
+    Column("plate_confidence_pm", Integer, nullable=False),
+    Column("issued_at_ms", BigInteger, nullable=False),
+    Column("updated_at_ms", BigInteger, nullable=False),
+    Index("ix_infractions_detected", "detected_at_ms", "infraction_id"),
+    Index("ix_infractions_plate", "plate", "detected_at_ms"),
+    Index("ix_infractions_owner", "owner_id", "detected_at_ms"),
+    Index("ix_infractions_radar", "radar_id", "detected_at_ms"),
+    Index("ix_infractions_status", "status", "detected_at_ms"),
+)
+
+#: Every verified violation with the device's original signed message, and what became of it.
+violations = Table(
+    "violations",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("radar_id", String(32), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("detected_at_ms", BigInteger, nullable=False),
+    Column("received_at_ms", BigInteger, nullable=False),
+    Column("message", JSON, nullable=False),
+    #: "pending" until the process manager decides, then "infraction" or "dismissed".
+    Column("outcome", String(16), nullable=False),
+    Column("infraction_id", String(36)),
+    Column("dismissal_reason", String(32)),
+    Index("ix_violations_radar", "radar_id", "seq"),
+)
+
+infraction_history = Table(
+    "infraction_history",
+    metadata,
+    Column("infraction_id", String(36), primary_key=True),
+    Column("position", BigInteger, primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("at_ms", BigInteger, nullable=False),
+)
+
+_STATUS_AFTER = {
+    InfractionPaid: "paid",
+    InfractionContested: "contested",
+    InfractionCancelled: "cancelled",
+    InfractionUpheld: "issued",
+}
+
+
+class InfractionsProjection(TableProjection):
+    name = "infractions"
+    event_types = INFRACTION_EVENTS
+
+    def __init__(self) -> None:
+        super().__init__([infractions, violations, infraction_history])
+
+    def handle(self, conn: Connection, event: Event, recorded: RecordedEvent) -> None:
+        infraction_table, history_table = self.table("infractions"), self.table("infraction_history")
+        violation_table = self.table("violations")
+        actor = str(recorded.metadata.get("actor", "system"))
+        match event:
+            case ViolationRecorded():
+                conn.execute(
+                    violation_table.insert().values(
+                        event_id=event.message["event_id"],
+                        radar_id=event.message["radar_id"],
+                        seq=event.message["seq"],
+                        key_id=event.key_id,
+                        detected_at_ms=event.message["detected_at_ms"],
+                        received_at_ms=event.received_at_ms,
+                        message=dict(event.message),
+                        outcome="pending",
+                    )
+                )
+            case ViolationDismissed():
+                conn.execute(
+                    update(violation_table)
+                    .where(violation_table.c.event_id == event.event_id)
+                    .values(outcome="dismissed", dismissal_reason=event.reason)
+                )
+            case InfractionIssued():
+                row = event.data()
+                conn.execute(
+                    infraction_table.insert().values(
+                        **row,
+                        limit_mismatch=event.device_speed_limit_kmh != event.speed_limit_kmh,
+                        updated_at_ms=event.issued_at_ms,
+                    )
+                )
+                conn.execute(
+                    update(violation_table)
+                    .where(violation_table.c.event_id == event.event_id)
+                    .values(outcome="infraction", infraction_id=event.infraction_id)
+                )
+                conn.execute(
+                    history_table.insert().values(
+                        infraction_id=event.infraction_id,
+                        position=recorded.position,
+                        status=event.status,
+                        reason=event.unidentified_reason or "",
+                        actor=actor,
+                        at_ms=event.issued_at_ms,
+                    )
+                )
+            case InfractionPaid() | InfractionContested() | InfractionCancelled() | InfractionUpheld():
+                status = _STATUS_AFTER[type(event)]
+                reason = event.reference if isinstance(event, InfractionPaid) else event.reason
+                conn.execute(
+                    update(infraction_table)
+                    .where(infraction_table.c.infraction_id == event.infraction_id)
+                    .values(status=status, updated_at_ms=event.at_ms)
+                )
+                conn.execute(
+                    history_table.insert().values(
+                        infraction_id=event.infraction_id,
+                        position=recorded.position,
+                        status=status,
+                        reason=reason,
+                        actor=actor,
+                        at_ms=event.at_ms,
+                    )
+                )

@@ -1,0 +1,183 @@
+"""Read side of the infractions context: filtered, keyset-paginated lists and one infraction in full."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Connection, and_, or_, select
+
+from speedledger.central.errors import Invalid
+from speedledger.central.infractions.projection import infraction_history, infractions, violations
+from speedledger.central.registration.projection import owners
+from speedledger.shared.plates import normalise
+
+MAX_PAGE = 500
+DEFAULT_PAGE = 50
+
+
+class InfractionView(BaseModel):
+    infraction_id: str
+    event_id: str
+    radar_id: str
+    seq: int
+    plate: str
+    #: None for an unidentified infraction.
+    owner_id: str | None
+    #: issued, paid, contested, cancelled or unidentified.
+    status: str
+    unidentified_reason: str | None
+    detected_at_ms: int
+    direction: str
+    #: Central's limit at detection time (governs); the device's own value and whether they differ.
+    speed_limit_kmh: int
+    device_speed_limit_kmh: int
+    limit_mismatch: bool
+    measured_speed_kmh: float
+    measured_speed_ckmh: int
+    retained_speed_kmh: int
+    excess_kmh: int
+    fine_eur: int
+    points: int
+    fine_schedule: str
+    image_sha256: str
+    plate_confidence_pm: int
+    issued_at_ms: int
+    updated_at_ms: int
+
+
+class StatusChange(BaseModel):
+    status: str
+    reason: str
+    actor: str
+    at_ms: int
+
+
+class InfractionDetail(InfractionView):
+    #: The owner's name, None when unidentified or erased.
+    owner_name: str | None
+    owner_erased: bool
+    history: list[StatusChange]
+    #: The radar's signed message exactly as received (verifiable offline with the radar's key).
+    device_message: dict[str, Any]
+    received_at_ms: int
+
+
+class InfractionPage(BaseModel):
+    items: list[InfractionView]
+    next_cursor: str | None
+
+
+def list_infractions(
+    conn: Connection,
+    *,
+    plate: str | None = None,
+    owner_id: str | None = None,
+    radar_id: str | None = None,
+    status: str | None = None,
+    from_ms: int | None = None,
+    to_ms: int | None = None,
+    limit: int = DEFAULT_PAGE,
+    cursor: str | None = None,
+) -> InfractionPage:
+    """Newest first; `from_ms` inclusive, `to_ms` exclusive on detected_at_ms; Invalid for a bad cursor/limit."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise Invalid(f"limit must be between 1 and {MAX_PAGE}")
+    conditions = []
+    if plate is not None:
+        conditions.append(infractions.c.plate == normalise(plate))
+    if owner_id is not None:
+        conditions.append(infractions.c.owner_id == owner_id)
+    if radar_id is not None:
+        conditions.append(infractions.c.radar_id == radar_id)
+    if status is not None:
+        conditions.append(infractions.c.status == status)
+    if from_ms is not None:
+        conditions.append(infractions.c.detected_at_ms >= from_ms)
+    if to_ms is not None:
+        conditions.append(infractions.c.detected_at_ms < to_ms)
+    if cursor is not None:
+        after_ms, after_id = _decode_cursor(cursor)
+        conditions.append(
+            or_(
+                infractions.c.detected_at_ms < after_ms,
+                and_(infractions.c.detected_at_ms == after_ms, infractions.c.infraction_id < after_id),
+            )
+        )
+    rows = (
+        conn.execute(
+            select(infractions)
+            .where(and_(True, *conditions))
+            .order_by(infractions.c.detected_at_ms.desc(), infractions.c.infraction_id.desc())
+            .limit(limit + 1)
+        )
+        .mappings()
+        .all()
+    )
+    items = [_view(dict(row)) for row in rows[:limit]]
+    next_cursor = _encode_cursor(items[-1]) if len(rows) > limit else None
+    return InfractionPage(items=items, next_cursor=next_cursor)
+
+
+def get_infraction(conn: Connection, infraction_id: str) -> InfractionDetail | None:
+    row = (
+        conn.execute(
+            select(
+                infractions,
+                owners.c.name.label("owner_name"),
+                owners.c.erased.label("owner_erased"),
+                violations.c.message.label("device_message"),
+                violations.c.received_at_ms,
+            )
+            .outerjoin(owners, owners.c.owner_id == infractions.c.owner_id)
+            .join(violations, violations.c.event_id == infractions.c.event_id)
+            .where(infractions.c.infraction_id == infraction_id)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    history = conn.execute(
+        select(
+            infraction_history.c.status,
+            infraction_history.c.reason,
+            infraction_history.c.actor,
+            infraction_history.c.at_ms,
+        )
+        .where(infraction_history.c.infraction_id == infraction_id)
+        .order_by(infraction_history.c.position)
+    ).mappings()
+    return InfractionDetail.model_validate(
+        {
+            **_fields(dict(row)),
+            "owner_name": row["owner_name"],
+            "owner_erased": bool(row["owner_erased"]),
+            "history": [dict(change) for change in history],
+            "device_message": row["device_message"],
+            "received_at_ms": row["received_at_ms"],
+        }
+    )
+
+
+def _fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {**row, "measured_speed_kmh": row["measured_speed_ckmh"] / 100}
+
+
+def _view(row: Mapping[str, Any]) -> InfractionView:
+    return InfractionView.model_validate(_fields(row))
+
+
+def _encode_cursor(last: InfractionView) -> str:
+    return base64.urlsafe_b64encode(f"{last.detected_at_ms}:{last.infraction_id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        detected_at_ms, _, infraction_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        return int(detected_at_ms), infraction_id
+    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+        raise Invalid("invalid cursor") from error

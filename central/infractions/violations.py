@@ -1,0 +1,55 @@
+"""Recording a verified violation: the one event both the MQTT ingest and `RecordViolation` append.
+
+`violation_recorded(message, received_at_ms)` gives the (stream_id, NewEvent) pair: stream
+`violation-{radar_id}-{seq}`, appended with expected_version NO_STREAM, with the store event_id equal
+to the message's `event_id`. So the same event_id again is a DuplicateEvent ("duplicate"), and the
+same radar+seq under another event_id is a WrongExpectedVersion ("seq reuse").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+
+from speedledger.central.eventstore.port import NewEvent
+from speedledger.central.infractions.events import ViolationRecorded, violation_stream
+from speedledger.central.radars.domain import RadarState
+from speedledger.central.streams import to_new_event
+from speedledger.shared import canonical, keys
+
+
+class SignatureRejected(ValueError):
+    """The message does not verify with the radar's keys; `reason` is "unknown_key", "revoked_key"
+    or "bad_signature" (the ingest's quarantine reason codes)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+
+
+def violation_recorded(
+    message: Mapping[str, Any], received_at_ms: int, metadata: Mapping[str, Any] | None = None
+) -> tuple[str, NewEvent]:
+    """The stream id and event recording an already verified violation message (kept whole, `sig` too).
+
+    `metadata` (e.g. `{"via": "mqtt"}`) is stored beside the event.
+    """
+    event = ViolationRecorded(message=dict(message), received_at_ms=received_at_ms, key_id=str(message["key_id"]))
+    return violation_stream(str(message["radar_id"]), int(message["seq"])), to_new_event(
+        event, metadata, event_id=str(message["event_id"])
+    )
+
+
+def verify_signature(message: Mapping[str, Any], radar: RadarState) -> None:
+    """Check the Ed25519 signature with the radar's key named by `key_id`; revoked keys are refused."""
+    key = radar.key(str(message["key_id"]))
+    if key is None:
+        raise SignatureRejected("unknown_key", f"radar {radar.radar_id} has no key {message['key_id']}")
+    if key.revoked:
+        raise SignatureRejected("revoked_key", f"key {key.key_id} of radar {radar.radar_id} is revoked")
+    try:
+        key.verifier().verify(keys.b64decode(str(message["sig"])), canonical.signing_bytes(dict(message)))
+    except (InvalidSignature, ValueError, canonical.CanonicalError) as error:
+        raise SignatureRejected("bad_signature", "the signature does not verify over the canonical bytes") from error

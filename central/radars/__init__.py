@@ -1,0 +1,1 @@
+"""Radars: registration, speed limit and status history, signing keys (rotation and revocation)."""

@@ -1,0 +1,69 @@
+"""Events of the radars context, all in stream `radar-{radar_id}`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from speedledger.central.model import Event, EventTypes
+
+
+@dataclass(frozen=True)
+class RadarRegistered(Event):
+    radar_id: str
+    name: str
+    latitude: float
+    longitude: float
+    speed_limit_kmh: int
+    public_key: str
+    key_id: str
+    registered_at_ms: int
+
+
+@dataclass(frozen=True)
+class RadarDetailsChanged(Event):
+    radar_id: str
+    name: str
+    latitude: float
+    longitude: float
+    changed_at_ms: int
+
+
+@dataclass(frozen=True)
+class SpeedLimitChanged(Event):
+    radar_id: str
+    speed_limit_kmh: int
+    previous_speed_limit_kmh: int
+    effective_at_ms: int
+
+
+@dataclass(frozen=True)
+class RadarStatusChanged(Event):
+    radar_id: str
+    status: str
+    previous_status: str
+    effective_at_ms: int
+
+
+@dataclass(frozen=True)
+class RadarKeyAdded(Event):
+    radar_id: str
+    key_id: str
+    public_key: str
+    added_at_ms: int
+
+
+@dataclass(frozen=True)
+class RadarKeyRevoked(Event):
+    radar_id: str
+    key_id: str
+    reason: str
+    revoked_at_ms: int
+
+
+RADAR_EVENTS = EventTypes(
+    [RadarRegistered, RadarDetailsChanged, SpeedLimitChanged, RadarStatusChanged, RadarKeyAdded, RadarKeyRevoked]
+)
+
+
+def radar_stream(radar_id: str) -> str:
+    return f"radar-{radar_id}"

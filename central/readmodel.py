@@ -1,0 +1,44 @@
+"""Base for the contexts' read-model projections (the `Projection` port over SQLAlchemy Core tables)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import Connection, Table
+
+from speedledger.central.eventstore.port import RecordedEvent
+from speedledger.central.model import Event, EventTypes
+
+
+class TableProjection:
+    """Decodes the events of one context and hands them to `handle`, writing to tables bound by name.
+
+    `bind` returns a copy writing to other tables of the same names (the runner's rebuild shadows).
+    """
+
+    name: str
+    event_types: EventTypes
+
+    def __init__(self, tables: Sequence[Table]) -> None:
+        self._tables: dict[str, Table] = {table.name: table for table in tables}
+
+    @property
+    def tables(self) -> Sequence[Table]:
+        return list(self._tables.values())
+
+    def bind(self, tables: Mapping[str, Table]) -> TableProjection:
+        clone = copy.copy(self)
+        clone._tables = {name: tables[name] for name in self._tables}
+        return clone
+
+    def table(self, name: str) -> Table:
+        return self._tables[name]
+
+    def apply(self, conn: Connection, event: RecordedEvent) -> None:
+        decoded = self.event_types.decode(event.type, event.data)
+        if decoded is not None:
+            self.handle(conn, decoded, event)
+
+    def handle(self, conn: Connection, event: Event, recorded: RecordedEvent) -> None:
+        raise NotImplementedError

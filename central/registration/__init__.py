@@ -1,0 +1,1 @@
+"""Registration: owners (personal data crypto-shredded on erasure) and vehicles with ownership history."""

@@ -1,0 +1,87 @@
+"""Crypto-shredding of owner personal data.
+
+Each owner gets a random 256-bit data key kept in a `KeyVault` outside the event log. Events carry
+only `seal(...)`'s AES-GCM envelope (the owner_id is the associated data, so an envelope cannot be
+moved to another owner). Erasure deletes the key: every copy of the envelope, in the event log and in
+its backups, becomes unreadable for ever, while the events themselves stay immutable.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import asdict, dataclass
+from typing import Protocol
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+_ENVELOPE_VERSION = "v1"
+_NONCE_BYTES = 12
+
+
+@dataclass(frozen=True)
+class PersonalData:
+    name: str
+    birth_date: str
+    email: str
+
+
+class KeyVault(Protocol):
+    """Per-subject data keys, stored outside the event log so that they can really be deleted."""
+
+    def get_or_create_key(self, subject_id: str) -> bytes:
+        """The subject's 32-byte key, created on first use."""
+        ...
+
+    def get_key(self, subject_id: str) -> bytes | None:
+        """The subject's key, or None when it never existed or was deleted."""
+        ...
+
+    def delete_key(self, subject_id: str) -> None:
+        """Forget the key for ever (idempotent)."""
+        ...
+
+
+class InMemoryKeyVault:
+    """A vault for unit tests."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, bytes] = {}
+
+    def get_or_create_key(self, subject_id: str) -> bytes:
+        return self._keys.setdefault(subject_id, AESGCM.generate_key(bit_length=256))
+
+    def get_key(self, subject_id: str) -> bytes | None:
+        return self._keys.get(subject_id)
+
+    def delete_key(self, subject_id: str) -> None:
+        self._keys.pop(subject_id, None)
+
+
+class PersonalDataCipher:
+    def __init__(self, vault: KeyVault) -> None:
+        self._vault = vault
+
+    def seal(self, owner_id: str, data: PersonalData) -> str:
+        key = self._vault.get_or_create_key(owner_id)
+        nonce = os.urandom(_NONCE_BYTES)
+        plaintext = json.dumps(asdict(data), sort_keys=True).encode()
+        ciphertext = AESGCM(key).encrypt(nonce, plaintext, owner_id.encode())
+        return f"{_ENVELOPE_VERSION}.{base64.b64encode(nonce + ciphertext).decode()}"
+
+    def open(self, owner_id: str, envelope: str) -> PersonalData | None:
+        """The personal data, or None once the owner's key is deleted (erased)."""
+        key = self._vault.get_key(owner_id)
+        if key is None:
+            return None
+        version, _, payload = envelope.partition(".")
+        if version != _ENVELOPE_VERSION:
+            raise ValueError(f"unknown personal data envelope version {version!r}")
+        raw = base64.b64decode(payload)
+        try:
+            plaintext = AESGCM(key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], owner_id.encode())
+        except InvalidTag as error:
+            raise ValueError(f"personal data of owner {owner_id} does not open with its key") from error
+        return PersonalData(**json.loads(plaintext))
