@@ -1,0 +1,337 @@
+"""Vehicle-pass tracker: groups per-frame Doppler detections into one speed per vehicle.
+
+Portable: runs unchanged on MicroPython (no numpy, no dataclasses, no typing at run time).
+
+The DSP hands over, for every FFT frame, the spectral peaks it detected as signed speeds along the
+road (positive = approaching) with their narrowband SNR. The tracker links them into tracks, closes
+a track when its vehicle has left the beam, and turns each closed track into one `VehiclePass`.
+
+Metrology rules (OIML R91, French and German practice: never attribute a speed to the wrong vehicle):
+- a pass needs `min_frames` supporting frames and a steady speed (first and second half agree);
+- while two tracks at different speeds overlap in time, both are reported only when they are
+  resolved cleanly: far enough apart in speed, both steady, and each one dominating the beam at
+  its own peak (that is when the camera fires); otherwise both passes are invalidated;
+- the IQ-imbalance mirror image of a strong track, and satellites of a stronger track in the same
+  direction (wheel micro-Doppler, clutter: unsteady, or seen only while the stronger one is) are
+  recognised as such and never count as vehicles.
+"""
+
+import math
+
+APPROACHING = "approaching"
+RECEDING = "receding"
+
+# Why a pass was invalidated (VehiclePass.invalid); None when valid.
+UNRESOLVED = "unresolved_targets"  # another vehicle at a nearby speed, or an unsteady one, in the beam
+SHARED_BEAM = "shared_beam"  # another vehicle was as strong in the beam at this one's peak
+UNSTEADY = "speed_unsteady"  # the speed changed within the pass
+
+
+class Detection:
+    """One spectral peak in one frame: signed speed along the road (+ approaching) and its SNR."""
+
+    def __init__(self, speed_kmh: float, snr_db: float) -> None:
+        self.speed_kmh = speed_kmh
+        self.snr_db = snr_db
+
+    def __repr__(self) -> str:
+        return f"Detection({self.speed_kmh:.2f} km/h, {self.snr_db:.1f} dB)"
+
+
+class VehiclePass:
+    """One vehicle's measurement: speed (km/h, cosine-corrected, > 0), direction, SNR and support.
+
+    `t_ms` is the SNR-weighted centre of the pass (the vehicle at the beam centre), in ms since the
+    start of the stream; `start_ms`/`end_ms` bound its detections. `invalid` holds the reason when
+    the measurement must not be used, None when it is valid.
+    """
+
+    def __init__(
+        self,
+        t_ms: int,
+        speed_kmh: float,
+        direction: str,
+        snr_db: float,
+        frames: int,
+        start_ms: int,
+        end_ms: int,
+        invalid: str | None = None,
+    ) -> None:
+        self.t_ms = t_ms
+        self.speed_kmh = speed_kmh
+        self.direction = direction
+        self.snr_db = snr_db
+        self.frames = frames
+        self.start_ms = start_ms
+        self.end_ms = end_ms
+        self.invalid = invalid
+
+    @property
+    def valid(self) -> bool:
+        return self.invalid is None
+
+    def as_measurement(self) -> dict:
+        """The `edge measure --json` object (CONTRACT §4), keys in contract order."""
+        return {
+            "t_ms": self.t_ms,
+            "speed_kmh": round(self.speed_kmh, 2),
+            "direction": self.direction,
+            "snr_db": round(self.snr_db, 1),
+            "frames": self.frames,
+        }
+
+    def __repr__(self) -> str:
+        state = "valid" if self.invalid is None else "invalid: " + self.invalid
+        return (
+            f"VehiclePass(t={self.t_ms} ms, {self.speed_kmh:.2f} km/h {self.direction}, "
+            f"{self.snr_db:.1f} dB, {self.frames} frames, {state})"
+        )
+
+
+class TrackerConfig:
+    """Tracker thresholds. Speeds in km/h along the road, times in ms, levels in dB."""
+
+    def __init__(
+        self,
+        min_frames: int = 5,
+        max_gap_ms: int = 100,
+        gate_kmh: float = 1.5,
+        gate_rel: float = 0.015,
+        outlier_kmh: float = 0.5,
+        steady_kmh: float = 1.0,
+        steady_rel: float = 0.01,
+        min_separation_kmh: float = 3.0,
+        dominance_db: float = 6.0,
+        image_db: float = 15.0,
+        satellite_db: float = 10.0,
+        min_speed_kmh: float = 0.0,
+    ) -> None:
+        self.min_frames = min_frames  # supporting frames a vehicle needs
+        self.max_gap_ms = max_gap_ms  # a track closes after this long without a detection
+        self.gate_kmh = gate_kmh  # association gate: max(gate_kmh, gate_rel * speed)
+        self.gate_rel = gate_rel
+        self.outlier_kmh = outlier_kmh  # frames further than max(this, 4 sigma) from the median are dropped
+        self.steady_kmh = steady_kmh  # halves of a pass must agree within max(steady_kmh, steady_rel * speed)
+        self.steady_rel = steady_rel
+        self.min_separation_kmh = min_separation_kmh  # two overlapping vehicles closer than this: unresolved
+        self.dominance_db = dominance_db  # a vehicle must lead any other by this much at its own peak
+        self.image_db = image_db  # a mirror track this much weaker is an IQ-imbalance image
+        self.satellite_db = satellite_db  # an unsteady track this much weaker is micro-Doppler/clutter
+        self.min_speed_kmh = min_speed_kmh  # slower tracks are never reported (vibration, fans)
+
+    def gate(self, speed_kmh: float) -> float:
+        return max(self.gate_kmh, self.gate_rel * abs(speed_kmh))
+
+    def steady_tolerance(self, speed_kmh: float) -> float:
+        return max(self.steady_kmh, self.steady_rel * abs(speed_kmh))
+
+
+def _median(values: list) -> float:
+    ordered = sorted(values)
+    n = len(ordered)
+    middle = n // 2
+    return ordered[middle] if n % 2 else 0.5 * (ordered[middle - 1] + ordered[middle])
+
+
+def _weighted_mean(values: list, weights: list) -> float:
+    total = 0.0
+    weight_sum = 0.0
+    for value, weight in zip(values, weights):  # noqa: B905 (MicroPython's zip has no strict)
+        total += value * weight
+        weight_sum += weight
+    return total / weight_sum
+
+
+class _Track:
+    """Detections linked frame to frame at one speed."""
+
+    def __init__(self, t_ms: int, detection: Detection) -> None:
+        self.times = [t_ms]
+        self.speeds = [detection.speed_kmh]
+        self.snrs = [detection.snr_db]
+
+    @property
+    def start_ms(self) -> int:
+        return self.times[0]
+
+    @property
+    def last_ms(self) -> int:
+        return self.times[-1]
+
+    def reference_speed(self) -> float:
+        return _median(self.speeds[-5:])
+
+    def add(self, t_ms: int, detection: Detection) -> None:
+        self.times.append(t_ms)
+        self.speeds.append(detection.speed_kmh)
+        self.snrs.append(detection.snr_db)
+
+
+class _Candidate:
+    """A closed track summarised: robust speed, steadiness, peak, extent."""
+
+    def __init__(self, track: _Track, config: TrackerConfig) -> None:
+        median = _median(track.speeds)
+        spread = 1.4826 * _median([abs(v - median) for v in track.speeds])
+        limit = max(config.outlier_kmh, 4.0 * spread)
+        kept = [i for i, v in enumerate(track.speeds) if abs(v - median) <= limit]
+        self.times = [track.times[i] for i in kept]
+        self.speeds = [track.speeds[i] for i in kept]
+        self.snrs = [track.snrs[i] for i in kept]
+        weights = [math.pow(10.0, 0.1 * s) for s in self.snrs]
+        self.speed = _weighted_mean(self.speeds, weights)
+        self.t_ms = round(_weighted_mean(self.times, weights))
+        self.peak_snr = max(self.snrs)
+        self.start_ms = track.start_ms
+        self.end_ms = track.last_ms
+        half = len(kept) // 2
+        if half >= 2:
+            first = _weighted_mean(self.speeds[:half], weights[:half])
+            second = _weighted_mean(self.speeds[-half:], weights[-half:])
+            self.steady = abs(first - second) <= config.steady_tolerance(self.speed)
+        else:
+            self.steady = False
+
+    def overlaps(self, other: "_Candidate") -> bool:
+        return self.start_ms <= other.end_ms and other.start_ms <= self.end_ms
+
+    def snr_near(self, t_ms: int, window_ms: int) -> float | None:
+        """Strongest SNR of this track within `window_ms` of `t_ms`, None if it had no detection there."""
+        best = None
+        for t, snr in zip(self.times, self.snrs):  # noqa: B905
+            if abs(t - t_ms) <= window_ms and (best is None or snr > best):
+                best = snr
+        return best
+
+    def to_pass(self, invalid: str | None) -> VehiclePass:
+        return VehiclePass(
+            self.t_ms,
+            abs(self.speed),
+            APPROACHING if self.speed > 0 else RECEDING,
+            self.peak_snr,
+            len(self.speeds),
+            self.start_ms,
+            self.end_ms,
+            invalid,
+        )
+
+
+class PassTracker:
+    """Feed it each frame's detections with `update`; it returns passes as vehicles leave the beam.
+
+    Passes come out once every track that overlaps them in time has closed, so that the decision
+    about a shared beam is made with everything known; call `flush` at the end of a stream.
+    """
+
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        self.config = config if config is not None else TrackerConfig()
+        self._active: list = []
+        self._closed: list = []
+
+    def update(self, t_ms: int, detections: list) -> list:
+        self._associate(t_ms, detections)
+        self._close(t_ms)
+        return self._release(final=False)
+
+    def flush(self) -> list:
+        self._close(None)
+        return self._release(final=True)
+
+    def _associate(self, t_ms: int, detections: list) -> None:
+        taken = []
+        for detection in sorted(detections, key=lambda d: -d.snr_db):
+            best = None
+            best_distance = 0.0
+            for track in self._active:
+                if track in taken:
+                    continue
+                reference = track.reference_speed()
+                distance = abs(detection.speed_kmh - reference)
+                if distance <= self.config.gate(reference) and (best is None or distance < best_distance):
+                    best = track
+                    best_distance = distance
+            if best is None:
+                best = _Track(t_ms, detection)
+                self._active.append(best)
+            else:
+                best.add(t_ms, detection)
+            taken.append(best)
+
+    def _close(self, now_ms: int | None) -> None:
+        """Close the tracks silent for longer than the gap at `now_ms` (all of them when None)."""
+        still_active = []
+        for track in self._active:
+            if now_ms is not None and now_ms - track.last_ms <= self.config.max_gap_ms:
+                still_active.append(track)
+            elif len(track.times) >= self.config.min_frames:
+                candidate = _Candidate(track, self.config)
+                if len(candidate.speeds) >= self.config.min_frames and abs(candidate.speed) >= (
+                    self.config.min_speed_kmh
+                ):
+                    self._closed.append(candidate)
+        self._active = still_active
+
+    def _release(self, final: bool) -> list:
+        """Judge and emit every group of time-overlapping candidates that can no longer grow."""
+        passes = []
+        for group in self._groups():
+            group_end = max(c.end_ms for c in group)
+            if not final and any(track.start_ms <= group_end for track in self._active):
+                continue
+            for candidate in group:
+                self._closed.remove(candidate)
+            passes.extend(self._judge(group))
+        passes.sort(key=lambda p: p.t_ms)
+        return passes
+
+    def _groups(self) -> list:
+        groups: list = []
+        for candidate in sorted(self._closed, key=lambda c: c.start_ms):
+            if groups and any(candidate.overlaps(member) for member in groups[-1]):
+                groups[-1].append(candidate)
+            else:
+                groups.append([candidate])
+        return groups
+
+    def _judge(self, group: list) -> list:
+        config = self.config
+        vehicles = [c for c in group if not self._is_artefact(c, group)]
+        invalid: dict = {}
+        for i, a in enumerate(vehicles):
+            if not a.steady:
+                invalid[i] = UNSTEADY
+        for i, a in enumerate(vehicles):
+            for j in range(i + 1, len(vehicles)):
+                b = vehicles[j]
+                if not a.overlaps(b) or abs(a.speed - b.speed) <= config.gate(a.speed):
+                    continue
+                if abs(a.speed - b.speed) < config.min_separation_kmh or not (a.steady and b.steady):
+                    invalid[i] = invalid[j] = UNRESOLVED
+                    continue
+                window = config.max_gap_ms // 2
+                for mine, theirs, index in ((a, b, i), (b, a, j)):
+                    rival = theirs.snr_near(mine.t_ms, window)
+                    own = mine.snr_near(mine.t_ms, window)
+                    if own is None:
+                        own = mine.peak_snr
+                    if rival is not None and rival > own - config.dominance_db:
+                        invalid.setdefault(index, SHARED_BEAM)
+        return [c.to_pass(invalid.get(i)) for i, c in enumerate(vehicles)]
+
+    def _is_artefact(self, candidate: _Candidate, group: list) -> bool:
+        """IQ-imbalance mirror image, or weak unsteady micro-Doppler/clutter beside a stronger vehicle."""
+        config = self.config
+        for other in group:
+            if other is candidate or not other.overlaps(candidate):
+                continue
+            weaker_by = other.peak_snr - candidate.peak_snr
+            mirrored = candidate.speed * other.speed < 0 and abs(candidate.speed + other.speed) <= config.gate(
+                other.speed
+            )
+            if mirrored and weaker_by >= config.image_db:
+                return True
+            same_side = candidate.speed * other.speed > 0
+            inside = other.start_ms <= candidate.start_ms and candidate.end_ms <= other.end_ms
+            if same_side and (inside or not candidate.steady) and weaker_by >= config.satellite_db:
+                return True
+        return False
