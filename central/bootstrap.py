@@ -63,16 +63,19 @@ class Settings:
     keys_db_url: str | None = None
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, *, demo: bool | None = None) -> Settings:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, demo: bool | None = None, require_secret: bool = True
+    ) -> Settings:
         """Settings from SPEEDLEDGER_* variables, each with a working default except the secret.
 
-        Demo mode (`demo=True` or SPEEDLEDGER_DEMO=1) generates a throw-away secret when none is set.
+        Demo mode (`demo=True` or SPEEDLEDGER_DEMO=1) generates a throw-away secret when none is set;
+        `require_secret=False` is for offline tools that mint no token (rebuild, status).
         """
         env = os.environ if environ is None else environ
         demo = _truthy(env.get("SPEEDLEDGER_DEMO")) if demo is None else demo
         secret = env.get("SPEEDLEDGER_SECRET", "")
         if not secret:
-            if not demo:
+            if not demo and require_secret:
                 raise ConfigurationError(
                     "SPEEDLEDGER_SECRET is not set: central signs API tokens with it and refuses to start "
                     "without one outside demo mode (e.g. export SPEEDLEDGER_SECRET=$(openssl rand -hex 32))"

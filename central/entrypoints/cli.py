@@ -1,13 +1,27 @@
-"""`speedledger central|keys|token` commands."""
+"""`speedledger central|keys|token` commands. Heavy imports stay inside the commands (fast CLI start)."""
 
+import json
+import logging
 import os
-from typing import Annotated
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from speedledger.central.auth.roles import Role
 
-central_app = typer.Typer(help="Central: ingest, projections and the REST API.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from speedledger.central.bootstrap import Central, Settings
+
+log = logging.getLogger(__name__)
+
+central_app = typer.Typer(
+    help="Central: ingest, projections and the REST API in one process (`speedledger central`).",
+    invoke_without_command=True,
+)
 keys_app = typer.Typer(help="Radar signing keys.", no_args_is_help=True)
 token_app = typer.Typer(help="Bearer tokens for the REST API.", no_args_is_help=True)
 
@@ -29,3 +43,140 @@ def mint_token(
     except (WeakSecret, ValueError) as error:
         raise typer.BadParameter(str(error)) from error
     typer.echo(token)
+
+
+@central_app.callback()
+def run_central(
+    ctx: typer.Context,
+    demo: Annotated[
+        bool, typer.Option(help="Demo mode: a throw-away token secret when SPEEDLEDGER_SECRET is unset.")
+    ] = False,
+    ingest: Annotated[bool, typer.Option(help="Consume radar violations from SPEEDLEDGER_MQTT.")] = True,
+) -> None:
+    """Run the REST API, the projections and the MQTT ingest until interrupted.
+
+    Configuration: SPEEDLEDGER_DB, SPEEDLEDGER_MQTT, SPEEDLEDGER_HTTP, SPEEDLEDGER_SECRET,
+    SPEEDLEDGER_FINE_SCHEDULE, SPEEDLEDGER_KEYS_DB (docs/domain.md).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    import uvicorn
+
+    from speedledger.central.bootstrap import bootstrap
+    from speedledger.central.entrypoints.api.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    central = bootstrap(_settings(demo=demo or None))
+    stop_ingest = _start_ingest(central) if ingest else None
+    try:
+        central.runner.start()
+        settings = central.settings
+        typer.echo(f"speedledger central: API on http://{settings.http}, database {settings.db_url}")
+        uvicorn.run(create_app(central), host=settings.http_host, port=settings.http_port, log_level="info")
+    finally:
+        if stop_ingest is not None:
+            stop_ingest()
+        central.close()
+
+
+def _settings(*, demo: bool | None, require_secret: bool = True) -> "Settings":
+    from speedledger.central.bootstrap import Settings
+    from speedledger.central.errors import ConfigurationError
+
+    try:
+        return Settings.from_env(demo=demo, require_secret=require_secret)
+    except ConfigurationError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _start_ingest(central: "Central") -> "Callable[[], None] | None":
+    """Start the MQTT ingest (`speedledger.central.ingest.service.start_ingest(central) -> stop`)."""
+    try:
+        from speedledger.central.ingest.service import start_ingest
+    except ModuleNotFoundError as error:
+        if error.name != "speedledger.central.ingest.service":
+            raise
+        log.warning("this build has no MQTT ingest; violations can only be recorded through the API")
+        return None
+    return start_ingest(central)
+
+
+@central_app.command("rebuild")
+def rebuild(
+    projection: Annotated[str | None, typer.Argument(help="Projection name; all of them when omitted.")] = None,
+) -> None:
+    """Rebuild read models from the event log (position 0) and swap them in atomically.
+
+    Safe while `speedledger central` runs: reads keep using the old tables until the swap.
+    """
+    from speedledger.central.bootstrap import bootstrap
+
+    central = bootstrap(_settings(demo=None, require_secret=False), read_your_writes=False)
+    try:
+        names = list(central.runner.projections)
+        if projection is not None and projection not in names:
+            typer.echo(f"error: no projection {projection!r}; known: {', '.join(names)}", err=True)
+            raise typer.Exit(2)
+        for name in [projection] if projection else names:
+            started = time.perf_counter()
+            position = central.runner.rebuild(name)
+            typer.echo(f"{name}: rebuilt up to position {position} in {time.perf_counter() - started:.2f} s")
+    finally:
+        central.close()
+
+
+@central_app.command("status")
+def status() -> None:
+    """Each projection's position, the log's head and any error."""
+    from speedledger.central.bootstrap import bootstrap
+
+    central = bootstrap(_settings(demo=None, require_secret=False), read_your_writes=False)
+    try:
+        for item in central.runner.status():
+            state = f"error: {item.error}" if item.error else "ok"
+            typer.echo(f"{item.name}: position {item.position} of {item.head} (lag {item.lag}) {state}")
+    finally:
+        central.close()
+
+
+@keys_app.command("generate")
+def generate_key(
+    out: Annotated[Path, typer.Option(help="Private key file to write (PEM PKCS#8, mode 0600).")],
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print {public_key, key_id} as JSON.")] = False,
+) -> None:
+    """Create a radar's Ed25519 signing key; print its public key (base64 of the raw 32 bytes) and key_id.
+
+    Register the public key with central (`POST /api/v1/radars` or `.../keys`); the edge agent loads
+    the file with `speedledger edge run --key FILE`.
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from speedledger.shared import keys
+
+    private_key = Ed25519PrivateKey.generate()
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
+    try:
+        descriptor = os.open(out, flags, 0o600)
+    except FileExistsError:
+        typer.echo(f"error: {out} exists; use --force to replace it", err=True)
+        raise typer.Exit(1) from None
+    except OSError as error:
+        typer.echo(f"error: cannot write {out}: {error.strerror}", err=True)
+        raise typer.Exit(1) from None
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(pem)
+    if force:
+        out.chmod(0o600)
+    public_raw = private_key.public_key().public_bytes_raw()
+    public_key, key_id = keys.b64encode(public_raw), keys.key_id(public_raw)
+    if as_json:
+        typer.echo(json.dumps({"public_key": public_key, "key_id": key_id}))
+    else:
+        typer.echo(f"public_key: {public_key}")
+        typer.echo(f"key_id: {key_id}")
