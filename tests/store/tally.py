@@ -70,7 +70,7 @@ class Tally:
 
 
 def totals(conn: Connection) -> dict[str, int]:
-    return dict(conn.execute(select(TOTALS.c.stream_id, TOTALS.c.events)).tuples().all())
+    return {stream: count for stream, count in conn.execute(select(TOTALS.c.stream_id, TOTALS.c.events))}
 
 
 def applied_positions(conn: Connection) -> list[int]:

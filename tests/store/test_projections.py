@@ -1,0 +1,253 @@
+"""The catch-up runner and rebuild, on both stores: checkpoints commit with the rows, crashes neither
+double-apply nor skip, failures back off, rebuild swaps identical tables in while reads go on."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import MetaData, inspect, select
+
+from speedledger.central.eventstore import ANY_VERSION, NewEvent, SqlEventStore, create_event_store
+from speedledger.central.eventstore.schema import checkpoints
+from speedledger.central.projections.runner import ProjectionFailed, ProjectionRunner
+from tests.store.tally import APPLIED, TOTALS, Tally, applied_positions, totals
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def fill(store: SqlEventStore, count: int, streams: int = 5, type_: str = "Counted") -> dict[str, int]:
+    """Append `count` events round-robin over `streams` streams; returns the expected totals."""
+    expected: dict[str, int] = {}
+    for n in range(count):
+        stream = f"s{n % streams}"
+        store.append(stream, [NewEvent(type_, {"n": n})], ANY_VERSION)
+        expected[stream] = expected.get(stream, 0) + 1
+    return expected
+
+
+def checkpoint(store: SqlEventStore, name: str = "tally") -> int:
+    with store.engine.connect() as conn:
+        position: int = conn.execute(select(checkpoints.c.position).where(checkpoints.c.name == name)).scalar_one()
+        return position
+
+
+def projected(store: SqlEventStore) -> tuple[dict[str, int], list[int]]:
+    with store.engine.connect() as conn:
+        return totals(conn), applied_positions(conn)
+
+
+def all_positions(store: SqlEventStore) -> list[int]:
+    return [e.position for e in store.read_all(limit=1_000_000)]
+
+
+def test_catch_up_applies_everything_once_and_checkpoints(event_store: SqlEventStore) -> None:
+    expected = fill(event_store, 23)
+    runner = ProjectionRunner(event_store, [Tally()], batch_size=5)
+
+    assert runner.catch_up() == 23
+    assert runner.catch_up() == 0
+    assert projected(event_store) == (expected, all_positions(event_store))
+    assert checkpoint(event_store) == event_store.last_position()
+    [status] = runner.status()
+    assert (status.lag, status.error) == (0, None)
+
+
+def test_an_exception_mid_batch_rolls_back_rows_and_checkpoint(event_store: SqlEventStore) -> None:
+    fill(event_store, 4)
+    event_store.append("bad", [NewEvent("Poison", {})], ANY_VERSION)
+    fill(event_store, 3)
+    head = event_store.last_position()
+
+    with pytest.raises(ProjectionFailed):
+        ProjectionRunner(event_store, [Tally(poison="Poison")], batch_size=100).catch_up()
+    # The whole batch, rows and checkpoint alike, was rolled back.
+    assert projected(event_store) == ({}, [])
+    assert checkpoint(event_store) == 0
+
+    # Fixed and restarted: everything applied exactly once.
+    ProjectionRunner(event_store, [Tally()], batch_size=3).catch_up()
+    applied_totals, positions = projected(event_store)
+    assert positions == all_positions(event_store) and checkpoint(event_store) == head
+    assert sum(applied_totals.values()) == 8 and applied_totals["bad"] == 1
+
+
+CHILD = """
+import sys
+from speedledger.central.eventstore import create_event_store
+from speedledger.central.projections.runner import ProjectionRunner
+from tests.store.tally import Tally
+store = create_event_store(sys.argv[1])
+ProjectionRunner(store, [Tally(delay_s=0.01)], batch_size=40).catch_up()
+"""
+
+
+def test_a_runner_killed_mid_batch_resumes_without_double_applying(event_store: SqlEventStore) -> None:
+    url = event_store.engine.url.render_as_string(hide_password=False)
+    expected = fill(event_store, 200)
+    ProjectionRunner(event_store, [Tally()]).setup()  # tables exist before the child races us
+
+    child = subprocess.Popen([sys.executable, "-c", CHILD, url], cwd=REPO)
+    try:
+        deadline = time.monotonic() + 60
+        while checkpoint(event_store) == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.15)  # into the next batch (each takes ~0.4 s)
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+    killed_at = checkpoint(event_store)
+    assert 0 < killed_at < event_store.last_position(), "the child must die mid-way"
+    _, positions = projected(event_store)
+    assert positions == [p for p in all_positions(event_store) if p <= killed_at]  # nothing past the checkpoint
+
+    ProjectionRunner(event_store, [Tally()]).catch_up()
+    assert projected(event_store) == (expected, all_positions(event_store))
+
+
+def test_a_failing_projection_backs_off_while_the_others_carry_on(event_store: SqlEventStore) -> None:
+    calls = 0
+
+    class Counting(Tally):
+        def apply(self, conn, event):  # type: ignore[no-untyped-def]
+            nonlocal calls
+            calls += 1
+            super().apply(conn, event)
+
+    class Healthy(Tally):
+        name = "healthy"
+
+    metadata = MetaData()
+    healthy = Healthy(
+        APPLIED.to_metadata(metadata, name="healthy_applied"), TOTALS.to_metadata(metadata, name="healthy_totals")
+    )
+    for index in [*healthy.applied.indexes, *healthy.totals.indexes]:
+        index.name = f"healthy_{index.name}"
+    runner = ProjectionRunner(
+        event_store, [Counting(poison="Poison"), healthy], poll_interval=0.05, min_backoff=0.2, max_backoff=0.4
+    )
+    event_store.append("bad", [NewEvent("Poison", {})], ANY_VERSION)
+    runner.start()
+    try:
+        time.sleep(1.0)
+        statuses = {s.name: s for s in runner.status()}
+        assert statuses["tally"].error is not None and "poisoned" in statuses["tally"].error
+        assert 2 <= statuses["tally"].failures <= 6  # retried with backoff, not spinning
+        assert statuses["tally"].failures <= calls <= statuses["tally"].failures + 1
+        assert statuses["healthy"].lag == 0 and statuses["healthy"].error is None
+    finally:
+        runner.close()
+
+
+def test_the_background_runner_wakes_on_append(event_store: SqlEventStore) -> None:
+    runner = ProjectionRunner(event_store, [Tally()], poll_interval=30)
+    runner.start()
+    try:
+        time.sleep(0.1)  # the runner is now asleep for up to 30 s
+        started = time.monotonic()
+        [event] = event_store.append("s", [NewEvent("Counted", {})], ANY_VERSION)
+        assert runner.wait_for(event.position, timeout=5)
+        assert time.monotonic() - started < 2
+    finally:
+        runner.close()
+
+
+def test_the_background_runner_polls_for_appends_from_other_processes(event_store: SqlEventStore) -> None:
+    runner = ProjectionRunner(event_store, [Tally()], poll_interval=0.1)
+    other = create_event_store(event_store.engine.url.render_as_string(hide_password=False))
+    runner.start()
+    try:
+        [event] = other.append("s", [NewEvent("Counted", {})], ANY_VERSION)
+        assert runner.wait_for(event.position, timeout=5)
+    finally:
+        runner.close()
+        other.close()
+
+
+def test_rebuild_yields_identical_rows_and_canonical_index_names(event_store: SqlEventStore) -> None:
+    fill(event_store, 57)
+    runner = ProjectionRunner(event_store, [Tally()], batch_size=10)
+    runner.catch_up()
+    before = projected(event_store)
+    with event_store.engine.connect() as conn:
+        indexes_before = {
+            t: sorted(i["name"] or "" for i in inspect(conn).get_indexes(t)) for t in ("tally_applied", "tally_totals")
+        }
+
+    for _ in range(3):  # repeated rebuilds must not collide on index or constraint names
+        assert runner.rebuild("tally") == event_store.last_position()
+
+    assert projected(event_store) == before
+    with event_store.engine.connect() as conn:
+        inspector = inspect(conn)
+        assert {t: sorted(i["name"] or "" for i in inspector.get_indexes(t)) for t in indexes_before} == indexes_before
+        assert sorted(inspector.get_table_names()) == [
+            "events",
+            "projection_checkpoints",
+            "tally_applied",
+            "tally_totals",
+        ]
+    fill(event_store, 5)
+    runner.catch_up()  # the live projection carries on against the swapped-in tables
+    assert projected(event_store)[1] == all_positions(event_store)
+
+
+def test_reads_and_appends_go_on_during_a_rebuild(event_store: SqlEventStore) -> None:
+    fill(event_store, 120)
+    runner = ProjectionRunner(event_store, [Tally()], batch_size=20)
+    runner.catch_up()
+    slow = ProjectionRunner(event_store, [Tally(delay_s=0.002)], batch_size=20)
+    reads: list[int] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def read_and_append() -> None:
+        n = 0
+        while not stop.is_set():
+            try:
+                with event_store.engine.connect() as conn:
+                    reads.append(sum(totals(conn).values()))
+                if n % 10 == 0:
+                    event_store.append("during", [NewEvent("Counted", {})], ANY_VERSION)
+                    runner.catch_up()  # the live projection keeps up during the rebuild
+                n += 1
+            except BaseException as error:
+                errors.append(error)
+                return
+            time.sleep(0.005)
+
+    worker = threading.Thread(target=read_and_append)
+    worker.start()
+    try:
+        slow.rebuild("tally")
+    finally:
+        stop.set()
+        worker.join(30)
+
+    assert errors == []
+    assert len(reads) > 10 and min(reads) >= 120 and reads == sorted(reads)  # never empty, never going back
+    runner.catch_up()
+    totals_now, positions = projected(event_store)
+    assert positions == all_positions(event_store)
+    assert sum(totals_now.values()) == len(positions)
+
+
+def test_a_failed_rebuild_leaves_the_live_tables_alone(event_store: SqlEventStore) -> None:
+    fill(event_store, 10)
+    event_store.append("bad", [NewEvent("Poison", {})], ANY_VERSION)
+    runner = ProjectionRunner(event_store, [Tally()])
+    runner.catch_up()
+    before = projected(event_store)
+
+    with pytest.raises(Exception, match="poisoned"):
+        ProjectionRunner(event_store, [Tally(poison="Poison")]).rebuild("tally")
+
+    assert projected(event_store) == before
+    with event_store.engine.connect() as conn:
+        assert not [t for t in inspect(conn).get_table_names() if "__rb_" in t]
