@@ -1,5 +1,109 @@
 """`speedledger edge ...` commands."""
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 edge_app = typer.Typer(help="The radar agent: measure, read plates, run.", no_args_is_help=True)
+
+
+@edge_app.command("run")
+def run(
+    radar_id: Annotated[str, typer.Option("--radar-id", help="This radar's id, as registered at central.")],
+    key: Annotated[
+        Path, typer.Option("--key", help="Ed25519 private key (PEM PKCS#8, from `speedledger keys generate`).")
+    ],
+    source: Annotated[
+        str | None,
+        typer.Option(help="IQ recording (WAV, left I, right Q), or - for live 16-bit stereo PCM on stdin."),
+    ] = None,
+    camera: Annotated[
+        Path | None, typer.Option(help="Folder of camera frames (JPEG/PNG); `<ms>.jpg` names match by time.")
+    ] = None,
+    journal: Annotated[
+        Path | None, typer.Option(help="Journal folder (default ./journal-RADAR_ID); keep it on durable storage.")
+    ] = None,
+    mqtt: Annotated[str, typer.Option(envvar="SPEEDLEDGER_MQTT", help="Broker URL.")] = "mqtt://127.0.0.1:1883",
+    speed_limit: Annotated[int, typer.Option(help="Limit (km/h) until central sends a signed config.")] = 90,
+    central_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SPEEDLEDGER_CENTRAL_KEY",
+            help="Central's config-signing public key (base64 of the raw key, or a PEM/base64 file).",
+        ),
+    ] = None,
+    firmware: Annotated[str, typer.Option(help="Firmware version reported in violations.")] = "speedledger-edge/0.1.0",
+    sample_rate: Annotated[float | None, typer.Option(help="Sample rate (Hz) of live PCM on stdin.")] = None,
+    carrier_hz: Annotated[float, typer.Option(help="Radar carrier frequency.")] = 24.125e9,
+    angle_deg: Annotated[float, typer.Option(help="Angle between beam and direction of travel.")] = 0.0,
+    start_ms: Annotated[
+        int | None, typer.Option(help="Unix ms of the recording's first sample (default: now).")
+    ] = None,
+    realtime: Annotated[bool, typer.Option(help="Pace a recording at its sample rate.")] = False,
+    drain_timeout: Annotated[
+        float, typer.Option(help="Seconds to keep delivering after the source ends (or without one).")
+    ] = 30.0,
+    read_plates: Annotated[bool, typer.Option(help="Read plates in camera frames (Tesseract).")] = True,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON line per violation on stdout.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log connection and delivery events.")] = False,
+) -> None:
+    """The radar agent: measure, sign, journal and deliver violations until central acknowledges them."""
+    import json
+    import logging
+
+    from speedledger.edge.agent import RunOptions
+    from speedledger.edge.agent import run as run_agent
+    from speedledger.edge.signing import KeyFileError, load_public_key
+
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        central_public_key = load_public_key(central_key) if central_key else None
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--central-key") from None
+
+    def report(message: dict[str, object]) -> None:
+        if json_output:
+            typer.echo(json.dumps(message, separators=(",", ":")))
+        else:
+            typer.echo(
+                f"violation seq {message['seq']}: {int(str(message['measured_speed_ckmh'])) / 100:.2f} km/h "
+                f"(limit {message['speed_limit_kmh']}) plate {message['plate'] or '-'} -> journaled"
+            )
+
+    options = RunOptions(
+        radar_id=radar_id,
+        key_file=key,
+        mqtt_url=mqtt,
+        journal_dir=journal if journal is not None else Path(f"journal-{radar_id}"),
+        speed_limit_kmh=speed_limit,
+        central_key=central_public_key,
+        firmware=firmware,
+        source=source,
+        sample_rate=sample_rate,
+        camera_dir=camera,
+        read_plates=read_plates,
+        carrier_hz=carrier_hz,
+        angle_deg=angle_deg,
+        start_ms=start_ms,
+        realtime=realtime,
+        drain_timeout_s=drain_timeout,
+    )
+    try:
+        agent = run_agent(options, report)
+    except (KeyFileError, ValueError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    pending = len(agent.journal.pending())
+    outbox = agent.outbox
+    typer.echo(
+        f"{agent.stats.violations} violations journaled; acks: {outbox.acked['accepted']} accepted, "
+        f"{outbox.acked['duplicate']} duplicate, {outbox.acked['rejected']} rejected; {pending} pending",
+        err=True,
+    )
+    if pending:
+        typer.echo(f"{pending} events stay in the journal and are re-sent on the next run", err=True)
+        raise typer.Exit(2)

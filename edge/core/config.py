@@ -23,6 +23,10 @@ class ConfigError(ValueError):
     """The config was refused; the message says why."""
 
 
+class StaleConfig(ConfigError):
+    """The config is not newer than the one in force (a replay, or the retained copy again)."""
+
+
 class RadarConfig:
     def __init__(self, policy: SpeedPolicy, issued_at_ms: int, payload: bytes) -> None:
         self.policy = policy
@@ -86,7 +90,7 @@ class ConfigState:
             raise ConfigError("no central config key configured; config ignored")
         config = verify_config(payload, self.radar_id, self._central_public_key, self._verify)
         if config.issued_at_ms <= self.issued_at_ms:
-            raise ConfigError("config is not newer than the one in force")
+            raise StaleConfig("config is not newer than the one in force")
         self.policy = config.policy
         self.issued_at_ms = config.issued_at_ms
         return config
