@@ -1,0 +1,87 @@
+"""The app factory: everything the API needs comes from the Central passed in (no module globals)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import Depends, FastAPI
+from prometheus_client import CollectorRegistry
+
+from speedledger import __version__
+from speedledger.central.auth import TokenAuthority
+from speedledger.central.bootstrap import Central
+from speedledger.central.entrypoints.api.errors import install_error_handlers
+from speedledger.central.entrypoints.api.health import CentralCollector
+from speedledger.central.entrypoints.api.live import AppendSignal
+from speedledger.central.entrypoints.api.metrics import HttpMetrics, MetricsMiddleware
+from speedledger.central.entrypoints.api.routes import events, infractions, ops, owners, quarantine, radars, vehicles
+from speedledger.central.entrypoints.api.security import bearer_scheme
+from speedledger.central.ingest.tables import create_tables as create_ingest_tables
+
+DESCRIPTION = """\
+The speedledger central REST API (CONTRACT §5). Every `/api/` path needs `Authorization: Bearer <token>`
+(mint one with `speedledger token mint --role ROLE --subject NAME`); the role decides what you may do,
+see docs/rest.md. Errors are JSON `{"detail": ...}`: 401 without a valid token, 403 for a wrong role,
+404 unknown resource, 409 conflicting state, 422 invalid input.
+"""
+
+TAGS = [
+    {"name": "radars", "description": "Radar fleet: registration, settings, signing keys, liveness."},
+    {"name": "owners", "description": "Vehicle owners; personal data is erasable."},
+    {"name": "vehicles", "description": "Vehicles and their ownership history."},
+    {"name": "infractions", "description": "Infractions with fines, points, status and evidence."},
+    {"name": "events", "description": "The global event log, paged or as a live Server-Sent Events stream."},
+    {"name": "quarantine", "description": "Radar messages central rejected, with the reason."},
+    {"name": "operations", "description": "Health and Prometheus metrics (no token)."},
+]
+
+API_ROUTERS = (radars.router, owners.router, vehicles.router, infractions.router, events.router, quarantine.router)
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """SSE timing: how often a stream looks for new events, and the idle time before a heartbeat."""
+
+    poll_s: float = 0.25
+    heartbeat_s: float = 15.0
+
+
+def create_app(
+    central: Central, *, authority: TokenAuthority | None = None, stream: StreamSettings | None = None
+) -> FastAPI:
+    """The API for `central`; tokens are checked with `central.settings.secret` unless `authority` is given."""
+    # The API reads the ingest's quarantine, evidence and liveness tables even before an ingest ran.
+    create_ingest_tables(central.engine)
+    signal = AppendSignal(central.store)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            signal.close()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="speedledger",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.central = central
+    app.state.token_authority = authority or TokenAuthority(central.settings.secret)
+    app.state.stream_settings = stream or StreamSettings()
+    app.state.append_signal = signal
+    registry = CollectorRegistry()
+    app.state.metrics_registry = registry
+    registry.register(CentralCollector(central))
+    app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))
+    install_error_handlers(app)
+    for router in API_ROUTERS:
+        app.include_router(router, dependencies=[Depends(bearer_scheme)])
+    app.include_router(ops.router)
+    return app

@@ -1,0 +1,37 @@
+"""Every error leaves the API as JSON `{"detail": ...}`: domain errors mapped to 404/409/422, bugs to a logged 500."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from speedledger.central.errors import Conflict, Invalid, NotFound
+from speedledger.central.eventstore import WrongExpectedVersion
+
+log = logging.getLogger(__name__)
+
+_STATUS: dict[type[Exception], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    # Another writer changed the aggregate between our read and our append: the client may retry.
+    WrongExpectedVersion: 409,
+    Invalid: 422,
+}
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    status = next(code for kind, code in _STATUS.items() if isinstance(exc, kind))
+    return JSONResponse(status_code=status, content={"detail": str(exc)})
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(status_code=500, content={"detail": "internal server error"})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    for kind in _STATUS:
+        app.add_exception_handler(kind, _domain_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,133 @@
+"""Radars: registration, settings, signing keys (rotate, revoke) and liveness."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from speedledger.central.auth import Permission
+from speedledger.central.entrypoints.api.deps import CentralDep, PrincipalDep
+from speedledger.central.entrypoints.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, paginate
+from speedledger.central.entrypoints.api.schemas import RADAR_ID_PATTERN, Millis
+from speedledger.central.entrypoints.api.security import GuardedRoute, requires
+from speedledger.central.errors import NotFound
+from speedledger.central.ingest.queries import list_liveness, radar_liveness
+from speedledger.central.radars.commands import RegisterRadar, RevokeRadarKey, RotateRadarKey, UpdateRadar
+from speedledger.central.radars.queries import RadarView, get_radar, list_radars
+
+router = APIRouter(prefix="/api/v1/radars", tags=["radars"], route_class=GuardedRoute)
+
+RadarId = Annotated[str, Path(pattern=RADAR_ID_PATTERN, description="`[A-Za-z0-9-]{1,32}`")]
+Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+SpeedLimit = Annotated[int, Field(ge=1, le=300)]
+PublicKey = Annotated[str, Field(min_length=1, max_length=64, description="Standard base64 of the raw 32-byte key.")]
+
+
+class RadarCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    radar_id: Annotated[str, Field(pattern=RADAR_ID_PATTERN)]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    latitude: Latitude
+    longitude: Longitude
+    speed_limit_kmh: SpeedLimit
+    public_key: PublicKey
+
+
+class RadarPatch(BaseModel):
+    """Only the fields given change. A limit or status change applies from `effective_at_ms` (default now)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str | None, Field(min_length=1, max_length=200)] = None
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
+    speed_limit_kmh: SpeedLimit | None = None
+    status: Literal["active", "inactive"] | None = None
+    effective_at_ms: Millis | None = None
+
+
+class KeyAdd(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    public_key: PublicKey
+
+
+class KeyAdded(BaseModel):
+    radar_id: str
+    key_id: str
+
+
+def _with_liveness(radar: RadarView, liveness: Mapping[str, Any] | None) -> RadarView:
+    """The radar with `online` and `last_seen_ms` from the ingest's liveness read model."""
+    if liveness is None:
+        return radar
+    return radar.model_copy(update={"online": bool(liveness["online"]), "last_seen_ms": liveness["last_seen_ms"]})
+
+
+def _radar(central: CentralDep, radar_id: str) -> RadarView:
+    with central.engine.connect() as conn:
+        radar = get_radar(conn, radar_id)
+        if radar is None:
+            raise NotFound(f"radar {radar_id!r} not found")
+        return _with_liveness(radar, radar_liveness(conn, radar_id))
+
+
+@router.post("", status_code=201, response_model=RadarView, **requires(Permission.RADARS_WRITE))
+def register_radar(body: RadarCreate, central: CentralDep, principal: PrincipalDep, response: Response) -> RadarView:
+    radar_id = central.bus.handle(RegisterRadar(**body.model_dump(), actor=principal.subject))
+    response.headers["Location"] = f"{router.prefix}/{radar_id}"
+    return _radar(central, radar_id)
+
+
+@router.get("", response_model=Page[RadarView], **requires(Permission.RADARS_READ))
+def read_radars(
+    central: CentralDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Page[RadarView]:
+    """By radar_id; pass `next_cursor` back as `cursor` for the next page."""
+    (after,) = decode_cursor(cursor, (str,)) if cursor else ("",)
+    with central.engine.connect() as conn:
+        liveness = {row["node_id"]: row for row in list_liveness(conn, kind="radar")}
+        radars = [
+            _with_liveness(radar, liveness.get(radar.radar_id))
+            for radar in list_radars(conn)
+            if radar.radar_id > str(after)
+        ][: limit + 1]
+    return paginate(radars, limit, lambda radar: (radar.radar_id,))
+
+
+@router.get("/{radar_id}", response_model=RadarView, **requires(Permission.RADARS_READ))
+def read_radar(radar_id: RadarId, central: CentralDep) -> RadarView:
+    return _radar(central, radar_id)
+
+
+@router.patch("/{radar_id}", response_model=RadarView, **requires(Permission.RADARS_WRITE))
+def update_radar(radar_id: RadarId, body: RadarPatch, central: CentralDep, principal: PrincipalDep) -> RadarView:
+    central.bus.handle(UpdateRadar(radar_id=radar_id, **body.model_dump(), actor=principal.subject))
+    return _radar(central, radar_id)
+
+
+@router.post("/{radar_id}/keys", status_code=201, response_model=KeyAdded, **requires(Permission.RADARS_WRITE))
+def rotate_key(radar_id: RadarId, body: KeyAdd, central: CentralDep, principal: PrincipalDep) -> KeyAdded:
+    """Add a signing key; older keys stay valid until revoked (messages may still sit in a radar's journal)."""
+    key_id = central.bus.handle(RotateRadarKey(radar_id=radar_id, public_key=body.public_key, actor=principal.subject))
+    return KeyAdded(radar_id=radar_id, key_id=key_id)
+
+
+@router.delete("/{radar_id}/keys/{key_id}", response_model=RadarView, **requires(Permission.RADARS_WRITE))
+def revoke_key(
+    radar_id: RadarId,
+    key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")],
+    central: CentralDep,
+    principal: PrincipalDep,
+    reason: Annotated[str, Query(max_length=500)] = "",
+) -> RadarView:
+    """Ingest rejects new messages signed with a revoked key; evidence signed earlier still verifies."""
+    central.bus.handle(RevokeRadarKey(radar_id=radar_id, key_id=key_id, reason=reason, actor=principal.subject))
+    return _radar(central, radar_id)
