@@ -34,7 +34,7 @@ from speedledger.edge.mqtt_session import MqttTransport, TransportEvent
 from speedledger.edge.signing import Signer, verify
 
 if TYPE_CHECKING:
-    from speedledger.edge.plates import PlateRead, PlateReader
+    from speedledger.edge.plates import PlateReader
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ class RadarAgent:
         if not policy.is_violation(measured):
             return None
         frame = self.camera.frame_at(vehicle_pass.t_ms) if self.camera is not None else None
-        plate = self._read_plate(frame)
+        plate, plate_confidence_pm = self._read_plate(frame)
         seq = self.journal.next_seq
         message = sign(
             build(
@@ -159,8 +159,8 @@ class RadarAgent:
                 speed_limit_kmh=policy.speed_limit_kmh,
                 measured_speed_ckmh=measured,
                 direction=vehicle_pass.direction,
-                plate=plate.plate,
-                plate_confidence_pm=plate.confidence_pm,
+                plate=plate,
+                plate_confidence_pm=plate_confidence_pm,
                 image_sha256=hashlib.sha256(frame.jpeg).hexdigest() if frame is not None else "",
                 snr_cdb=round(vehicle_pass.snr_db * 100),
                 frames=vehicle_pass.frames,
@@ -173,12 +173,12 @@ class RadarAgent:
         self.stats.violations += 1
         return message
 
-    def _read_plate(self, frame: Frame | None) -> PlateRead:
-        from speedledger.edge.plates import NO_PLATE
-
+    def _read_plate(self, frame: Frame | None) -> tuple[str, int]:
+        """(normalised plate, confidence per mille); ("", 0) when there is no frame or reader."""
         if frame is None or self.plate_reader is None:
-            return NO_PLATE
-        return self.plate_reader.read(frame.image_bgr)
+            return "", 0
+        read = self.plate_reader.read(frame.image_bgr)
+        return read.plate, read.confidence_pm
 
     def on_message(self, topic: str, body: bytes) -> None:
         if topic == topics.acks(self.radar_id):

@@ -288,3 +288,36 @@ def test_backoff_grows_to_its_cap_and_resets() -> None:
 
 def test_status_payload_is_canonical() -> None:
     assert status_payload("online", "1.0.0", 5) == b'{"at_ms":5,"firmware":"1.0.0","state":"online"}'
+
+
+def test_key_written_by_keys_generate_loads_on_both_signers(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from speedledger.cli import app
+    from speedledger.edge.core.keyfile import seed_from_pem
+    from speedledger.edge.signing import load_signer
+
+    path = tmp_path / "radar.pem"
+    result = CliRunner().invoke(app, ["keys", "generate", "--out", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    signer = load_signer(path)
+    assert keys.b64encode(signer.public_key) == printed["public_key"]
+    assert signer.key_id == printed["key_id"]
+    pure = ed25519.Ed25519Signer(seed_from_pem(path.read_text()))
+    assert pure.public_key == signer.public_key
+    assert pure.sign(b"m") == signer.sign(b"m")
+
+
+def test_key_loaders_refuse_other_files(tmp_path: Path) -> None:
+    from speedledger.edge.core.keyfile import seed_from_pem
+    from speedledger.edge.signing import KeyFileError, load_signer
+
+    path = tmp_path / "not-a-key.pem"
+    path.write_text("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    with pytest.raises(KeyFileError):
+        load_signer(path)
+    with pytest.raises(ValueError):
+        seed_from_pem(path.read_text())
+    with pytest.raises(KeyFileError, match="cannot read"):
+        load_signer(tmp_path / "missing.pem")

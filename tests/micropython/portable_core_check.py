@@ -12,6 +12,7 @@ import sys
 from speedledger.edge.core import ed25519
 from speedledger.edge.core.config import ConfigError, ConfigState
 from speedledger.edge.core.journal import LOG_NAME, Journal
+from speedledger.edge.core.keyfile import seed_from_pem
 from speedledger.edge.core.session import Outbox
 from speedledger.edge.core.violation import SpeedPolicy, build, payload, sign
 from speedledger.shared import canonical, keys
@@ -48,6 +49,9 @@ signed = sign(message, signer)
 spec.validate(signed)
 result["signed_payload"] = payload(signed).decode()
 result["verifies"] = ed25519.verify(signer.public_key, canonical.signing_bytes(signed), keys.b64decode(signed["sig"]))
+
+# The key file `speedledger keys generate` writes, read without a crypto library.
+result["key_file_public_key_b64"] = keys.b64encode(ed25519.Ed25519Signer(seed_from_pem(given["key_pem"])).public_key)
 
 # Device policy.
 result["retained"] = [

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from speedledger.edge.core.journal import LOG_NAME, Journal
 from speedledger.edge.signing import CryptographySigner
@@ -36,6 +38,7 @@ PORTABLE = {
     "speedledger/edge/core/config.py": "edge/core/config.py",
     "speedledger/edge/core/violation.py": "edge/core/violation.py",
     "speedledger/edge/core/topics.py": "edge/core/topics.py",
+    "speedledger/edge/core/keyfile.py": "edge/core/keyfile.py",
 }
 RFC8032_TEST1_SIGNATURE_OF_EMPTY = (
     "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155"
@@ -108,6 +111,10 @@ def event_id(n: int) -> str:
 
 def test_portable_core_runs_identically_on_micropython(tmp_path: Path, contract_vectors: dict[str, Any]) -> None:
     genuine, central_key = central_config()
+    radar_key = Ed25519PrivateKey.generate()
+    key_pem = radar_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
     tampered = genuine.replace('"speed_limit_kmh":70', '"speed_limit_kmh":130')
     device = run_on_micropython(
         tmp_path,
@@ -116,6 +123,7 @@ def test_portable_core_runs_identically_on_micropython(tmp_path: Path, contract_
             "config": genuine,
             "tampered_config": tampered,
             "central_public_key_b64": central_key,
+            "key_pem": key_pem,
         },
     )
 
@@ -137,6 +145,7 @@ def test_portable_core_runs_identically_on_micropython(tmp_path: Path, contract_
     assert device["signed_payload"] == canonical.dumps(cpython_signed).decode()
     assert json.loads(device["signed_payload"]) == contract_vectors["violation_signed"]
     assert device["verifies"] is True
+    assert device["key_file_public_key_b64"] == keys.b64encode(radar_key.public_key().public_bytes_raw())
     assert device["retained"] == [example["retained"] for example in contract_vectors["retained_speed_examples"]]
     assert device["config_limit"] == 70
     assert "signature" in device["tampered_config"]
