@@ -178,6 +178,9 @@ def _encode_cursor(last: InfractionView) -> str:
 def _decode_cursor(cursor: str) -> tuple[int, str]:
     try:
         detected_at_ms, _, infraction_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        return int(detected_at_ms), infraction_id
+        after_ms = int(detected_at_ms)
     except (ValueError, binascii.Error, UnicodeDecodeError) as error:
         raise Invalid("invalid cursor") from error
+    if not 0 <= after_ms < 2**63:  # a forged cursor must not overflow the BIGINT column (a 500)
+        raise Invalid("invalid cursor")
+    return after_ms, infraction_id

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query, Response
@@ -35,6 +34,7 @@ InfractionId = Annotated[str, Path(min_length=1, max_length=64)]
 Status = Literal["issued", "paid", "contested", "cancelled", "unidentified"]
 #: Seconds a client should wait before asking again for evidence that is still on its way.
 EVIDENCE_RETRY_S = 10
+NO_IMAGE = "the radar sent no image for this infraction"
 
 
 class StatusChangeIn(BaseModel):
@@ -101,8 +101,10 @@ def read_infraction(infraction_id: InfractionId, central: CentralDep) -> Infract
 )
 def read_evidence(infraction_id: InfractionId, central: CentralDep) -> Response:
     infraction = _infraction(central, infraction_id)
+    if not infraction.image_sha256:
+        raise HTTPException(status_code=404, detail=NO_IMAGE)
     with central.engine.connect() as conn:
-        evidence = evidence_for_violation(conn, infraction.event_id, now_ms=int(time.time() * 1000))
+        evidence = evidence_for_violation(conn, infraction.event_id, now_ms=central.clock())
     if evidence.content is not None:
         return Response(
             evidence.content,
@@ -115,10 +117,9 @@ def read_evidence(infraction_id: InfractionId, central: CentralDep) -> Response:
             detail="the evidence image has not arrived yet",
             headers={"Retry-After": str(EVIDENCE_RETRY_S)},
         )
-    detail = {
-        "none": "the radar sent no image for this infraction",
-        "missing": "the evidence image never arrived",
-    }.get(evidence.status, "no evidence recorded for this infraction")
+    detail = {"none": NO_IMAGE, "missing": "the evidence image never arrived"}.get(
+        evidence.status, "no evidence recorded for this infraction"
+    )
     raise HTTPException(status_code=404, detail=detail)
 
 
