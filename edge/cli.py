@@ -8,6 +8,46 @@ import typer
 edge_app = typer.Typer(help="The radar agent: measure, read plates, run.", no_args_is_help=True)
 
 
+@edge_app.command("measure")
+def measure(
+    file: Annotated[Path, typer.Argument(help="IQ recording: WAV, left I, right Q, 16-bit PCM or 32-bit float.")],
+    angle_deg: Annotated[float, typer.Option(help="Angle between the beam and the direction of travel.")] = 0.0,
+    carrier_hz: Annotated[float, typer.Option(help="Radar carrier frequency.")] = 24.125e9,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON object a line per measured vehicle.")] = False,
+    plot: Annotated[Path | None, typer.Option(help="Also write a spectrogram PNG with the detections.")] = None,
+) -> None:
+    """Measure every vehicle in an IQ recording; invalidated passes are explained on stderr."""
+    import json
+
+    from speedledger.edge.dsp import DopplerProcessor, read_iq_wav
+
+    try:
+        rate, iq = read_iq_wav(file)
+        processor = DopplerProcessor(rate, carrier_hz=carrier_hz, angle_deg=angle_deg, keep_detections=plot is not None)
+    except (ValueError, OSError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    passes = processor.run(iq)
+    for vehicle_pass in passes:
+        if not vehicle_pass.valid:
+            typer.echo(
+                f"invalidated: {vehicle_pass.speed_kmh:.2f} km/h {vehicle_pass.direction} at {vehicle_pass.t_ms} ms "
+                f"({vehicle_pass.invalid})",
+                err=True,
+            )
+        elif json_output:
+            typer.echo(json.dumps(vehicle_pass.as_measurement(), separators=(",", ":")))
+        else:
+            typer.echo(
+                f"{vehicle_pass.t_ms / 1000:9.3f} s  {vehicle_pass.speed_kmh:7.2f} km/h  {vehicle_pass.direction:<11}  "
+                f"SNR {vehicle_pass.snr_db:5.1f} dB  {vehicle_pass.frames} frames"
+            )
+    if plot is not None:
+        from speedledger.edge.dsp.plot import plot_measurement
+
+        plot_measurement(iq, processor, passes, plot, title=f"{file.name} (angle {angle_deg:g} deg)")
+
+
 @edge_app.command("run")
 def run(
     radar_id: Annotated[str, typer.Option("--radar-id", help="This radar's id, as registered at central.")],

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
-from scipy.ndimage import maximum_filter1d
 from scipy.signal import get_window
 
 # 4-term Blackman-Harris: -92 dB sidelobes, so a strong vehicle never shows sidelobe "targets";
@@ -54,6 +53,7 @@ class FrameAnalyser:
         self.band = (np.abs(freqs) >= min_hz) & (np.abs(freqs) <= max_hz)
         self.threshold = -math.log(pfa)
         self.noise_block_bins = noise_block_bins
+        self.band_blocks = self.band.reshape(-1, noise_block_bins).any(axis=1)
         tone = self.power(np.exp(2j * np.pi * np.arange(size) * (size // 4) / size)[None, :])[0]
         log_tone = np.log(tone[size // 4 - 1 : size // 4 + 2])
         self.tone_curvature = float(log_tone[0] - 2 * log_tone[1] + log_tone[2])
@@ -64,19 +64,23 @@ class FrameAnalyser:
         return power
 
     def noise_floor(self, power: np.ndarray) -> np.ndarray:
+        """Mean noise power of each `noise_block_bins` block of each frame, shape (frames, blocks)."""
         rows, size = power.shape
         blocks = power.reshape(rows, size // self.noise_block_bins, self.noise_block_bins)
-        floor = np.median(blocks, axis=2) / math.log(2.0)
-        floor = np.maximum(floor, np.finfo(np.float32).tiny)
-        return np.repeat(floor, self.noise_block_bins, axis=1)
+        floor: np.ndarray = np.maximum(np.median(blocks, axis=2) / math.log(2.0), np.finfo(np.float32).tiny)
+        return floor
 
     def detect(self, frames: np.ndarray) -> tuple[Peaks, np.ndarray]:
         """Peaks of every frame, and the frames' power spectra (for plots)."""
         power = self.power(frames)
+        rows, size = power.shape
         floor = self.noise_floor(power)
-        lobe_max = maximum_filter1d(power, size=2 * MAIN_LOBE_HALF_WIDTH_BINS + 1, axis=1, mode="wrap")
-        hit = (power == lobe_max) & (power > self.threshold * floor) & self.band
-        row, k = np.nonzero(hit)
+        above = power.reshape((*floor.shape, self.noise_block_bins)) > self.threshold * floor[:, :, None]
+        row, k = np.nonzero(above.reshape(rows, size) & self.band)
+        lobe = np.arange(-MAIN_LOBE_HALF_WIDTH_BINS, MAIN_LOBE_HALF_WIDTH_BINS + 1)
+        lobe_max = power[row[:, None], (k[:, None] + lobe) % size].max(axis=1)
+        strongest = power[row, k] >= lobe_max
+        row, k = row[strongest], k[strongest]
         size = self.size
         tiny = np.finfo(np.float32).tiny
         left = np.log(power[row, (k - 1) % size] + tiny)
@@ -91,6 +95,6 @@ class FrameAnalyser:
         offset = np.clip(offset, -0.5, 0.5)
         signed_bin = np.where(k > size // 2, k - size, k)
         doppler = (signed_bin + offset) * self.bin_hz
-        receiver_noise = np.median(power[:, self.band], axis=1) / math.log(2.0)
-        snr = 10.0 * np.log10(power[row, k] / np.maximum(receiver_noise[row], np.finfo(np.float32).tiny))
+        receiver_noise = np.median(floor[:, self.band_blocks], axis=1)
+        snr = 10.0 * np.log10(power[row, k] / receiver_noise[row])
         return Peaks(row, doppler, snr), power
