@@ -14,11 +14,12 @@ TOPIC_ROOT = "speedledger/v1/radars/"
 class Rejected(Exception):
     """The message is refused for `reason`; `event_id` is set when the payload named a well-formed one."""
 
-    def __init__(self, reason: Reason, detail: str, event_id: str | None = None) -> None:
+    def __init__(self, reason: Reason, detail: str, event_id: str | None = None, seq: int | None = None) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
         self.event_id = event_id
+        self.seq = seq
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -53,11 +54,16 @@ def decode_violation(payload: bytes) -> dict[str, Any]:
         raise Rejected(Reason.OVERSIZED, f"{len(payload)} bytes > {violation.MAX_PAYLOAD_BYTES}")
     message = decode_json_object(payload)
     event_id = message.get("event_id")
-    named = event_id if violation.is_event_id(event_id) else None
+    seq = message.get("seq")
     try:
         violation.validate(message)
     except violation.ViolationError as error:
-        raise Rejected(Reason.INVALID_FIELD, str(error), named) from None
+        raise Rejected(
+            Reason.INVALID_FIELD,
+            str(error),
+            event_id if violation.is_event_id(event_id) else None,
+            seq if type(seq) is int else None,
+        ) from None
     return message
 
 

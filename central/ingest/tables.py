@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -38,6 +39,11 @@ quarantine = Table(
     Column("payload_sha256", String(64), nullable=False),
     Column("payload_size", Integer, nullable=False),
     Column("payload", LargeBinary, nullable=False),
+    # The same bytes on the same topic refused for the same reason again (a broker re-delivery, a
+    # radar re-send, a retained status at every start) count here instead of adding a row.
+    Column("occurrences", Integer, nullable=False, default=1),
+    Column("last_received_at_ms", BigInteger, nullable=False),
+    UniqueConstraint("topic", "payload_sha256", "reason", name="uq_ingest_quarantine_payload"),
     Index("ix_ingest_quarantine_radar", "radar_id", "quarantine_id"),
     Index("ix_ingest_quarantine_event", "event_id"),
 )

@@ -1,0 +1,155 @@
+"""Central-signed radar configs, published retained on `speedledger/v1/radars/{radar_id}/config`.
+
+Payload (what `edge/core/config.py` verifies): canonical JSON of
+`{"v":1,"radar_id":..,"speed_limit_kmh":..,"issued_at_ms":..,"key_id":..}` plus `sig`, Ed25519 by
+central's config key over the canonical bytes without `sig`. `issued_at_ms` is when central recorded
+the radar's current limit (registration or last limit change), so the same limit always gives the
+same bytes: publishing again (at every start, from every worker) changes nothing, and a radar never
+takes an older config for a newer one.
+
+The key lives in a PEM file (SPEEDLEDGER_CONFIG_KEY, default `central-config-key.pem` beside the
+database), created on first start; its public half is what radars are configured with.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from speedledger.central.eventstore.sql import SqlEventStore
+from speedledger.central.radars import domain
+from speedledger.central.radars.domain import RadarState
+from speedledger.central.radars.events import RADAR_EVENTS, RadarRegistered, SpeedLimitChanged, radar_stream
+from speedledger.shared import canonical, keys
+
+log = logging.getLogger(__name__)
+
+_LIMIT_EVENTS = (RadarRegistered.__name__, SpeedLimitChanged.__name__)
+
+
+class ConfigKey:
+    """Central's Ed25519 config-signing key."""
+
+    def __init__(self, private_key: Ed25519PrivateKey) -> None:
+        self._private = private_key
+        self.public_key = private_key.public_key().public_bytes_raw()
+        self.key_id = keys.key_id(self.public_key)
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> ConfigKey:
+        """Read the PEM at `path`, or create it (mode 0600) when absent."""
+        if path.exists():
+            private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            if not isinstance(private, Ed25519PrivateKey):
+                raise ValueError(f"{path} is not an Ed25519 private key")
+            return cls(private)
+        private = Ed25519PrivateKey.generate()
+        pem = private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(pem)
+        log.info("created central config key %s at %s", keys.key_id(private.public_key().public_bytes_raw()), path)
+        return cls(private)
+
+    def public_info(self) -> dict[str, str]:
+        """What the API publishes so radars (and anyone) can check configs."""
+        return {"algorithm": "Ed25519", "key_id": self.key_id, "public_key": keys.b64encode(self.public_key)}
+
+    def sign(self, body: dict[str, Any]) -> bytes:
+        """Canonical JSON of `body` with this key's `key_id` and `sig` added."""
+        unsigned = {**body, "key_id": self.key_id}
+        signature = self._private.sign(canonical.dumps(unsigned))
+        return canonical.dumps({**unsigned, "sig": keys.b64encode(signature)})
+
+
+def config_payload(radar: RadarState, issued_at_ms: int, key: ConfigKey) -> bytes:
+    return key.sign(
+        {"v": 1, "radar_id": radar.radar_id, "speed_limit_kmh": radar.speed_limit_kmh, "issued_at_ms": issued_at_ms}
+    )
+
+
+def config_topic(radar_id: str) -> str:
+    return f"speedledger/v1/radars/{radar_id}/config"
+
+
+class ConfigPublisher:
+    """Follows the event log and publishes a radar's config whenever its limit is set or changed.
+
+    At start it goes through the log once (radar events only matter), so every radar's current
+    config is (re)published; afterwards it reads only what is new, woken by appends or every second.
+    """
+
+    def __init__(
+        self, store: SqlEventStore, key: ConfigKey, publish: Callable[[str, bytes], None], poll_s: float = 1.0
+    ) -> None:
+        self._store = store
+        self._key = key
+        self._publish = publish
+        self._poll_s = poll_s
+        self._position = 0
+        self._published: dict[str, bytes] = {}
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def start(self) -> None:
+        self._unsubscribe = self._store.on_append(lambda _position: self._wake.set())
+        self._thread = threading.Thread(target=self._run, name="ingest-config", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.publish_changes()
+            except Exception:
+                log.exception("config push failed; retrying")
+            self._wake.wait(self._poll_s)
+            self._wake.clear()
+
+    def publish_changes(self) -> int:
+        """Publish configs of radars whose limit changed since the last call; returns how many."""
+        changed: set[str] = set()
+        while True:
+            batch = self._store.read_all(self._position, 1000)
+            if not batch:
+                break
+            self._position = batch[-1].position
+            changed.update(str(event.data["radar_id"]) for event in batch if event.type in _LIMIT_EVENTS)
+        count = 0
+        for radar_id in sorted(changed):
+            payload = self._current(radar_id)
+            if payload is not None and self._published.get(radar_id) != payload:
+                self._publish(config_topic(radar_id), payload)
+                self._published[radar_id] = payload
+                count += 1
+        return count
+
+    def _current(self, radar_id: str) -> bytes | None:
+        state: RadarState | None = None
+        issued_at_ms = 0
+        for recorded in self._store.read_stream(radar_stream(radar_id)):
+            event = RADAR_EVENTS.decode(recorded.type, recorded.data)
+            if event is not None:
+                state = domain.evolve(state, event)
+                if recorded.type in _LIMIT_EVENTS:
+                    issued_at_ms = recorded.recorded_at_ms
+        return config_payload(state, issued_at_ms, self._key) if state is not None else None

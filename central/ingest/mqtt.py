@@ -1,0 +1,179 @@
+"""The paho-mqtt adapter: one persistent session, QoS 1 subscriptions, PUBACK only when told.
+
+`manual_ack=True` makes paho hold the PUBACK of every received QoS 1 message until `confirm` is
+called, which the ingest does only after the message's outcome is committed (and its ack
+published). The broker keeps unconfirmed messages in the session and sends them again after a
+reconnect or a restart of central, so a crash at any point loses nothing.
+
+Packet ids belong to one connection: a confirmation issued for a delivery from an earlier
+connection is dropped (the broker re-delivers that message, and the ingest answers it again as a
+duplicate) so it can never acknowledge a different message that reuses the id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> BrokerAddress:
+        """`mqtt://[user:pass@]host[:1883]` or `mqtts://...` (TLS, default port 8883)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+            raise ValueError(f"unsupported MQTT URL {url!r}: use mqtt://host:port or mqtts://host:port")
+        tls = parts.scheme in ("mqtts", "ssl")
+        return cls(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or (8883 if tls else 1883),
+            tls=tls,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What PUBACK needs: the connection the message arrived on and its packet id."""
+
+    connection: int
+    mid: int
+    qos: int
+
+
+@dataclass(frozen=True)
+class Received:
+    topic: str
+    payload: bytes
+    retained: bool
+    received_at_ms: int
+    delivery: Delivery
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class MqttSession:
+    """A paho client in its own network thread that reconnects for ever and keeps its session."""
+
+    def __init__(
+        self,
+        address: BrokerAddress,
+        client_id: str,
+        subscriptions: Sequence[str],
+        on_message: Callable[[Received], None],
+        *,
+        will: tuple[str, bytes] | None = None,
+        on_connected: Callable[[], None] | None = None,
+        keepalive_s: int = 30,
+    ) -> None:
+        self._subscriptions = list(subscriptions)
+        self._on_message = on_message
+        self._on_connected = on_connected
+        self._address = address
+        self._keepalive_s = keepalive_s
+        self._lock = threading.Lock()
+        self._connection = 0
+        self._connected = threading.Event()
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=False,  # persistent session: the broker queues for us while we are away
+            protocol=mqtt.MQTTv311,  # what both mosquitto and the embedded amqtt broker speak
+            manual_ack=True,
+        )
+        client.max_queued_messages_set(0)  # never drop our own outgoing acks while disconnected
+        client.max_inflight_messages_set(1000)
+        client.reconnect_delay_set(min_delay=1, max_delay=10)
+        if address.username is not None:
+            client.username_pw_set(address.username, address.password)
+        if address.tls:
+            client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+        if will is not None:
+            client.will_set(will[0], will[1], qos=1, retain=True)
+        client.on_connect = self._handle_connect
+        client.on_disconnect = self._handle_disconnect
+        client.on_message = self._handle_message
+        self._client = client
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self, wait_s: float | None = None) -> None:
+        """Connect in the background (retrying for ever); with `wait_s`, wait that long for the first CONNACK."""
+        self._client.connect_async(self._address.host, self._address.port, keepalive=self._keepalive_s)
+        self._client.loop_start()
+        if wait_s is not None and not self._connected.wait(wait_s):
+            log.warning("MQTT broker %s:%s not reachable yet; retrying", self._address.host, self._address.port)
+
+    def stop(self, final: tuple[str, bytes] | None = None) -> None:
+        """Disconnect cleanly, after publishing `final` (retained) when connected."""
+        if final is not None and self._connected.is_set():
+            info = self._client.publish(final[0], final[1], qos=1, retain=True)
+            with contextlib.suppress(RuntimeError):
+                info.wait_for_publish(timeout=2)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    # -- outgoing -------------------------------------------------------------------------------
+
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        """QoS 1; queued by paho while disconnected and sent after the reconnect."""
+        self._client.publish(topic, payload, qos=1, retain=retain)
+
+    def confirm(self, deliveries: Iterable[Delivery]) -> None:
+        """Send the PUBACKs for messages whose outcome is committed (stale connections are skipped)."""
+        with self._lock:
+            for delivery in deliveries:
+                if delivery.qos > 0 and delivery.connection == self._connection:
+                    self._client.ack(delivery.mid, delivery.qos)
+
+    # -- paho callbacks (network thread) ------------------------------------------------------
+
+    def _handle_connect(self, client: mqtt.Client, _userdata: Any, flags: Any, reason: Any, _props: Any) -> None:
+        if reason.is_failure:
+            log.warning("MQTT connect refused: %s", reason)
+            return
+        with self._lock:
+            self._connection += 1
+        log.info("MQTT connected (session present: %s)", flags.session_present)
+        result, _mid = client.subscribe([(topic, 1) for topic in self._subscriptions])
+        if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            log.warning("MQTT subscribe failed: %s", result)
+        self._connected.set()
+        if self._on_connected is not None:
+            self._on_connected()
+
+    def _handle_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        with self._lock:
+            self._connection += 1
+        self._connected.clear()
+        log.warning("MQTT disconnected: %s", reason)
+
+    def _handle_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        delivery = Delivery(self._connection, message.mid, message.qos)
+        self._on_message(Received(message.topic, bytes(message.payload), bool(message.retain), now_ms(), delivery))
