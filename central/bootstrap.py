@@ -25,6 +25,7 @@ from speedledger.central.infractions.fines import FineSchedule, load_fine_schedu
 from speedledger.central.infractions.handlers import HANDLERS as INFRACTION_HANDLERS
 from speedledger.central.infractions.process_manager import InfractionProcessManager
 from speedledger.central.infractions.projection import InfractionsProjection
+from speedledger.central.ingest.projection import EvidenceProjection
 from speedledger.central.messagebus import MessageBus
 from speedledger.central.model import Clock, Command
 from speedledger.central.projections.port import Projection
@@ -133,6 +134,7 @@ def build_projections(store: SqlEventStore, vault: KeyVault, schedule: FineSched
         RegistrationProjection(PersonalDataCipher(vault)),
         InfractionProcessManager(store, schedule, clock),
         InfractionsProjection(),
+        EvidenceProjection(),
     ]
 
 
