@@ -90,16 +90,14 @@ def _settings(*, demo: bool | None, require_secret: bool = True) -> "Settings":
         raise typer.Exit(2) from None
 
 
-def _start_ingest(central: "Central") -> "Callable[[], None] | None":
-    """Start the MQTT ingest (`speedledger.central.ingest.service.start_ingest(central) -> stop`)."""
-    try:
-        from speedledger.central.ingest.service import start_ingest
-    except ModuleNotFoundError as error:
-        if error.name != "speedledger.central.ingest.service":
-            raise
-        log.warning("this build has no MQTT ingest; violations can only be recorded through the API")
-        return None
-    return start_ingest(central)
+def _start_ingest(central: "Central") -> "Callable[[], None]":
+    """Start the MQTT ingest on SPEEDLEDGER_MQTT (settings in docs/mqtt.md); returns its stop."""
+    from speedledger.central.ingest.service import Ingest, IngestSettings
+
+    settings = IngestSettings.from_env(central.settings.mqtt_url, central.settings.db_url)
+    ingest = Ingest(central.store, settings)
+    ingest.start()
+    return ingest.stop
 
 
 @central_app.command("rebuild")

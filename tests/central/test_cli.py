@@ -1,0 +1,77 @@
+"""`speedledger keys generate`, `central rebuild` and `central status` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typer.testing import CliRunner
+
+from speedledger.cli import app
+from speedledger.shared import keys
+from tests.central.conftest import FakeClock, World, make_central
+
+runner = CliRunner()
+
+
+def test_keys_generate_writes_a_pkcs8_key_and_prints_its_public_half(tmp_path: Path) -> None:
+    out = tmp_path / "radar.pem"
+    result = runner.invoke(app, ["keys", "generate", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    private_key = serialization.load_pem_private_key(out.read_bytes(), password=None)
+    assert isinstance(private_key, Ed25519PrivateKey)
+    assert out.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    public_raw = private_key.public_key().public_bytes_raw()
+    expected = [f"public_key: {keys.b64encode(public_raw)}", f"key_id: {keys.key_id(public_raw)}"]
+    assert result.output.splitlines() == expected
+
+
+def test_keys_generate_never_overwrites_by_accident(tmp_path: Path) -> None:
+    out = tmp_path / "radar.pem"
+    out.write_text("precious")
+    refused = runner.invoke(app, ["keys", "generate", "--out", str(out)])
+    assert refused.exit_code == 1 and "exists" in refused.output
+    assert out.read_text() == "precious"
+    replaced = runner.invoke(app, ["keys", "generate", "--out", str(out), "--force", "--json"])
+    assert replaced.exit_code == 0, replaced.output
+    printed = json.loads(replaced.output)
+    private_key = serialization.load_pem_private_key(out.read_bytes(), password=None)
+    assert isinstance(private_key, Ed25519PrivateKey)
+    assert printed["key_id"] == keys.key_id(private_key.public_key().public_bytes_raw())
+
+
+def test_rebuild_and_status(tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    db_url = f"sqlite:///{tmp_path / 'central.db'}"
+    central = make_central(db_url, clock)
+    world = World(central, clock)
+    world.record(world.radar().violation())
+    head = central.store.last_position()
+    central.close()
+    monkeypatch.setenv("SPEEDLEDGER_DB", db_url)
+    monkeypatch.delenv("SPEEDLEDGER_SECRET", raising=False)
+
+    one = runner.invoke(app, ["central", "rebuild", "infractions"])
+    assert one.exit_code == 0, one.output
+    assert one.output.startswith(f"infractions: rebuilt up to position {head} in ")
+    every = runner.invoke(app, ["central", "rebuild"])
+    assert every.exit_code == 0, every.output
+    assert [line.split(":")[0] for line in every.output.splitlines()] == [p.name for p in central.projections]
+    unknown = runner.invoke(app, ["central", "rebuild", "nope"])
+    assert unknown.exit_code == 2 and "known: radars, registration" in unknown.output
+    status = runner.invoke(app, ["central", "status"])
+    assert status.exit_code == 0, status.output
+    assert f"infractions: position {head} of {head} (lag 0) ok" in status.output
+
+
+def test_central_refuses_to_start_without_a_secret(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("SPEEDLEDGER_SECRET", raising=False)
+    monkeypatch.delenv("SPEEDLEDGER_DEMO", raising=False)
+    monkeypatch.setenv("SPEEDLEDGER_DB", f"sqlite:///{tmp_path / 'central.db'}")
+    result = runner.invoke(app, ["central"])
+    assert result.exit_code == 2
+    assert "SPEEDLEDGER_SECRET is not set" in result.output
