@@ -105,6 +105,7 @@ class TrackerConfig:
         image_db: float = 15.0,
         satellite_db: float = 10.0,
         min_speed_kmh: float = 0.0,
+        dip_db: float = 10.0,
     ) -> None:
         self.min_frames = min_frames  # supporting frames a vehicle needs
         self.max_gap_ms = max_gap_ms  # a track closes after this long without a detection
@@ -118,6 +119,7 @@ class TrackerConfig:
         self.image_db = image_db  # a mirror track this much weaker is an IQ-imbalance image
         self.satellite_db = satellite_db  # an unsteady track this much weaker is micro-Doppler/clutter
         self.min_speed_kmh = min_speed_kmh  # slower tracks are never reported (vibration, fans)
+        self.dip_db = dip_db  # a track whose SNR falls this far between two humps is two vehicles
 
     def gate(self, speed_kmh: float) -> float:
         return max(self.gate_kmh, self.gate_rel * abs(speed_kmh))
@@ -161,10 +163,36 @@ class _Track:
     def reference_speed(self) -> float:
         return _median(self.speeds[-5:])
 
+    def part(self, start: int, stop: int) -> "_Track":
+        piece = _Track(self.times[start], Detection(self.speeds[start], self.snrs[start]))
+        piece.times, piece.speeds, piece.snrs = self.times[start:stop], self.speeds[start:stop], self.snrs[start:stop]
+        return piece
+
     def add(self, t_ms: int, detection: Detection) -> None:
         self.times.append(t_ms)
         self.speeds.append(detection.speed_kmh)
         self.snrs.append(detection.snr_db)
+
+
+def _split_at_dips(track: _Track, dip_db: float, min_frames: int) -> list:
+    """Cut a track where its SNR dips by `dip_db` between two humps: two vehicles at one speed."""
+    snrs = track.snrs
+    peak = snrs.index(max(snrs))
+    for direction in (1, -1):
+        valley = peak
+        index = peak + direction
+        while 0 <= index < len(snrs):
+            if snrs[index] < snrs[valley]:
+                valley = index
+            elif snrs[index] - snrs[valley] >= dip_db:
+                left, right = valley, valley + 1
+                if left >= min_frames and len(snrs) - right >= min_frames:
+                    return _split_at_dips(track.part(0, left), dip_db, min_frames) + _split_at_dips(
+                        track.part(right, len(snrs)), dip_db, min_frames
+                    )
+                break
+            index += direction
+    return [track]
 
 
 class _Candidate:
@@ -192,8 +220,9 @@ class _Candidate:
         else:
             self.steady = False
 
-    def overlaps(self, other: "_Candidate") -> bool:
-        return self.start_ms <= other.end_ms and other.start_ms <= self.end_ms
+    def overlaps(self, other: "_Candidate", margin_ms: int = 0) -> bool:
+        """Whether the two were in the beam together (or within `margin_ms` of each other)."""
+        return self.start_ms <= other.end_ms + margin_ms and other.start_ms <= self.end_ms + margin_ms
 
     def snr_near(self, t_ms: int, window_ms: int) -> float | None:
         """Strongest SNR of this track within `window_ms` of `t_ms`, None if it had no detection there."""
@@ -264,18 +293,19 @@ class PassTracker:
             if now_ms is not None and now_ms - track.last_ms <= self.config.max_gap_ms:
                 still_active.append(track)
             elif len(track.times) >= self.config.min_frames:
-                candidate = _Candidate(track, self.config)
-                if len(candidate.speeds) >= self.config.min_frames and abs(candidate.speed) >= (
-                    self.config.min_speed_kmh
-                ):
-                    self._closed.append(candidate)
+                for part in _split_at_dips(track, self.config.dip_db, self.config.min_frames):
+                    candidate = _Candidate(part, self.config)
+                    if len(candidate.speeds) >= self.config.min_frames and abs(candidate.speed) >= (
+                        self.config.min_speed_kmh
+                    ):
+                        self._closed.append(candidate)
         self._active = still_active
 
     def _release(self, final: bool) -> list:
         """Judge and emit every group of time-overlapping candidates that can no longer grow."""
         passes = []
         for group in self._groups():
-            group_end = max(c.end_ms for c in group)
+            group_end = max(c.end_ms for c in group) + self.config.max_gap_ms
             if not final and any(track.start_ms <= group_end for track in self._active):
                 continue
             for candidate in group:
@@ -287,7 +317,7 @@ class PassTracker:
     def _groups(self) -> list:
         groups: list = []
         for candidate in sorted(self._closed, key=lambda c: c.start_ms):
-            if groups and any(candidate.overlaps(member) for member in groups[-1]):
+            if groups and any(candidate.overlaps(member, self.config.max_gap_ms) for member in groups[-1]):
                 groups[-1].append(candidate)
             else:
                 groups.append([candidate])
@@ -303,7 +333,9 @@ class PassTracker:
         for i, a in enumerate(vehicles):
             for j in range(i + 1, len(vehicles)):
                 b = vehicles[j]
-                if not a.overlaps(b) or abs(a.speed - b.speed) <= config.gate(a.speed):
+                # Tracks that hand over within a gap are as suspect as overlapping ones: the stronger
+                # may have hidden the other inside its main lobe.
+                if not a.overlaps(b, config.max_gap_ms) or abs(a.speed - b.speed) <= config.gate(a.speed):
                     continue
                 if abs(a.speed - b.speed) < config.min_separation_kmh or not (a.steady and b.steady):
                     invalid[i] = invalid[j] = UNRESOLVED
