@@ -277,7 +277,7 @@ class Pipeline:
                 elif isinstance(outcome, Status):
                     _record_status(conn, outcome, item.received)
                     decided.counts.append((item.kind, "stored", ""))
-                if item.radar_id is not None and not item.received.retained:
+                if item.radar_id is not None and item.kind != "status" and not item.received.retained:
                     seen[item.radar_id] = max(seen.get(item.radar_id, 0), item.received.received_at_ms)
             for radar_id, at_ms in seen.items():
                 _seen(conn, radar_id, at_ms)
@@ -373,9 +373,13 @@ class Pipeline:
 
 
 def _record_status(conn: Connection, status: Status, received: Received) -> None:
-    """Liveness from a status message; a retained one (replayed at subscribe) does not count as seen now."""
-    seen_ms = received.received_at_ms
-    if received.retained:
+    """Liveness from a status message.
+
+    Only an `online` status is the node speaking: an `offline` one is usually its last will, published
+    by the broker, and a retained one is replayed at subscribe time, so neither counts as seen now.
+    """
+    seen_ms = received.received_at_ms if status.online else 0
+    if received.retained and status.online:
         seen_ms = min(status.at_ms, seen_ms) if status.at_ms is not None else 0
     liveness = tables.liveness
     upsert(

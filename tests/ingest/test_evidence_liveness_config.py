@@ -1,0 +1,193 @@
+"""Evidence matched whichever arrives first, who is online, and the central-signed config push."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import queue
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from paho.mqtt.enums import CallbackAPIVersion
+
+from speedledger.central.bootstrap import Central
+from speedledger.central.ingest.queries import (
+    evidence_for_violation,
+    list_liveness,
+    list_quarantine,
+    missing_evidence,
+    radar_liveness,
+    unmatched_evidence,
+)
+from speedledger.central.ingest.service import Ingest
+from speedledger.central.radars.commands import UpdateRadar
+from speedledger.edge.core.config import verify_config
+from tests.fixtures.mosquitto import Mosquitto
+from tests.ingest.harness import TINY_JPEG, RadarClient, SigningRadar, with_image
+
+pytestmark = pytest.mark.mosquitto
+
+Register = Callable[[str], SigningRadar]
+Connect = Callable[[str], RadarClient]
+OTHER_JPEG = b"\xff\xd8\xff\xe1another image\xff\xd9"
+
+
+def _eventually(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+def _evidence(central: Central, event_id: str, now_ms: int | None = None) -> Any:
+    central.runner.catch_up()
+    with central.engine.connect() as conn:
+        return evidence_for_violation(conn, event_id, now_ms=now_ms or time.time_ns() // 1_000_000)
+
+
+def _arrived(central: Central, event_id: str) -> bool:
+    with central.engine.connect() as conn:
+        return any(row["event_id"] == event_id for row in unmatched_evidence(conn))
+
+
+def test_evidence_before_its_violation(
+    ingest: Ingest, central: Central, register: Register, radar_client: Connect
+) -> None:
+    radar = register("R-1")
+    client = radar_client("R-1")
+    message = with_image(radar)
+    client.publish(f"evidence/{message['event_id']}", TINY_JPEG)
+    _eventually(lambda: _arrived(central, message["event_id"]))  # stored, not matched yet
+    assert _evidence(central, message["event_id"]).status == "unknown"
+    client.send(message)
+    assert client.ack_for(message["event_id"])["result"] == "accepted"
+    evidence = _evidence(central, message["event_id"])
+    assert (evidence.status, evidence.content) == ("received", TINY_JPEG)
+    assert evidence.image_sha256 == hashlib.sha256(TINY_JPEG).hexdigest()
+
+
+def test_evidence_after_its_violation_and_missing_evidence_is_flagged(
+    ingest: Ingest, central: Central, register: Register, radar_client: Connect
+) -> None:
+    radar = register("R-1")
+    client = radar_client("R-1")
+    late, never = with_image(radar), with_image(radar, OTHER_JPEG)
+    for message in (late, never):
+        client.send(message)
+        assert client.ack_for(message["event_id"])["result"] == "accepted"
+    assert _evidence(central, late["event_id"]).status == "pending"
+    client.publish(f"evidence/{late['event_id']}", TINY_JPEG)
+    received = _eventually(lambda: (e := _evidence(central, late["event_id"])).status == "received" and e)
+    assert received.content == TINY_JPEG
+    an_hour_later = time.time_ns() // 1_000_000 + 3600_000
+    assert _evidence(central, never["event_id"], an_hour_later).status == "missing"
+    with central.engine.connect() as conn:
+        flagged = [row["event_id"] for row in missing_evidence(conn, now_ms=an_hour_later)]
+    assert flagged == [never["event_id"]]
+
+
+def test_evidence_that_does_not_match_its_signed_hash_is_quarantined(
+    ingest: Ingest, central: Central, register: Register, radar_client: Connect
+) -> None:
+    radar = register("R-1")
+    client = radar_client("R-1")
+    message = with_image(radar)
+    client.send(message)
+    assert client.ack_for(message["event_id"])["result"] == "accepted"
+    central.runner.catch_up()
+    client.publish(f"evidence/{message['event_id']}", OTHER_JPEG)
+    client.publish(f"evidence/{uuid.uuid4()}", b"GIF89a not a jpeg")
+    client.publish("evidence/NOT-AN-ID", TINY_JPEG)
+
+    def reasons() -> list[str]:
+        with central.engine.connect() as conn:
+            return sorted(row["reason"] for row in list_quarantine(conn))
+
+    assert _eventually(lambda: len(reasons()) == 3 and reasons()) == ["bad_topic", "evidence_mismatch", "malformed"]
+    assert _evidence(central, message["event_id"]).status == "pending"
+
+
+def test_who_is_online(ingest: Ingest, central: Central, register: Register, mosquitto: Mosquitto) -> None:
+    register("R-1")
+    radar = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="radar-R-1")
+    status_topic = "speedledger/v1/radars/R-1/status"
+    radar.will_set(status_topic, json.dumps({"state": "offline", "firmware": "t", "at_ms": 0}), qos=1, retain=True)
+    radar.connect("127.0.0.1", mosquitto.port, keepalive=5)
+    radar.loop_start()
+    at_ms = time.time_ns() // 1_000_000
+    online = {"state": "online", "firmware": "t-2", "at_ms": at_ms}
+    radar.publish(status_topic, json.dumps(online), qos=1, retain=True).wait_for_publish(5)
+
+    def liveness() -> dict[str, Any]:
+        with central.engine.connect() as conn:
+            return radar_liveness(conn, "R-1")
+
+    seen = _eventually(lambda: liveness()["online"] and liveness())
+    assert seen["firmware"] == "t-2"
+    assert seen["last_seen_ms"] >= at_ms
+    # Power cut: the socket dies without DISCONNECT, the broker publishes the last will.
+    radar.loop_stop()
+    sock = radar.socket()
+    assert isinstance(sock, socket.socket)
+    sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+    gone = _eventually(lambda: not liveness()["online"] and liveness())
+    assert gone["last_seen_ms"] == seen["last_seen_ms"]  # the will is the broker speaking, not the radar
+    with central.engine.connect() as conn:
+        centrals = {row["node_id"]: row["online"] for row in list_liveness(conn, kind="central")}
+    assert centrals == {ingest.settings.client_id: True}
+
+
+def _verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def test_config_push_signed_by_central_on_every_limit_change(
+    ingest: Ingest, central: Central, register: Register, mosquitto: Mosquitto
+) -> None:
+    configs: queue.Queue[bytes] = queue.Queue()
+    listener = mqtt.Client(CallbackAPIVersion.VERSION2)
+    listener.on_message = lambda _c, _u, message: configs.put(message.payload)
+    listener.connect("127.0.0.1", mosquitto.port)
+    listener.loop_start()
+    listener.subscribe("speedledger/v1/radars/R-1/config", qos=1)
+    try:
+        register("R-1")
+        public_key = ingest.config_key.public_key
+        first = verify_config(configs.get(timeout=10), "R-1", public_key, _verify)
+        assert first.policy.speed_limit_kmh == 90
+        central.bus.handle(UpdateRadar(radar_id="R-1", speed_limit_kmh=70))
+        second = verify_config(configs.get(timeout=10), "R-1", public_key, _verify)
+        assert second.policy.speed_limit_kmh == 70
+        assert second.issued_at_ms >= first.issued_at_ms
+        assert configs.empty()
+    finally:
+        listener.loop_stop()
+        listener.disconnect()
+    # Retained: a radar connecting later gets the config in force.
+    late: queue.Queue[bytes] = queue.Queue()
+    radar = mqtt.Client(CallbackAPIVersion.VERSION2)
+    radar.on_message = lambda _c, _u, message: late.put(message.payload)
+    radar.connect("127.0.0.1", mosquitto.port)
+    radar.loop_start()
+    radar.subscribe("speedledger/v1/radars/R-1/config", qos=1)
+    try:
+        assert verify_config(late.get(timeout=10), "R-1", public_key, _verify).policy.speed_limit_kmh == 70
+    finally:
+        radar.loop_stop()
+        radar.disconnect()
+    assert ingest.config_key.public_info()["key_id"] == json.loads(first.payload)["key_id"]
