@@ -1,0 +1,242 @@
+"""Radar agent for an ESP32-class board: MicroPython + peterhinch's mqtt_as.
+
+Install on the board: the portable core as `speedledger/` (shared/canonical.py, keys.py,
+violation.py; edge/core/*), this package as `speedledger/edge/board/`, `mqtt_as` (mip:
+`github:peterhinch/micropython-mqtt`), then `/radar.pem` (from `speedledger keys generate`),
+`/settings.json`, and a `main.py` that does `from speedledger.edge.board.main import run; run()`.
+
+`/settings.json`: {"radar_id", "ssid", "wifi_pw", "broker", "port" (1883), "central_key" (base64, optional),
+"speed_limit_kmh", "firmware", "uart": {"id", "baudrate", "tx", "rx"}}.
+
+Same delivery rules as the Linux agent (the same Journal and Outbox); the differences are written in
+docs/edge.md: no plate reading and no evidence image, speed frames from a radar module over UART,
+pure-Python Ed25519 (slow but correct), and the wall clock from NTP.
+"""
+
+import asyncio
+import json
+import os
+import random
+import time
+
+import machine
+import mqtt_as  # type: ignore[import-not-found]
+import ntptime
+
+from speedledger.edge.core import ed25519, topics
+from speedledger.edge.core.config import ConfigError, ConfigState
+from speedledger.edge.core.journal import Journal
+from speedledger.edge.core.keyfile import seed_from_pem
+from speedledger.edge.core.session import Backoff, Outbox, status_payload
+from speedledger.edge.core.violation import SpeedPolicy, build, payload, sign, speed_ckmh, uuid7
+from speedledger.shared import keys
+
+from .frontend import UartFrontEnd
+
+JOURNAL_DIR = "/journal"
+CONFIG_PATH = "/journal/config.json"
+# Some ports count time from 2000-01-01, the contract from 1970-01-01.
+_EPOCH_OFFSET_MS = 946_684_800_000 if time.gmtime(0)[0] == 2000 else 0
+_MAX_UNSTAMPED = 32
+#: A measuring loop stuck this long resets the board; the journal makes the reset lossless.
+WATCHDOG_MS = 30_000
+
+
+def wall_ms() -> int:
+    return time.time_ns() // 1_000_000 + _EPOCH_OFFSET_MS
+
+
+class BoardTransport:
+    """The Outbox's transport: `publish` queues, one task awaits mqtt_as's QoS 1 publish in order."""
+
+    def __init__(self) -> None:
+        self.client: object = None
+        self.queue: list = []
+        self.ready = asyncio.Event()
+
+    def publish(self, topic: str, data: bytes, qos: int, retain: bool) -> bool:
+        client = self.client
+        if client is None or not client.isconnected():  # type: ignore[attr-defined]
+            return False
+        self.queue.append((topic, data, retain, qos))
+        self.ready.set()
+        return True
+
+    def drop_queued(self) -> None:
+        """After a lost link the Outbox re-sends everything pending, so queued copies are redundant."""
+        self.queue = []
+
+    async def run(self) -> None:
+        while True:
+            await self.ready.wait()
+            self.ready.clear()
+            while self.queue:
+                topic, data, retain, qos = self.queue.pop(0)
+                await self.client.publish(topic, data, retain, qos)  # type: ignore[attr-defined]
+
+
+class BoardAgent:
+    def __init__(self, settings: dict) -> None:
+        self.settings = settings
+        self.radar_id = settings["radar_id"]
+        self.firmware = settings.get("firmware", "speedledger-board/0.1.0")
+        with open("/radar.pem") as handle:
+            self.signer = ed25519.Ed25519Signer(seed_from_pem(handle.read()))
+        self.journal = Journal(JOURNAL_DIR, compact_after_bytes=64 * 1024)
+        self.transport = BoardTransport()
+        self.outbox = Outbox(self.journal, self.radar_id, self.transport, window=4)
+        central_key = settings.get("central_key")
+        self.config = ConfigState(
+            self.radar_id,
+            SpeedPolicy(settings.get("speed_limit_kmh", 90)),
+            keys.b64decode(central_key) if central_key else None,
+            ed25519.verify,
+        )
+        self._load_config()
+        uart = settings.get("uart", {})
+        self.frontend = UartFrontEnd(
+            machine.UART(uart.get("id", 1), baudrate=uart.get("baudrate", 115200), tx=uart.get("tx"), rx=uart.get("rx"))
+        )
+        self.watchdog = machine.WDT(timeout=WATCHDOG_MS)
+        self.clock_synced = False
+        self._elapsed_ms = 0
+        self._last_ticks = time.ticks_ms()
+        # Passes measured before NTP answered: (elapsed ms at measurement, pass), stamped once synced.
+        self.unstamped: list = []
+
+    def _load_config(self) -> None:
+        try:
+            with open(CONFIG_PATH, "rb") as handle:
+                self.config.apply(handle.read())
+        except (OSError, ConfigError):
+            pass
+
+    def on_message(self, topic: str, body: bytes) -> None:
+        if topic == topics.acks(self.radar_id):
+            self.outbox.on_ack(body)
+        elif topic == topics.config(self.radar_id):
+            try:
+                self.config.apply(body)
+            except ConfigError as error:
+                print("config refused:", error)
+                return
+            with open(CONFIG_PATH + ".tmp", "wb") as handle:
+                handle.write(body)
+            os.rename(CONFIG_PATH + ".tmp", CONFIG_PATH)
+
+    def on_pass(self, vehicle_pass: object, detected_at_ms: int) -> None:
+        if not vehicle_pass.valid:  # type: ignore[attr-defined]
+            return
+        measured = speed_ckmh(vehicle_pass.speed_kmh)  # type: ignore[attr-defined]
+        policy = self.config.policy
+        if not policy.is_violation(measured):
+            return
+        seq = self.journal.next_seq
+        message = sign(
+            build(
+                uuid7(detected_at_ms, os.urandom(10)),
+                self.radar_id,
+                seq,
+                detected_at_ms,
+                policy.speed_limit_kmh,
+                measured,
+                vehicle_pass.direction,  # type: ignore[attr-defined]
+                "",
+                0,
+                "",
+                int(vehicle_pass.snr_db * 100 + 0.5),  # type: ignore[attr-defined]
+                vehicle_pass.frames,  # type: ignore[attr-defined]
+                self.firmware,
+                self.signer.key_id,
+            ),
+            self.signer,
+        )
+        self.journal.append(message["event_id"], seq, payload(message))
+
+    def elapsed_ms(self) -> int:
+        """Monotonic ms since boot that never wraps (ticks_ms wraps after about 12 days on ESP32)."""
+        now = time.ticks_ms()
+        self._elapsed_ms += time.ticks_diff(now, self._last_ticks)
+        self._last_ticks = now
+        return self._elapsed_ms
+
+    async def measure(self) -> None:
+        while True:
+            now = self.elapsed_ms()
+            for vehicle_pass in self.frontend.poll(now):
+                self.unstamped.append((now, vehicle_pass))
+            if self.clock_synced:
+                offset_ms = wall_ms() - now
+                for measured_at, vehicle_pass in self.unstamped:
+                    self.on_pass(vehicle_pass, offset_ms + measured_at)
+                self.unstamped = []
+            elif len(self.unstamped) > _MAX_UNSTAMPED:
+                print("no NTP time yet; oldest unstamped pass dropped")
+                self.unstamped.pop(0)
+            self.outbox.poll(now)
+            self.watchdog.feed()
+            await asyncio.sleep_ms(5)
+
+    async def on_up(self, client: object) -> None:
+        while True:
+            await client.up.wait()  # type: ignore[attr-defined]
+            client.up.clear()  # type: ignore[attr-defined]
+            if not self.clock_synced:
+                try:
+                    ntptime.settime()
+                    self.clock_synced = True
+                except OSError:
+                    print("NTP failed; retrying on the next connection")
+            await client.subscribe(topics.acks(self.radar_id), 1)  # type: ignore[attr-defined]
+            await client.subscribe(topics.config(self.radar_id), 1)  # type: ignore[attr-defined]
+            online = status_payload("online", self.firmware, wall_ms())
+            await client.publish(topics.status(self.radar_id), online, True, 1)  # type: ignore[attr-defined]
+            self.outbox.on_connect(self.elapsed_ms())
+
+    async def on_down(self, client: object) -> None:
+        while True:
+            await client.down.wait()  # type: ignore[attr-defined]
+            client.down.clear()  # type: ignore[attr-defined]
+            self.outbox.on_disconnect()
+            self.transport.drop_queued()
+
+    async def on_messages(self, client: object) -> None:
+        async for topic, body, _retained in client.queue:  # type: ignore[attr-defined]
+            self.on_message(topic.decode(), bytes(body))
+
+    async def main(self) -> None:
+        settings = self.settings
+        mqtt_as.config["server"] = settings["broker"]
+        mqtt_as.config["port"] = settings.get("port", 1883)
+        mqtt_as.config["ssid"] = settings["ssid"]
+        mqtt_as.config["wifi_pw"] = settings["wifi_pw"]
+        mqtt_as.config["client_id"] = "speedledger-radar-" + self.radar_id
+        mqtt_as.config["clean"] = False
+        mqtt_as.config["clean_init"] = False
+        mqtt_as.config["queue_len"] = 8
+        mqtt_as.config["will"] = (
+            topics.status(self.radar_id),
+            status_payload("offline", self.firmware, wall_ms()),
+            True,
+            1,
+        )
+        client = mqtt_as.MQTTClient(mqtt_as.config)
+        self.transport.client = client
+        coroutines = (self.on_up(client), self.on_down(client), self.on_messages(client), self.transport.run())
+        tasks = [asyncio.create_task(coroutine) for coroutine in coroutines]
+        tasks.append(asyncio.create_task(self.measure()))
+        backoff = Backoff(1000, 60_000, random.random)
+        while True:
+            try:
+                await client.connect()
+                break
+            except OSError:
+                # mqtt_as reconnects by itself once connected; the first connection is ours to retry.
+                await asyncio.sleep_ms(backoff.next_ms())
+        await asyncio.gather(*tasks)  # runs for ever; if a task dies the watchdog stops being fed and resets
+
+
+def run() -> None:
+    with open("/settings.json") as handle:
+        settings = json.load(handle)
+    asyncio.run(BoardAgent(settings).main())
