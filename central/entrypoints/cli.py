@@ -12,11 +12,7 @@ import typer
 from speedledger.central.auth.roles import Role
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from speedledger.central.bootstrap import Central, Settings
-
-log = logging.getLogger(__name__)
+    from speedledger.central.bootstrap import Settings
 
 central_app = typer.Typer(
     help="Central: ingest, projections and the REST API in one process (`speedledger central`).",
@@ -67,8 +63,12 @@ def run_central(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     central = bootstrap(_settings(demo=demo or None))
-    stop_ingest = _start_ingest(central) if ingest else None
+    stop_ingest = None
     try:
+        if ingest:
+            from speedledger.central.ingest.service import start_ingest
+
+            stop_ingest = start_ingest(central)
         central.runner.start()
         settings = central.settings
         typer.echo(f"speedledger central: API on http://{settings.http}, database {settings.db_url}")
@@ -88,16 +88,6 @@ def _settings(*, demo: bool | None, require_secret: bool = True) -> "Settings":
     except ConfigurationError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
-
-
-def _start_ingest(central: "Central") -> "Callable[[], None]":
-    """Start the MQTT ingest on SPEEDLEDGER_MQTT (settings in docs/mqtt.md); returns its stop."""
-    from speedledger.central.ingest.service import Ingest, IngestSettings
-
-    settings = IngestSettings.from_env(central.settings.mqtt_url, central.settings.db_url)
-    ingest = Ingest(central.store, settings)
-    ingest.start()
-    return ingest.stop
 
 
 @central_app.command("rebuild")
