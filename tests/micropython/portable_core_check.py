@@ -9,12 +9,13 @@ import json
 import os
 import sys
 
+from speedledger.edge.board.frontend import UartFrontEnd
 from speedledger.edge.core import ed25519
 from speedledger.edge.core.config import ConfigError, ConfigState
 from speedledger.edge.core.journal import LOG_NAME, Journal
 from speedledger.edge.core.keyfile import seed_from_pem
 from speedledger.edge.core.session import Outbox
-from speedledger.edge.core.violation import SpeedPolicy, build, payload, sign
+from speedledger.edge.core.violation import SpeedPolicy, build, payload, sign, speed_ckmh
 from speedledger.shared import canonical, keys
 from speedledger.shared import violation as spec
 
@@ -129,5 +130,26 @@ acked = outbox.on_ack(json.dumps({"event_id": event_id(1), "seq": 1, "result": "
 outbox.poll(100)
 result["outbox_topics"] = transport.sent
 result["outbox_acked"] = acked.result if acked else None
+
+
+# Tracker decision: UART frames of one vehicle at 104.3 km/h through the board's front end.
+class Uart:
+    def __init__(self):
+        self.lines = []
+
+    def any(self):
+        return len(self.lines)
+
+    def readline(self):
+        return self.lines.pop(0)
+
+
+uart = Uart()
+frontend = UartFrontEnd(uart)
+passes = []
+for frame in range(60):
+    uart.lines.append(b"104.3 25.0\n" if frame < 25 else b"\n")
+    passes.extend(frontend.poll(20 * (frame + 1)))
+result["tracker_passes"] = [[speed_ckmh(p.speed_kmh), p.direction, p.frames, p.valid] for p in passes]
 
 print("RESULT " + json.dumps(result))

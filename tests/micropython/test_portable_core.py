@@ -39,6 +39,9 @@ PORTABLE = {
     "speedledger/edge/core/violation.py": "edge/core/violation.py",
     "speedledger/edge/core/topics.py": "edge/core/topics.py",
     "speedledger/edge/core/keyfile.py": "edge/core/keyfile.py",
+    "speedledger/edge/core/tracker.py": "edge/core/tracker.py",
+    "speedledger/edge/board/__init__.py": "edge/board/__init__.py",
+    "speedledger/edge/board/frontend.py": "edge/board/frontend.py",
 }
 RFC8032_TEST1_SIGNATURE_OF_EMPTY = (
     "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155"
@@ -158,5 +161,6 @@ def test_portable_core_runs_identically_on_micropython(tmp_path: Path, contract_
         "speedledger/v1/radars/R-1/evidence/" + event_id(2),
     ]
     assert device["outbox_acked"] == "accepted"
+    assert device["tracker_passes"] == [[10430, "approaching", 25, True]]
     assert device["outbox_topics"][-1] == "speedledger/v1/radars/R-1/violations"
     assert len(device["outbox_topics"]) == 6, "after the resend delay only the unacked event goes again"
