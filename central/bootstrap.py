@@ -69,8 +69,8 @@ class Settings:
     ) -> Settings:
         """Settings from SPEEDLEDGER_* variables, each with a working default except the secret.
 
-        Demo mode (`demo=True` or SPEEDLEDGER_DEMO=1) generates a throw-away secret when none is set;
-        `require_secret=False` is for offline tools that mint no token (rebuild, status).
+        Demo mode (`demo=True` or SPEEDLEDGER_DEMO=1), and offline tools that check no token
+        (`require_secret=False`: rebuild, status), get a throw-away random secret when none is set.
         """
         env = os.environ if environ is None else environ
         demo = _truthy(env.get("SPEEDLEDGER_DEMO")) if demo is None else demo

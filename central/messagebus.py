@@ -53,5 +53,9 @@ class MessageBus:
                     raise Conflict(f"{error.stream_id} is being changed concurrently, try again") from error
                 log.debug("retrying %s after %s", type(command).__name__, error)
         if self._after_handle is not None:
-            self._after_handle()
+            try:
+                self._after_handle()
+            except Exception:
+                # The command is committed: report its result; the runner retries the projection.
+                log.exception("projections could not catch up after %s", type(command).__name__)
         return result

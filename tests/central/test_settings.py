@@ -1,0 +1,62 @@
+"""Settings from the environment (CONTRACT §4): working defaults, and no start without a secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from speedledger.central.bootstrap import Settings
+from speedledger.central.errors import ConfigurationError
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env({"SPEEDLEDGER_SECRET": "s3cret"})
+    assert (settings.db_url, settings.mqtt_url, settings.http) == (
+        "sqlite:///speedledger.db",
+        "mqtt://127.0.0.1:1883",
+        "127.0.0.1:8000",
+    )
+    assert (settings.http_host, settings.http_port, settings.secret, settings.demo) == (
+        "127.0.0.1",
+        8000,
+        "s3cret",
+        False,
+    )
+    assert settings.fine_schedule is None and settings.keys_db_url is None
+
+
+def test_everything_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {
+            "SPEEDLEDGER_DB": "postgresql://db/speed",
+            "SPEEDLEDGER_MQTT": "mqtt://broker:1884",
+            "SPEEDLEDGER_HTTP": "0.0.0.0:9000",
+            "SPEEDLEDGER_SECRET": "x",
+            "SPEEDLEDGER_FINE_SCHEDULE": "/etc/speedledger/fines.json",
+            "SPEEDLEDGER_KEYS_DB": "sqlite:///keys.db",
+        }
+    )
+    assert (settings.db_url, settings.mqtt_url, settings.http_host, settings.http_port) == (
+        "postgresql://db/speed",
+        "mqtt://broker:1884",
+        "0.0.0.0",
+        9000,
+    )
+    assert settings.fine_schedule == Path("/etc/speedledger/fines.json")
+    assert settings.keys_db_url == "sqlite:///keys.db"
+
+
+def test_secret_required_outside_demo_mode() -> None:
+    with pytest.raises(ConfigurationError, match="SPEEDLEDGER_SECRET is not set"):
+        Settings.from_env({})
+    demo = Settings.from_env({"SPEEDLEDGER_DEMO": "1"})
+    assert demo.demo and len(demo.secret) == 64
+    assert Settings.from_env({}, demo=True).secret != demo.secret  # throw-away, never a fixed default
+    offline = Settings.from_env({}, require_secret=False)  # rebuild, status: no token is minted or checked
+    assert not offline.demo and len(offline.secret) == 64
+
+
+def test_bad_http_address() -> None:
+    with pytest.raises(ConfigurationError, match="HOST:PORT"):
+        _ = Settings.from_env({"SPEEDLEDGER_SECRET": "x", "SPEEDLEDGER_HTTP": "localhost"}).http_port
