@@ -36,6 +36,7 @@ class Tokens:
 
 
 def make_central(directory: Path) -> Central:
+    directory.mkdir(parents=True, exist_ok=True)
     return bootstrap(Settings(db_url=f"sqlite:///{directory / 'central.db'}", secret=SECRET))
 
 

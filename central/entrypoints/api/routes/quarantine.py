@@ -26,6 +26,9 @@ class QuarantinedMessage(BaseModel):
     detail: str
     payload_sha256: str
     payload_size: int
+    #: The same bytes refused on the same topic for the same reason count here instead of adding a row.
+    occurrences: int
+    last_received_at_ms: int
     #: The payload exactly as received, standard base64; only with `include_payload=true`.
     payload_b64: str | None = None
 
