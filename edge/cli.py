@@ -145,5 +145,6 @@ def run(
         err=True,
     )
     if pending:
-        typer.echo(f"{pending} events stay in the journal and are re-sent on the next run", err=True)
+        stays = "1 event stays" if pending == 1 else f"{pending} events stay"
+        typer.echo(f"{stays} in the journal and will be re-sent on the next run", err=True)
         raise typer.Exit(2)

@@ -24,56 +24,12 @@ from speedledger.edge.core.violation import SpeedPolicy
 from speedledger.edge.mqtt_session import MqttTransport
 from speedledger.edge.signing import CryptographySigner, load_signer, verify
 from speedledger.shared import canonical, keys
-from speedledger.shared import violation as spec
+from tests.edge.fake_central import FakeCentral
 from tests.fixtures.mosquitto import Mosquitto
 
 pytestmark = pytest.mark.mosquitto
 
 RADAR = "FR-TEST-1"
-
-
-class FakeCentral:
-    """Central's side of the contract, as small as it gets: verify, dedup by event_id, ack after 'commit'."""
-
-    def __init__(self, url_port: int, public_key: bytes) -> None:
-        self.public_key = public_key
-        self.recorded: dict[str, dict[str, Any]] = {}
-        self.deliveries: list[str] = []
-        self.evidence: dict[str, bytes] = {}
-        self.drop_first: set[str] = set()
-        self.ignore_seq: set[int] = set()
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="fake-central", clean_session=False)
-        client.reconnect_delay_set(1, 1)
-        client.on_connect = lambda c, *_: c.subscribe([("speedledger/v1/radars/+/violations", 1),
-                                                       ("speedledger/v1/radars/+/evidence/+", 1)])  # fmt: skip
-        client.on_message = self._on_message
-        client.connect_async("127.0.0.1", url_port)
-        client.loop_start()
-        self.client = client
-
-    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
-        if "/evidence/" in message.topic:
-            self.evidence[message.topic.rsplit("/", 1)[1]] = bytes(message.payload)
-            return
-        violation = json.loads(message.payload)
-        spec.validate(violation)
-        signature = keys.b64decode(violation["sig"])
-        assert verify(self.public_key, canonical.signing_bytes(violation), signature)
-        event_id = violation["event_id"]
-        self.deliveries.append(event_id)
-        if violation["seq"] in self.ignore_seq:
-            return
-        if event_id in self.drop_first:
-            self.drop_first.discard(event_id)  # "crashed before commit": no ack this time
-            return
-        result = "duplicate" if event_id in self.recorded else "accepted"
-        self.recorded.setdefault(event_id, violation)
-        ack = {"event_id": event_id, "seq": violation["seq"], "result": result, "reason": ""}
-        client.publish(topics.acks(violation["radar_id"]), json.dumps(ack), 1)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 @pytest.fixture

@@ -1,0 +1,113 @@
+"""`speedledger edge run` end to end: IQ recording + camera frames -> signed violations at a real broker."""
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from speedledger.edge.core.journal import Journal
+from speedledger.simulator.iq import Clutter, Scene, Vehicle, synthesise, write_iq_wav
+from speedledger.simulator.plates import render_frame
+from tests.edge.fake_central import FakeCentral
+from tests.fixtures.mosquitto import Mosquitto
+
+pytestmark = pytest.mark.mosquitto
+
+SAMPLE_RATE = 24_000
+START_MS = 1_764_316_800_000
+
+
+def record(tmp_path: Path) -> tuple[Path, Path]:
+    """A 10 s recording: 131 km/h at 3 s (over the 90 limit), 62 km/h receding at 7 s (under it)."""
+    rng = np.random.default_rng(7)
+    scene = Scene(
+        SAMPLE_RATE,
+        10.0,
+        (Vehicle(131.0, 3.0, snr_db=12.0), Vehicle(62.0, 7.0, approaching=False, snr_db=12.0)),
+        clutter=Clutter(),
+    )
+    wav = tmp_path / "scene.wav"
+    write_iq_wav(wav, synthesise(scene, rng), SAMPLE_RATE)
+    camera = tmp_path / "camera"
+    camera.mkdir()
+    frame = render_frame("GZ123QK", rng, char_height_px=50)
+    ok, jpeg = cv2.imencode(".jpg", frame.image_bgr, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    assert ok
+    (camera / "3000.jpg").write_bytes(jpeg.tobytes())
+    return wav, camera
+
+
+def test_edge_run_measures_signs_journals_and_delivers(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    key = Ed25519PrivateKey.generate()
+    key_file = tmp_path / "radar.pem"
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    central = FakeCentral(mosquitto.port, key.public_key().public_bytes_raw())
+    wav, camera = record(tmp_path)
+    journal_dir = tmp_path / "journal"
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-m", "speedledger", "edge", "run", "--radar-id", "FR-E2E-1", "--key", str(key_file),
+             "--source", str(wav), "--camera", str(camera), "--journal", str(journal_dir), "--mqtt", mosquitto.url,
+             "--start-ms", str(START_MS), "--drain-timeout", "20", "--json"],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    finally:
+        central.close()
+    assert completed.returncode == 0, completed.stderr
+    violations = [json.loads(line) for line in completed.stdout.splitlines()]
+    assert len(violations) == 1, completed.stdout
+    violation = violations[0]
+    assert violation["seq"] == 1
+    assert violation["direction"] == "approaching"
+    assert abs(violation["measured_speed_ckmh"] - 13100) <= 131, "within 1 % of the true speed"
+    assert abs(violation["detected_at_ms"] - (START_MS + 3000)) <= 300
+    assert violation["plate"] == "GZ123QK"
+    jpeg = (camera / "3000.jpg").read_bytes()
+    assert violation["image_sha256"] == hashlib.sha256(jpeg).hexdigest()
+    assert central.recorded == {violation["event_id"]: violation}
+    assert central.evidence[violation["event_id"]] == jpeg
+    assert Journal(str(journal_dir)).pending() == []
+    assert "1 accepted" in completed.stderr
+
+
+def test_edge_run_keeps_undelivered_events_and_says_so(tmp_path: Path) -> None:
+    """No broker at all: the violation is journaled, the run ends with exit status 2, nothing is lost."""
+    key_file = tmp_path / "radar.pem"
+    key_file.write_bytes(
+        Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    wav, _ = record(tmp_path)
+    journal_dir = tmp_path / "journal"
+    completed = subprocess.run(
+        [sys.executable, "-m", "speedledger", "edge", "run", "--radar-id", "FR-E2E-2", "--key", str(key_file),
+         "--source", str(wav), "--journal", str(journal_dir), "--mqtt", "mqtt://127.0.0.1:9",
+         "--drain-timeout", "1"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 2, completed.stderr
+    assert "1 event stays in the journal" in completed.stderr
+    pending = Journal(str(journal_dir)).pending()
+    assert [event.seq for event in pending] == [1]
+
+
+def test_edge_run_reports_a_bad_key_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a key")
+    completed = subprocess.run(
+        [sys.executable, "-m", "speedledger", "edge", "run", "--radar-id", "R", "--key", str(bad),
+         "--journal", str(tmp_path / "j"), "--drain-timeout", "0"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 1
+    assert "not an unencrypted PEM PKCS#8 private key" in completed.stderr
