@@ -11,6 +11,7 @@ import pytest
 from speedledger.central.bootstrap import Central, Settings, bootstrap
 from speedledger.central.ingest.projection import EvidenceProjection
 from speedledger.central.ingest.service import Ingest, IngestSettings
+from speedledger.central.ingest.tables import create_tables
 from speedledger.central.projections.runner import ProjectionRunner
 from speedledger.central.radars.commands import RegisterRadar
 from tests.fixtures.mosquitto import Mosquitto
@@ -21,6 +22,7 @@ from tests.ingest.harness import RadarClient, SigningRadar
 def central(tmp_path: Path) -> Iterator[Central]:
     settings = Settings(db_url=f"sqlite:///{tmp_path}/central.db", secret="x" * 32, demo=True)
     central = bootstrap(settings)
+    create_tables(central.engine)
     yield central
     central.close()
 

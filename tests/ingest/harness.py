@@ -80,12 +80,15 @@ class RadarClient:
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"radar-{uuid.uuid4().hex[:8]}")
         self._client.max_inflight_messages_set(0)
         self._client.max_queued_messages_set(0)
-        subscribed = threading.Event()
+        self.subscribed = subscribed = threading.Event()
         self._client.on_message = self._on_message
+        self._client.on_disconnect = lambda *_args: subscribed.clear()
+        # (Re)subscribe on every connect: the client reconnects by itself after a broker restart.
+        self._client.on_connect = lambda client, *_args: client.subscribe(f"{ROOT}{radar_id}/acks", qos=1)
         self._client.on_subscribe = lambda *_args: subscribed.set()
+        self._client.reconnect_delay_set(min_delay=1, max_delay=2)
         self._client.connect("127.0.0.1", port)
         self._client.loop_start()
-        self._client.subscribe(f"{ROOT}{radar_id}/acks", qos=1)
         if not subscribed.wait(10):
             raise TimeoutError("radar client could not subscribe to its acks")
 
