@@ -11,14 +11,14 @@ The cost is that appends do not overlap; `append_batch` (group commit) amortises
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.engine.interfaces import DBAPICursor
 
 from speedledger.central.eventstore.sql import SqlEventStore
 
 #: Advisory lock key for appends: int64 from the bytes of "sl-evts".
 APPEND_LOCK_KEY = int.from_bytes(b"sl-evts", "big")
-_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=APPEND_LOCK_KEY)
 
 
 def postgres_url(url: str) -> str:
@@ -30,8 +30,10 @@ def postgres_url(url: str) -> str:
 
 
 class PostgresEventStore(SqlEventStore):
+    _MARK = "%s"
+
     def __init__(self, url: str) -> None:
         super().__init__(create_engine(postgres_url(url), pool_size=10, max_overflow=20, pool_pre_ping=True))
 
-    def _lock_appends(self, conn: Connection) -> None:
-        conn.execute(_LOCK)
+    def _lock_appends(self, cursor: DBAPICursor) -> None:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK_KEY,))

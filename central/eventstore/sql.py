@@ -1,4 +1,10 @@
-"""The SQL event store shared by both adapters; dialect differences live in sqlite.py and postgres.py."""
+"""The SQL event store shared by both adapters; dialect differences live in sqlite.py and postgres.py.
+
+Schema, reads and read-model transactions go through SQLAlchemy Core. The append path runs a few
+fixed statements on the DBAPI cursor of a pooled connection (or of the caller's transaction in
+`append_in`): that skips Core's per-statement machinery, which costs more than the statements
+themselves (bench/store_bench.py measures both sides).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,15 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, exc, func, insert, select
+from sqlalchemy import Connection, Engine, bindparam, func, select
+from sqlalchemy.engine.interfaces import DBAPICursor
 
 from speedledger.central.eventstore.port import (
     ANY_VERSION,
+    NO_STREAM,
     AppendOutcome,
     AppendRequest,
     DuplicateEvent,
@@ -39,10 +47,6 @@ _SELECT_EVENTS = select(
     events.c.metadata,
     events.c.recorded_at_ms,
 )
-_CURRENT_VERSION = select(func.coalesce(func.max(events.c.version), 0)).where(
-    events.c.stream_id == bindparam("stream_id")
-)
-_INSERT = insert(events).returning(events.c.position, sort_by_parameter_order=True)
 _READ_ALL = (
     _SELECT_EVENTS.where(events.c.position > bindparam("after")).order_by(events.c.position).limit(bindparam("limit"))
 )
@@ -51,9 +55,39 @@ _READ_STREAM = _SELECT_EVENTS.where(
 ).order_by(events.c.version)
 _LAST_POSITION = select(func.coalesce(func.max(events.c.position), 0))
 
+#: Rows per multi-row INSERT and ids per IN list: well under SQLite's and PostgreSQL's parameter limits.
+_CHUNK = 500
+_INSERTED_COLUMNS = ("stream_id", "version", "event_id", "type", "data", "metadata", "recorded_at_ms")
+
+#: (stream_id, current version, events) of an append that passed its checks.
+_Plan = tuple[str, int, Sequence[NewEvent]]
+
+
+def _check_expected(expected_version: int) -> None:
+    if expected_version < ANY_VERSION:
+        raise ValueError(f"expected_version must be >= {ANY_VERSION}, got {expected_version}")
+
+
+def _first_duplicate(new_events: Sequence[NewEvent], known: set[str]) -> str | None:
+    """The first event_id that is already `known` or repeats an earlier one of `new_events`."""
+    seen: set[str] = set()
+    for event in new_events:
+        if event.event_id in known or event.event_id in seen:
+            return event.event_id
+        seen.add(event.event_id)
+    return None
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODE(value) if value else "{}"
 
 
 def _recorded(row: Sequence[Any]) -> RecordedEvent:
@@ -69,15 +103,42 @@ def _recorded(row: Sequence[Any]) -> RecordedEvent:
     )
 
 
+def _decide(
+    requests: Sequence[AppendRequest], versions: dict[str, int], known: set[str]
+) -> tuple[list[AppendOutcome], list[tuple[int, _Plan]]]:
+    """Each request's fate given the streams' versions and the event_ids already stored, in order
+    (a request sees the ones before it). Accepted requests get an empty placeholder outcome."""
+    outcomes: list[AppendOutcome] = []
+    accepted: list[tuple[int, _Plan]] = []
+    for index, request in enumerate(requests):
+        current = versions.get(request.stream_id, 0)
+        duplicate = _first_duplicate(request.events, known)
+        if duplicate is not None:  # wins over a version conflict: a re-sent message is a duplicate
+            outcomes.append(DuplicateEvent(duplicate))
+        elif request.expected_version not in (ANY_VERSION, current):
+            outcomes.append(WrongExpectedVersion(request.stream_id, request.expected_version, current))
+        else:
+            outcomes.append([])
+            accepted.append((index, (request.stream_id, current, request.events)))
+            versions[request.stream_id] = current + len(request.events)
+            known.update(event.event_id for event in request.events)
+    return outcomes, accepted
+
+
 class SqlEventStore:
     """The event store on a SQLAlchemy engine; `engine` is shared with the read models.
 
-    Subclasses serialise writers (`_lock_appends`) so that positions become visible in order.
+    Adapters say how a writer begins (`_begin_append`) and how appends are serialised
+    (`_lock_appends`), so that positions become visible in increasing order.
     """
+
+    #: The DBAPI driver's parameter marker.
+    _MARK = "?"
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._writer = engine.execution_options(**{WRITER_OPTION: True})
+        self._integrity_error: type[Exception] = engine.dialect.loaded_dbapi.IntegrityError
         self._listeners: list[Callable[[int], None]] = []
         metadata.create_all(self._writer)
 
@@ -90,7 +151,7 @@ class SqlEventStore:
         Subscribers are woken after the commit for events that `append_in` wrote in it.
         """
         committed = False
-        with self._writer.connect() as conn:
+        with self._writer_turn(), self._writer.connect() as conn:
             try:
                 with conn.begin():
                     yield conn
@@ -100,41 +161,62 @@ class SqlEventStore:
         if committed and appended is not None:
             self._notify(appended)
 
-    def _lock_appends(self, conn: Connection) -> None:
-        """Serialise appends for the rest of `conn`'s transaction (no-op where the begin already does)."""
+    @contextmanager
+    def _append_transaction(self) -> Iterator[DBAPICursor]:
+        with self._writer_turn():
+            raw = self.engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                self._begin_append(cursor)
+                yield cursor
+                raw.commit()
+            except BaseException:
+                raw.rollback()
+                raise
+            finally:
+                raw.close()
+
+    def _writer_turn(self) -> AbstractContextManager[object]:
+        """Held around every write transaction of this process (SQLite: a fair queue, see sqlite.py)."""
+        return nullcontext()
+
+    def _begin_append(self, cursor: DBAPICursor) -> None:
+        """Open a writer transaction on a raw pooled connection (PostgreSQL: psycopg opens it)."""
+
+    def _lock_appends(self, cursor: DBAPICursor) -> None:
+        """Serialise appends for the rest of the transaction (no-op where the begin already does)."""
 
     # -- append ---------------------------------------------------------------------------------
 
     def append(self, stream_id: str, events: Sequence[NewEvent], expected_version: int) -> list[RecordedEvent]:
+        _check_expected(expected_version)
+        request = AppendRequest(stream_id, events, expected_version)
+        # The hot path (one violation opening its stream) skips the lookups: the unique
+        # constraints decide, and on a conflict the lookups below say which it was.
+        optimistic = expected_version == NO_STREAM and bool(events)
         try:
-            with self.transaction() as conn:
-                recorded = self._append_in(conn, stream_id, events, expected_version)
-        except exc.IntegrityError:
-            # Versions were checked under the append lock, so only an event_id can have collided.
-            with self.engine.connect() as conn:
-                raise self._duplicate(conn, events) from None
-        if recorded:
-            self._notify(recorded[-1].position)
-        return recorded
+            with self._append_transaction() as cursor:
+                [outcome] = self._append_requests(cursor, [request], lookups=not optimistic)
+        except self._integrity_error:
+            if not optimistic:
+                raise
+            with self._append_transaction() as cursor:
+                [outcome] = self._append_requests(cursor, [request], lookups=True)
+        if isinstance(outcome, Exception):
+            raise outcome
+        if outcome:
+            self._notify(outcome[-1].position)
+        return outcome
 
     def append_batch(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
-        outcomes: list[AppendOutcome] = []
-        with self.transaction() as conn:
-            for request in requests:
-                savepoint = conn.begin_nested()
-                try:
-                    outcome: AppendOutcome = self._append_in(
-                        conn, request.stream_id, request.events, request.expected_version
-                    )
-                except (WrongExpectedVersion, DuplicateEvent) as error:
-                    savepoint.rollback()
-                    outcome = error
-                except exc.IntegrityError:
-                    savepoint.rollback()
-                    outcome = self._duplicate(conn, request.events)
-                else:
-                    savepoint.commit()
-                outcomes.append(outcome)
+        """Group commit: outcomes are decided under the append lock with two lookups for the whole
+        batch, then every accepted request is written by multi-row INSERTs, all in one transaction."""
+        for request in requests:
+            _check_expected(request.expected_version)
+        if not requests:
+            return []
+        with self._append_transaction() as cursor:
+            outcomes = self._append_requests(cursor, requests, lookups=True)
         last = max((o[-1].position for o in outcomes if isinstance(o, list) and o), default=0)
         if last:
             self._notify(last)
@@ -145,86 +227,96 @@ class SqlEventStore:
     ) -> list[RecordedEvent]:
         """Append inside the caller's write transaction (e.g. a process manager's batch).
 
-        Same errors as `append`, and a failed append leaves the caller's transaction usable. The
+        Same errors as `append`; a failed append leaves the caller's transaction as it was. The
         events commit with the caller's transaction; when that is a `transaction()`, in-process
         subscribers are woken after its commit, otherwise at their next poll.
         """
-        savepoint = conn.begin_nested()
-        try:
-            recorded = self._append_in(conn, stream_id, new_events, expected_version)
-        except (WrongExpectedVersion, DuplicateEvent):
-            savepoint.rollback()
-            raise
-        except exc.IntegrityError:
-            savepoint.rollback()
-            raise self._duplicate(conn, new_events) from None
-        savepoint.commit()
-        if recorded:
-            conn.info[APPENDED_INFO] = recorded[-1].position
-        return recorded
+        _check_expected(expected_version)
+        cursor = conn.connection.cursor()
+        [outcome] = self._append_requests(cursor, [AppendRequest(stream_id, new_events, expected_version)], True)
+        if isinstance(outcome, Exception):
+            raise outcome
+        if outcome:
+            conn.info[APPENDED_INFO] = outcome[-1].position
+        return outcome
 
-    def _append_in(
-        self, conn: Connection, stream_id: str, new_events: Sequence[NewEvent], expected_version: int
-    ) -> list[RecordedEvent]:
-        if expected_version < ANY_VERSION:
-            raise ValueError(f"expected_version must be >= {ANY_VERSION}, got {expected_version}")
-        self._lock_appends(conn)
-        current: int = conn.execute(_CURRENT_VERSION, {"stream_id": stream_id}).scalar_one()
-        if expected_version not in (ANY_VERSION, current):
-            known = self._known_event_id(conn, new_events)
-            if known is not None:
-                raise DuplicateEvent(known)
-            raise WrongExpectedVersion(stream_id, expected_version, current)
-        if not new_events:
-            return []
-        now_ms = time.time_ns() // 1_000_000
-        rows = [
-            {
-                "stream_id": stream_id,
-                "version": current + offset,
-                "event_id": event.event_id,
-                "type": event.type,
-                "data": _dumps(event.data),
-                "metadata": _dumps(event.metadata),
-                "recorded_at_ms": now_ms,
-            }
-            for offset, event in enumerate(new_events, start=1)
-        ]
-        positions = conn.execute(_INSERT, rows).scalars().all()
-        return [
-            RecordedEvent(
-                position=position,
-                stream_id=stream_id,
-                version=current + offset,
-                type=event.type,
-                data=event.data,
-                metadata=event.metadata,
-                event_id=event.event_id,
-                recorded_at_ms=now_ms,
+    def _append_requests(
+        self, cursor: DBAPICursor, requests: Sequence[AppendRequest], lookups: bool
+    ) -> list[AppendOutcome]:
+        self._lock_appends(cursor)
+        versions: dict[str, int] = {}
+        known: set[str] = set()
+        if lookups:
+            versions = self._current_versions(cursor, list({request.stream_id for request in requests}))
+            known = self._known_event_ids(cursor, [e.event_id for request in requests for e in request.events])
+        outcomes, accepted = _decide(requests, versions, known)
+        written = self._insert(cursor, [plan for _, plan in accepted])
+        for (index, _), recorded in zip(accepted, written, strict=True):
+            outcomes[index] = recorded
+        return outcomes
+
+    def _current_versions(self, cursor: DBAPICursor, stream_ids: list[str]) -> dict[str, int]:
+        versions: dict[str, int] = {}
+        for chunk in _chunks(stream_ids):
+            marks = ",".join([self._MARK] * len(chunk))
+            cursor.execute(
+                f"SELECT stream_id, max(version) FROM {events.name} WHERE stream_id IN ({marks}) GROUP BY stream_id",
+                chunk,
             )
-            for offset, (position, event) in enumerate(zip(positions, new_events, strict=True), start=1)
-        ]
+            versions.update((stream_id, version) for stream_id, version in cursor.fetchall())
+        return versions
 
-    @staticmethod
-    def _known_event_id(conn: Connection, new_events: Sequence[NewEvent]) -> str | None:
-        if not new_events:
-            return None
-        ids = [event.event_id for event in new_events]
-        known: str | None = conn.execute(
-            select(events.c.event_id).where(events.c.event_id.in_(ids)).limit(1)
-        ).scalar_one_or_none()
+    def _known_event_ids(self, cursor: DBAPICursor, event_ids: list[str]) -> set[str]:
+        known: set[str] = set()
+        for chunk in _chunks(event_ids):
+            marks = ",".join([self._MARK] * len(chunk))
+            cursor.execute(f"SELECT event_id FROM {events.name} WHERE event_id IN ({marks})", chunk)
+            known.update(event_id for (event_id,) in cursor.fetchall())
         return known
 
-    def _duplicate(self, conn: Connection, new_events: Sequence[NewEvent]) -> DuplicateEvent:
-        known = self._known_event_id(conn, new_events)
-        if known is not None:
-            return DuplicateEvent(known)
-        seen: set[str] = set()
-        for event in new_events:  # the same event_id twice within one append
-            if event.event_id in seen:
-                return DuplicateEvent(event.event_id)
-            seen.add(event.event_id)
-        raise RuntimeError("integrity error on append that is neither a version nor an event_id conflict")
+    def _insert(self, cursor: DBAPICursor, plans: Sequence[_Plan]) -> list[list[RecordedEvent]]:
+        """Write the plans with multi-row INSERT ... RETURNING. Appends are serialised, so positions
+        are drawn in row order and the sorted returned positions line up with the rows."""
+        now_ms = time.time_ns() // 1_000_000
+        rows = [
+            (
+                stream_id,
+                current + offset,
+                event.event_id,
+                event.type,
+                _dumps(event.data),
+                _dumps(event.metadata),
+                now_ms,
+            )
+            for stream_id, current, new_events in plans
+            for offset, event in enumerate(new_events, start=1)
+        ]
+        row_marks = "(" + ",".join([self._MARK] * len(_INSERTED_COLUMNS)) + ")"
+        positions: list[int] = []
+        for chunk in _chunks(rows):
+            cursor.execute(
+                f"INSERT INTO {events.name} ({','.join(_INSERTED_COLUMNS)}) VALUES "
+                f"{','.join([row_marks] * len(chunk))} RETURNING position",
+                [value for row in chunk for value in row],
+            )
+            positions += sorted(position for (position,) in cursor.fetchall())
+        next_position = iter(positions)
+        return [
+            [
+                RecordedEvent(
+                    position=next(next_position),
+                    stream_id=stream_id,
+                    version=current + offset,
+                    type=event.type,
+                    data=event.data,
+                    metadata=event.metadata,
+                    event_id=event.event_id,
+                    recorded_at_ms=now_ms,
+                )
+                for offset, event in enumerate(new_events, start=1)
+            ]
+            for stream_id, current, new_events in plans
+        ]
 
     # -- read -----------------------------------------------------------------------------------
 

@@ -9,10 +9,13 @@ writers in WAL mode.
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections import deque
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.engine.interfaces import DBAPICursor
 
 from speedledger.central.eventstore.sql import WRITER_OPTION, SqlEventStore
 
@@ -47,8 +50,55 @@ def sqlite_engine(url: str, *, synchronous: str = SYNCHRONOUS) -> Engine:
     return engine
 
 
+class FairLock:
+    """A FIFO lock: `release` hands the lock to the longest waiter, so a thread that writes back to
+    back (a projection catching up a backlog) cannot starve the others."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._waiters: deque[threading.Event] = deque()
+        self._held = False
+        self._owner: int | None = None
+
+    def __enter__(self) -> None:
+        me = threading.get_ident()
+        with self._mutex:
+            if self._owner == me:
+                raise RuntimeError(
+                    "a write transaction is already open in this thread and SQLite has one writer: "
+                    "append inside it with store.append_in(conn, ...)"
+                )
+            if not self._held:
+                self._held, self._owner = True, me
+                return
+            turn = threading.Event()
+            self._waiters.append(turn)
+        turn.wait()
+        self._owner = me
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._mutex:
+            self._owner = None
+            if self._waiters:
+                self._waiters.popleft().set()
+            else:
+                self._held = False
+
+
 class SqliteEventStore(SqlEventStore):
-    """Appends are serialised by BEGIN IMMEDIATE, so rowid order is commit order."""
+    """Appends are serialised by BEGIN IMMEDIATE, so rowid order is commit order.
+
+    SQLite's busy handler polls with sleeps of up to 100 ms, so a writer waiting on it loses to a
+    thread that commits and begins again at once. Writers of this process therefore queue on a
+    FIFO lock first; the busy timeout only arbitrates between processes.
+    """
 
     def __init__(self, url: str, *, synchronous: str = SYNCHRONOUS) -> None:
+        self._turns = FairLock()
         super().__init__(sqlite_engine(url, synchronous=synchronous))
+
+    def _writer_turn(self) -> FairLock:
+        return self._turns
+
+    def _begin_append(self, cursor: DBAPICursor) -> None:
+        cursor.execute("BEGIN IMMEDIATE")
