@@ -1,0 +1,70 @@
+"""`speedledger broker` (amqtt, MQTT 3.1.1): the zero-setup demo broker carries the same ingest."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from speedledger.central.bootstrap import Central
+from speedledger.central.infractions.events import violation_stream
+from speedledger.central.ingest.service import Ingest, IngestSettings
+from tests.fixtures.mosquitto import free_port
+from tests.ingest.harness import RadarClient, SigningRadar
+
+
+@pytest.fixture
+def embedded_broker(tmp_path: Path) -> Iterator[int]:
+    port = free_port()
+    log = open(tmp_path / "broker.log", "wb")  # noqa: SIM115 - owned by the process
+    process = subprocess.Popen(
+        [sys.executable, "-m", "speedledger", "broker", "--bind", f"127.0.0.1:{port}"], stdout=log, stderr=log
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise AssertionError((tmp_path / "broker.log").read_text()) from None
+            time.sleep(0.1)
+    yield port
+    process.terminate()
+    process.wait(10)
+    log.close()
+
+
+def test_ingest_through_the_embedded_broker(
+    embedded_broker: int, central: Central, register: Callable[[str], SigningRadar], tmp_path: Path
+) -> None:
+    radar = register("R-1")
+    settings = IngestSettings(
+        mqtt_url=f"mqtt://127.0.0.1:{embedded_broker}",
+        client_id=f"central-{uuid.uuid4().hex[:8]}",
+        config_key_path=tmp_path / "key.pem",
+    )
+    ingest = Ingest(central.store, settings)
+    ingest.start(wait_s=10)
+    client = RadarClient(embedded_broker, "R-1")
+    try:
+        messages = [radar.violation() for _ in range(20)]
+        for message in messages:
+            client.send(message)
+        client.wait_acks([message["event_id"] for message in messages], timeout=30)
+        client.send(messages[0])
+        assert client.ack_for(messages[0]["event_id"], count=2)["result"] == "duplicate"
+    finally:
+        client.close()
+        ingest.stop()
+    assert {acks[0]["result"] for acks in client.acks.values()} == {"accepted"}
+    for message in messages:
+        stream = central.store.read_stream(violation_stream("R-1", message["seq"]))
+        assert [event.event_id for event in stream] == [message["event_id"]]
