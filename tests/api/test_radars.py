@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi.testclient import TestClient
 
 from speedledger.central.auth import Role
+from speedledger.central.bootstrap import Central
+from speedledger.central.ingest.service import central_config_key
+from speedledger.shared.canonical import dumps
+from speedledger.shared.keys import key_id
 from tests.api.conftest import Tokens
 from tests.api.factories import RadarKey, radar_body
 
@@ -123,3 +131,17 @@ def test_bad_input_is_422_with_a_reason(client: TestClient, tokens: Tokens) -> N
     assert client.get("/api/v1/radars", params={"cursor": "%%%"}, headers=headers).status_code == 422
     assert client.get("/api/v1/radars", params={"limit": 0}, headers=headers).status_code == 422
     assert client.get("/api/v1/radars/bad id!", headers=headers).status_code == 422
+
+
+def test_config_key_is_the_key_that_signs_radar_configs(client: TestClient, tokens: Tokens, central: Central) -> None:
+    response = client.get("/api/v1/config-key", headers=tokens.headers(Role.OPERATOR))
+    assert response.status_code == 200, response.text
+    published = response.json()
+    signing_key = central_config_key(central.settings.db_url)
+    assert published == signing_key.public_info()
+    raw = base64.b64decode(published["public_key"])
+    assert key_id(raw) == published["key_id"]
+    signed = json.loads(signing_key.sign({"v": 1, "radar_id": "R", "speed_limit_kmh": 90, "issued_at_ms": 1}))
+    signature = base64.b64decode(signed.pop("sig"))
+    Ed25519PublicKey.from_public_bytes(raw).verify(signature, dumps(signed))  # raises when it does not verify
+    assert client.get("/api/v1/config-key", headers=tokens.headers(Role.OPERATOR)).json() == published  # stable

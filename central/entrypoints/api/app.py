@@ -16,7 +16,16 @@ from speedledger.central.entrypoints.api.errors import install_error_handlers
 from speedledger.central.entrypoints.api.health import CentralCollector
 from speedledger.central.entrypoints.api.live import AppendSignal
 from speedledger.central.entrypoints.api.metrics import HttpMetrics, MetricsMiddleware
-from speedledger.central.entrypoints.api.routes import events, infractions, ops, owners, quarantine, radars, vehicles
+from speedledger.central.entrypoints.api.routes import (
+    config_key,
+    events,
+    infractions,
+    ops,
+    owners,
+    quarantine,
+    radars,
+    vehicles,
+)
 from speedledger.central.entrypoints.api.security import bearer_scheme
 from speedledger.central.ingest.tables import create_tables as create_ingest_tables
 
@@ -37,7 +46,15 @@ TAGS = [
     {"name": "operations", "description": "Health and Prometheus metrics (no token)."},
 ]
 
-API_ROUTERS = (radars.router, owners.router, vehicles.router, infractions.router, events.router, quarantine.router)
+API_ROUTERS = (
+    radars.router,
+    config_key.router,
+    owners.router,
+    vehicles.router,
+    infractions.router,
+    events.router,
+    quarantine.router,
+)
 
 
 @dataclass(frozen=True)
