@@ -8,8 +8,8 @@ MicroPython-safe (binascii, json, os, struct only). One append-only file, `journ
 
 with three kinds of body:
 
-    b"E" + u32 message length + message + evidence   a signed violation (the exact bytes published)
-                                                      and its JPEG (may be empty)
+    b"E" + u64 seq + u8 id length + event_id          a signed violation: the exact bytes published
+        + u32 message length + message + evidence     and its JPEG (may be empty)
     b"A" + event_id + b" " + result                   central's ack for that event
     b"S" + decimal seq                                seq high-water mark, written by compaction
 
@@ -22,7 +22,6 @@ Compaction (dropping acknowledged events) writes `journal.new` and renames it ov
 """
 
 import binascii
-import json
 import os
 import struct
 
@@ -34,6 +33,8 @@ _CHUNK = 4096
 _EVENT = 0x45  # "E"
 _ACK = 0x41  # "A"
 _SEQ_MARK = 0x53  # "S"
+# Kind, seq, id length, the longest event_id and the message length: enough to index an event record.
+_MAX_EVENT_HEAD = 1 + 8 + 1 + 255 + 4
 
 
 class JournalError(Exception):
@@ -43,25 +44,34 @@ class JournalError(Exception):
 class PendingEvent:
     """An event still waiting for its ack; payload and evidence stay on disk until asked for."""
 
-    def __init__(self, event_id: str, seq: int, offset: int, payload_length: int, evidence_length: int) -> None:
+    def __init__(
+        self, event_id: str, seq: int, offset: int, header_length: int, payload_length: int, evidence_length: int
+    ) -> None:
         self.event_id = event_id
         self.seq = seq
-        #: Offset of the whole record in journal.log.
+        #: Offset of the whole record in journal.log, and how many of its bytes precede the message.
         self.offset = offset
+        self.header_length = header_length
         self.payload_length = payload_length
         self.evidence_length = evidence_length
 
     @property
     def record_length(self) -> int:
-        return 4 + 1 + 4 + self.payload_length + self.evidence_length + 4
+        return self.header_length + self.payload_length + self.evidence_length + 4
 
     @property
     def payload_offset(self) -> int:
-        return self.offset + 4 + 1 + 4
+        return self.offset + self.header_length
+
+    def moved_to(self, offset: int) -> "PendingEvent":
+        return PendingEvent(
+            self.event_id, self.seq, offset, self.header_length, self.payload_length, self.evidence_length
+        )
 
 
 class Damage:
-    """Bytes the scan refused: `reason` is "torn" (record cut short) or "crc" (content changed)."""
+    """Bytes the scan refused: `reason` is "torn" (record cut short), "crc" (content changed)
+    or "invalid" (intact but not understood, e.g. written by a newer format)."""
 
     def __init__(self, offset: int, length: int, reason: str, saved_as: str) -> None:
         self.offset = offset
@@ -193,8 +203,12 @@ class Journal:
         if event_id in self._pending or event_id in self._acked:
             raise JournalError("event_id " + event_id + " already journaled")
         offset = self._size
-        self._append([bytes((_EVENT,)), struct.pack("<I", len(payload)), payload, evidence])
-        event = PendingEvent(event_id, seq, offset, len(payload), len(evidence))
+        key = event_id.encode()
+        if not 0 < len(key) <= 255 or b" " in key:
+            raise JournalError("event_id must be 1-255 bytes without spaces")
+        head = struct.pack("<BQB", _EVENT, seq, len(key)) + key + struct.pack("<I", len(payload))
+        self._append([head, payload, evidence])
+        event = PendingEvent(event_id, seq, offset, 4 + len(head), len(payload), len(evidence))
         self._pending[event_id] = event
         self._max_seq = seq
         return event
@@ -282,7 +296,7 @@ class Journal:
         if length == 0 or length > MAX_RECORD_BYTES:
             self._keep_damage(handle, offset, size, "crc")
             return -1
-        head = handle.read(min(length, 5))  # type: ignore[attr-defined]
+        head = handle.read(min(length, _MAX_EVENT_HEAD))  # type: ignore[attr-defined]
         crc = binascii.crc32(head, binascii.crc32(header))
         remaining = length - len(head)
         while remaining:
@@ -290,33 +304,41 @@ class Journal:
             crc = binascii.crc32(chunk, crc)
             remaining -= len(chunk)
         stored = struct.unpack("<I", handle.read(4))[0]  # type: ignore[attr-defined]
-        if stored != crc & 0xFFFFFFFF or not self._index(handle, offset, length, head):
+        if stored != crc & 0xFFFFFFFF:
             self._keep_damage(handle, offset, end, "crc")
+        elif not self._index(handle, offset, length, head):
+            self._keep_damage(handle, offset, end, "invalid")
         return end
 
     def _index(self, handle: object, offset: int, length: int, head: bytes) -> bool:
+        """Take a CRC-valid record into the in-memory state; False when its content makes no sense."""
         kind = head[0]
-        if kind == _EVENT and length >= 5:
-            payload_length = struct.unpack("<I", head[1:5])[0]
-            if 5 + payload_length > length:
+        if kind == _EVENT:
+            if len(head) < 10:
                 return False
-            handle.seek(offset + 9)  # type: ignore[attr-defined]
-            try:
-                message = json.loads(handle.read(payload_length))  # type: ignore[attr-defined]
-                event_id = message["event_id"]
-                seq = message["seq"]
-            except (ValueError, KeyError, TypeError):
+            seq, key_length = struct.unpack("<QB", head[1:10])
+            header_end = 10 + key_length + 4
+            if len(head) < header_end:
                 return False
-            self._pending[event_id] = PendingEvent(event_id, seq, offset, payload_length, length - 5 - payload_length)
+            event_id = head[10 : 10 + key_length].decode()
+            payload_length = struct.unpack("<I", head[header_end - 4 : header_end])[0]
+            if header_end + payload_length > length or seq < 1:
+                return False
+            event = PendingEvent(
+                event_id, seq, offset, 4 + header_end, payload_length, length - header_end - payload_length
+            )
+            self._pending[event_id] = event
             self._max_seq = max(self._max_seq, seq)
             return True
         handle.seek(offset + 5)  # type: ignore[attr-defined]
         text = handle.read(length - 1).decode()  # type: ignore[attr-defined]
         if kind == _ACK:
             space = text.find(" ")
+            if space < 1:
+                return False
             event_id, result = text[:space], text[space + 1 :]
-            event = self._pending.pop(event_id, None)
-            if event is not None:
+            if event_id in self._pending:
+                event = self._pending.pop(event_id)
                 self._acked[event_id] = result
                 self._dead_bytes += event.record_length + 4 + length + 4
             return True
@@ -349,7 +371,7 @@ class Journal:
             for event in events:
                 source.seek(event.offset)
                 remaining = event.record_length
-                moved.append(PendingEvent(event.event_id, event.seq, size, event.payload_length, event.evidence_length))
+                moved.append(event.moved_to(size))
                 size += remaining
                 while remaining:
                     chunk = source.read(min(remaining, _CHUNK))
