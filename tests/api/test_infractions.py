@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import time
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from speedledger.central.auth import Role
 from speedledger.central.bootstrap import Central
 from speedledger.central.infractions.commands import RecordViolation
+from speedledger.central.ingest.tables import evidence_blobs
 from tests.api.conftest import Tokens
 from tests.api.factories import RadarKey, radar_body, violation
 from tests.api.test_registration import register_owner, register_vehicle
@@ -160,3 +164,30 @@ def test_bad_query_is_422(scene: Scene, params: dict[str, Any]) -> None:
     response = scene.client.get(LIST, params=params, headers=scene.tokens.headers(Role.AGENCY))
     assert response.status_code == 422, response.text
     assert response.json()["detail"]
+
+
+def jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def test_evidence_is_served_once_it_arrived(scene: Scene) -> None:
+    image = jpeg()
+    sha = hashlib.sha256(image).hexdigest()
+    scene.record(image_sha256=sha)
+    [item] = scene.get(LIST)["items"]
+    url = f"{LIST}/{item['infraction_id']}/evidence"
+
+    pending = scene.client.get(url, headers=scene.tokens.headers(Role.AGENCY))
+    assert pending.status_code == 404
+    assert pending.json() == {"detail": "the evidence image has not arrived yet"}
+    assert int(pending.headers["retry-after"]) > 0
+
+    with scene.central.engine.begin() as conn:  # as the ingest stores an image from evidence/{event_id}
+        conn.execute(evidence_blobs.insert().values(sha256=sha, content=image, size=len(image), received_at_ms=1))
+    served = scene.client.get(url, headers=scene.tokens.headers(Role.AGENCY))
+    assert served.status_code == 200
+    assert served.headers["content-type"] == "image/jpeg"
+    assert served.content == image
+    assert served.headers["etag"] == f'"{sha}"'
