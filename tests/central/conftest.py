@@ -6,7 +6,6 @@ import base64
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -89,8 +88,9 @@ def make_central(db_url: str, clock: FakeClock) -> Central:
 
 
 @pytest.fixture
-def central(tmp_path: Path, clock: FakeClock) -> Iterator[Central]:
-    central = make_central(f"sqlite:///{tmp_path / 'central.db'}", clock)
+def central(database_url: str, clock: FakeClock) -> Iterator[Central]:
+    """On SQLite and on PostgreSQL (tests.fixtures.postgres)."""
+    central = make_central(database_url, clock)
     try:
         yield central
     finally:

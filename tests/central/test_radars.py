@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import Connection
 
@@ -11,6 +13,12 @@ from speedledger.central.radars import queries
 from speedledger.central.radars.commands import RegisterRadar, RevokeRadarKey, RotateRadarKey, UpdateRadar
 from speedledger.central.radars.handlers import load_radar
 from tests.central.conftest import HOUR, T0, FakeClock, Radar, World
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only: these are decisions and plain reads; the other modules run on PostgreSQL too."""
+    return f"sqlite:///{tmp_path / 'central.db'}"
 
 
 def test_register_and_query(world: World, conn: Connection) -> None:
