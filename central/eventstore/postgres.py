@@ -7,10 +7,19 @@ lock is held until the transaction ends, and PostgreSQL makes a transaction visi
 releases its locks, so the next writer draws its positions only after the previous one is visible:
 positions become visible in increasing order and a reader that saw N has seen everything below N.
 The cost is that appends do not overlap; `append_batch` (group commit) amortises it.
+
+Appends also NOTIFY a channel (in the same statement as the lock, so no extra round trip; PostgreSQL
+delivers it only on commit). Once something subscribes with `on_append`, a listener thread on its
+own connection wakes the subscribers for appends made by other processes (ingest workers).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable
+
+import psycopg
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPICursor
@@ -19,6 +28,10 @@ from speedledger.central.eventstore.sql import SqlEventStore
 
 #: Advisory lock key for appends: int64 from the bytes of "sl-evts".
 APPEND_LOCK_KEY = int.from_bytes(b"sl-evts", "big")
+#: LISTEN/NOTIFY channel announcing committed appends.
+CHANNEL = "speedledger_events"
+
+log = logging.getLogger(__name__)
 
 
 def postgres_url(url: str) -> str:
@@ -34,6 +47,35 @@ class PostgresEventStore(SqlEventStore):
 
     def __init__(self, url: str) -> None:
         super().__init__(create_engine(postgres_url(url), pool_size=10, max_overflow=20, pool_pre_ping=True))
+        self._libpq_url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._listener: threading.Thread | None = None
+        self._closing = threading.Event()
 
     def _lock_appends(self, cursor: DBAPICursor) -> None:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK_KEY,))
+        cursor.execute("SELECT pg_advisory_xact_lock(%s), pg_notify(%s, '')", (APPEND_LOCK_KEY, CHANNEL))
+
+    def on_append(self, listener: Callable[[int], None]) -> Callable[[], None]:
+        """As the base, and appends committed by other processes call `listener(0)` (position unknown)."""
+        unsubscribe = super().on_append(listener)
+        if self._listener is None:
+            self._listener = threading.Thread(target=self._listen, name="event-store-listen", daemon=True)
+            self._listener.start()
+        return unsubscribe
+
+    def _listen(self) -> None:
+        while not self._closing.is_set():
+            try:
+                with psycopg.connect(self._libpq_url, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    while not self._closing.is_set():
+                        for _notification in conn.notifies(timeout=0.5, stop_after=1):
+                            self._notify(0)
+            except psycopg.Error as error:
+                log.warning("LISTEN %s failed (%s); subscribers fall back to polling, retrying in 5 s", CHANNEL, error)
+                self._closing.wait(5)
+
+    def close(self) -> None:
+        self._closing.set()
+        if self._listener is not None:
+            self._listener.join(5)
+        super().close()

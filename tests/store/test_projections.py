@@ -251,3 +251,20 @@ def test_a_failed_rebuild_leaves_the_live_tables_alone(event_store: SqlEventStor
     assert projected(event_store) == before
     with event_store.engine.connect() as conn:
         assert not [t for t in inspect(conn).get_table_names() if "__rb_" in t]
+
+
+@pytest.mark.postgres
+def test_postgres_wakes_the_runner_for_appends_from_other_processes(postgres_url: str) -> None:
+    store, other = create_event_store(postgres_url), create_event_store(postgres_url)
+    runner = ProjectionRunner(store, [Tally()], poll_interval=30)
+    runner.start()
+    try:
+        time.sleep(0.3)  # the runner is asleep and the LISTEN connection is up
+        started = time.monotonic()
+        [event] = other.append("s", [NewEvent("Counted", {})], ANY_VERSION)
+        assert runner.wait_for(event.position, timeout=5)
+        assert time.monotonic() - started < 2  # NOTIFY, not the 30 s poll
+    finally:
+        runner.close()
+        other.close()
+        store.close()
