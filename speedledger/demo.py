@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -57,11 +57,16 @@ def free_port() -> int:
         return port
 
 
-def wait_for(check: str, predicate: object, timeout_s: float = 30.0) -> None:
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_for(check: str, predicate: Callable[[], object], timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            if callable(predicate) and predicate():
+            if predicate():
                 return
         except (OSError, httpx.HTTPError):
             pass
@@ -242,7 +247,7 @@ def main() -> None:
         background("central", ["central"], env),
         httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=10) as api,
     ):
-        wait_for("the broker", lambda: socket.create_connection(("127.0.0.1", mqtt_port), timeout=0.5).close() or True)
+        wait_for("the broker", lambda: port_open(mqtt_port))
         wait_for("central", lambda: api.get("/health").status_code == 200)
         console.print(f"Embedded broker at {mqtt_url}; central (SQLite) at {base_url} (Swagger UI: {base_url}/docs)")
         console.rule("registry")
