@@ -1,7 +1,8 @@
 """Commands of the infractions context. Results of `MessageBus.handle` are given per command.
 
 Lifecycle (docs/domain.md): issued -> paid | contested | cancelled; contested -> cancelled | issued
-(upheld); unidentified -> cancelled. paid and cancelled are final. A refused transition is a Conflict.
+(upheld); unidentified -> issued (identified) | cancelled. paid and cancelled are final. A refused
+transition is a Conflict.
 """
 
 from __future__ import annotations
@@ -57,3 +58,14 @@ class UpholdInfraction(Command):
 
     infraction_id: str
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class IdentifyInfraction(Command):
+    """unidentified -> issued: an agent read the plate on the evidence image. The owner is the
+    vehicle's owner at detection time. Result: the owner_id. Invalid for an empty plate; NotFound
+    for an unknown plate; Conflict when nobody owned it at detection time.
+    """
+
+    infraction_id: str
+    plate: str

@@ -15,6 +15,7 @@ from speedledger.central.errors import Conflict, NotFound
 from speedledger.central.infractions.events import (
     InfractionCancelled,
     InfractionContested,
+    InfractionIdentified,
     InfractionIssued,
     InfractionPaid,
     InfractionUpheld,
@@ -40,6 +41,7 @@ def infraction_id_for(event_id: str) -> str:
 class InfractionState:
     infraction_id: str
     status: str
+    detected_at_ms: int
 
 
 def decide_violation(
@@ -117,6 +119,7 @@ _AFTER: dict[type[Event], str] = {
     InfractionContested: CONTESTED,
     InfractionCancelled: CANCELLED,
     InfractionUpheld: ISSUED,
+    InfractionIdentified: ISSUED,
 }
 
 #: The lifecycle: which statuses each transition leaves from. paid and cancelled are final.
@@ -125,12 +128,15 @@ ALLOWED_FROM: dict[type[Event], tuple[str, ...]] = {
     InfractionContested: (ISSUED,),
     InfractionCancelled: (ISSUED, CONTESTED, UNIDENTIFIED),
     InfractionUpheld: (CONTESTED,),
+    InfractionIdentified: (UNIDENTIFIED,),
 }
 
 
 def evolve(state: InfractionState | None, event: Event) -> InfractionState:
     if isinstance(event, InfractionIssued):
-        return InfractionState(infraction_id=event.infraction_id, status=event.status)
+        return InfractionState(
+            infraction_id=event.infraction_id, status=event.status, detected_at_ms=event.detected_at_ms
+        )
     if state is None:
         raise ValueError(f"{event.type} before InfractionIssued")
     return replace(state, status=_AFTER[type(event)])
@@ -146,3 +152,18 @@ def transition(infraction_id: str, state: InfractionState | None, event: Event) 
             f"infraction {infraction_id} is {state.status}; {_AFTER[type(event)]} needs {' or '.join(allowed)}"
         )
     return [event]
+
+
+def identify(
+    infraction_id: str, state: InfractionState | None, plate: str, vehicle: VehicleState | None, now_ms: int
+) -> list[Event]:
+    """Charge an unidentified infraction to the owner of `plate` at detection time; never a guess."""
+    if state is None:
+        raise NotFound(f"infraction {infraction_id} does not exist")
+    if vehicle is None:
+        raise NotFound(f"vehicle {plate} is not registered")
+    owner_id = vehicle.owner_at(state.detected_at_ms)
+    if owner_id is None:
+        raise Conflict(f"nobody owned {plate} when infraction {infraction_id} was detected")
+    event = InfractionIdentified(infraction_id=infraction_id, plate=plate, owner_id=owner_id, at_ms=now_ms)
+    return transition(infraction_id, state, event)

@@ -92,6 +92,16 @@ class InfractionUpheld(Event):
     at_ms: int
 
 
+@dataclass(frozen=True)
+class InfractionIdentified(Event):
+    """An unidentified infraction charged to `owner_id` after an agent read `plate` on the evidence."""
+
+    infraction_id: str
+    plate: str
+    owner_id: str
+    at_ms: int
+
+
 INFRACTION_EVENTS = EventTypes(
     [
         ViolationRecorded,
@@ -101,6 +111,7 @@ INFRACTION_EVENTS = EventTypes(
         InfractionContested,
         InfractionCancelled,
         InfractionUpheld,
+        InfractionIdentified,
     ]
 )
 

@@ -12,6 +12,7 @@ from speedledger.central.infractions import domain
 from speedledger.central.infractions.commands import (
     CancelInfraction,
     ContestInfraction,
+    IdentifyInfraction,
     PayInfraction,
     RecordViolation,
     UpholdInfraction,
@@ -20,6 +21,7 @@ from speedledger.central.infractions.events import (
     INFRACTION_EVENTS,
     InfractionCancelled,
     InfractionContested,
+    InfractionIdentified,
     InfractionPaid,
     InfractionUpheld,
     infraction_stream,
@@ -27,6 +29,8 @@ from speedledger.central.infractions.events import (
 from speedledger.central.infractions.violations import SignatureRejected, verify_signature, violation_recorded
 from speedledger.central.model import Clock, Command, Event
 from speedledger.central.radars.handlers import load_radar
+from speedledger.central.registration.domain import vehicle_plate
+from speedledger.central.registration.handlers import load_vehicle
 from speedledger.shared import violation
 
 
@@ -88,10 +92,26 @@ def uphold_infraction(command: UpholdInfraction, store: EventStore, clock: Clock
     _transition(store, command, command.infraction_id, upheld)
 
 
+def identify_infraction(command: IdentifyInfraction, store: EventStore, clock: Clock) -> str:
+    plate = vehicle_plate(command.plate)
+    vehicle = load_vehicle(store, plate)
+    (identified,) = streams.execute(
+        store,
+        infraction_stream(command.infraction_id),
+        INFRACTION_EVENTS,
+        domain.evolve,
+        command,
+        lambda infraction: domain.identify(command.infraction_id, infraction, plate, vehicle, clock()),
+    )
+    assert isinstance(identified, InfractionIdentified)
+    return identified.owner_id
+
+
 HANDLERS: dict[type[Command], Callable[..., Any]] = {
     RecordViolation: record_violation,
     PayInfraction: pay_infraction,
     ContestInfraction: contest_infraction,
     CancelInfraction: cancel_infraction,
     UpholdInfraction: uphold_infraction,
+    IdentifyInfraction: identify_infraction,
 }

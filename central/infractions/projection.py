@@ -9,6 +9,7 @@ from speedledger.central.infractions.events import (
     INFRACTION_EVENTS,
     InfractionCancelled,
     InfractionContested,
+    InfractionIdentified,
     InfractionIssued,
     InfractionPaid,
     InfractionUpheld,
@@ -87,6 +88,7 @@ _STATUS_AFTER = {
     InfractionContested: "contested",
     InfractionCancelled: "cancelled",
     InfractionUpheld: "issued",
+    InfractionIdentified: "issued",
 }
 
 
@@ -145,13 +147,24 @@ class InfractionsProjection(TableProjection):
                         at_ms=event.issued_at_ms,
                     )
                 )
-            case InfractionPaid() | InfractionContested() | InfractionCancelled() | InfractionUpheld():
+            case (
+                InfractionPaid()
+                | InfractionContested()
+                | InfractionCancelled()
+                | InfractionUpheld()
+                | InfractionIdentified()
+            ):
                 status = _STATUS_AFTER[type(event)]
-                reason = event.reference if isinstance(event, InfractionPaid) else event.reason
+                changes: dict[str, object] = {"status": status, "updated_at_ms": event.at_ms}
+                if isinstance(event, InfractionIdentified):
+                    reason = f"plate read as {event.plate}"
+                    changes |= {"plate": event.plate, "owner_id": event.owner_id, "unidentified_reason": None}
+                else:
+                    reason = event.reference if isinstance(event, InfractionPaid) else event.reason
                 conn.execute(
                     update(infraction_table)
                     .where(infraction_table.c.infraction_id == event.infraction_id)
-                    .values(status=status, updated_at_ms=event.at_ms)
+                    .values(**changes)
                 )
                 conn.execute(
                     history_table.insert().values(

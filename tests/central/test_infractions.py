@@ -11,6 +11,7 @@ from speedledger.central.infractions import queries
 from speedledger.central.infractions.commands import (
     CancelInfraction,
     ContestInfraction,
+    IdentifyInfraction,
     PayInfraction,
     RecordViolation,
     UpholdInfraction,
@@ -306,3 +307,38 @@ def test_record_violation_received_at_and_actor(central: Central, world: World, 
     assert recorded.event_id == message["event_id"]
     assert (recorded.data["received_at_ms"], recorded.data["key_id"]) == (T0 + 5, radar.key_id)
     assert recorded.metadata["actor"] == "seed"
+
+
+def test_identify_an_unidentified_infraction(central: Central, world: World, clock: FakeClock) -> None:
+    radar = world.radar()
+    alice, bob = world.owner("Alice"), world.owner("Bob", "bob@example.fr")
+    world.vehicle("GZ123QK", alice, registered_at_ms=T0 - HOUR)
+    world.vehicle("AB123CD", bob, registered_at_ms=T0 + 1)  # registered after the detection
+    unread = radar.violation(plate="", detected_at_ms=T0)
+    world.record(unread)
+    infraction_id = infraction_id_for(unread["event_id"])
+    clock.advance(HOUR)
+    with pytest.raises(NotFound, match="ZZ999ZZ"):
+        central.bus.handle(IdentifyInfraction(infraction_id=infraction_id, plate="ZZ-999-ZZ"))
+    with pytest.raises(Conflict, match="nobody owned AB123CD"):
+        central.bus.handle(IdentifyInfraction(infraction_id=infraction_id, plate="AB123CD"))
+    with pytest.raises(Invalid, match="plate"):
+        central.bus.handle(IdentifyInfraction(infraction_id=infraction_id, plate="--"))
+    owner = central.bus.handle(IdentifyInfraction(infraction_id=infraction_id, plate="gz-123-qk", actor="agent-3"))
+    assert owner == alice
+    with central.engine.connect() as conn:
+        identified = _infraction(conn, unread["event_id"])
+    assert (identified.status, identified.plate, identified.owner_id, identified.unidentified_reason) == (
+        "issued",
+        "GZ123QK",
+        alice,
+        None,
+    )
+    assert identified.device_message["plate"] == ""  # the radar's own read stays as signed
+    assert [(c.status, c.reason, c.actor) for c in identified.history] == [
+        ("unidentified", "plate_unread", "process-manager"),
+        ("issued", "plate read as GZ123QK", "agent-3"),
+    ]
+    with pytest.raises(Conflict, match="is issued"):
+        central.bus.handle(IdentifyInfraction(infraction_id=infraction_id, plate="GZ123QK"))
+    central.bus.handle(PayInfraction(infraction_id=infraction_id))

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Table, select
 
 from speedledger.central.bootstrap import Central
-from speedledger.central.infractions.commands import ContestInfraction, PayInfraction
+from speedledger.central.infractions.commands import ContestInfraction, IdentifyInfraction, PayInfraction
 from speedledger.central.infractions.domain import infraction_id_for
 from speedledger.central.radars.commands import RevokeRadarKey, RotateRadarKey, UpdateRadar
 from speedledger.central.readmodel import TableProjection
@@ -43,6 +43,7 @@ def _populate(central: Central, clock: FakeClock) -> None:
         world.record(message)
     central.bus.handle(PayInfraction(infraction_id=infraction_id_for(messages[0]["event_id"])))
     central.bus.handle(ContestInfraction(infraction_id=infraction_id_for(messages[1]["event_id"]), reason="no"))
+    central.bus.handle(IdentifyInfraction(infraction_id=infraction_id_for(messages[2]["event_id"]), plate="GZ123QK"))
     central.bus.handle(EraseOwner(owner_id=carol))
 
 
