@@ -11,14 +11,22 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from speedledger.central.entrypoints.api.server import ApiServer
+
 
 @contextmanager
 def serve(app: FastAPI) -> Iterator[str]:
-    """Serve `app` on a free loopback port for the duration of the block; yields the base URL."""
+    """Serve `app` as `speedledger central` does, on a free loopback port; yields the base URL."""
+    with running(app) as (url, _server):
+        yield url
+
+
+@contextmanager
+def running(app: FastAPI) -> Iterator[tuple[str, ApiServer]]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2))
+    server = ApiServer(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -27,7 +35,7 @@ def serve(app: FastAPI) -> Iterator[str]:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", server
     finally:
         server.should_exit = True
         thread.join(timeout=10)

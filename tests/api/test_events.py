@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from speedledger.central.auth import Role
 from tests.api.conftest import Tokens
 from tests.api.factories import RadarKey, radar_body
-from tests.api.server import serve
+from tests.api.server import running, serve
 
 STREAM = "/api/v1/events/stream"
 
@@ -149,3 +149,17 @@ def test_stream_refuses_a_bad_last_event_id(base_url: str, tokens: Tokens, last_
     response = httpx.get(f"{base_url}{STREAM}", headers=headers, timeout=5)
     assert response.status_code == 422
     assert "Last-Event-ID" in response.json()["detail"]
+
+
+def test_server_shutdown_ends_open_streams_cleanly(app: FastAPI, tokens: Tokens) -> None:
+    """Ctrl-C on `speedledger central` with a dashboard open: the stream ends, the server stops at once."""
+    with running(app) as (url, server), httpx.Client(base_url=url, timeout=5) as client:
+        add_radars(client, tokens, "D1")
+        with client.stream("GET", STREAM, headers=tokens.headers(Role.ADMIN)) as response:
+            stream = messages(response)
+            assert next_event(stream).id == "1"
+            started = time.monotonic()
+            server.should_exit = True
+            rest = list(stream)  # ends without a protocol error: the server finished the response
+            assert all(message.id is None for message in rest)
+            assert time.monotonic() - started < 2  # well before the 5 s graceful-shutdown timeout

@@ -62,7 +62,7 @@ class StreamSettings:
     """SSE timing: how often a stream looks for new events, and the idle time before a heartbeat."""
 
     poll_s: float = 0.25
-    heartbeat_s: float = 15.0
+    heartbeat_s: float = 10.0
 
 
 def create_app(

@@ -92,13 +92,14 @@ async def stream_events(
     position: Annotated[int, Depends(resume_position)],
 ) -> AsyncIterator[ServerSentEvent]:
     """Each stored event as `id: <position>`, `event: <type>`, `data: <event JSON>`; a `: heartbeat`
-    comment while idle. Reconnecting clients resume after their Last-Event-ID."""
+    comment while idle. Reconnecting clients resume after their Last-Event-ID. Ends when the server
+    shuts down (the client reconnects to the next one)."""
     settings = request.app.state.stream_settings
     signal: AppendSignal = request.app.state.append_signal
     store = central.store
     yield ServerSentEvent(retry=RECONNECT_MS, comment=f"speedledger events after {position}")
     last_sent = time.monotonic()
-    while True:
+    while not signal.closed:
         events = await anyio.to_thread.run_sync(store.read_all, position, STREAM_BATCH)
         for event in events:
             yield ServerSentEvent(
