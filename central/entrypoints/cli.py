@@ -114,6 +114,32 @@ def rebuild(
         central.close()
 
 
+@central_app.command("seed")
+def seed_central(
+    file: Annotated[Path, typer.Argument(help="JSON with radars, owners, vehicles, violations (docs/domain.md).")],
+) -> None:
+    """Register what a JSON seed file describes; entries already there are left as they are."""
+    from speedledger.central.bootstrap import bootstrap
+    from speedledger.central.errors import CentralError
+    from speedledger.central.seeding import seed
+
+    try:
+        document = json.loads(file.read_text())
+    except (OSError, ValueError) as error:
+        typer.echo(f"error: cannot read {file}: {error}", err=True)
+        raise typer.Exit(2) from None
+    central = bootstrap(_settings(demo=None, require_secret=False))
+    try:
+        report = seed(central.bus, document, file.parent)
+    except CentralError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        central.close()
+    for line, count in sorted(report.items()):
+        typer.echo(f"{line}: {count}")
+
+
 @central_app.command("status")
 def status() -> None:
     """Each projection's position, the log's head and any error."""
