@@ -72,12 +72,19 @@ def with_image(radar: SigningRadar, image: bytes = TINY_JPEG, **overrides: Any) 
 class RadarClient:
     """A paho client in the radar's place: publishes QoS 1 and collects its acks by event_id."""
 
-    def __init__(self, port: int, radar_id: str, client_id: str | None = None) -> None:
+    def __init__(
+        self, port: int, radar_id: str, client_id: str | None = None, credentials: tuple[str, str] | None = None
+    ) -> None:
         self.radar_id = radar_id
         self.acks: dict[str, list[dict[str, Any]]] = {}
         self._arrived: queue.Queue[dict[str, Any]] = queue.Queue()
         self._lock = threading.Lock()
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"radar-{uuid.uuid4().hex[:8]}")
+        # A persistent session, as a radar keeps: acks published while it reconnects wait for it.
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id or f"radar-{uuid.uuid4().hex[:8]}", clean_session=False
+        )
+        if credentials is not None:
+            self._client.username_pw_set(*credentials)
         self._client.max_inflight_messages_set(0)
         self._client.max_queued_messages_set(0)
         self.subscribed = subscribed = threading.Event()

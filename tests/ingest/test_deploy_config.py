@@ -1,0 +1,137 @@
+"""deploy/mosquitto.conf + mosquitto.acl on the real broker: auth, per-radar ACL, no queue limit."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from speedledger.central.bootstrap import Central
+from speedledger.central.infractions.events import violation_stream
+from speedledger.central.ingest.queries import list_quarantine
+from speedledger.central.ingest.service import Ingest, IngestSettings
+from speedledger.central.radars.commands import RegisterRadar
+from tests.conftest import missing_dependency
+from tests.fixtures.mosquitto import free_port
+from tests.ingest.harness import RadarClient, SigningRadar
+
+pytestmark = pytest.mark.mosquitto
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+PASSWORDS = {"speedledger-central": "central-pw", "R-1": "r1-pw", "R-2": "r2-pw"}
+
+
+@pytest.fixture
+def deployed_broker(tmp_path: Path) -> Iterator[int]:
+    """mosquitto with the shipped config, only its paths and port moved into the test's directory."""
+    binary, passwd = shutil.which("mosquitto") or "/usr/sbin/mosquitto", shutil.which("mosquitto_passwd")
+    if not Path(binary).exists() or passwd is None:
+        missing_dependency("mosquitto and mosquitto_passwd (apt-get install mosquitto)")
+    password_file = tmp_path / "passwd"
+    for user, password in PASSWORDS.items():
+        create = ["-c"] if not password_file.exists() else []
+        subprocess.run([passwd, *create, "-b", str(password_file), user, password], check=True)
+    port = free_port()
+    config = (DEPLOY / "mosquitto.conf").read_text()
+    for pattern, replacement in [
+        (r"^listener 1883$", f"listener {port} 127.0.0.1\nuser {getpass.getuser()}"),
+        (r"^persistence_location .*$", f"persistence_location {tmp_path}/"),
+        (r"^password_file .*$", f"password_file {password_file}"),
+        (r"^acl_file .*$", f"acl_file {DEPLOY / 'mosquitto.acl'}"),
+    ]:
+        config, count = re.subn(pattern, replacement, config, flags=re.MULTILINE)
+        assert count == 1, pattern
+    (tmp_path / "mosquitto.conf").write_text(config)
+    log = open(tmp_path / "mosquitto.log", "wb")  # noqa: SIM115 - owned by the process
+    process = subprocess.Popen([binary, "-c", str(tmp_path / "mosquitto.conf")], stdout=log, stderr=log)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise AssertionError((tmp_path / "mosquitto.log").read_text()) from None
+            time.sleep(0.05)
+    yield port
+    process.terminate()
+    process.wait(10)
+    log.close()
+
+
+def _register(central: Central, radar_id: str) -> SigningRadar:
+    radar = SigningRadar(radar_id)
+    central.bus.handle(
+        RegisterRadar(
+            radar_id=radar_id,
+            name=radar_id,
+            latitude=0.0,
+            longitude=0.0,
+            speed_limit_kmh=90,
+            public_key=radar.public_key_b64,
+        )
+    )
+    return radar
+
+
+def test_shipped_config_authenticates_confines_radars_and_never_drops_queued(
+    deployed_broker: int, central: Central, tmp_path: Path
+) -> None:
+    port = deployed_broker
+    refused = threading.Event()
+    anonymous = mqtt.Client(CallbackAPIVersion.VERSION2)
+    anonymous.on_connect = lambda _c, _u, _f, reason, _p: reason.is_failure and refused.set()
+    anonymous.connect("127.0.0.1", port)
+    anonymous.loop_start()
+    try:
+        assert refused.wait(5), "anonymous client was let in"
+    finally:
+        anonymous.loop_stop()
+
+    radar, other = _register(central, "R-1"), _register(central, "R-2")
+    settings = IngestSettings(
+        mqtt_url=f"mqtt://speedledger-central:{PASSWORDS['speedledger-central']}@127.0.0.1:{port}",
+        client_id=f"central-{uuid.uuid4().hex[:8]}",
+        config_key_path=tmp_path / "key.pem",
+    )
+    ingest = Ingest(central.store, settings)
+    ingest.start(wait_s=10)
+    assert ingest.session.connected
+    ingest.stop()  # central goes away; its persistent session queues at the broker
+
+    client = RadarClient(port, "R-1", credentials=("R-1", PASSWORDS["R-1"]))
+    try:
+        # More than mosquitto's default max_queued_messages (1000), sent while central is offline.
+        queued = [radar.violation() for _ in range(1200)]
+        for message in queued:
+            client.send(message)
+        # R-1 speaking for R-2 (from another connection): the ACL stops it at the broker.
+        impostor = RadarClient(port, "R-1", credentials=("R-1", PASSWORDS["R-1"]))
+        with contextlib.suppress(Exception):
+            impostor.send(other.violation(), topic_radar_id="R-2")
+        impostor.close()
+        ingest = Ingest(central.store, settings)
+        ingest.start(wait_s=10)
+        try:
+            client.wait_acks([message["event_id"] for message in queued], timeout=120)
+        finally:
+            ingest.stop()
+    finally:
+        client.close()
+    assert {acks[0]["result"] for acks in client.acks.values()} == {"accepted"}
+    with central.engine.connect() as conn:
+        assert list_quarantine(conn) == []
+    assert central.store.read_stream(violation_stream("R-2", 1)) == []
