@@ -6,7 +6,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import UTC, date, datetime
 
 from speedledger.central.errors import Conflict, Invalid, NotFound
 from speedledger.central.model import Event
@@ -82,7 +82,7 @@ def new_owner_id(command: RegisterOwner) -> str:
         raise Invalid("owner_id must be a UUID") from error
 
 
-def personal_data(command: RegisterOwner) -> PersonalData:
+def personal_data(command: RegisterOwner, now_ms: int) -> PersonalData:
     name = command.name.strip()
     if not 1 <= len(name) <= 200:
         raise Invalid("name must have 1 to 200 characters")
@@ -90,7 +90,8 @@ def personal_data(command: RegisterOwner) -> PersonalData:
         born = date.fromisoformat(command.birth_date)
     except (TypeError, ValueError) as error:
         raise Invalid("birth_date must be an ISO date YYYY-MM-DD") from error
-    if not date(1900, 1, 1) <= born <= date.today():
+    today = datetime.fromtimestamp(now_ms / 1000, UTC).date()
+    if not date(1900, 1, 1) <= born <= today:
         raise Invalid("birth_date is out of range")
     email = command.email.strip()
     if len(email) > 320 or not EMAIL.fullmatch(email):

@@ -28,7 +28,7 @@ def load_vehicle(store: EventStore, plate: str) -> VehicleState | None:
 
 def register_owner(command: RegisterOwner, store: EventStore, vault: KeyVault, clock: Clock) -> str:
     owner_id = domain.new_owner_id(command)
-    personal = domain.personal_data(command)
+    personal = domain.personal_data(command, clock())
     cipher = PersonalDataCipher(vault)
     streams.execute(
         store,
