@@ -123,7 +123,7 @@ class ProjectionRunner:
                 if count:
                     checkpoints.store(conn, projection.name, position)
             applied += count
-            if count < self.batch_size:
+            if count < self.batch_size or self._stopping.is_set():
                 return applied
 
     def _apply_batch(self, conn: Connection, projection: Projection, after: int) -> tuple[int, int]:
