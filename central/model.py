@@ -35,9 +35,6 @@ class EventTypes:
     def __init__(self, classes: Iterable[type[Event]]) -> None:
         self._by_name: dict[str, type[Event]] = {cls.__name__: cls for cls in classes}
 
-    def __contains__(self, name: object) -> bool:
-        return name in self._by_name
-
     def decode(self, name: str, data: Mapping[str, Any]) -> Event | None:
         """The event, or None when `name` belongs to another context."""
         cls = self._by_name.get(name)

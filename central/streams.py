@@ -1,8 +1,8 @@
 """Event-sourced aggregates on the event store port: fold a stream into state, append the decided events.
 
-Handlers use these two functions and nothing else of the store, so a command is
-"load -> decide (pure) -> append with the version loaded"; a concurrent writer makes the append
-fail with WrongExpectedVersion and the message bus retries the whole handler.
+Handlers use these functions and, apart from the violation feed, nothing else of the store, so a
+command is "load -> decide (pure) -> append with the version loaded" (`execute`); a concurrent writer
+makes the append fail with WrongExpectedVersion and the message bus retries the whole handler.
 """
 
 from __future__ import annotations
