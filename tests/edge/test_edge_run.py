@@ -37,7 +37,7 @@ def record(tmp_path: Path) -> tuple[Path, Path]:
     write_iq_wav(wav, synthesise(scene, rng), SAMPLE_RATE)
     camera = tmp_path / "camera"
     camera.mkdir()
-    frame = render_frame("GZ123QK", rng, char_height_px=50)
+    frame = render_frame("GZ123QK", np.random.default_rng(7), char_height_px=50)
     ok, jpeg = cv2.imencode(".jpg", frame.image_bgr, [cv2.IMWRITE_JPEG_QUALITY, 92])
     assert ok
     (camera / "3000.jpg").write_bytes(jpeg.tobytes())
