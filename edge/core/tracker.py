@@ -105,7 +105,9 @@ class TrackerConfig:
         image_db: float = 15.0,
         satellite_db: float = 10.0,
         min_speed_kmh: float = 0.0,
-        dip_db: float = 10.0,
+        same_speed_kmh: float = 0.5,
+        max_outliers: float = 0.2,
+        max_scatter_kmh: float = 0.08,
     ) -> None:
         self.min_frames = min_frames  # supporting frames a vehicle needs
         self.max_gap_ms = max_gap_ms  # a track closes after this long without a detection
@@ -118,8 +120,12 @@ class TrackerConfig:
         self.dominance_db = dominance_db  # a vehicle must lead any other by this much at its own peak
         self.image_db = image_db  # a mirror track this much weaker is an IQ-imbalance image
         self.satellite_db = satellite_db  # an unsteady track this much weaker is micro-Doppler/clutter
-        self.min_speed_kmh = min_speed_kmh  # slower tracks are never reported (vibration, fans)
-        self.dip_db = dip_db  # a track whose SNR falls this far between two humps is two vehicles
+        # Slower tracks are never reported and never compete with vehicles (vibration, fans, people),
+        # but their micro-Doppler satellites above this speed are still recognised as theirs.
+        self.min_speed_kmh = min_speed_kmh
+        self.same_speed_kmh = same_speed_kmh  # tracks closer than this in speed are one vehicle's fragments
+        self.max_outliers = max_outliers  # a track with more frames off its median speed holds two vehicles
+        self.max_scatter_kmh = max_scatter_kmh  # per-frame wander (around a linear fit) of one vehicle
 
     def gate(self, speed_kmh: float) -> float:
         return max(self.gate_kmh, self.gate_rel * abs(speed_kmh))
@@ -144,6 +150,24 @@ def _weighted_mean(values: list, weights: list) -> float:
     return total / weight_sum
 
 
+def _residual_rms(times: list, speeds: list, weights: list) -> float:
+    """Weighted RMS of the speeds around their weighted straight-line fit over time.
+
+    A steady or steadily accelerating vehicle leaves only measurement noise; two vehicles closer in
+    speed than one FFT bin beat against each other and make the peak wander.
+    """
+    mean_t = _weighted_mean(times, weights)
+    mean_v = _weighted_mean(speeds, weights)
+    s_tt = 0.0
+    s_tv = 0.0
+    for t, v, w in zip(times, speeds, weights):  # noqa: B905
+        s_tt += w * (t - mean_t) ** 2
+        s_tv += w * (t - mean_t) * (v - mean_v)
+    slope = s_tv / s_tt if s_tt > 0 else 0.0
+    residuals = [(v - mean_v - slope * (t - mean_t)) ** 2 for t, v in zip(times, speeds)]  # noqa: B905
+    return math.sqrt(_weighted_mean(residuals, weights))
+
+
 class _Track:
     """Detections linked frame to frame at one speed."""
 
@@ -163,36 +187,10 @@ class _Track:
     def reference_speed(self) -> float:
         return _median(self.speeds[-5:])
 
-    def part(self, start: int, stop: int) -> "_Track":
-        piece = _Track(self.times[start], Detection(self.speeds[start], self.snrs[start]))
-        piece.times, piece.speeds, piece.snrs = self.times[start:stop], self.speeds[start:stop], self.snrs[start:stop]
-        return piece
-
     def add(self, t_ms: int, detection: Detection) -> None:
         self.times.append(t_ms)
         self.speeds.append(detection.speed_kmh)
         self.snrs.append(detection.snr_db)
-
-
-def _split_at_dips(track: _Track, dip_db: float, min_frames: int) -> list:
-    """Cut a track where its SNR dips by `dip_db` between two humps: two vehicles at one speed."""
-    snrs = track.snrs
-    peak = snrs.index(max(snrs))
-    for direction in (1, -1):
-        valley = peak
-        index = peak + direction
-        while 0 <= index < len(snrs):
-            if snrs[index] < snrs[valley]:
-                valley = index
-            elif snrs[index] - snrs[valley] >= dip_db:
-                left, right = valley, valley + 1
-                if left >= min_frames and len(snrs) - right >= min_frames:
-                    return _split_at_dips(track.part(0, left), dip_db, min_frames) + _split_at_dips(
-                        track.part(right, len(snrs)), dip_db, min_frames
-                    )
-                break
-            index += direction
-    return [track]
 
 
 class _Candidate:
@@ -203,6 +201,7 @@ class _Candidate:
         spread = 1.4826 * _median([abs(v - median) for v in track.speeds])
         limit = max(config.outlier_kmh, 4.0 * spread)
         kept = [i for i, v in enumerate(track.speeds) if abs(v - median) <= limit]
+        self.outliers = len(track.speeds) - len(kept)
         self.times = [track.times[i] for i in kept]
         self.speeds = [track.speeds[i] for i in kept]
         self.snrs = [track.snrs[i] for i in kept]
@@ -210,6 +209,10 @@ class _Candidate:
         self.speed = _weighted_mean(self.speeds, weights)
         self.t_ms = round(_weighted_mean(self.times, weights))
         self.peak_snr = max(self.snrs)
+        strong = [i for i, s in enumerate(self.snrs) if s >= self.peak_snr - 10.0]
+        self.scatter = _residual_rms(
+            [self.times[i] for i in strong], [self.speeds[i] for i in strong], [weights[i] for i in strong]
+        )
         self.start_ms = track.start_ms
         self.end_ms = track.last_ms
         half = len(kept) // 2
@@ -293,12 +296,9 @@ class PassTracker:
             if now_ms is not None and now_ms - track.last_ms <= self.config.max_gap_ms:
                 still_active.append(track)
             elif len(track.times) >= self.config.min_frames:
-                for part in _split_at_dips(track, self.config.dip_db, self.config.min_frames):
-                    candidate = _Candidate(part, self.config)
-                    if len(candidate.speeds) >= self.config.min_frames and abs(candidate.speed) >= (
-                        self.config.min_speed_kmh
-                    ):
-                        self._closed.append(candidate)
+                candidate = _Candidate(track, self.config)
+                if len(candidate.speeds) >= self.config.min_frames:
+                    self._closed.append(candidate)
         self._active = still_active
 
     def _release(self, final: bool) -> list:
@@ -325,17 +325,19 @@ class PassTracker:
 
     def _judge(self, group: list) -> list:
         config = self.config
-        vehicles = [c for c in group if not self._is_artefact(c, group)]
+        vehicles = [c for c in group if abs(c.speed) >= config.min_speed_kmh and not self._is_artefact(c, group)]
         invalid: dict = {}
         for i, a in enumerate(vehicles):
             if not a.steady:
                 invalid[i] = UNSTEADY
+            elif a.outliers > config.max_outliers * (a.outliers + len(a.speeds)) or a.scatter > config.max_scatter_kmh:
+                invalid[i] = UNRESOLVED
         for i, a in enumerate(vehicles):
             for j in range(i + 1, len(vehicles)):
                 b = vehicles[j]
                 # Tracks that hand over within a gap are as suspect as overlapping ones: the stronger
                 # may have hidden the other inside its main lobe.
-                if not a.overlaps(b, config.max_gap_ms) or abs(a.speed - b.speed) <= config.gate(a.speed):
+                if not a.overlaps(b, config.max_gap_ms) or abs(a.speed - b.speed) <= config.same_speed_kmh:
                     continue
                 if abs(a.speed - b.speed) < config.min_separation_kmh or not (a.steady and b.steady):
                     invalid[i] = invalid[j] = UNRESOLVED
@@ -354,13 +356,16 @@ class PassTracker:
         """IQ-imbalance mirror image, or weak unsteady micro-Doppler/clutter beside a stronger vehicle."""
         config = self.config
         for other in group:
-            if other is candidate or not other.overlaps(candidate):
+            if other is candidate or not other.overlaps(candidate, config.max_gap_ms):
                 continue
             weaker_by = other.peak_snr - candidate.peak_snr
             mirrored = candidate.speed * other.speed < 0 and abs(candidate.speed + other.speed) <= config.gate(
                 other.speed
             )
             if mirrored and weaker_by >= config.image_db:
+                return True
+            fragment = abs(candidate.speed - other.speed) <= config.same_speed_kmh
+            if fragment and weaker_by > 0:
                 return True
             same_side = candidate.speed * other.speed > 0
             inside = other.start_ms <= candidate.start_ms and candidate.end_ms <= other.end_ms

@@ -19,6 +19,9 @@ NOISE_BLOCK_BINS = 64
 RESOLUTION_BINS = 3 * MAIN_LOBE_HALF_WIDTH_BINS
 # Only frequencies below this fraction of Nyquist are searched (anti-alias filter roll-off).
 USABLE_BAND = 0.96
+# Vehicles are tracked from this fraction of the minimum speed, so that the wheels of a vehicle just
+# too slow to report (which reach twice its speed) are recognised as its micro-Doppler.
+TRACKED_BELOW_MINIMUM = 0.5
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ class ProcessorConfig:
 
     frame_s: float = 0.032  # FFT frame length
     overlap: float = 0.75  # fraction of a frame shared with the next one
-    min_speed_kmh: float = 10.0  # nothing slower is searched or reported (vibration, fans, swaying trees)
+    min_speed_kmh: float = 10.0  # nothing slower is reported (vibration, fans, swaying trees)
     max_speed_kmh: float = 320.0  # upper search limit (also capped by the sample rate)
     pfa: float = 1e-6  # CFAR false-alarm probability per bin and frame
     max_peaks_per_frame: int = 8  # strongest peaks handed to the tracker per frame
@@ -78,7 +81,7 @@ class DopplerProcessor:
         self.analyser = FrameAnalyser(
             self.frame_size,
             self.sample_rate,
-            config.min_speed_kmh * self.hz_per_kmh,
+            TRACKED_BELOW_MINIMUM * config.min_speed_kmh * self.hz_per_kmh,
             self.max_speed_kmh * self.hz_per_kmh,
             config.pfa,
             NOISE_BLOCK_BINS,

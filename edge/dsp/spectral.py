@@ -67,7 +67,9 @@ class FrameAnalyser:
         """Mean noise power of each `noise_block_bins` block of each frame, shape (frames, blocks)."""
         rows, size = power.shape
         blocks = power.reshape(rows, size // self.noise_block_bins, self.noise_block_bins)
-        floor: np.ndarray = np.maximum(np.median(blocks, axis=2) / math.log(2.0), np.finfo(np.float32).tiny)
+        middle = self.noise_block_bins // 2  # upper median: one partition, no averaging
+        median = np.partition(blocks, middle, axis=2)[:, :, middle]
+        floor: np.ndarray = np.maximum(median / math.log(2.0), np.finfo(np.float32).tiny)
         return floor
 
     def detect(self, frames: np.ndarray) -> tuple[Peaks, np.ndarray]:
