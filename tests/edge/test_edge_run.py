@@ -111,3 +111,27 @@ def test_edge_run_reports_a_bad_key_file(tmp_path: Path) -> None:
     )  # fmt: skip
     assert completed.returncode == 1
     assert "not an unencrypted PEM PKCS#8 private key" in completed.stderr
+
+
+def test_edge_run_reads_live_pcm_on_stdin(tmp_path: Path) -> None:
+    """`--source -`: 16-bit stereo PCM as a sound card delivers it, same measurement as the WAV."""
+    from scipy.io import wavfile
+
+    key_file = tmp_path / "radar.pem"
+    key_file.write_bytes(
+        Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    wav, _ = record(tmp_path)
+    rate, samples = wavfile.read(wav)
+    assert samples.dtype == np.int16
+    completed = subprocess.run(
+        [sys.executable, "-m", "speedledger", "edge", "run", "--radar-id", "FR-LIVE-1", "--key", str(key_file),
+         "--source", "-", "--sample-rate", str(rate), "--journal", str(tmp_path / "journal"),
+         "--mqtt", "mqtt://127.0.0.1:9", "--drain-timeout", "0", "--json"],
+        input=samples.astype("<i2").tobytes(), capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 2, completed.stderr.decode()
+    (violation,) = [json.loads(line) for line in completed.stdout.decode().splitlines()]
+    assert abs(violation["measured_speed_ckmh"] - 13100) <= 131
