@@ -50,7 +50,7 @@ def decide_violation(
     vehicle: VehicleState | None,
     schedule: FineSchedule,
     now_ms: int,
-) -> Event:
+) -> InfractionIssued | ViolationDismissed:
     """InfractionIssued (status issued or unidentified) or ViolationDismissed, with the reason."""
     detected_at_ms = int(message["detected_at_ms"])
     measured = int(message["measured_speed_ckmh"])

@@ -10,6 +10,7 @@ appended at NO_STREAM, so replaying (or rebuilding) never decides twice.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Mapping, Sequence
 
 from sqlalchemy import Connection, Table
@@ -29,6 +30,8 @@ from speedledger.central.model import Clock
 from speedledger.central.radars.handlers import load_radar
 from speedledger.central.registration.handlers import load_vehicle
 from speedledger.central.streams import to_new_event
+
+log = logging.getLogger(__name__)
 
 
 class InfractionProcessManager:
@@ -55,6 +58,15 @@ class InfractionProcessManager:
         plate = str(message["plate"])
         vehicle = load_vehicle(self._store, plate) if plate else None
         decision = decide_violation(message, radar, vehicle, self._schedule, self._clock())
+        central_limit = decision.speed_limit_kmh
+        if central_limit is not None and central_limit != decision.device_speed_limit_kmh:
+            log.warning(
+                "radar %s applied %d km/h at %d but central holds %d km/h: check its configuration",
+                message["radar_id"],
+                decision.device_speed_limit_kmh,
+                message["detected_at_ms"],
+                central_limit,
+            )
         if isinstance(decision, InfractionIssued):
             stream_id = infraction_stream(decision.infraction_id)
         else:
