@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import Connection, select
 
@@ -342,3 +344,34 @@ def test_identify_an_unidentified_infraction(central: Central, world: World, clo
     with pytest.raises(Conflict, match="is issued"):
         central.bus.handle(IdentifyInfraction(infraction_id=infraction_id, plate="GZ123QK"))
     central.bus.handle(PayInfraction(infraction_id=infraction_id))
+
+
+def test_concurrent_transitions_exactly_one_wins(central: Central, world: World) -> None:
+    radar = world.radar()
+    world.vehicle("GZ123QK", world.owner())
+    message = radar.violation()
+    world.record(message)
+    infraction_id = infraction_id_for(message["event_id"])
+    commands = [PayInfraction(infraction_id=infraction_id), CancelInfraction(infraction_id=infraction_id)] * 3
+    outcomes: list[str] = []
+    barrier = threading.Barrier(len(commands))
+
+    def race(command: PayInfraction | CancelInfraction) -> None:
+        barrier.wait()
+        try:
+            central.bus.handle(command)
+            outcomes.append(type(command).__name__)
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=race, args=(command,)) for command in commands]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert outcomes.count("conflict") == len(commands) - 1
+    issued, winner = central.store.read_stream(f"infraction-{infraction_id}")
+    assert issued.type == "InfractionIssued"
+    expected = {"InfractionPaid": "paid", "InfractionCancelled": "cancelled"}[winner.type]
+    with central.engine.connect() as conn:
+        assert _status(conn, infraction_id) == expected
