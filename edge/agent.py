@@ -147,7 +147,7 @@ class RadarAgent:
         policy = self.config.policy
         if not policy.is_violation(measured):
             return None
-        frame = self.camera.frame_at(vehicle_pass.t_ms) if self.camera is not None else None
+        frame = self._capture(vehicle_pass.t_ms)
         plate, plate_confidence_pm = self._read_plate(frame)
         seq = self.journal.next_seq
         message = sign(
@@ -173,11 +173,26 @@ class RadarAgent:
         self.stats.violations += 1
         return message
 
+    # A camera or OCR failure must not cost the measurement: the violation goes out without a
+    # picture or with an unread plate (central makes it `unidentified`), and the failure is logged.
+    def _capture(self, t_ms: int) -> Frame | None:
+        if self.camera is None:
+            return None
+        try:
+            return self.camera.frame_at(t_ms)
+        except (OSError, ValueError) as error:
+            log.error("camera frame for the pass at %d ms unusable: %s", t_ms, error)
+            return None
+
     def _read_plate(self, frame: Frame | None) -> tuple[str, int]:
         """(normalised plate, confidence per mille); ("", 0) when there is no frame or reader."""
         if frame is None or self.plate_reader is None:
             return "", 0
-        read = self.plate_reader.read(frame.image_bgr)
+        try:
+            read = self.plate_reader.read(frame.image_bgr)
+        except Exception:
+            log.exception("plate reader failed; the violation is sent with an unread plate")
+            return "", 0
         return read.plate, read.confidence_pm
 
     def on_message(self, topic: str, body: bytes) -> None:

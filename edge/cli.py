@@ -91,6 +91,7 @@ def run(
     """The radar agent: measure, sign, journal and deliver violations until central acknowledges them."""
     import json
     import logging
+    import signal
 
     from speedledger.edge.agent import RunOptions
     from speedledger.edge.agent import run as run_agent
@@ -130,6 +131,11 @@ def run(
         realtime=realtime,
         drain_timeout_s=drain_timeout,
     )
+
+    def terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # unwinds through run(): offline status published, journal closed
+
+    signal.signal(signal.SIGTERM, terminate)
     try:
         agent = run_agent(options, report)
     except (KeyFileError, ValueError) as error:

@@ -212,3 +212,34 @@ def test_retained_signed_config_is_applied_and_a_tampered_one_refused(
         harness.transport.stop()
         publisher.disconnect()
         publisher.loop_stop()
+
+
+class BrokenReader:
+    def read(self, image_bgr: object) -> object:
+        raise RuntimeError("tesseract crashed")
+
+
+class BrokenCamera:
+    def frame_at(self, t_ms: int) -> object:
+        raise ValueError("not a readable image")
+
+
+def test_camera_or_reader_failure_does_not_cost_the_violation(tmp_path: Path) -> None:
+    import numpy as np
+
+    from speedledger.edge.agent import Frame
+
+    class StillCamera:
+        def frame_at(self, t_ms: int) -> Frame:
+            return Frame(b"\xff\xd8jpeg", np.zeros((2, 2, 3), np.uint8))
+
+    signer = CryptographySigner.from_seed(bytes(32))
+    for camera, reader, sha in ((StillCamera(), BrokenReader(), True), (BrokenCamera(), None, False)):
+        journal = Journal(str(tmp_path / ("j" + str(sha))))
+        outbox = Outbox(journal, RADAR, object())
+        agent = RadarAgent(RADAR, "t", signer, journal, outbox, ConfigState(RADAR, SpeedPolicy(90), None, verify),
+                           camera=camera, plate_reader=reader)  # type: ignore[arg-type]  # fmt: skip
+        message = agent.on_pass(VehiclePass(0, 130.0, "approaching", 20.0, 10, 0, 0), 1_764_316_800_000)
+        assert message is not None and message["plate"] == "" and message["plate_confidence_pm"] == 0
+        assert (message["image_sha256"] != "") == sha
+        assert len(journal.pending()) == 1

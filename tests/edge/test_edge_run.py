@@ -135,3 +135,45 @@ def test_edge_run_reads_live_pcm_on_stdin(tmp_path: Path) -> None:
     assert completed.returncode == 2, completed.stderr.decode()
     (violation,) = [json.loads(line) for line in completed.stdout.decode().splitlines()]
     assert abs(violation["measured_speed_ckmh"] - 13100) <= 131
+
+
+def test_sigterm_stops_the_agent_cleanly(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    """systemd's stop of a live agent (waiting for PCM on stdin): retained offline status, clean exit."""
+    import signal
+    import time
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    key_file = tmp_path / "radar.pem"
+    key_file.write_bytes(
+        Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "speedledger", "edge", "run", "--radar-id", "FR-TERM-1", "--key", str(key_file),
+         "--journal", str(tmp_path / "journal"), "--mqtt", mosquitto.url, "--source", "-", "--sample-rate", "24000"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    states: list[str] = []
+    watcher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="term-watcher")
+    watcher.on_connect = lambda c, *_: c.subscribe("speedledger/v1/radars/FR-TERM-1/status", 1)
+    watcher.on_message = lambda c, u, m: states.append(json.loads(m.payload)["state"])
+    watcher.connect("127.0.0.1", mosquitto.port)
+    watcher.loop_start()
+    try:
+        deadline = time.monotonic() + 60
+        while "online" not in states:
+            assert time.monotonic() < deadline and process.poll() is None, process.stderr
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 130
+        while "offline" not in states:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        watcher.disconnect()
+        watcher.loop_stop()
+        if process.poll() is None:
+            process.kill()
