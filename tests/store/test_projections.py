@@ -268,3 +268,43 @@ def test_postgres_wakes_the_runner_for_appends_from_other_processes(postgres_url
         runner.close()
         other.close()
         store.close()
+
+
+APPENDER = """
+import sys, time
+from speedledger.central.eventstore import ANY_VERSION, NewEvent, create_event_store
+store = create_event_store(sys.argv[1])
+worst = 0.0
+deadline = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < deadline:
+    started = time.monotonic()
+    store.append("other-process", [NewEvent("Counted", {})], ANY_VERSION)
+    worst = max(worst, time.monotonic() - started)
+    time.sleep(0.01)
+print(worst)
+"""
+
+
+def test_another_process_keeps_appending_during_a_rebuild(event_store: SqlEventStore) -> None:
+    """`speedledger central rebuild` runs beside a live central: the live writers must not starve."""
+    filled = fill(event_store, 300)
+    runner = ProjectionRunner(event_store, [Tally(delay_s=0.004)], batch_size=25)
+    runner.catch_up()
+    url = event_store.engine.url.render_as_string(hide_password=False)
+    appender = subprocess.Popen(
+        [sys.executable, "-c", APPENDER, url, "4.0"], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while event_store.last_position() == sum(filled.values()) and time.monotonic() < deadline:
+            time.sleep(0.02)  # until the other process appends
+        started = time.monotonic()
+        runner.rebuild("tally")
+        rebuild_s = time.monotonic() - started
+    finally:
+        out, _ = appender.communicate(timeout=60)
+    assert appender.returncode == 0
+    assert rebuild_s > 1.0, "the rebuild must be long enough to matter"
+    assert float(out) < rebuild_s / 2  # waited for a batch or so, never for the whole rebuild
+    runner.catch_up()
+    assert projected(event_store)[1] == all_positions(event_store)
