@@ -35,14 +35,19 @@ class Tokens:
         return {"Authorization": f"Bearer {authority.mint(role, subject, ttl_s=600, now=now)}"}
 
 
-def make_central(directory: Path) -> Central:
+def make_central(directory: Path, db_url: str | None = None) -> Central:
+    """A Central on `db_url`, by default a SQLite file in `directory` (which also holds its config key)."""
     directory.mkdir(parents=True, exist_ok=True)
-    return bootstrap(Settings(db_url=f"sqlite:///{directory / 'central.db'}", secret=SECRET))
+    environ = {"SPEEDLEDGER_SECRET": SECRET, "SPEEDLEDGER_DB": db_url or f"sqlite:///{directory / 'central.db'}"}
+    return bootstrap(Settings.from_env(environ))
 
 
 @pytest.fixture
-def central(tmp_path: Path) -> Iterator[Central]:
-    central = make_central(tmp_path)
+def central(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Central]:
+    """Central on each store in turn: SQLite, then PostgreSQL (the `database_url` fixture)."""
+    # Central's config-signing key file (ingest settings read the environment); never in the cwd.
+    monkeypatch.setenv("SPEEDLEDGER_CONFIG_KEY", str(tmp_path / "central-config-key.pem"))
+    central = make_central(tmp_path, database_url)
     try:
         yield central
     finally:

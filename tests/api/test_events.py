@@ -52,9 +52,10 @@ def test_log_pages_in_order(client: TestClient, tokens: Tokens) -> None:
     assert paged == everything["items"]
 
 
-@pytest.mark.parametrize("params", [{"after": -1}, {"limit": 0}, {"limit": 1001}, {"after": 2**63}, {"after": "x"}])
-def test_log_bad_query_is_422(client: TestClient, tokens: Tokens, params: dict[str, object]) -> None:
-    assert client.get("/api/v1/events", params=params, headers=tokens.headers(Role.AGENCY)).status_code == 422
+def test_log_bad_query_is_422(client: TestClient, tokens: Tokens) -> None:
+    for params in ({"after": -1}, {"limit": 0}, {"limit": 1001}, {"after": 2**63}, {"after": "x"}):
+        response = client.get("/api/v1/events", params=params, headers=tokens.headers(Role.AGENCY))
+        assert response.status_code == 422, params
 
 
 @dataclass
@@ -142,13 +143,13 @@ def test_stream_resumes_after_last_event_id(base_url: str, tokens: Tokens) -> No
                 assert next_event(messages(response)).id == first
 
 
-@pytest.mark.parametrize("last_event_id", ["abc", "-1", "1.5", str(2**64), "١"])
-def test_stream_refuses_a_bad_last_event_id(base_url: str, tokens: Tokens, last_event_id: str) -> None:
-    headers = [(b"Last-Event-ID", last_event_id.encode())]  # bytes: the header may hold non-ASCII digits
-    headers += [(name.encode(), value.encode()) for name, value in tokens.headers(Role.ADMIN).items()]
-    response = httpx.get(f"{base_url}{STREAM}", headers=headers, timeout=5)
-    assert response.status_code == 422
-    assert "Last-Event-ID" in response.json()["detail"]
+def test_stream_refuses_a_bad_last_event_id(base_url: str, tokens: Tokens) -> None:
+    for last_event_id in ("abc", "-1", "1.5", str(2**64), "١"):
+        headers = [(b"Last-Event-ID", last_event_id.encode())]  # bytes: the header may hold non-ASCII digits
+        headers += [(name.encode(), value.encode()) for name, value in tokens.headers(Role.ADMIN).items()]
+        response = httpx.get(f"{base_url}{STREAM}", headers=headers, timeout=5)
+        assert response.status_code == 422, last_event_id
+        assert "Last-Event-ID" in response.json()["detail"]
 
 
 def test_server_shutdown_ends_open_streams_cleanly(app: FastAPI, tokens: Tokens) -> None:

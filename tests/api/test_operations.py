@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -14,6 +15,12 @@ from speedledger.central.entrypoints.api import create_app
 from speedledger.central.eventstore import NewEvent
 from tests.api.conftest import Tokens, make_central
 from tests.api.factories import RadarKey, radar_body
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only here: what these tests check does not depend on the store."""
+    return f"sqlite:///{tmp_path / 'central.db'}"
 
 
 def samples(client: TestClient) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

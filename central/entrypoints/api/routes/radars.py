@@ -96,7 +96,8 @@ def read_radars(
         liveness = {row["node_id"]: row for row in list_liveness(conn, kind="radar")}
         radars = [
             _with_liveness(radar, liveness.get(radar.radar_id))
-            for radar in list_radars(conn)
+            # Sorted here by code point: the cursor compares that way, whatever the database's collation.
+            for radar in sorted(list_radars(conn), key=lambda radar: radar.radar_id)
             if radar.radar_id > str(after)
         ][: limit + 1]
     return paginate(radars, limit, lambda radar: (radar.radar_id,))
