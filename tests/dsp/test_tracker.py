@@ -1,0 +1,163 @@
+"""The portable pass tracker on hand-made detections, on CPython and on the real MicroPython."""
+
+import json
+import math
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from speedledger.edge.core.tracker import (
+    SHARED_BEAM,
+    UNRESOLVED,
+    UNSTEADY,
+    Detection,
+    PassTracker,
+    TrackerConfig,
+    VehiclePass,
+)
+from tests.conftest import missing_dependency
+
+HOP_MS = 8
+Frames = list[tuple[int, list[tuple[float, float]]]]
+
+
+def vehicle(speed: float, centre_ms: int, peak_snr: float, half_width_ms: int, rng: np.random.Generator) -> Frames:
+    """Frames of one vehicle: SNR falling off around its centre, speed with a little noise."""
+    frames: Frames = []
+    for t in range(centre_ms - half_width_ms, centre_ms + half_width_ms + 1, HOP_MS):
+        snr = peak_snr - 12.0 * ((t - centre_ms) / half_width_ms) ** 2
+        frames.append((t, [(speed + float(rng.normal(0, 0.02)), snr)]))
+    return frames
+
+
+def merge(*scenes: Frames) -> Frames:
+    by_time: dict[int, list[tuple[float, float]]] = {}
+    for scene in scenes:
+        for t, detections in scene:
+            by_time.setdefault(t, []).extend(detections)
+    times = sorted(set(by_time) | set(range(min(by_time), max(by_time) + 20 * HOP_MS, HOP_MS)))
+    return [(t, by_time.get(t, [])) for t in times]
+
+
+def track(frames: Frames, config: TrackerConfig | None = None) -> list[VehiclePass]:
+    tracker = PassTracker(config)
+    passes: list[VehiclePass] = []
+    for t, detections in frames:
+        passes.extend(tracker.update(t, [Detection(speed, snr) for speed, snr in detections]))
+    return passes + tracker.flush()
+
+
+def test_one_vehicle_one_pass_weighted_by_snr() -> None:
+    frames = vehicle(87.3, 1000, 30.0, 120, np.random.default_rng(1))
+    (result,) = track(frames)
+    assert result.valid and result.direction == "approaching"
+    assert abs(result.speed_kmh - 87.3) < 0.02
+    assert abs(result.t_ms - 1000) <= HOP_MS
+    assert result.frames == len(frames) and result.snr_db == pytest.approx(30.0)
+    assert result.as_measurement() == {
+        "t_ms": result.t_ms,
+        "speed_kmh": round(result.speed_kmh, 2),
+        "direction": "approaching",
+        "snr_db": 30.0,
+        "frames": len(frames),
+    }
+
+
+def test_passes_come_out_once_the_vehicle_has_left() -> None:
+    tracker = PassTracker(TrackerConfig(max_gap_ms=100))
+    out = [tracker.update(t, [Detection(-50.0, 20.0)]) for t in range(0, 200, HOP_MS)]
+    assert not any(out)
+    assert tracker.update(280, []) == [] and tracker.update(300, [])[0].direction == "receding"
+
+
+def test_too_few_frames_is_noise() -> None:
+    assert track([(t, [(120.0, 15.0)]) for t in range(0, 4 * HOP_MS, HOP_MS)]) == []
+
+
+def test_a_speed_that_drifts_is_unsteady() -> None:
+    frames: Frames = [(t, [(100.0 + t / 40.0, 25.0)]) for t in range(0, 240, HOP_MS)]
+    (result,) = track(frames, TrackerConfig(gate_kmh=2.0))
+    assert result.invalid == UNSTEADY
+
+
+def test_mirror_image_and_wheel_satellites_are_not_vehicles() -> None:
+    rng = np.random.default_rng(2)
+    body = vehicle(90.0, 1000, 40.0, 150, rng)
+    image = [(t, [(-90.0, snr - 30.0)]) for t, [(_, snr)] in body]
+    wheel = [(t, [(135.0 + float(rng.normal(0, 0.05)), 22.0)]) for t, _ in body[5:-5]]
+    (result,) = track(merge(body, image, wheel))
+    assert result.valid and abs(result.speed_kmh - 90.0) < 0.02
+
+
+def test_overlapping_vehicles_resolved_and_dominant_at_their_peaks_are_both_valid() -> None:
+    rng = np.random.default_rng(3)
+    passes = track(merge(vehicle(130.0, 1000, 30.0, 150, rng), vehicle(95.0, 1250, 30.0, 150, rng)))
+    assert [(round(p.speed_kmh), p.valid) for p in passes] == [(130, True), (95, True)]
+
+
+def test_side_by_side_vehicles_share_the_beam() -> None:
+    rng = np.random.default_rng(4)
+    passes = track(merge(vehicle(130.0, 1000, 30.0, 150, rng), vehicle(95.0, 1010, 28.0, 150, rng)))
+    assert [p.invalid for p in passes] == [SHARED_BEAM, SHARED_BEAM]
+
+
+def test_vehicles_closer_in_speed_than_the_resolution_are_unresolved() -> None:
+    rng = np.random.default_rng(5)
+    passes = track(merge(vehicle(100.0, 1000, 30.0, 150, rng), vehicle(97.5, 1200, 30.0, 150, rng)))
+    assert passes and {p.invalid for p in passes} == {UNRESOLVED}
+
+
+def test_vehicles_below_the_minimum_speed_are_not_reported() -> None:
+    frames = vehicle(8.0, 1000, 30.0, 300, np.random.default_rng(6))
+    assert track(frames, TrackerConfig(min_speed_kmh=10.0)) == []
+
+
+def two_car_frames() -> Frames:
+    rng = np.random.default_rng(7)
+    return merge(
+        vehicle(130.0, 1000, 30.0, 150, rng),
+        vehicle(95.0, 1250, 30.0, 150, rng),
+        vehicle(-60.0, 2000, 20.0, 300, rng),
+        vehicle(100.0, 3000, 30.0, 150, rng),
+        vehicle(97.5, 3200, 30.0, 150, rng),
+    )
+
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNNER = ROOT / "tests" / "micropython" / "run.mjs"
+PACKAGE = ROOT / "node_modules" / "@micropython" / "micropython-webassembly-pyscript" / "micropython.mjs"
+
+
+@pytest.mark.micropython
+def test_micropython_tracker_matches_cpython(tmp_path: Path) -> None:
+    node = shutil.which("node")
+    if node is None:
+        missing_dependency("node (nodejs 20)")
+    if not PACKAGE.exists() or not RUNNER.exists():
+        missing_dependency("npm package @micropython/micropython-webassembly-pyscript (run `npm ci`)")
+    frames = two_car_frames()
+    (tmp_path / "input.json").write_text(json.dumps(frames))
+    empty = tmp_path / "empty.py"
+    empty.write_text("")
+    files = [
+        [str(empty), "/lib/speedledger/__init__.py"],
+        [str(empty), "/lib/speedledger/edge/__init__.py"],
+        [str(empty), "/lib/speedledger/edge/core/__init__.py"],
+        [str(ROOT / "edge" / "core" / "tracker.py"), "/lib/speedledger/edge/core/tracker.py"],
+        [str(tmp_path / "input.json"), "/input.json"],
+    ]
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"files": files, "main": str(Path(__file__).parent / "tracker_check.py")}))
+    done = subprocess.run([node, str(RUNNER), str(manifest)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    (line,) = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    on_device = json.loads(line[len("RESULT ") :])
+    here = [[p.t_ms, p.speed_kmh, p.direction, p.snr_db, p.frames, p.invalid] for p in track(frames)]
+    assert len(on_device) == len(here) == 5
+    for device_pass, cpython_pass in zip(on_device, here, strict=True):
+        assert device_pass[0] == cpython_pass[0] and device_pass[2:3] == cpython_pass[2:3]
+        assert math.isclose(device_pass[1], cpython_pass[1], abs_tol=1e-3)
+        assert device_pass[4:] == cpython_pass[4:]
