@@ -21,6 +21,8 @@ from sqlalchemy import Engine, create_engine
 
 from speedledger.central.errors import ConfigurationError
 from speedledger.central.eventstore import SqlEventStore, create_event_store
+from speedledger.central.eventstore.postgres import postgres_url
+from speedledger.central.eventstore.sqlite import sqlite_engine
 from speedledger.central.infractions.fines import FineSchedule, load_fine_schedule
 from speedledger.central.infractions.handlers import HANDLERS as INFRACTION_HANDLERS
 from speedledger.central.infractions.process_manager import InfractionProcessManager
@@ -125,6 +127,8 @@ class Central:
 
     def close(self) -> None:
         self.runner.close()
+        if isinstance(self.vault, SqlKeyVault):
+            self.vault.close()
         self.store.close()
 
 
@@ -136,6 +140,12 @@ def build_projections(store: SqlEventStore, vault: KeyVault, schedule: FineSched
         InfractionsProjection(),
         EvidenceProjection(),
     ]
+
+
+def _keys_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        return sqlite_engine(url)
+    return create_engine(postgres_url(url), pool_pre_ping=True)
 
 
 def _bind(handler: Callable[..., Any], dependencies: Mapping[str, Any]) -> Callable[[Any], Any]:
@@ -155,8 +165,10 @@ def bootstrap(
     query right after `bus.handle(...)` sees its effects (the REST API relies on it)."""
     store = store or create_event_store(settings.db_url)
     if vault is None:
-        keys_engine = create_engine(settings.keys_db_url) if settings.keys_db_url else store.engine
-        vault = SqlKeyVault(keys_engine)
+        if settings.keys_db_url:
+            vault = SqlKeyVault(_keys_engine(settings.keys_db_url), owns_engine=True)
+        else:
+            vault = SqlKeyVault(store.engine)
     schedule = load_fine_schedule(settings.fine_schedule)
     projections = build_projections(store, vault, schedule, clock)
     runner = ProjectionRunner(store, projections)

@@ -24,9 +24,15 @@ personal_data_keys = Table(
 
 
 class SqlKeyVault:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, owns_engine: bool = False) -> None:
         self._engine = engine
+        self._owns_engine = owns_engine
         metadata.create_all(engine)
+
+    def close(self) -> None:
+        """Release the vault's own database (SPEEDLEDGER_KEYS_DB); a shared engine is left alone."""
+        if self._owns_engine:
+            self._engine.dispose()
 
     def get_key(self, subject_id: str) -> bytes | None:
         with self._engine.connect() as conn:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, create_engine, inspect, select
 
-from speedledger.central.bootstrap import Central
+from speedledger.central.bootstrap import Central, Settings, bootstrap
 from speedledger.central.errors import Conflict, Invalid, NotFound
 from speedledger.central.registration import queries
 from speedledger.central.registration.commands import EraseOwner, RegisterOwner, RegisterVehicle, TransferOwnership
 from speedledger.central.registration.handlers import load_vehicle
 from speedledger.central.registration.keyvault import personal_data_keys
-from tests.central.conftest import HOUR, T0, World
+from tests.central.conftest import HOUR, T0, FakeClock, World
 
 
 def test_owner_at_time_across_a_transfer(central: Central, world: World, conn: Connection) -> None:
@@ -142,3 +143,21 @@ def test_erasure_survives_a_rebuild(central: Central, world: World) -> None:
         erased, kept = queries.get_owner(conn, alice), queries.get_owner(conn, bob)
     assert erased is not None and (erased.name, erased.email, erased.erased) == (None, None, True)
     assert kept is not None and (kept.name, kept.email) == ("Bob", "bob@example.fr")
+
+
+def test_keys_in_a_separate_database(tmp_path: Path, clock: FakeClock) -> None:
+    settings = Settings(
+        db_url=f"sqlite:///{tmp_path / 'events.db'}", keys_db_url=f"sqlite:///{tmp_path / 'keys.db'}", secret="x"
+    )
+    central = bootstrap(settings, clock=clock)
+    try:
+        owner_id = World(central, clock).owner("Alice")
+        keys_engine = create_engine(settings.keys_db_url or "")
+        with keys_engine.connect() as keys_conn, central.engine.connect() as conn:
+            assert keys_conn.execute(select(personal_data_keys.c.subject_id)).scalars().all() == [owner_id]
+            assert not inspect(conn).has_table("personal_data_keys")  # nothing of the keys beside the events
+            owner = queries.get_owner(conn, owner_id)
+        keys_engine.dispose()
+        assert owner is not None and owner.name == "Alice"
+    finally:
+        central.close()
