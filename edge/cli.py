@@ -48,6 +48,39 @@ def measure(
         plot_measurement(iq, processor, passes, plot, title=f"{file.name} (angle {angle_deg:g} deg)")
 
 
+@edge_app.command("read-plate")
+def read_plate(
+    image: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="Camera frame of the vehicle's front (JPEG, PNG, ...).")
+    ],
+    json_output: Annotated[bool, typer.Option("--json", help='Print {"plate":..,"confidence_pm":..}.')] = False,
+    min_confidence_pm: Annotated[
+        int, typer.Option(min=0, max=1000, help="Below this per-character confidence the plate is left unread.")
+    ] = 700,
+) -> None:
+    """Read the French SIV plate in a frame; an unreadable or doubtful plate prints as "" (never a guess)."""
+    import json
+
+    import cv2
+
+    from speedledger.edge.plates.tesseract import TessdataNotFound, TesseractPlateReader
+
+    frame = cv2.imread(str(image), cv2.IMREAD_COLOR)
+    if frame is None:
+        typer.echo(f"error: cannot read an image from {image}", err=True)
+        raise typer.Exit(1)
+    try:
+        with TesseractPlateReader(min_confidence_pm=min_confidence_pm) as reader:
+            read = reader.read(frame)
+    except TessdataNotFound as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    if json_output:
+        typer.echo(json.dumps({"plate": read.plate, "confidence_pm": read.confidence_pm}, separators=(",", ":")))
+    else:
+        typer.echo(f"{read.plate or '(unread)'}  confidence {read.confidence_pm} pm")
+
+
 @edge_app.command("run")
 def run(
     radar_id: Annotated[str, typer.Option("--radar-id", help="This radar's id, as registered at central.")],
