@@ -89,6 +89,8 @@ class MqttSession:
         keepalive_s: int = 30,
     ) -> None:
         self._subscriptions = list(subscriptions)
+        #: The topic filters without a `$share/{group}/` prefix, to match incoming topics against.
+        self._filters = [topic.split("/", 2)[2] if topic.startswith("$share/") else topic for topic in subscriptions]
         self._on_message = on_message
         self._on_connected = on_connected
         self._address = address
@@ -174,6 +176,12 @@ class MqttSession:
         self._connected.clear()
         log.warning("MQTT disconnected: %s", reason)
 
-    def _handle_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+    def _handle_message(self, client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         delivery = Delivery(self._connection, message.mid, message.qos)
+        if not any(mqtt.topic_matches_sub(pattern, message.topic) for pattern in self._filters):
+            # A broker bug (amqtt 0.12 hands out unrelated retained messages on subscribe): not ours.
+            log.warning("ignoring a message on %s, which matches none of our subscriptions", message.topic)
+            if message.qos > 0:
+                client.ack(message.mid, message.qos)
+            return
         self._on_message(Received(message.topic, bytes(message.payload), bool(message.retain), now_ms(), delivery))

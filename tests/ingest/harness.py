@@ -100,6 +100,8 @@ class RadarClient:
             raise TimeoutError("radar client could not subscribe to its acks")
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if not message.topic.endswith("/acks"):
+            return  # amqtt 0.12 also hands out unrelated retained messages on subscribe
         ack = json.loads(message.payload)
         with self._lock:
             self.acks.setdefault(ack["event_id"], []).append(ack)
