@@ -39,7 +39,7 @@ typecheck: $(INSTALLED)
 	@for f in speedledger/*; do ln -s "$(CURDIR)/$$f" $(TYPECHECK_ROOT)/speedledger/; done
 	@for d in central edge simulator shared; do ln -s "$(CURDIR)/$$d" $(TYPECHECK_ROOT)/speedledger/$$d; done
 	cd $(TYPECHECK_ROOT) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p speedledger
-	# The board build (edge/board + the portable core) as MicroPython on an ESP32 sees it.
+# ...and the board build (edge/board + the portable core) as MicroPython on an ESP32 sees it.
 	edge/board/typecheck.sh $(CURDIR)/$(BIN)/mypy
 
 pytest: install $(NODE_MODULES)

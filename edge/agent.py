@@ -26,7 +26,7 @@ import numpy as np
 
 from speedledger.edge.core import topics
 from speedledger.edge.core.config import ConfigError, ConfigState, StaleConfig
-from speedledger.edge.core.journal import Journal
+from speedledger.edge.core.journal import Journal, sync_directory
 from speedledger.edge.core.session import Outbox
 from speedledger.edge.core.tracker import VehiclePass
 from speedledger.edge.core.violation import SpeedPolicy, build, payload, sign, speed_ckmh, uuid7
@@ -228,6 +228,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
+    sync_directory(str(path.parent))
 
 
 def wav_source(path: Path, chunk_s: float = 0.1) -> tuple[float, Iterator[np.ndarray]]:

@@ -107,7 +107,7 @@ def _make_durable(handle: object) -> None:
         sync()
 
 
-def _sync_directory(directory: str) -> None:
+def sync_directory(directory: str) -> None:
     """Make a rename durable where the OS needs it (POSIX); a no-op on MicroPython."""
     flags = getattr(os, "O_RDONLY", None)
     if flags is None or not hasattr(os, "fsync"):
@@ -270,6 +270,8 @@ class Journal:
                 os.rename(self._new_path, self._log_path)
             else:
                 open(self._log_path, "wb").close()
+            # The file's directory entry must survive a cut too, or its fsync'ed records go with it.
+            sync_directory(self.directory)
         elif _exists(self._new_path):
             os.remove(self._new_path)  # an interrupted compaction; journal.log is still whole
 
@@ -379,7 +381,7 @@ class Journal:
                     remaining -= len(chunk)
             _make_durable(out)
         os.rename(self._new_path, self._log_path)
-        _sync_directory(self.directory)
+        sync_directory(self.directory)
         self._pending = {}
         for event in moved:
             self._pending[event.event_id] = event
