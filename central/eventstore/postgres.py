@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable
 
 import psycopg
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPICursor
 
@@ -28,6 +28,8 @@ from speedledger.central.eventstore.sql import SqlEventStore
 
 #: Advisory lock key for appends: int64 from the bytes of "sl-evts".
 APPEND_LOCK_KEY = int.from_bytes(b"sl-evts", "big")
+#: Advisory lock key for schema creation by processes starting together: "sl-schm".
+SCHEMA_LOCK_KEY = int.from_bytes(b"sl-schm", "big")
 #: LISTEN/NOTIFY channel announcing committed appends.
 CHANNEL = "speedledger_events"
 
@@ -50,6 +52,9 @@ class PostgresEventStore(SqlEventStore):
         self._libpq_url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._listener: threading.Thread | None = None
         self._closing = threading.Event()
+
+    def lock_schema(self, conn: Connection) -> None:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
 
     def _lock_appends(self, cursor: DBAPICursor) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s), pg_notify(%s, '')", (APPEND_LOCK_KEY, CHANNEL))

@@ -125,7 +125,9 @@ class SqlEventStore:
         self._writer = engine.execution_options(**{WRITER_OPTION: True})
         self._integrity_error: type[Exception] = engine.dialect.loaded_dbapi.IntegrityError
         self._listeners: list[Callable[[int], None]] = []
-        metadata.create_all(self._writer)
+        with self.transaction() as conn:
+            self.lock_schema(conn)
+            metadata.create_all(conn)
 
     # -- transactions -------------------------------------------------------------------------
 
@@ -160,6 +162,10 @@ class SqlEventStore:
                 raise
             finally:
                 raw.close()
+
+    def lock_schema(self, conn: Connection) -> None:
+        """Serialise schema changes (CREATE TABLE ...) with other processes starting at the same time,
+        until `conn`'s transaction ends (SQLite: its write transaction already does)."""
 
     def _writer_turn(self) -> AbstractContextManager[object]:
         """Held around every write transaction of this process (SQLite: a fair queue, see sqlite.py)."""

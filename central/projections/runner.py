@@ -87,6 +87,7 @@ class ProjectionRunner:
     def setup(self) -> None:
         """Create the projections' tables and checkpoint rows where missing."""
         with self.store.transaction() as conn:
+            self.store.lock_schema(conn)
             for projection in self.projections.values():
                 for table in projection.tables:
                     table.create(conn, checkfirst=True)

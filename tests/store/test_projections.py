@@ -308,3 +308,26 @@ def test_another_process_keeps_appending_during_a_rebuild(event_store: SqlEventS
     assert float(out) < rebuild_s / 2  # waited for a batch or so, never for the whole rebuild
     runner.catch_up()
     assert projected(event_store)[1] == all_positions(event_store)
+
+
+def test_processes_starting_together_create_the_schema_once(database_url: str) -> None:
+    """Several ingest workers or centrals starting at once on an empty database (PostgreSQL would
+    otherwise fail with 'relation already exists' or a pg_type unique violation)."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(5)
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            store = create_event_store(database_url)
+            ProjectionRunner(store, [Tally()]).close()
+            store.close()
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
