@@ -135,7 +135,7 @@ class DopplerProcessor:
         return passes
 
     def _process(self, frames: np.ndarray) -> list[VehiclePass]:
-        peaks, _ = self.analyser.detect(frames)
+        peaks = self.analyser.detect(frames)
         speeds = peaks.doppler_hz / self.hz_per_kmh
         order = np.lexsort((-peaks.snr_db, peaks.frame))
         rows = peaks.frame[order]

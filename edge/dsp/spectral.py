@@ -72,8 +72,8 @@ class FrameAnalyser:
         floor: np.ndarray = np.maximum(median / math.log(2.0), np.finfo(np.float32).tiny)
         return floor
 
-    def detect(self, frames: np.ndarray) -> tuple[Peaks, np.ndarray]:
-        """Peaks of every frame, and the frames' power spectra (for plots)."""
+    def detect(self, frames: np.ndarray) -> Peaks:
+        """Detected peaks of every frame (one row a frame)."""
         power = self.power(frames)
         rows, size = power.shape
         floor = self.noise_floor(power)
@@ -83,7 +83,6 @@ class FrameAnalyser:
         lobe_max = power[row[:, None], (k[:, None] + lobe) % size].max(axis=1)
         strongest = power[row, k] >= lobe_max
         row, k = row[strongest], k[strongest]
-        size = self.size
         tiny = np.finfo(np.float32).tiny
         left = np.log(power[row, (k - 1) % size] + tiny)
         centre = np.log(power[row, k] + tiny)
@@ -99,4 +98,4 @@ class FrameAnalyser:
         doppler = (signed_bin + offset) * self.bin_hz
         receiver_noise = np.median(floor[:, self.band_blocks], axis=1)
         snr = 10.0 * np.log10(power[row, k] / receiver_noise[row])
-        return Peaks(row, doppler, snr), power
+        return Peaks(row, doppler, snr)
