@@ -191,3 +191,15 @@ def test_evidence_is_served_once_it_arrived(scene: Scene) -> None:
     assert served.headers["content-type"] == "image/jpeg"
     assert served.content == image
     assert served.headers["etag"] == f'"{sha}"'
+
+
+def test_erased_owner_leaves_infractions_without_personal_data(scene: Scene) -> None:
+    scene.record()
+    [item] = scene.get(LIST)["items"]
+    erased = scene.client.delete(f"/api/v1/owners/{scene.owner_id}", headers=scene.tokens.headers(Role.REGISTRY))
+    assert erased.status_code == 200
+    response = scene.client.get(f"{LIST}/{item['infraction_id']}", headers=scene.tokens.headers(Role.AGENCY))
+    detail = response.json()
+    assert (detail["owner_id"], detail["owner_name"], detail["owner_erased"]) == (scene.owner_id, None, True)
+    assert "Camille" not in response.text and "camille@example.fr" not in response.text
+    assert detail["fine_eur"] == item["fine_eur"]  # the infraction itself stays

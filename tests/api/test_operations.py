@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from speedledger.central.auth import Role
 from speedledger.central.bootstrap import Central
 from speedledger.central.entrypoints.api import create_app
 from speedledger.central.eventstore import NewEvent
+from speedledger.central.projections.runner import ProjectionStatus
 from tests.api.conftest import Tokens, make_central
 from tests.api.factories import RadarKey, radar_body
 
@@ -154,3 +156,25 @@ def test_errors_are_json(client: TestClient, tokens: Tokens) -> None:
     ):
         assert response.headers["content-type"] == "application/json"
         assert "detail" in response.json()
+
+
+class StoppedProjectionRunner:
+    """The runner's observation port, reporting one projection stopped on an error."""
+
+    def status(self) -> list[ProjectionStatus]:
+        return [
+            ProjectionStatus(name="radars", position=3, head=5, error=None, failures=0),
+            ProjectionStatus(name="infractions", position=1, head=5, error="IntegrityError: boom", failures=4),
+        ]
+
+
+def test_health_is_degraded_while_a_projection_is_stopped(central: Central) -> None:
+    stopped = dataclasses.replace(central, runner=StoppedProjectionRunner())  # type: ignore[arg-type]
+    with TestClient(create_app(stopped)) as client:
+        response = client.get("/health")
+        assert response.status_code == 200
+        health = response.json()
+        assert health["status"] == "degraded"
+        assert health["projections"]["infractions"] == {"position": 1, "lag": 4, "error": "IntegrityError: boom"}
+        assert health["projections"]["radars"]["lag"] == 2
+        assert samples(client)[metric("speedledger_projection_failing", projection="infractions")] == 1

@@ -80,6 +80,13 @@ class CentralCollector(Collector):
             "Events stored but not yet applied, by projection.",
             labels=["projection"],
         )
+        failing = GaugeMetricFamily(
+            "speedledger_projection_failing",
+            "1 while a projection is stopped on an error (retried with backoff).",
+            labels=["projection"],
+        )
         for name, projection in report.projections.items():
             lag.add_metric([name], projection.lag)
+            failing.add_metric([name], 1.0 if projection.error else 0.0)
         yield lag
+        yield failing

@@ -20,7 +20,7 @@ router = APIRouter(tags=["operations"])
 def health(central: CentralDep) -> JSONResponse:
     """Event store reachability, its head position and each projection's checkpoint and lag (events behind)."""
     report = check_health(central)
-    return JSONResponse(status_code=200 if report.status == "ok" else 503, content=report.model_dump())
+    return JSONResponse(status_code=503 if report.status == "unavailable" else 200, content=report.model_dump())
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
