@@ -26,7 +26,8 @@ class Event:
         return type(self).__name__
 
     def data(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The fields as a dict (shallow: events hold plain JSON values)."""
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
 
 
 class EventTypes:

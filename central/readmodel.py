@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, bindparam
 
 from speedledger.central.eventstore.port import RecordedEvent
 from speedledger.central.model import Event, EventTypes
@@ -34,6 +35,15 @@ class TableProjection:
 
     def table(self, name: str) -> Table:
         return self._tables[name]
+
+    def update(self, conn: Connection, table_name: str, where: Mapping[str, Any], **values: Any) -> None:
+        """UPDATE `table_name` SET `values` WHERE each `where` column equals its value.
+
+        Values travel as parameters, so the statement compiles once per shape (replays stay fast).
+        """
+        table = self.table(table_name)
+        statement = table.update().where(*(table.c[name] == bindparam(f"where_{name}") for name in where))
+        conn.execute(statement, {**{f"where_{name}": value for name, value in where.items()}, **values})
 
     def apply(self, conn: Connection, event: RecordedEvent) -> None:
         decoded = self.event_types.decode(event.type, event.data)

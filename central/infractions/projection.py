@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Connection, Index, Integer, MetaData, String, Table, update
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Connection, Index, Integer, MetaData, String, Table
 
 from speedledger.central.eventstore.port import RecordedEvent
 from speedledger.central.infractions.events import (
@@ -106,7 +106,8 @@ class InfractionsProjection(TableProjection):
         match event:
             case ViolationRecorded():
                 conn.execute(
-                    violation_table.insert().values(
+                    violation_table.insert(),
+                    dict(
                         event_id=event.message["event_id"],
                         radar_id=event.message["radar_id"],
                         seq=event.message["seq"],
@@ -115,37 +116,39 @@ class InfractionsProjection(TableProjection):
                         received_at_ms=event.received_at_ms,
                         message=dict(event.message),
                         outcome="pending",
-                    )
+                    ),
                 )
             case ViolationDismissed():
-                conn.execute(
-                    update(violation_table)
-                    .where(violation_table.c.event_id == event.event_id)
-                    .values(outcome="dismissed", dismissal_reason=event.reason)
+                self.update(
+                    conn, "violations", {"event_id": event.event_id}, outcome="dismissed", dismissal_reason=event.reason
                 )
             case InfractionIssued():
                 row = event.data()
                 conn.execute(
-                    infraction_table.insert().values(
+                    infraction_table.insert(),
+                    dict(
                         **row,
                         limit_mismatch=event.device_speed_limit_kmh != event.speed_limit_kmh,
                         updated_at_ms=event.issued_at_ms,
-                    )
+                    ),
+                )
+                self.update(
+                    conn,
+                    "violations",
+                    {"event_id": event.event_id},
+                    outcome="infraction",
+                    infraction_id=event.infraction_id,
                 )
                 conn.execute(
-                    update(violation_table)
-                    .where(violation_table.c.event_id == event.event_id)
-                    .values(outcome="infraction", infraction_id=event.infraction_id)
-                )
-                conn.execute(
-                    history_table.insert().values(
+                    history_table.insert(),
+                    dict(
                         infraction_id=event.infraction_id,
                         position=recorded.position,
                         status=event.status,
                         reason=event.unidentified_reason or "",
                         actor=actor,
                         at_ms=event.issued_at_ms,
-                    )
+                    ),
                 )
             case (
                 InfractionPaid()
@@ -161,18 +164,15 @@ class InfractionsProjection(TableProjection):
                     changes |= {"plate": event.plate, "owner_id": event.owner_id, "unidentified_reason": None}
                 else:
                     reason = event.reference if isinstance(event, InfractionPaid) else event.reason
+                self.update(conn, "infractions", {"infraction_id": event.infraction_id}, **changes)
                 conn.execute(
-                    update(infraction_table)
-                    .where(infraction_table.c.infraction_id == event.infraction_id)
-                    .values(**changes)
-                )
-                conn.execute(
-                    history_table.insert().values(
+                    history_table.insert(),
+                    dict(
                         infraction_id=event.infraction_id,
                         position=recorded.position,
                         status=status,
                         reason=reason,
                         actor=actor,
                         at_ms=event.at_ms,
-                    )
+                    ),
                 )

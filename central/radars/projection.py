@@ -70,7 +70,8 @@ class RadarsProjection(TableProjection):
         match event:
             case RadarRegistered():
                 conn.execute(
-                    radar_table.insert().values(
+                    radar_table.insert(),
+                    dict(
                         radar_id=event.radar_id,
                         name=event.name,
                         latitude=event.latitude,
@@ -79,23 +80,25 @@ class RadarsProjection(TableProjection):
                         status="active",
                         registered_at_ms=event.registered_at_ms,
                         updated_at_ms=event.registered_at_ms,
-                    )
+                    ),
                 )
                 conn.execute(
-                    key_table.insert().values(
+                    key_table.insert(),
+                    dict(
                         radar_id=event.radar_id,
                         key_id=event.key_id,
                         public_key=event.public_key,
                         added_at_ms=event.registered_at_ms,
                         revoked=False,
-                    )
+                    ),
                 )
                 conn.execute(
-                    limit_table.insert().values(
+                    limit_table.insert(),
+                    dict(
                         radar_id=event.radar_id,
                         effective_from_ms=event.registered_at_ms,
                         speed_limit_kmh=event.speed_limit_kmh,
-                    )
+                    ),
                 )
             case RadarDetailsChanged():
                 conn.execute(
@@ -122,11 +125,12 @@ class RadarsProjection(TableProjection):
                     )
                 )
                 conn.execute(
-                    limit_table.insert().values(
+                    limit_table.insert(),
+                    dict(
                         radar_id=event.radar_id,
                         effective_from_ms=event.effective_at_ms,
                         speed_limit_kmh=event.speed_limit_kmh,
-                    )
+                    ),
                 )
             case RadarStatusChanged():
                 conn.execute(
@@ -136,13 +140,14 @@ class RadarsProjection(TableProjection):
                 )
             case RadarKeyAdded():
                 conn.execute(
-                    key_table.insert().values(
+                    key_table.insert(),
+                    dict(
                         radar_id=event.radar_id,
                         key_id=event.key_id,
                         public_key=event.public_key,
                         added_at_ms=event.added_at_ms,
                         revoked=False,
-                    )
+                    ),
                 )
             case RadarKeyRevoked():
                 conn.execute(

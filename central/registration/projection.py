@@ -72,14 +72,15 @@ class RegistrationProjection(TableProjection):
             case OwnerRegistered():
                 personal = self._cipher.open(event.owner_id, event.personal_data)
                 conn.execute(
-                    owner_table.insert().values(
+                    owner_table.insert(),
+                    dict(
                         owner_id=event.owner_id,
                         name=personal.name if personal else None,
                         birth_date=personal.birth_date if personal else None,
                         email=personal.email if personal else None,
                         erased=personal is None,
                         registered_at_ms=event.registered_at_ms,
-                    )
+                    ),
                 )
             case OwnerErased():
                 conn.execute(
@@ -89,19 +90,19 @@ class RegistrationProjection(TableProjection):
                 )
             case VehicleRegistered():
                 conn.execute(
-                    vehicle_table.insert().values(
+                    vehicle_table.insert(),
+                    dict(
                         plate=event.plate,
                         brand=event.brand,
                         model=event.model,
                         fiscal_power=event.fiscal_power,
                         owner_id=event.owner_id,
                         registered_at_ms=event.registered_at_ms,
-                    )
+                    ),
                 )
                 conn.execute(
-                    ownership_table.insert().values(
-                        plate=event.plate, owner_id=event.owner_id, from_ms=event.registered_at_ms, to_ms=None
-                    )
+                    ownership_table.insert(),
+                    dict(plate=event.plate, owner_id=event.owner_id, from_ms=event.registered_at_ms, to_ms=None),
                 )
             case OwnershipTransferred():
                 conn.execute(
@@ -113,7 +114,6 @@ class RegistrationProjection(TableProjection):
                     .values(to_ms=event.effective_at_ms)
                 )
                 conn.execute(
-                    ownership_table.insert().values(
-                        plate=event.plate, owner_id=event.owner_id, from_ms=event.effective_at_ms, to_ms=None
-                    )
+                    ownership_table.insert(),
+                    dict(plate=event.plate, owner_id=event.owner_id, from_ms=event.effective_at_ms, to_ms=None),
                 )
