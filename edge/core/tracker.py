@@ -8,12 +8,15 @@ a track when its vehicle has left the beam, and turns each closed track into one
 
 Metrology rules (OIML R91, French and German practice: never attribute a speed to the wrong vehicle):
 - a pass needs `min_frames` supporting frames and a steady speed (first and second half agree);
+- a pass whose frames wander around a straight-line fit, or many of whose frames lie off its median
+  speed, holds two vehicles closer in speed than one FFT bin: it is invalidated;
 - while two tracks at different speeds overlap in time, both are reported only when they are
   resolved cleanly: far enough apart in speed, both steady, and each one dominating the beam at
   its own peak (that is when the camera fires); otherwise both passes are invalidated;
-- the IQ-imbalance mirror image of a strong track, and satellites of a stronger track in the same
-  direction (wheel micro-Doppler, clutter: unsteady, or seen only while the stronger one is) are
-  recognised as such and never count as vehicles.
+- the IQ-imbalance mirror image of a strong track, satellites of a stronger track in the same
+  direction (wheel micro-Doppler, clutter: unsteady, or seen only while the stronger one is) and
+  weaker fragments at a stronger track's speed are recognised as such and never count as vehicles.
+See docs/dsp.md for the thresholds and the reasoning.
 """
 
 import math
@@ -22,7 +25,7 @@ APPROACHING = "approaching"
 RECEDING = "receding"
 
 # Why a pass was invalidated (VehiclePass.invalid); None when valid.
-UNRESOLVED = "unresolved_targets"  # another vehicle at a nearby speed, or an unsteady one, in the beam
+UNRESOLVED = "unresolved_targets"  # another vehicle at a nearby speed (or an unsteady one) in the beam
 SHARED_BEAM = "shared_beam"  # another vehicle was as strong in the beam at this one's peak
 UNSTEADY = "speed_unsteady"  # the speed changed within the pass
 
