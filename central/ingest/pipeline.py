@@ -132,6 +132,8 @@ class Pipeline:
         self._inbox: queue.Queue[Received | None] = queue.Queue()
         self._checked: queue.Queue[list[Checked] | None] = queue.Queue(maxsize=4)
         self._threads: list[threading.Thread] = []
+        dbapi = store.engine.dialect.loaded_dbapi
+        self._transient_errors: tuple[type[Exception], ...] = (exc.OperationalError, dbapi.OperationalError)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -243,23 +245,46 @@ class Pipeline:
                 return
 
     def commit(self, batch: Sequence[Checked]) -> None:
-        """Write the batch in one transaction, then ack, then PUBACK; retried until it commits."""
-        delay = 0.05
-        while True:
-            try:
-                with COMMIT_SECONDS.time():
-                    decided = self._write(batch)
-                break
-            except exc.OperationalError:
-                log.warning("ingest commit failed (database busy or gone); retrying in %.2f s", delay, exc_info=True)
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        """Write the batch in one transaction, then ack, then PUBACK.
+
+        A database that is busy or unreachable is waited for (retry with backoff; nothing is acked
+        meanwhile). Any other failure is narrowed down: the batch is committed message by message, and
+        a message that cannot be stored even alone is quarantined with the error's type instead.
+        """
+        decided = self._write_retrying(batch)
+        if decided is None:
+            return
         BATCH_SIZE.observe(len(batch))
         for topic, payload in decided.acks:
             self._transport.publish(topic, payload)
         self._transport.confirm(item.received.delivery for item in batch)
         for labels in decided.counts:
             MESSAGES.labels(*labels).inc()
+
+    def _write_retrying(self, batch: Sequence[Checked]) -> _Commit | None:
+        delay = 0.05
+        while True:
+            try:
+                with COMMIT_SECONDS.time():
+                    return self._write(batch)
+            except self._transient_errors:
+                log.warning("ingest commit failed (database busy or gone); retrying in %.2f s", delay, exc_info=True)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            except Exception as error:
+                if len(batch) > 1:
+                    log.exception("a batch of %d messages failed to commit; committing them one by one", len(batch))
+                    for item in batch:
+                        self.commit([item])
+                    return None
+                [item] = batch
+                if isinstance(item.outcome, Rejected) and item.outcome.reason is Reason.UNSTORABLE:
+                    log.exception("message on %s cannot even be quarantined; left unacked", item.received.topic)
+                    return None
+                log.exception("message on %s cannot be stored; quarantining it", item.received.topic)
+                event_id = _named_event_id(item)
+                reason = Rejected(Reason.UNSTORABLE, f"storing failed with {type(error).__name__}", event_id)
+                batch = [Checked(item.received, item.kind, item.radar_id, reason)]
 
     def _write(self, batch: Sequence[Checked]) -> _Commit:
         decided = _Commit()
@@ -331,7 +356,7 @@ class Pipeline:
                 "radar_id": item.radar_id[:64] if item.radar_id is not None else None,
                 "event_id": rejected.event_id,
                 "reason": rejected.reason.value,
-                "detail": rejected.detail,
+                "detail": _printable(rejected.detail),
                 "payload_sha256": hashlib.sha256(received.payload).hexdigest(),
                 "payload_size": len(received.payload),
                 "payload": received.payload,
@@ -370,6 +395,15 @@ class Pipeline:
             keys=("event_id", "sha256"),
         )
         decided.counts.append(("evidence", "stored", ""))
+
+
+def _named_event_id(item: Checked) -> str | None:
+    outcome = item.outcome
+    if isinstance(outcome, Verified):
+        return str(outcome.message["event_id"])
+    if isinstance(outcome, Rejected | EvidenceImage):
+        return outcome.event_id
+    return None
 
 
 def _record_status(conn: Connection, status: Status, received: Received) -> None:
@@ -415,6 +449,11 @@ def _seen(conn: Connection, radar_id: str, at_ms: int) -> None:
         keys=("kind", "node_id"),
         update={"last_seen_ms": _greatest(liveness.c.last_seen_ms, at_ms)},
     )
+
+
+def _printable(text: str, limit: int = 1000) -> str:
+    """Details quote hostile input: keep them printable ASCII (PostgreSQL text refuses NUL)."""
+    return "".join(char if " " <= char <= "~" else f"\\x{ord(char):02x}" for char in text[:limit])
 
 
 def _greatest(column: Any, value: int) -> Any:

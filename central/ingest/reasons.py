@@ -19,3 +19,4 @@ class Reason(StrEnum):
     EVIDENCE_OVERSIZED = "evidence_oversized"  # evidence image above the configured limit
     EVIDENCE_MISMATCH = "evidence_mismatch"  # image hash differs from the one its violation signed
     BAD_STATUS = "bad_status"  # status message that is not the contract's JSON
+    UNSTORABLE = "unstorable"  # passed or failed the checks, but the database refused to store it

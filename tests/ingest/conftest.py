@@ -19,8 +19,9 @@ from tests.ingest.harness import RadarClient, SigningRadar
 
 
 @pytest.fixture
-def central(tmp_path: Path) -> Iterator[Central]:
-    settings = Settings(db_url=f"sqlite:///{tmp_path}/central.db", secret="x" * 32, demo=True)
+def central(database_url: str) -> Iterator[Central]:
+    """Central on SQLite and on PostgreSQL (`database_url` from tests/fixtures/postgres.py)."""
+    settings = Settings(db_url=database_url, secret="x" * 32, demo=True)
     central = bootstrap(settings)
     create_tables(central.engine)
     yield central

@@ -29,6 +29,12 @@ Register = Callable[[str], SigningRadar]
 Connect = Callable[[str], RadarClient]
 
 
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only: these tests are about the broker and processes, not the store (which has its own suite)."""
+    return f"sqlite:///{tmp_path}/central.db"
+
+
 def _recorded_violations(central: Central) -> list[str]:
     event_ids: list[str] = []
     position = 0

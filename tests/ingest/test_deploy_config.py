@@ -34,6 +34,12 @@ PASSWORDS = {"speedledger-central": "central-pw", "R-1": "r1-pw", "R-2": "r2-pw"
 
 
 @pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only: these tests are about the broker and processes, not the store (which has its own suite)."""
+    return f"sqlite:///{tmp_path}/central.db"
+
+
+@pytest.fixture
 def deployed_broker(tmp_path: Path) -> Iterator[int]:
     """mosquitto with the shipped config, only its paths and port moved into the test's directory."""
     binary, passwd = shutil.which("mosquitto") or "/usr/sbin/mosquitto", shutil.which("mosquitto_passwd")

@@ -20,6 +20,12 @@ from tests.ingest.harness import RadarClient, SigningRadar
 
 
 @pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only: these tests are about the broker and processes, not the store (which has its own suite)."""
+    return f"sqlite:///{tmp_path}/central.db"
+
+
+@pytest.fixture
 def embedded_broker(tmp_path: Path) -> Iterator[int]:
     port = free_port()
     log = open(tmp_path / "broker.log", "wb")  # noqa: SIM115 - owned by the process

@@ -1,0 +1,95 @@
+"""The pipeline on a real store without a broker: group commit outcomes and failure narrowing."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any
+
+import pytest
+
+from speedledger.central.bootstrap import Central
+from speedledger.central.infractions.violations import violation_recorded
+from speedledger.central.ingest.mqtt import Delivery, Received
+from speedledger.central.ingest.pipeline import Pipeline
+from speedledger.central.ingest.queries import list_quarantine
+from speedledger.central.radars.handlers import load_radar
+from tests.ingest.harness import SigningRadar
+
+
+class RecordingTransport:
+    def __init__(self) -> None:
+        self.acks: list[dict[str, Any]] = []
+        self.confirmed: list[Delivery] = []
+
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        self.acks.append(json.loads(payload))
+
+    def confirm(self, deliveries: Iterable[Delivery]) -> None:
+        self.confirmed.extend(deliveries)
+
+
+def _received(message: dict[str, Any], mid: int) -> Received:
+    topic = f"speedledger/v1/radars/{message['radar_id']}/violations"
+    return Received(topic, json.dumps(message).encode(), False, time.time_ns() // 1_000_000, Delivery(1, mid, 1))
+
+
+@pytest.fixture
+def pipeline(central: Central) -> tuple[Pipeline, RecordingTransport]:
+    transport = RecordingTransport()
+    pipeline = Pipeline(central.store, partial(load_radar, central.store), transport, violation_recorded)
+    pipeline.start()
+    yield pipeline, transport  # type: ignore[misc]
+    pipeline.stop()
+
+
+def test_one_batch_mixes_every_outcome_in_one_commit(
+    pipeline: tuple[Pipeline, RecordingTransport], central: Central, register: Callable[[str], SigningRadar]
+) -> None:
+    run, transport = pipeline
+    radar = register("R-1")
+    first = radar.violation(seq=1)
+    batch = [first, first, radar.violation(seq=1), {**radar.violation(seq=2), "frames": 0}, radar.violation(seq=3)]
+    run.commit(run.check([_received(message, mid) for mid, message in enumerate(batch, start=1)]))
+    results = [(ack["result"], ack["reason"]) for ack in transport.acks]
+    assert results == [
+        ("accepted", ""),
+        ("duplicate", ""),  # the same event_id again within the batch
+        ("rejected", "seq_reuse"),
+        ("rejected", "invalid_field"),
+        ("accepted", ""),
+    ]
+    assert [delivery.mid for delivery in transport.confirmed] == [1, 2, 3, 4, 5]
+
+
+def test_a_message_the_database_refuses_is_quarantined_and_the_rest_commit(
+    pipeline: tuple[Pipeline, RecordingTransport],
+    central: Central,
+    register: Callable[[str], SigningRadar],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run, transport = pipeline
+    radar = register("R-1")
+    messages = [radar.violation() for _ in range(3)]
+    poisoned = messages[1]["event_id"]
+    append = run._append
+
+    def failing_append(conn: Any, item: Any, verified: Any, *args: Any) -> Any:
+        if verified.message["event_id"] == poisoned:
+            raise ValueError("refused by the database")
+        return append(conn, item, verified, *args)
+
+    monkeypatch.setattr(run, "_append", failing_append)
+    run.commit(run.check([_received(message, mid) for mid, message in enumerate(messages, start=1)]))
+    by_id = {ack["event_id"]: (ack["result"], ack["reason"]) for ack in transport.acks}
+    assert by_id == {
+        messages[0]["event_id"]: ("accepted", ""),
+        poisoned: ("rejected", "unstorable"),
+        messages[2]["event_id"]: ("accepted", ""),
+    }
+    assert sorted(delivery.mid for delivery in transport.confirmed) == [1, 2, 3]
+    with central.engine.connect() as conn:
+        [row] = list_quarantine(conn)
+    assert (row["event_id"], row["reason"], row["detail"]) == (poisoned, "unstorable", "storing failed with ValueError")
