@@ -106,10 +106,16 @@ def _text_image(text: str, font_name: str, height_px: int, width_px: int) -> np.
     return cv2.resize(np.asarray(canvas), (width_px, height_px), interpolation=cv2.INTER_AREA)
 
 
+@functools.lru_cache(maxsize=128)
+def _plate_glyph(char: str, font_name: str) -> np.ndarray:
+    """One character's ink box scaled to 200 px high, its proportions kept."""
+    left, top, right, bottom = _font(font_name, 200).getbbox(char)
+    return _text_image(char, font_name, 200, round((right - left) * 200 / (bottom - top)))
+
+
 def _plate_text_image(plate: str, font_name: str, char_height_px: int, width_px: int) -> np.ndarray:
     """`AB-123-CD` set like a plate: every character exactly `char_height_px` high (no descenders),
     a small even gap between characters and a mid-height dash between the groups (grey)."""
-    font = _font(font_name, 200)
     gap = np.full((200, 24), 255, np.uint8)
     dash = np.full((200, 80), 255, np.uint8)
     dash[84:118, 10:70] = 0
@@ -117,9 +123,7 @@ def _plate_text_image(plate: str, font_name: str, char_height_px: int, width_px:
     for index, char in enumerate(plate):
         if index in (2, 5):
             parts += [dash, gap]
-        left, top, right, bottom = font.getbbox(char)
-        glyph = _text_image(char, font_name, 200, round((right - left) * 200 / (bottom - top)))
-        parts += [glyph, gap]
+        parts += [_plate_glyph(char, font_name), gap]
     strip = np.hstack(parts[:-1])
     return cv2.resize(strip, (width_px, char_height_px), interpolation=cv2.INTER_AREA)
 
@@ -157,19 +161,28 @@ def render_plate(plate: str, char_height_px: int, font_name: str = _FONT_FILES[0
 
 
 def _draw_text(image: np.ndarray, text: str, origin: tuple[int, int], height_px: int, colour: tuple[int, ...]) -> None:
+    """Anti-aliased text in `colour` (BGR) with its top-left ink corner near `origin`, clipped to the frame."""
     font = _font("DejaVuSans-Bold.ttf", max(8, round(height_px / 0.73)))
-    canvas = Image.fromarray(image[:, :, ::-1].copy())
-    ImageDraw.Draw(canvas).text(origin, text, font=font, fill=tuple(reversed(colour)))
-    image[:] = np.asarray(canvas)[:, :, ::-1]
+    left, top, right, bottom = (int(v) for v in font.getbbox(text))
+    mask = Image.new("L", (right - left, bottom - top), 0)
+    ImageDraw.Draw(mask).text((-left, -top), text, font=font, fill=255)
+    x, y = origin[0] + left, origin[1] + top
+    x0, y0 = max(x, 0), max(y, 0)
+    x1, y1 = min(x + mask.width, image.shape[1]), min(y + mask.height, image.shape[0])
+    if x1 <= x0 or y1 <= y0:
+        return
+    alpha = np.asarray(mask, np.float32)[y0 - y : y1 - y, x0 - x : x1 - x, None] / 255
+    region = image[y0:y1, x0:x1]
+    region[:] = (region * (1 - alpha) + np.asarray(colour, np.float32) * alpha).astype(np.uint8)
 
 
 def _scene(rng: np.random.Generator, plate_box: tuple[int, int, int, int]) -> np.ndarray:
     """Road, car body, grille, badges, headlights and a dealer sticker around `plate_box` (x, y, w, h)."""
     width, height = FRAME_SIZE
     px, py, pw, ph = plate_box
-    shade = np.linspace(rng.uniform(90, 140), rng.uniform(60, 100), height)[:, None, None]
-    image = np.broadcast_to(shade, (height, width, 3)).astype(np.float32)
-    image = np.clip(image + rng.normal(0, 6, (height, width, 1)), 0, 255).astype(np.uint8)
+    shade = np.linspace(rng.uniform(90, 140), rng.uniform(60, 100), height, dtype=np.float32)[:, None]
+    road = rng.standard_normal((height, width), dtype=np.float32) * 6 + shade
+    image = cv2.cvtColor(np.clip(road, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
     body_colour = tuple(int(c) for c in rng.integers(20, 240, 3))
     body_top, body_bottom = int(rng.integers(20, 90)), height - int(rng.integers(0, 30))
     body_left, body_right = int(rng.integers(0, 60)), width - int(rng.integers(0, 60))
@@ -221,10 +234,11 @@ def _degrade(image: np.ndarray, degradation: Degradation, rng: np.random.Generat
         centre = ((d.motion_px - 1) / 2, (d.motion_px - 1) / 2)
         kernel = cv2.warpAffine(kernel, cv2.getRotationMatrix2D(centre, d.motion_angle_deg, 1.0), kernel.shape)
         image = cv2.filter2D(image, -1, kernel / kernel.sum())
-    pixels: np.ndarray = image.astype(np.float32) * d.exposure
-    if d.noise_sigma:
-        pixels += rng.normal(0.0, d.noise_sigma, pixels.shape).astype(np.float32)
-    image = np.clip(pixels, 0, 255).astype(np.uint8)
+    pixels: np.ndarray = image.astype(np.float32)
+    pixels *= np.float32(d.exposure)
+    if d.noise_sigma:  # luminance noise, shared by the three channels
+        pixels += rng.standard_normal((*pixels.shape[:2], 1), dtype=np.float32) * np.float32(d.noise_sigma)
+    image = np.clip(pixels, 0, 255, out=pixels).astype(np.uint8)
     if d.jpeg_quality is not None:
         ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, d.jpeg_quality])
         decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR) if ok else None

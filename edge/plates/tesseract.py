@@ -118,7 +118,8 @@ class TesseractPlateReader:
         return max(reads, key=lambda read: read.confidence_pm)
 
     def _read_line(self, gray: np.ndarray, line: TextLine) -> PlateRead:
-        """Read one text line several ways until two readings agree; any disagreement means no plate."""
+        """Read one text line several ways until two readings agree with confidence; any disagreement
+        means no plate. A character's confidence is the best any agreeing reading gave it."""
         layout = self._layout(rectify(gray, line, _CHAR_HEIGHT_PX, _MARGIN))
         if layout is None:
             return NO_PLATE
@@ -127,19 +128,22 @@ class TesseractPlateReader:
             (_masked_grey(layout), layout.groups),
             (_binary(layout, scale), tuple(tuple(_scaled(span, scale) for span in spans) for spans in layout.groups)),
         )
-        votes: dict[str, list[float]] = {}
+        agreed = ""
+        best: list[float] = []
+        readings = 0
         for backwards in (False, True):
             for image, groups in renderings:
                 read = self._read_groups(image, groups, backwards)
                 if read is None:
                     continue
                 text, confidences = read
-                votes.setdefault(text, []).append(min(confidences))
-                if len(votes) > 1:
+                if agreed and text != agreed:
                     return NO_PLATE  # two readings of one line differ: neither can be trusted
-                if len(votes[text]) == 2:
-                    confidence_pm = round(10 * min(votes[text]))
-                    return PlateRead(text, confidence_pm) if confidence_pm >= self.min_confidence_pm else NO_PLATE
+                agreed, readings = text, readings + 1
+                best = [max(pair) for pair in zip(best, confidences, strict=True)] if best else confidences
+                confidence_pm = round(10 * min(best))
+                if readings >= 2 and confidence_pm >= self.min_confidence_pm:
+                    return PlateRead(agreed, confidence_pm)
         return NO_PLATE
 
     def _layout(self, grey: np.ndarray) -> _Layout | None:
