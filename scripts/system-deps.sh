@@ -19,6 +19,8 @@ need postgresql "PostgreSQL 15 server for the scale-out event store and its test
 need tesseract-ocr "OCR engine behind the plate reader" command -v tesseract
 need tesseract-ocr-eng "Tesseract language data used by the plate reader" \
     bash -c 'ls /usr/share/tesseract-ocr/*/tessdata/eng.traineddata'
+need fonts-dejavu-core "typeface of the simulator's rendered number plates" \
+    bash -c 'ls /usr/share/fonts/truetype/dejavu/DejaVuSansCondensed-Bold.ttf'
 need nodejs "runs the MicroPython WebAssembly port in tests" command -v node
 need npm "installs the MicroPython WebAssembly port" command -v npm
 
