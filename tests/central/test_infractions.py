@@ -23,7 +23,7 @@ from speedledger.central.infractions.projection import violations
 from speedledger.central.projections import checkpoints
 from speedledger.central.radars.commands import RevokeRadarKey, RotateRadarKey, UpdateRadar
 from speedledger.central.registration.commands import EraseOwner, TransferOwnership
-from tests.central.conftest import HOUR, T0, FakeClock, Radar, World, sign
+from tests.central.conftest import HOUR, T0, FakeClock, Radar, World, sign, sqlite_only
 
 
 def _infraction(conn: Connection, event_id: str) -> queries.InfractionDetail:
@@ -58,6 +58,7 @@ def test_issued_to_the_owner_at_detection_time(central: Central, world: World, c
     assert [(change.status, change.actor) for change in first.history] == [("issued", "process-manager")]
 
 
+@sqlite_only
 @pytest.mark.parametrize(
     ("plate", "registered", "reason"),
     [("", False, "plate_unread"), ("XX999XX", False, "plate_unknown"), ("GZ123QK", True, "no_owner_at_detection")],
@@ -125,6 +126,7 @@ def test_a_later_limit_change_does_not_alter_older_decisions(central: Central, w
     assert (decision.data["reason"], decision.data["speed_limit_kmh"]) == ("not_over_limit", 90)
 
 
+@sqlite_only
 def test_inactive_radar_gives_no_infraction(central: Central, world: World, clock: FakeClock) -> None:
     radar = world.radar("R1", 90)
     clock.advance(HOUR)
@@ -149,6 +151,7 @@ def test_record_violation_duplicates_and_seq_reuse(central: Central, world: Worl
     assert len(central.store.read_all()) == 3  # radar, violation, infraction: nothing else recorded
 
 
+@sqlite_only
 def test_record_violation_refuses_unverifiable_messages(central: Central, world: World) -> None:
     radar = world.radar()
     with pytest.raises(Invalid, match="bad_signature"):
@@ -237,6 +240,7 @@ def _status(conn: Connection, infraction_id: str) -> str:
     return detail.status
 
 
+@sqlite_only
 def test_unidentified_can_only_be_cancelled(central: Central, world: World) -> None:
     radar = world.radar()
     message = radar.violation(plate="")
@@ -301,6 +305,7 @@ def test_list_filters_and_pagination(central: Central, world: World) -> None:
         queries.list_infractions(conn, limit=0)
 
 
+@sqlite_only
 def test_record_violation_received_at_and_actor(central: Central, world: World, clock: FakeClock) -> None:
     radar = world.radar()
     message = radar.violation()

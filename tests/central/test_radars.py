@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import Connection
 
@@ -12,13 +10,10 @@ from speedledger.central.errors import Conflict, Invalid, NotFound
 from speedledger.central.radars import queries
 from speedledger.central.radars.commands import RegisterRadar, RevokeRadarKey, RotateRadarKey, UpdateRadar
 from speedledger.central.radars.handlers import load_radar
-from tests.central.conftest import HOUR, T0, FakeClock, Radar, World
+from tests.central.conftest import HOUR, T0, FakeClock, Radar, World, sqlite_only
 
-
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    """SQLite only: these are decisions and plain reads; the other modules run on PostgreSQL too."""
-    return f"sqlite:///{tmp_path / 'central.db'}"
+#: Decisions and plain reads: SQLite only (the other modules run on PostgreSQL too).
+pytestmark = sqlite_only
 
 
 def test_register_and_query(world: World, conn: Connection) -> None:

@@ -14,7 +14,7 @@ from speedledger.central.registration import queries
 from speedledger.central.registration.commands import EraseOwner, RegisterOwner, RegisterVehicle, TransferOwnership
 from speedledger.central.registration.handlers import load_vehicle
 from speedledger.central.registration.keyvault import personal_data_keys
-from tests.central.conftest import HOUR, T0, FakeClock, World
+from tests.central.conftest import HOUR, T0, FakeClock, World, sqlite_only
 
 
 def test_owner_at_time_across_a_transfer(central: Central, world: World, conn: Connection) -> None:
@@ -58,6 +58,7 @@ def test_transfers_never_rewrite_history(central: Central, world: World) -> None
         central.bus.handle(TransferOwnership(plate="zz-999-zz", owner_id=bob, effective_at_ms=T0 + 1))
 
 
+@sqlite_only
 def test_vehicle_validation(central: Central, world: World) -> None:
     alice = world.owner()
     world.vehicle("AB-123-CD", alice)
@@ -73,6 +74,7 @@ def test_vehicle_validation(central: Central, world: World) -> None:
         central.bus.handle(RegisterVehicle(plate="XY123ZZ", brand="R", model="C", fiscal_power=0, owner_id=alice))
 
 
+@sqlite_only
 @pytest.mark.parametrize(
     ("name", "birth_date", "email", "message"),
     [
@@ -88,6 +90,7 @@ def test_owner_validation(central: Central, name: str, birth_date: str, email: s
         central.bus.handle(RegisterOwner(name=name, birth_date=birth_date, email=email))
 
 
+@sqlite_only
 def test_owner_id_may_be_chosen_for_idempotent_seeding(central: Central) -> None:
     owner_id = "5b1c7d0e-8a61-4e0b-9f3a-0c2d4e6f8a10"
     command = RegisterOwner(name="Ann", birth_date="1980-01-01", email="a@b.fr", owner_id=owner_id)
@@ -98,6 +101,7 @@ def test_owner_id_may_be_chosen_for_idempotent_seeding(central: Central) -> None
         central.bus.handle(RegisterOwner(name="Ann", birth_date="1980-01-01", email="a@b.fr", owner_id="ann"))
 
 
+@sqlite_only
 def test_personal_data_never_in_the_event_log(central: Central, world: World) -> None:
     owner_id = world.owner("Zoé Écrivain", "zoe.ecrivain@example.fr")
     (registered,) = central.store.read_stream(f"owner-{owner_id}")
