@@ -178,3 +178,14 @@ def test_health_is_degraded_while_a_projection_is_stopped(central: Central) -> N
         assert health["projections"]["infractions"] == {"position": 1, "lag": 4, "error": "IntegrityError: boom"}
         assert health["projections"]["radars"]["lag"] == 2
         assert samples(client)[metric("speedledger_projection_failing", projection="infractions")] == 1
+
+
+def test_oversized_body_is_413(client: TestClient, tokens: Tokens) -> None:
+    body = b'{"name": "' + b"x" * (2 << 20) + b'"}'
+    headers = tokens.headers(Role.REGISTRY) | {"Content-Type": "application/json"}
+    response = client.post("/api/v1/owners", content=body, headers=headers)
+    assert response.status_code == 413
+    assert "detail" in response.json()
+    streamed = client.post("/api/v1/owners", content=iter([body[:1000], body[1000:]]), headers=headers)  # chunked
+    assert streamed.status_code == 413
+    assert streamed.json() == {"detail": f"request body over {1 << 20} bytes"}

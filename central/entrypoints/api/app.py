@@ -14,6 +14,7 @@ from speedledger.central.auth import TokenAuthority
 from speedledger.central.bootstrap import Central
 from speedledger.central.entrypoints.api.errors import install_error_handlers
 from speedledger.central.entrypoints.api.health import CentralCollector
+from speedledger.central.entrypoints.api.limits import BodyLimit
 from speedledger.central.entrypoints.api.live import AppendSignal
 from speedledger.central.entrypoints.api.metrics import HttpMetrics, MetricsMiddleware
 from speedledger.central.entrypoints.api.routes import (
@@ -57,6 +58,10 @@ API_ROUTERS = (
 )
 
 
+#: Request bodies are small JSON documents; anything larger is refused with 413 before it is buffered.
+MAX_BODY_BYTES = 1 << 20
+
+
 @dataclass(frozen=True)
 class StreamSettings:
     """SSE timing: how often a stream looks for new events, and the idle time before a heartbeat."""
@@ -96,6 +101,7 @@ def create_app(
     registry = CollectorRegistry()
     app.state.metrics_registry = registry
     registry.register(CentralCollector(central))
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))
     install_error_handlers(app)
     for router in API_ROUTERS:
