@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +118,26 @@ def test_malformed_schedule_files(tmp_path: Path, content: str) -> None:
 def test_missing_schedule_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="cannot read"):
         load_fine_schedule(tmp_path / "absent.json")
+
+
+def test_retained_speed_matches_exact_decimal_arithmetic() -> None:
+    """Every measured speed from 0 to 300 km/h, in 1/100 km/h, against the contract's rule in Decimal."""
+    for measured_ckmh in range(0, 30_001):
+        measured = Decimal(measured_ckmh) / 100
+        exact = measured - 5 if measured < 100 else measured * Decimal("0.95")
+        assert SCHEDULE.retained_speed_kmh(measured_ckmh) == max(int(exact), 0), measured_ckmh
+
+
+def test_schedule_data_matches_the_contract_text() -> None:
+    """The JSON schedule against CONTRACT §3 restated as code, for every limit and excess in range."""
+
+    def contract(limit: int, excess: int) -> Fine:
+        if excess < 20:
+            return Fine(68, 1) if limit > 50 else Fine(135, 1)
+        if excess >= 50:
+            return Fine(1500, 6)
+        return Fine(135, 2 + (excess - 20) // 10)
+
+    for limit in range(5, 251):
+        for excess in range(1, 120):
+            assert SCHEDULE.fine(limit, excess) == contract(limit, excess), (limit, excess)
