@@ -16,6 +16,7 @@ import logging
 import os
 import queue
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -244,14 +245,42 @@ def pcm_stdin_source(sample_rate: float, chunk_s: float = 0.1) -> Iterator[np.nd
     """Live IQ: interleaved 16-bit little-endian stereo PCM (left I, right Q) on stdin, e.g. from arecord."""
     frame_bytes = 4
     step = max(1, int(sample_rate * chunk_s)) * frame_bytes
-    stream = sys.stdin.buffer
+    descriptor = sys.stdin.fileno()
+    carry = b""
     while True:
-        data = stream.read(step)
-        usable = len(data) - len(data) % frame_bytes
-        if usable == 0:
+        # os.read, not sys.stdin.buffer: a thread blocked in a buffered read wedges interpreter exit.
+        data = os.read(descriptor, step)
+        if not data:
             return
-        samples = np.frombuffer(data[:usable], dtype="<i2").astype(np.float32) / 32768.0
-        yield (samples[0::2] + 1j * samples[1::2]).astype(np.complex64)
+        carry += data
+        usable = len(carry) - len(carry) % frame_bytes
+        if usable:
+            samples = np.frombuffer(carry[:usable], dtype="<i2").astype(np.float32) / 32768.0
+            carry = carry[usable:]
+            yield (samples[0::2] + 1j * samples[1::2]).astype(np.complex64)
+
+
+def _without_stalling(chunks: Iterator[np.ndarray], wait_s: float = 0.1) -> Iterator[np.ndarray | None]:
+    """Read a blocking source in a thread; yield None whenever nothing arrived for `wait_s`."""
+    arrived: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=64)
+
+    def read() -> None:
+        try:
+            for chunk in chunks:
+                arrived.put(chunk)
+        finally:
+            arrived.put(None)  # end of the source
+
+    threading.Thread(target=read, name="iq-source", daemon=True).start()
+    while True:
+        try:
+            chunk = arrived.get(timeout=wait_s)
+        except queue.Empty:
+            yield None
+            continue
+        if chunk is None:
+            return
+        yield chunk
 
 
 @dataclass
@@ -369,7 +398,7 @@ def _process_source(
     if options.source == "-":
         if options.sample_rate is None:
             raise ValueError("--sample-rate is required for live PCM on stdin")
-        rate, chunks = options.sample_rate, pcm_stdin_source(options.sample_rate)
+        rate, chunks = options.sample_rate, _without_stalling(pcm_stdin_source(options.sample_rate))
     else:
         assert options.source is not None
         rate, chunks = wav_source(Path(options.source))
@@ -385,6 +414,9 @@ def _process_source(
                 report(message)
 
     for chunk in chunks:
+        if chunk is None:  # the live source is quiet: deliveries and acks go on meanwhile
+            loop.pump(wait_s=0.05)
+            continue
         handle(processor.feed(chunk))
         fed_samples += chunk.size
         loop.pump()

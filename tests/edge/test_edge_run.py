@@ -177,3 +177,42 @@ def test_sigterm_stops_the_agent_cleanly(mosquitto: Mosquitto, tmp_path: Path) -
         watcher.loop_stop()
         if process.poll() is None:
             process.kill()
+
+
+def test_a_quiet_live_source_does_not_hold_up_acks(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    """PCM stops arriving (stdin stays open): the ack for the journaled violation is still processed."""
+    import signal
+    import time
+
+    from scipy.io import wavfile
+
+    key = Ed25519PrivateKey.generate()
+    key_file = tmp_path / "radar.pem"
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    central = FakeCentral(mosquitto.port, key.public_key().public_bytes_raw())
+    wav, _ = record(tmp_path)
+    rate, samples = wavfile.read(wav)
+    journal_dir = tmp_path / "journal"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "speedledger", "edge", "run", "--radar-id", "FR-QUIET-1", "--key", str(key_file),
+         "--source", "-", "--sample-rate", str(rate), "--journal", str(journal_dir), "--mqtt", mosquitto.url],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert process.stdin is not None
+        process.stdin.write(samples.astype("<i2").tobytes())
+        process.stdin.flush()
+        deadline = time.monotonic() + 60
+        while not central.recorded:
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.05)
+        time.sleep(1.0)  # the ack's round trip while no PCM arrives
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 130
+    finally:
+        central.close()
+        if process.poll() is None:
+            process.kill()
+    assert Journal(str(journal_dir)).pending() == []
