@@ -149,6 +149,7 @@ class Journal:
         self._max_seq = 0
         self._size = 0
         self._dead_bytes = 0
+        self._failed = False
         self._appender: object = None
         self._reader: object = None
         self._finish_interrupted_compaction()
@@ -236,11 +237,27 @@ class Journal:
         self._close_handles()
 
     def _append(self, body_parts: list) -> int:
+        if self._failed:
+            raise JournalError("an earlier write failed; reopen the journal (its scan repairs the tail)")
         parts = _record(body_parts)
         appender = self._appender
-        for part in parts:
-            appender.write(part)  # type: ignore[attr-defined]
-        _make_durable(appender)
+        try:
+            for part in parts:
+                appender.write(part)  # type: ignore[attr-defined]
+            _make_durable(appender)
+        except OSError:
+            # Disk full or I/O error: cut the partial record off so later appends stay framed;
+            # where the port cannot truncate, refuse further writes until a reopen repairs the tail.
+            self._failed = True
+            truncate = getattr(appender, "truncate", None)
+            if truncate is not None:
+                try:
+                    truncate(self._size)
+                    _make_durable(appender)
+                    self._failed = False
+                except OSError:
+                    pass
+            raise
         length = 0
         for part in parts:
             length += len(part)

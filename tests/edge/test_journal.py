@@ -194,3 +194,33 @@ def test_an_intact_record_of_unknown_kind_is_set_aside_not_guessed(tmp_path: Pat
     reopened = Journal(str(tmp_path))
     assert [damage.reason for damage in reopened.damage] == ["invalid"]
     assert [event.seq for event in reopened.pending()] == [1]
+
+
+def test_a_failed_write_leaves_the_journal_framed(tmp_path: Path) -> None:
+    """Disk full in the middle of a record: it is cut off, earlier and later events stay intact."""
+    journal = fill(tmp_path, 1)
+    real = journal._appender
+
+    class FullDisk:
+        def __init__(self) -> None:
+            self.writes = 0
+
+        def write(self, data: bytes) -> int:
+            self.writes += 1
+            if self.writes == 3:
+                raise OSError(28, "No space left on device")
+            return real.write(data)  # type: ignore[attr-defined,no-any-return]
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+    journal._appender = FullDisk()
+    with pytest.raises(OSError):
+        journal.append(event_id(2), 2, payload(2), evidence(2))
+    journal._appender = real
+    journal.append(event_id(3), 3, payload(3), evidence(3))
+    journal.close()
+    reopened = Journal(str(tmp_path))
+    assert reopened.damage == []
+    assert [event.seq for event in reopened.pending()] == [1, 3]
+    assert reopened.evidence(reopened.pending()[1]) == evidence(3)
