@@ -79,6 +79,7 @@ def test_metrics_count_requests_by_route_template(client: TestClient, tokens: To
         client.get(f"/api/v1/radars/{radar_id}", headers=tokens.headers(Role.ADMIN))
     client.get("/api/v1/radars/M1")
     client.get("/no/such/path")
+    client.request("BREW", "/api/v1/radars")
     metrics = samples(client)
     route = "/api/v1/radars/{radar_id}"
     assert (
