@@ -72,6 +72,11 @@ def run_central(
         central.runner.start()
         settings = central.settings
         typer.echo(f"speedledger central: API on http://{settings.http}, database {settings.db_url}")
+        if settings.demo and not os.environ.get("SPEEDLEDGER_SECRET"):
+            from speedledger.central.auth import TokenAuthority
+
+            token = TokenAuthority(settings.secret).mint(Role.ADMIN, "demo", 24 * 3600)
+            typer.echo(f"demo mode: throw-away token secret; admin bearer token for this run:\n{token}")
         uvicorn.run(create_app(central), host=settings.http_host, port=settings.http_port, log_level="info")
     finally:
         if stop_ingest is not None:
