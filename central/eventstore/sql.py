@@ -44,13 +44,23 @@ _LAST_POSITION = select(func.coalesce(func.max(events.c.position), 0))
 _CHUNK = 500
 _INSERTED_COLUMNS = ("stream_id", "version", "event_id", "type", "data", "metadata", "recorded_at_ms")
 
+_STREAM_ID_MAX = events.c.stream_id.type.length or 255  # type: ignore[attr-defined]
+_EVENT_ID_MAX = events.c.event_id.type.length or 64  # type: ignore[attr-defined]
+_TYPE_MAX = events.c.type.type.length or 255  # type: ignore[attr-defined]
+
 #: (stream_id, current version, events) of an append that passed its checks.
 _Plan = tuple[str, int, Sequence[NewEvent]]
 
 
-def _check_expected(expected_version: int) -> None:
+def _validate(stream_id: str, new_events: Sequence[NewEvent], expected_version: int) -> None:
+    """Refuse what one database would store and the other reject, with the same error on both."""
     if expected_version < ANY_VERSION:
         raise ValueError(f"expected_version must be >= {ANY_VERSION}, got {expected_version}")
+    if not 0 < len(stream_id) <= _STREAM_ID_MAX:
+        raise ValueError(f"stream_id must have 1 to {_STREAM_ID_MAX} characters: {stream_id!r}")
+    for event in new_events:
+        if not 0 < len(event.event_id) <= _EVENT_ID_MAX or len(event.type) > _TYPE_MAX:
+            raise ValueError(f"event_id (1 to {_EVENT_ID_MAX}) or type (up to {_TYPE_MAX}) too long: {event!r}")
 
 
 def _first_duplicate(new_events: Sequence[NewEvent], known: set[str]) -> str | None:
@@ -180,7 +190,7 @@ class SqlEventStore:
     # -- append ---------------------------------------------------------------------------------
 
     def append(self, stream_id: str, events: Sequence[NewEvent], expected_version: int) -> list[RecordedEvent]:
-        _check_expected(expected_version)
+        _validate(stream_id, events, expected_version)
         request = AppendRequest(stream_id, events, expected_version)
         # The hot path (one violation opening its stream) skips the lookups: the unique
         # constraints decide, and on a conflict the lookups below say which it was.
@@ -203,7 +213,7 @@ class SqlEventStore:
         """Group commit: outcomes are decided under the append lock with two lookups for the whole
         batch, then every accepted request is written by multi-row INSERTs, all in one transaction."""
         for request in requests:
-            _check_expected(request.expected_version)
+            _validate(request.stream_id, request.events, request.expected_version)
         if not requests:
             return []
         with self._append_transaction() as cursor:
@@ -222,7 +232,7 @@ class SqlEventStore:
         events commit with the caller's transaction; when that is a `transaction()`, in-process
         subscribers are woken after its commit, otherwise at their next poll.
         """
-        _check_expected(expected_version)
+        _validate(stream_id, new_events, expected_version)
         cursor = conn.connection.cursor()
         [outcome] = self._append_requests(cursor, [AppendRequest(stream_id, new_events, expected_version)], True)
         if isinstance(outcome, Exception):

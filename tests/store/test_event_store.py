@@ -62,9 +62,16 @@ def test_any_version_appends_whatever_the_version(event_store: SqlEventStore) ->
     assert [e.version for e in event_store.append("s", events(2), ANY_VERSION)] == [2, 3]
 
 
-def test_invalid_expected_version_is_refused(event_store: SqlEventStore) -> None:
+def test_invalid_appends_are_refused_alike_on_both_stores(event_store: SqlEventStore) -> None:
     with pytest.raises(ValueError):
         event_store.append("s", events(1), -2)
+    with pytest.raises(ValueError):
+        event_store.append("", events(1), NO_STREAM)
+    with pytest.raises(ValueError):
+        event_store.append("s" * 256, events(1), NO_STREAM)
+    with pytest.raises(ValueError):
+        event_store.append_batch([AppendRequest("s", [NewEvent("X", {}, event_id="e" * 65)], NO_STREAM)])
+    assert event_store.read_all() == []
 
 
 def race(event_store: SqlEventStore, writers: int, expected: int) -> list[list[RecordedEvent] | WrongExpectedVersion]:
