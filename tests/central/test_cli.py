@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -14,6 +20,7 @@ from typer.testing import CliRunner
 from speedledger.cli import app
 from speedledger.shared import keys
 from tests.central.conftest import FakeClock, World, make_central
+from tests.fixtures.mosquitto import free_port
 
 runner = CliRunner()
 
@@ -75,3 +82,45 @@ def test_central_refuses_to_start_without_a_secret(monkeypatch: pytest.MonkeyPat
     result = runner.invoke(app, ["central"])
     assert result.exit_code == 2
     assert "SPEEDLEDGER_SECRET is not set" in result.output
+
+
+def test_central_serves_the_api_until_interrupted(tmp_path: Path) -> None:
+    """`speedledger central --demo --no-ingest` as a user starts it, then Ctrl-C."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "SPEEDLEDGER_DB": f"sqlite:///{tmp_path / 'central.db'}",
+        "SPEEDLEDGER_HTTP": f"127.0.0.1:{port}",
+    }
+    env.pop("SPEEDLEDGER_SECRET", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "speedledger", "central", "--demo", "--no-ingest"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(3)]
+        assert lines[0].startswith(f"speedledger central: API on http://127.0.0.1:{port}"), lines
+        token = lines[2].strip()
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                response = httpx.get(
+                    f"http://127.0.0.1:{port}/api/v1/radars", headers={"Authorization": f"Bearer {token}"}
+                )
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        assert response.status_code == 200 and response.json()["items"] == []
+        process.send_signal(signal.SIGINT)
+        assert process.wait(20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
