@@ -30,7 +30,7 @@ from speedledger.edge.core.config import ConfigError, ConfigState, StaleConfig
 from speedledger.edge.core.journal import Journal, sync_directory
 from speedledger.edge.core.session import Outbox
 from speedledger.edge.core.tracker import VehiclePass
-from speedledger.edge.core.violation import SpeedPolicy, build, payload, sign, speed_ckmh, uuid7
+from speedledger.edge.core.violation import SpeedPolicy, build, payload, sign, snr_cdb, speed_ckmh, uuid7
 from speedledger.edge.mqtt_session import MqttTransport, TransportEvent
 from speedledger.edge.signing import Signer, verify
 
@@ -163,7 +163,7 @@ class RadarAgent:
                 plate=plate,
                 plate_confidence_pm=plate_confidence_pm,
                 image_sha256=hashlib.sha256(frame.jpeg).hexdigest() if frame is not None else "",
-                snr_cdb=round(vehicle_pass.snr_db * 100),
+                snr_cdb=snr_cdb(vehicle_pass.snr_db),
                 frames=vehicle_pass.frames,
                 firmware=self.firmware,
                 key_id=self.signer.key_id,

@@ -28,7 +28,7 @@ from speedledger.edge.core.config import ConfigError, ConfigState
 from speedledger.edge.core.journal import Journal
 from speedledger.edge.core.keyfile import seed_from_pem
 from speedledger.edge.core.session import Backoff, Outbox, status_payload
-from speedledger.edge.core.violation import SpeedPolicy, build, payload, sign, speed_ckmh, uuid7
+from speedledger.edge.core.violation import SpeedPolicy, build, payload, sign, snr_cdb, speed_ckmh, uuid7
 from speedledger.shared import keys
 
 from .frontend import UartFrontEnd
@@ -144,7 +144,7 @@ class BoardAgent:
                 "",
                 0,
                 "",
-                int(vehicle_pass.snr_db * 100 + 0.5),  # type: ignore[attr-defined]
+                snr_cdb(vehicle_pass.snr_db),  # type: ignore[attr-defined]
                 vehicle_pass.frames,  # type: ignore[attr-defined]
                 self.firmware,
                 self.signer.key_id,

@@ -34,6 +34,11 @@ def speed_ckmh(speed_kmh: float) -> int:
     return int(speed_kmh * 100 + 0.5)
 
 
+def snr_cdb(snr_db: float) -> int:
+    """dB (float) to the contract's 1/100 dB, rounded and held inside the field's valid range."""
+    return max(-10_000, min(20_000, int(snr_db * 100 + (0.5 if snr_db >= 0 else -0.5))))
+
+
 def uuid7(unix_ms: int, random10: bytes) -> str:
     """A lowercase RFC 9562 UUIDv7: 48-bit ms timestamp, version 7, variant 10, 74 random bits."""
     if len(random10) != 10:

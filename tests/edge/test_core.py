@@ -12,7 +12,7 @@ from speedledger.edge.core import ed25519, topics
 from speedledger.edge.core.config import ConfigError, ConfigState
 from speedledger.edge.core.journal import Journal
 from speedledger.edge.core.session import Backoff, Outbox, status_payload
-from speedledger.edge.core.violation import SpeedPolicy, build, payload, sign, speed_ckmh, uuid7
+from speedledger.edge.core.violation import SpeedPolicy, build, payload, sign, snr_cdb, speed_ckmh, uuid7
 from speedledger.edge.signing import CryptographySigner, verify
 from speedledger.shared import canonical, keys
 from speedledger.shared import violation as spec
@@ -94,6 +94,10 @@ def test_device_retained_speed_follows_the_contract_examples(contract_vectors: d
 def test_speed_conversion_rounds_to_the_nearest_hundredth() -> None:
     assert speed_ckmh(104.324) == 10432
     assert speed_ckmh(104.325001) == 10433
+
+
+def test_snr_is_rounded_and_kept_inside_the_contract_range() -> None:
+    assert [snr_cdb(value) for value in (23.456, -3.217, 500.0, -500.0)] == [2346, -322, 20_000, -10_000]
 
 
 def test_uuid7_is_a_contract_event_id_ordered_by_time() -> None:
