@@ -141,6 +141,9 @@ def register_vehicle(
     if not 1 <= command.fiscal_power <= 200:
         raise Invalid("fiscal_power must be between 1 and 200")
     require_active_owner(command.owner_id, owner)
+    registered_at_ms = now_ms
+    if command.registered_at_ms is not None:
+        registered_at_ms = _instant(command.registered_at_ms, "registered_at_ms")
     return [
         VehicleRegistered(
             plate=plate,
@@ -148,7 +151,7 @@ def register_vehicle(
             model=model,
             fiscal_power=command.fiscal_power,
             owner_id=command.owner_id,
-            registered_at_ms=now_ms if command.registered_at_ms is None else command.registered_at_ms,
+            registered_at_ms=registered_at_ms,
         )
     ]
 
@@ -159,6 +162,7 @@ def transfer(
     if state is None:
         raise NotFound(f"vehicle {plate} is not registered")
     require_active_owner(command.owner_id, new_owner)
+    _instant(command.effective_at_ms, "effective_at_ms")
     current = state.current
     if command.owner_id == current.owner_id:
         raise Conflict(f"owner {command.owner_id} already owns {plate}")
@@ -172,3 +176,9 @@ def transfer(
             effective_at_ms=command.effective_at_ms,
         )
     ]
+
+
+def _instant(value: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise Invalid(f"{name} must be a Unix time in ms (a non-negative integer)")
+    return value
