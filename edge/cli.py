@@ -19,15 +19,25 @@ def measure(
     """Measure every vehicle in an IQ recording; invalidated passes are explained on stderr."""
     import json
 
-    from speedledger.edge.dsp import DopplerProcessor, read_iq_wav
+    from speedledger.edge.dsp import DopplerProcessor, iter_iq_wav, read_iq_wav
 
     try:
-        rate, iq = read_iq_wav(file)
+        if plot is not None:  # the plot needs the whole recording in memory
+            rate, iq = read_iq_wav(file)
+            source = iq
+        else:
+            rate, source = iter_iq_wav(file)
         processor = DopplerProcessor(rate, carrier_hz=carrier_hz, angle_deg=angle_deg, keep_detections=plot is not None)
     except (ValueError, OSError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
-    passes = processor.run(iq)
+    if processor.max_speed_kmh < 250:
+        typer.echo(
+            f"warning: at {rate} Hz this radar cannot measure above {processor.max_speed_kmh:.0f} km/h; "
+            "faster vehicles fold over to wrong speeds",
+            err=True,
+        )
+    passes = processor.run(source)
     for vehicle_pass in passes:
         if not vehicle_pass.valid:
             typer.echo(

@@ -7,7 +7,13 @@ described in docs/dsp.md.
 
 from speedledger.edge.core.tracker import VehiclePass
 from speedledger.edge.dsp.doppler import DEFAULT_CARRIER_HZ, hz_per_kmh
-from speedledger.edge.dsp.processor import DopplerProcessor, ProcessorConfig, measure_wav, read_iq_wav
+from speedledger.edge.dsp.processor import (
+    DopplerProcessor,
+    ProcessorConfig,
+    iter_iq_wav,
+    measure_wav,
+    read_iq_wav,
+)
 
 __all__ = [
     "DEFAULT_CARRIER_HZ",
@@ -15,6 +21,7 @@ __all__ = [
     "ProcessorConfig",
     "VehiclePass",
     "hz_per_kmh",
+    "iter_iq_wav",
     "measure_wav",
     "read_iq_wav",
 ]

@@ -186,6 +186,12 @@ def read_iq_wav(path: str | Path) -> tuple[int, np.ndarray]:
     )
 
 
+def iter_iq_wav(path: str | Path, chunk_s: float = 1.0) -> tuple[int, Iterator[np.ndarray]]:
+    """Sample rate and complex IQ chunks of a two-channel WAV, read lazily (recordings of any length)."""
+    rate, data = _open_iq_wav(path)
+    return rate, _wav_chunks(data, max(1, round(rate * chunk_s)))
+
+
 def measure_wav(
     path: str | Path,
     carrier_hz: float = DEFAULT_CARRIER_HZ,
@@ -193,6 +199,6 @@ def measure_wav(
     config: ProcessorConfig | None = None,
 ) -> list[VehiclePass]:
     """Every vehicle pass in an IQ recording, valid or not (see `VehiclePass.invalid`), in time order."""
-    rate, data = _open_iq_wav(path)
+    rate, chunks = iter_iq_wav(path)
     processor = DopplerProcessor(rate, carrier_hz=carrier_hz, angle_deg=angle_deg, config=config)
-    return processor.run(_wav_chunks(data, rate))
+    return processor.run(chunks)

@@ -85,3 +85,13 @@ def test_not_a_wav_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text("not audio")
     result = CliRunner().invoke(app, ["edge", "measure", str(path)])
     assert result.exit_code == 1 and "not a readable WAV file" in result.stderr
+
+
+def test_low_sample_rate_warns_about_fold_over(tmp_path: Path) -> None:
+    path = tmp_path / "slow-adc.wav"
+    scene = Scene(8_000, 1.0, (Vehicle(50.0, 0.5, snr_db=10.0),))
+    write_iq_wav(path, synthesise(scene, np.random.default_rng(1)), 8_000)
+    result = CliRunner().invoke(app, ["edge", "measure", str(path), "--json"])
+    assert result.exit_code == 0
+    assert "cannot measure above 86 km/h" in result.stderr
+    assert abs(json.loads(result.stdout)["speed_kmh"] - 50.0) <= ACCURACY_KMH
