@@ -24,7 +24,7 @@ def measure(
     try:
         if plot is not None:  # the plot needs the whole recording in memory
             rate, iq = read_iq_wav(file)
-            source = iq
+            source = iter([iq[start : start + rate] for start in range(0, iq.size, rate)])
         else:
             rate, source = iter_iq_wav(file)
         processor = DopplerProcessor(rate, carrier_hz=carrier_hz, angle_deg=angle_deg, keep_detections=plot is not None)
