@@ -1,24 +1,28 @@
 """Ingest benchmark: signed publish -> verified, committed, acked, against bare QoS 1 through the same broker.
 
-Both runs use one real mosquitto, in the same process run, with the same payloads:
-- baseline: a plain echo consumer (auto PUBACK) answers every message with a QoS 1 reply;
-- ingest: central's ingest (strict parse, Ed25519 verify, append in one SQLite transaction
-  (synchronous=FULL), ack after commit, PUBACK after the ack).
+Both runs use one real mosquitto (deploy/mosquitto.conf, anonymous), in the same run, same payloads,
+each consumer in its own process:
+- baseline: a plain echo consumer (paho, auto PUBACK) answers every message with a QoS 1 reply;
+- ingest: `speedledger central` (strict parse, Ed25519 verify, append in one SQLite transaction
+  (synchronous=FULL), ack after commit, PUBACK after the ack; projections and API running too).
 Each is measured at a fixed offered load (latency p50/p99 publish -> reply) and in a burst
 (throughput). Messages are signed before the clock starts: signing is the radar's cost.
 
-    .venv/bin/python bench/ingest_bench.py [--rate 200] [--seconds 10] [--burst 3000]
+    .venv/bin/python bench/ingest_bench.py [--rates 20,200] [--seconds 10] [--burst 3000]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -26,16 +30,17 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[1]
 RADARS = "speedledger/v1/radars/"
 sys.path.insert(0, str(ROOT))  # reuse the test suite's mosquitto launcher and signing radar
 
 from speedledger.central.bootstrap import Settings, bootstrap  # noqa: E402
-from speedledger.central.ingest.service import Ingest, IngestSettings  # noqa: E402
+from speedledger.central.ingest.mqtt import set_nodelay  # noqa: E402
 from speedledger.central.radars.commands import RegisterRadar  # noqa: E402
-from tests.fixtures.mosquitto import Mosquitto, free_port  # noqa: E402
+from tests.fixtures.mosquitto import free_port  # noqa: E402
+from tests.ingest.deployed import DeployedMosquitto  # noqa: E402
 from tests.ingest.harness import SigningRadar  # noqa: E402
 
 
@@ -45,6 +50,7 @@ def _client(port: int, on_message: Callable[[mqtt.Client, Any, mqtt.MQTTMessage]
     client.max_queued_messages_set(0)
     if on_message is not None:
         client.on_message = on_message
+    client.on_connect = lambda client, *_args: set_nodelay(client)  # as central does
     client.connect("127.0.0.1", port)
     client.loop_start()
     return client
@@ -95,8 +101,8 @@ class RoundTrips:
         self.client.disconnect()
 
 
-def _echo(port: int) -> mqtt.Client:
-    """The baseline consumer: every message answered at once with a QoS 1 reply, PUBACK automatic."""
+def echo_forever(port: int) -> None:
+    """The baseline consumer (`--echo PORT`): every message answered at once with a QoS 1 reply."""
 
     def reply(client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         event_id = json.loads(message.payload)["event_id"]
@@ -107,7 +113,38 @@ def _echo(port: int) -> mqtt.Client:
     client.on_subscribe = lambda *_args: subscribed.set()
     client.subscribe("bench/bare/violations", qos=1)
     subscribed.wait(10)
-    return client
+    print("ready", flush=True)
+    threading.Event().wait()
+
+
+def _wait_for(port: int, topic: str, accept: Callable[[bytes], bool], timeout: float = 60) -> None:
+    """Until a message on `topic` (retained ones included) passes `accept`."""
+    arrived = threading.Event()
+
+    def check(_client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if accept(message.payload):
+            arrived.set()
+
+    client = _client(port, check)
+    client.subscribe(topic, qos=1)
+    try:
+        if not arrived.wait(timeout):
+            raise RuntimeError(f"nothing acceptable on {topic} within {timeout} s")
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
+def _ingest_metrics(http: str) -> dict[str, float]:
+    """The ingest's Prometheus counters, from central's /metrics."""
+    with urllib.request.urlopen(f"http://{http}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name.startswith("speedledger_ingest_") and "le" not in sample.labels
+    }
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -122,18 +159,9 @@ def _line(name: str, latencies: list[float]) -> str:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rate", type=float, default=200.0, help="offered load, messages per second")
-    parser.add_argument("--seconds", type=float, default=10.0, help="duration of the fixed-load run")
-    parser.add_argument("--burst", type=int, default=3000, help="messages in the throughput run")
-    args = parser.parse_args()
-
-    with tempfile.TemporaryDirectory() as workdir:
-        broker = Mosquitto(port=free_port(), workdir=Path(workdir))
-        broker.start()
-        central = bootstrap(Settings(db_url=f"sqlite:///{workdir}/bench.db", secret="b" * 32, demo=True))
-        radar = SigningRadar("BENCH-1")
+def _register(db_url: str, radar: SigningRadar) -> None:
+    central = bootstrap(Settings(db_url=db_url, secret="b" * 32, demo=True))
+    try:
         central.bus.handle(
             RegisterRadar(
                 radar_id=radar.radar_id,
@@ -144,52 +172,87 @@ def main() -> None:
                 public_key=radar.public_key_b64,
             )
         )
-        ingest = Ingest(
-            central.store,
-            IngestSettings(mqtt_url=broker.url, client_id="bench-central", config_key_path=Path(workdir) / "key.pem"),
-        )
-        ingest.start(wait_s=10)
-        echo = _echo(broker.port)
-        count = int(args.rate * args.seconds)
+    finally:
+        central.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rates", default="20,200", help="offered loads, messages per second, comma-separated")
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each fixed-load run")
+    parser.add_argument("--burst", type=int, default=3000, help="messages in the throughput run")
+    parser.add_argument("--echo", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.echo:
+        echo_forever(args.echo)
+        return
+    rates = [float(rate) for rate in args.rates.split(",")]
+
+    with tempfile.TemporaryDirectory() as workdir:
+        broker = DeployedMosquitto(free_port(), Path(workdir))  # deploy/mosquitto.conf, anonymous
+        broker.start()
+        db_url = f"sqlite:///{workdir}/bench.db"
+        radar = SigningRadar("BENCH-1")
+        _register(db_url, radar)
+        http = f"127.0.0.1:{free_port()}"
+        env = {
+            **os.environ,
+            "SPEEDLEDGER_DB": db_url,
+            "SPEEDLEDGER_MQTT": broker.url,
+            "SPEEDLEDGER_HTTP": http,
+            "SPEEDLEDGER_SECRET": "b" * 40,
+            "SPEEDLEDGER_MQTT_CLIENT_ID": "bench-central",
+            "SPEEDLEDGER_CONFIG_KEY": f"{workdir}/config-key.pem",
+        }
+        log = open(Path(workdir) / "central.log", "wb")  # noqa: SIM115 - owned by the process
+        central = subprocess.Popen([sys.executable, "-m", "speedledger", "central"], env=env, stdout=log, stderr=log)
+        echo = subprocess.Popen([sys.executable, __file__, "--echo", str(broker.port)], stdout=subprocess.PIPE)
+        routes = {
+            "bare": ("bench/bare/violations", "bench/bare/acks"),
+            "ingest": (f"{RADARS}{radar.radar_id}/violations", f"{RADARS}{radar.radar_id}/acks"),
+        }
+        latencies: dict[tuple[str, float], list[float]] = {}
+        throughput: dict[str, float] = {}
         try:
-            fixed = {}
-            for name, topic, reply in [
-                ("bare", "bench/bare/violations", "bench/bare/acks"),
-                (
-                    "ingest",
-                    f"speedledger/v1/radars/{radar.radar_id}/violations",
-                    f"speedledger/v1/radars/{radar.radar_id}/acks",
-                ),
-            ]:
-                messages = [radar.violation() for _ in range(count)]
-                trips = RoundTrips(broker.port, reply)
-                trips.run(topic, messages, args.rate)
-                fixed[name] = trips.latencies_ms(messages)
+            assert echo.stdout is not None and echo.stdout.readline().strip() == b"ready"
+            _wait_for(broker.port, "speedledger/v1/central/bench-central/status", lambda body: b'"online"' in body)
+            for rate in rates:
+                for name, (topic, reply) in routes.items():  # alternate, so load drift hits both alike
+                    messages = [radar.violation() for _ in range(int(rate * args.seconds))]
+                    trips = RoundTrips(broker.port, reply)
+                    trips.run(topic, messages, rate)
+                    latencies[name, rate] = trips.latencies_ms(messages)
+                    trips.close()
+            for name, (topic, reply) in routes.items():
                 burst = [radar.violation() for _ in range(args.burst)]
-                elapsed = trips.run(topic, burst, None)
-                fixed[name + "_burst"] = [args.burst / elapsed]
+                trips = RoundTrips(broker.port, reply)
+                throughput[name] = args.burst / trips.run(topic, burst, None)
                 trips.close()
+            metrics = _ingest_metrics(http)
         finally:
-            echo.loop_stop()
-            echo.disconnect()
-            ingest.stop()
-            central.close()
+            for process in (central, echo):
+                process.terminate()
+                process.wait(20)
+            log.close()
             broker.stop()
 
-    print(f"mosquitto + SQLite (WAL, synchronous=FULL); {args.rate:.0f} msg/s offered for {args.seconds:.0f} s")
-    print(_line("bare", fixed["bare"]))
-    print(_line("ingest", fixed["ingest"]))
-    p50_ratio = statistics.median(fixed["ingest"]) / statistics.median(fixed["bare"])
-    p99_ratio = _percentile(fixed["ingest"], 0.99) / _percentile(fixed["bare"], 0.99)
-    print(f"  ratio ingest/bare: p50 x{p50_ratio:.2f}, p99 x{p99_ratio:.2f}")
-    bare_rate, ingest_rate = fixed["bare_burst"][0], fixed["ingest_burst"][0]
-    print(
-        f"burst of {args.burst}: bare {bare_rate:.0f} msg/s, ingest {ingest_rate:.0f} msg/s (x{ingest_rate / bare_rate:.2f})"
-    )
-    commits = REGISTRY.get_sample_value("speedledger_ingest_commit_seconds_count") or 1
-    commit_ms = (REGISTRY.get_sample_value("speedledger_ingest_commit_seconds_sum") or 0) / commits * 1000
-    per_commit = (REGISTRY.get_sample_value("speedledger_ingest_batch_size_sum") or 0) / commits
-    print(f"ingest commits: {commits:.0f}, {per_commit:.1f} messages and {commit_ms:.2f} ms each on average")
+    print(f"mosquitto (deploy config), SQLite (WAL, FULL); {args.seconds:.0f} s per offered load; publish -> reply")
+    for rate in rates:
+        bare, ingested = latencies["bare", rate], latencies["ingest", rate]
+        print(f"{rate:.0f} msg/s offered")
+        print(_line("bare", bare))
+        print(_line("ingest", ingested))
+        p50 = statistics.median(ingested) / statistics.median(bare)
+        p99 = _percentile(ingested, 0.99) / _percentile(bare, 0.99)
+        print(f"  ratio ingest/bare: p50 x{p50:.2f}, p99 x{p99:.2f}")
+    bare_rate, ingest_rate = throughput["bare"], throughput["ingest"]
+    print(f"burst of {args.burst}: bare {bare_rate:.0f} msg/s, ingest {ingest_rate:.0f} msg/s")
+    print(f"  ratio ingest/bare: x{ingest_rate / bare_rate:.2f}")
+    commits = metrics.get("speedledger_ingest_commit_seconds_count")
+    if commits:  # exposed once the API registers the ingest's collector
+        commit_ms = metrics["speedledger_ingest_commit_seconds_sum"] / commits * 1000
+        per_commit = metrics["speedledger_ingest_batch_size_sum"] / commits
+        print(f"ingest commits: {commits:.0f}, {per_commit:.1f} messages and {commit_ms:.2f} ms each on average")
 
 
 if __name__ == "__main__":

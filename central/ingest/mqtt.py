@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 import ssl
 import threading
 import time
@@ -68,6 +69,14 @@ class Received:
     retained: bool
     received_at_ms: int
     delivery: Delivery
+
+
+def set_nodelay(client: mqtt.Client) -> None:
+    """Send small packets (acks, PUBACKs) at once: paho leaves Nagle on, which holds a packet for up to
+    the peer's delayed-ACK time (40 ms on Linux) whenever an earlier one is unacknowledged."""
+    sock = client.socket()
+    if isinstance(sock, socket.socket):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def now_ms() -> int:
@@ -162,6 +171,7 @@ class MqttSession:
             return
         with self._lock:
             self._connection += 1
+        set_nodelay(client)
         log.info("MQTT connected (session present: %s)", flags.session_present)
         result, _mid = client.subscribe([(topic, 1) for topic in self._subscriptions])
         if result != MQTTErrorCode.MQTT_ERR_SUCCESS:

@@ -25,13 +25,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from prometheus_client import Counter, Histogram
 from sqlalchemy import Connection, case, exc, select
 
 from speedledger.central.eventstore.port import NO_STREAM, DuplicateEvent, NewEvent, WrongExpectedVersion
 from speedledger.central.eventstore.sql import SqlEventStore
 from speedledger.central.ingest import tables
 from speedledger.central.ingest.checks import RadarLookup, Verified, check_violation
+from speedledger.central.ingest.metrics import BATCH_SIZE, COMMIT_SECONDS, MESSAGES
 from speedledger.central.ingest.mqtt import Delivery, Received
 from speedledger.central.ingest.parse import Rejected, decode_json_object, topic_parts
 from speedledger.central.ingest.reasons import Reason
@@ -46,14 +46,6 @@ CENTRAL_STATUS_PREFIX = "speedledger/v1/central/"
 JPEG_MAGIC = b"\xff\xd8\xff"
 #: First topic segment after the radar id -> kind of message (metrics label, ack or not).
 _KINDS = {"violations": "violation", "evidence": "evidence", "status": "status"}
-
-MESSAGES = Counter(
-    "speedledger_ingest_messages_total", "MQTT messages handled by the ingest", ["kind", "result", "reason"]
-)
-BATCH_SIZE = Histogram(
-    "speedledger_ingest_batch_size", "Messages per ingest commit", buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
-)
-COMMIT_SECONDS = Histogram("speedledger_ingest_commit_seconds", "Duration of one ingest commit (transaction)")
 
 
 class Transport(Protocol):

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import getpass
-import re
 import shutil
-import socket
 import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,11 +21,11 @@ from speedledger.central.ingest.service import Ingest, IngestSettings
 from speedledger.central.radars.commands import RegisterRadar
 from tests.conftest import missing_dependency
 from tests.fixtures.mosquitto import free_port
+from tests.ingest.deployed import DeployedMosquitto
 from tests.ingest.harness import RadarClient, SigningRadar
 
 pytestmark = pytest.mark.mosquitto
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 PASSWORDS = {"speedledger-central": "central-pw", "R-1": "r1-pw", "R-2": "r2-pw"}
 
 
@@ -41,41 +37,17 @@ def database_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def deployed_broker(tmp_path: Path) -> Iterator[int]:
-    """mosquitto with the shipped config, only its paths and port moved into the test's directory."""
-    binary, passwd = shutil.which("mosquitto") or "/usr/sbin/mosquitto", shutil.which("mosquitto_passwd")
-    if not Path(binary).exists() or passwd is None:
+    passwd = shutil.which("mosquitto_passwd")
+    if (shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists()) or passwd is None:
         missing_dependency("mosquitto and mosquitto_passwd (apt-get install mosquitto)")
     password_file = tmp_path / "passwd"
     for user, password in PASSWORDS.items():
         create = ["-c"] if not password_file.exists() else []
         subprocess.run([passwd, *create, "-b", str(password_file), user, password], check=True)
-    port = free_port()
-    config = (DEPLOY / "mosquitto.conf").read_text()
-    for pattern, replacement in [
-        (r"^listener 1883$", f"listener {port} 127.0.0.1\nuser {getpass.getuser()}"),
-        (r"^persistence_location .*$", f"persistence_location {tmp_path}/"),
-        (r"^password_file .*$", f"password_file {password_file}"),
-        (r"^acl_file .*$", f"acl_file {DEPLOY / 'mosquitto.acl'}"),
-    ]:
-        config, count = re.subn(pattern, replacement, config, flags=re.MULTILINE)
-        assert count == 1, pattern
-    (tmp_path / "mosquitto.conf").write_text(config)
-    log = open(tmp_path / "mosquitto.log", "wb")  # noqa: SIM115 - owned by the process
-    process = subprocess.Popen([binary, "-c", str(tmp_path / "mosquitto.conf")], stdout=log, stderr=log)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise AssertionError((tmp_path / "mosquitto.log").read_text()) from None
-            time.sleep(0.05)
-    yield port
-    process.terminate()
-    process.wait(10)
-    log.close()
+    broker = DeployedMosquitto(free_port(), tmp_path, password_file)
+    broker.start()
+    yield broker.port
+    broker.stop()
 
 
 def _register(central: Central, radar_id: str) -> SigningRadar:
