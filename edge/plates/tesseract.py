@@ -5,10 +5,10 @@ Per text line found in the frame (see `localise`):
    prints between them (`AB-123-CD`); a line without that layout (a badge, a sticker) is dropped unread;
 2. read each group with Tesseract restricted to that group's alphabet (letters without I/O/U, digits),
    so the classic O/0, B/8, S/5, Z/2 confusions cannot cross a group;
-3. do it twice on two renderings of the same glyphs (masked greyscale at one scale, clean binary at
-   another) and keep the plate only when both reads agree, fit the format, and every character's
-   confidence clears the threshold. Anything else is `NO_PLATE`: an unread plate is an unidentified
-   infraction, a misread one would charge somebody else.
+3. read it up to four ways (masked greyscale at one scale, clean binary at another; glyphs in order
+   and in reverse order) and keep the plate only when two readings agree, none disagrees, the text
+   fits the format and every character's confidence clears the threshold. Anything else is
+   `NO_PLATE`: an unread plate is an unidentified infraction, a misread one would charge somebody else.
 """
 
 from __future__ import annotations
@@ -60,12 +60,6 @@ def find_tessdata(language: str = "eng") -> str:
     )
 
 
-@dataclass(frozen=True)
-class _GroupRead:
-    text: str
-    confidences: tuple[float, ...]  # per character, 0..100
-
-
 _Groups = tuple[tuple[tuple[int, int], ...], ...]
 _Read = tuple[str, list[float]]  # text and per-character confidences, 0..100
 
@@ -111,15 +105,17 @@ class TesseractPlateReader:
         self.close()
 
     def read(self, image_bgr: np.ndarray) -> PlateRead:
-        gray = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY) if image_bgr.ndim == 3 else image_bgr
+        gray = _greyscale(image_bgr)
         reads = [read for line in find_text_lines(find_glyphs(gray)) if (read := self._read_line(gray, line)).plate]
         if len({read.plate for read in reads}) != 1:
             return NO_PLATE  # nothing read, or two different plates: no guess either way
         return max(reads, key=lambda read: read.confidence_pm)
 
     def _read_line(self, gray: np.ndarray, line: TextLine) -> PlateRead:
-        """Read one text line several ways until two readings agree with confidence; any disagreement
-        means no plate. A character's confidence is the best any agreeing reading gave it."""
+        """Read one text line several ways until two readings agree with confidence.
+
+        Any disagreement means no plate. A character's confidence is the best any agreeing reading gave it.
+        """
         layout = self._layout(rectify(gray, line, _CHAR_HEIGHT_PX, _MARGIN))
         if layout is None:
             return NO_PLATE
@@ -179,7 +175,7 @@ class TesseractPlateReader:
             members = [glyph for glyph, centre in zip(glyphs, centres, strict=True) if left <= centre < right]
             if not members:
                 return None
-            groups.append(tuple((left, right) for left, right, _ in members))
+            groups.append(tuple((x0, x1) for x0, x1, _ in members))
         mask = np.isin(labels, [label for _, _, label in glyphs])
         return _Layout(mask, grey, tuple(groups))
 
@@ -203,7 +199,7 @@ class TesseractPlateReader:
             elif all(len(groups[k]) == length for k, length in zip(members, lengths, strict=True)):
                 spans = tuple(span for k in members for span in groups[k])[::-1]
             else:
-                return None
+                return None  # glyphs blurred together cannot be put in reverse order
             read = self._read_strip(image, spans, alphabet, sum(lengths))
             if read is None:
                 return None
@@ -224,16 +220,27 @@ class TesseractPlateReader:
         spacer = np.full((image.shape[0], round(0.15 * char_height)), 255, np.uint8)
         crops = [image[:, max(0, left - 2) : right + 2] for left, right in spans]
         strip = np.hstack([part for crop in crops for part in (spacer, crop)][1:])
-        read = self._ocr(np.pad(strip, round(char_height / 2), constant_values=255), alphabet)
-        return (read.text, list(read.confidences)) if len(read.text) == length else None
+        text, confidences = self._ocr(np.pad(strip, round(char_height / 2), constant_values=255), alphabet)
+        return (text, confidences) if len(text) == length else None
 
-    def _ocr(self, image: np.ndarray, alphabet: str) -> _GroupRead:
+    def _ocr(self, image: np.ndarray, alphabet: str) -> _Read:
+        """Tesseract on a greyscale image, whitelisted to `alphabet`: the text and each symbol's confidence."""
         api = self._apis[alphabet]
         image = np.ascontiguousarray(image)
         api.SetImageBytes(image.tobytes(), image.shape[1], image.shape[0], 1, image.shape[1])
         api.Recognize()
         symbols = list(_symbols(api.GetIterator()))
-        return _GroupRead("".join(char for char, _ in symbols), tuple(conf for _, conf in symbols))
+        return "".join(char for char, _ in symbols), [confidence for _, confidence in symbols]
+
+
+def _greyscale(image: np.ndarray) -> np.ndarray:
+    if image.dtype != np.uint8:
+        raise ValueError(f"camera frames are 8-bit images, not {image.dtype}")
+    if image.ndim == 2:
+        return image
+    if image.ndim == 3 and image.shape[2] in (3, 4):
+        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY if image.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
+    raise ValueError(f"expected a BGR, BGRA or greyscale frame, got an array of shape {image.shape}")
 
 
 def _symbols(iterator: tesserocr.PyResultIterator | None) -> Iterator[tuple[str, float]]:

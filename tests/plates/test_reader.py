@@ -115,3 +115,18 @@ def _random_plate(rng: np.random.Generator) -> str:
     from speedledger.simulator.plates import random_siv_plate
 
     return random_siv_plate(rng)
+
+
+def test_bgr_bgra_and_greyscale_frames_read_alike(reader: TesseractPlateReader) -> None:
+    import cv2
+
+    frame = render_frame("RT947QG", np.random.default_rng(12), 44, Degradation(jpeg_quality=80)).image_bgr
+    for image in (frame, cv2.cvtColor(frame, cv2.COLOR_BGR2BGRA), cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)):
+        assert reader.read(image).plate == "RT947QG"
+
+
+def test_frames_that_are_not_8_bit_images_are_refused(reader: TesseractPlateReader) -> None:
+    with pytest.raises(ValueError, match="8-bit"):
+        reader.read(np.zeros((100, 100, 3), np.float32))
+    with pytest.raises(ValueError, match="shape"):
+        reader.read(np.zeros((100, 100, 2), np.uint8))
