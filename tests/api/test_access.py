@@ -68,17 +68,14 @@ MATRIX = read_matrix()
 
 
 @pytest.fixture(scope="module")
-def base_url(module_app: FastAPI) -> Iterator[str]:
-    with serve(module_app) as url:
-        yield url
+def http(module_app: FastAPI) -> Iterator[httpx.Client]:
+    with serve(module_app) as url, httpx.Client(base_url=url, timeout=10) as client:
+        yield client
 
 
-def call(base_url: str, row: Row, headers: dict[str, str]) -> httpx.Response:
+def call(http: httpx.Client, row: Row, headers: dict[str, str]) -> httpx.Response:
     """The response head (an SSE stream is closed as soon as its headers arrive)."""
-    with (
-        httpx.Client(base_url=base_url, timeout=10) as client,
-        client.stream(row.method, row.url, headers=headers) as response,
-    ):
+    with http.stream(row.method, row.url, headers=headers) as response:
         if response.headers.get("content-type", "").startswith("text/event-stream"):
             return response
         response.read()
@@ -109,8 +106,8 @@ def test_matrix_matches_the_code(module_app: FastAPI) -> None:
 
 @pytest.mark.parametrize("row", MATRIX, ids=str)
 @pytest.mark.parametrize("role", list(Role), ids=str)
-def test_role(base_url: str, tokens: Tokens, row: Row, role: Role) -> None:
-    response = call(base_url, row, tokens.headers(role))
+def test_role(http: httpx.Client, tokens: Tokens, row: Row, role: Role) -> None:
+    response = call(http, row, tokens.headers(role))
     if role in row.allowed:
         assert response.status_code not in (401, 403), response.text
     else:
@@ -123,7 +120,7 @@ def test_role(base_url: str, tokens: Tokens, row: Row, role: Role) -> None:
     "credentials",
     ["none", "not-bearer", "garbage", "expired", "other-secret", "empty-bearer"],
 )
-def test_without_a_valid_token(base_url: str, tokens: Tokens, row: Row, credentials: str) -> None:
+def test_without_a_valid_token(http: httpx.Client, tokens: Tokens, row: Row, credentials: str) -> None:
     headers = {
         "none": {},
         "not-bearer": {"Authorization": "Basic YWRtaW46YWRtaW4="},
@@ -132,21 +129,20 @@ def test_without_a_valid_token(base_url: str, tokens: Tokens, row: Row, credenti
         "other-secret": tokens.headers(Role.ADMIN, foreign=True),
         "empty-bearer": {"Authorization": "Bearer"},
     }[credentials]
-    response = call(base_url, row, headers)
+    response = call(http, row, headers)
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer")
     assert isinstance(response.json()["detail"], str)
 
 
 @pytest.mark.parametrize("row", [row for row in MATRIX if row.method in ("POST", "PATCH")], ids=str)
-def test_auth_is_checked_before_the_body_is_read(base_url: str, tokens: Tokens, row: Row) -> None:
+def test_auth_is_checked_before_the_body_is_read(http: httpx.Client, tokens: Tokens, row: Row) -> None:
     """Malformed JSON from a caller without a token, or with the wrong role, still gets 401/403, not 422."""
     denied = next(role for role in Role if role not in row.allowed)
     json_type = {"Content-Type": "application/json"}
-    with httpx.Client(base_url=base_url, timeout=10) as client:
-        anonymous = client.request(row.method, row.url, content=b"{not json", headers=json_type)
-        wrong_role = client.request(
-            row.method, row.url, content=b"{not json", headers={**json_type, **tokens.headers(denied)}
-        )
+    anonymous = http.request(row.method, row.url, content=b"{not json", headers=json_type)
+    wrong_role = http.request(
+        row.method, row.url, content=b"{not json", headers={**json_type, **tokens.headers(denied)}
+    )
     assert anonymous.status_code == 401
     assert wrong_role.status_code == 403
