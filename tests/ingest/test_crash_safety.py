@@ -30,9 +30,17 @@ Connect = Callable[[str], RadarClient]
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    """SQLite only: these tests are about the broker and processes, not the store (which has its own suite)."""
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """SQLite, unless a test asks for PostgreSQL too (indirect parametrisation)."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
     return f"sqlite:///{tmp_path}/central.db"
+
+
+BOTH_STORES = pytest.mark.parametrize(
+    "database_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
 
 
 def _recorded_violations(central: Central) -> list[str]:
@@ -115,6 +123,7 @@ def central_process(central: Central, mosquitto: Mosquitto, tmp_path: Path) -> I
     process.stop()
 
 
+@BOTH_STORES
 def test_kill_9_mid_stream_loses_nothing_and_doubles_nothing(
     central: Central, register: Register, radar_client: Connect, central_process: CentralProcess
 ) -> None:
