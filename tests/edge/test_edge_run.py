@@ -165,10 +165,12 @@ def test_sigterm_stops_the_agent_cleanly(mosquitto: Mosquitto, tmp_path: Path) -
     try:
         deadline = time.monotonic() + 60
         while "online" not in states:
-            assert time.monotonic() < deadline and process.poll() is None, process.stderr
+            assert process.poll() is None, process.stderr.read().decode()  # type: ignore[union-attr]
+            assert time.monotonic() < deadline
             time.sleep(0.05)
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 130
+        code = process.wait(timeout=30)
+        assert code == 130, process.stderr.read().decode()  # type: ignore[union-attr]
         while "offline" not in states:
             assert time.monotonic() < deadline
             time.sleep(0.05)
@@ -210,7 +212,8 @@ def test_a_quiet_live_source_does_not_hold_up_acks(mosquitto: Mosquitto, tmp_pat
             time.sleep(0.05)
         time.sleep(1.0)  # the ack's round trip while no PCM arrives
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 130
+        code = process.wait(timeout=30)
+        assert code == 130, process.stderr.read().decode()  # type: ignore[union-attr]
     finally:
         central.close()
         if process.poll() is None:
