@@ -41,10 +41,6 @@ class PlateFormat:
     def length(self) -> int:
         return sum(length for _, length in self.groups)
 
-    @property
-    def alphabet(self) -> str:
-        return "".join(sorted({char for alphabet, _ in self.groups for char in alphabet}))
-
     def matches(self, plate: str) -> bool:
         if len(plate) != self.length:
             return False
