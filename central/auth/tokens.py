@@ -15,6 +15,8 @@ ISSUER = "speedledger"
 #: RFC 7518 §3.2: an HS256 key must be at least as long as the hash output.
 MIN_SECRET_BYTES = 32
 DEFAULT_TTL_S = 8 * 3600
+#: Tokens cannot be revoked one by one (only all at once, by changing the secret): keep them bounded.
+MAX_TTL_S = 366 * 86400
 #: Clock skew tolerated between the minting host and central when checking `exp`, `iat` and `nbf`.
 LEEWAY_S = 30
 
@@ -51,8 +53,8 @@ class TokenAuthority:
     def mint(self, role: Role, subject: str, ttl_s: int = DEFAULT_TTL_S, *, now: int | None = None) -> str:
         if not subject:
             raise ValueError("subject must not be empty")
-        if ttl_s <= 0:
-            raise ValueError("ttl_s must be positive")
+        if not 0 < ttl_s <= MAX_TTL_S:
+            raise ValueError(f"token lifetime must be between 1 s and {MAX_TTL_S // 86400} days")
         issued_at = int(time.time()) if now is None else now
         claims = {
             "iss": ISSUER,

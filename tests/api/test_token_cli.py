@@ -39,6 +39,7 @@ def test_default_lifetime_is_eight_hours() -> None:
     [
         (["--role", "root", "--subject", "a"], SECRET, "root"),
         (["--role", "admin", "--subject", "a", "--ttl", "soon"], SECRET, "invalid duration"),
+        (["--role", "admin", "--subject", "a", "--ttl", "400d"], SECRET, "between 1 s and 366 days"),
         (["--role", "admin", "--subject", "a"], None, "SPEEDLEDGER_SECRET"),
         (["--role", "admin", "--subject", "a"], "short", "at least 32 bytes"),
         (["--role", "admin", "--subject", ""], SECRET, "subject"),
