@@ -9,8 +9,9 @@ Physics modelled (shared by the DSP tests and the traffic simulator):
   energy spreads from 0 to twice the body Doppler;
 - clutter: a strong static return (DC), slowly swaying vegetation, and a mount vibration (fan,
   engine) that appears at +- its frequency;
-- front end: DC offset, IQ gain and phase imbalance, white noise at a set wideband SNR (body power
-  at the beam centre over the noise power in the whole sampled band), 16-bit quantisation.
+- front end: anti-alias filter (returns beyond Nyquist are not sampled), DC offset, IQ gain and
+  phase imbalance, white noise at a set wideband SNR (body power at the beam centre over the noise
+  power in the whole sampled band), 16-bit quantisation.
 
 Noise has unit power; every other level is in dB relative to it.
 """
@@ -88,14 +89,21 @@ def beam_envelope(vehicle: Vehicle, t: np.ndarray, offset_m: float = 0.0) -> np.
     return envelope
 
 
+def anti_alias_gain(frequency_hz: np.ndarray | float, sample_rate: float) -> np.ndarray:
+    """The receiver's anti-alias filter: flat to 0.45 fs, raised-cosine roll-off to nothing at fs/2."""
+    x = np.clip((0.5 * sample_rate - np.abs(frequency_hz)) / (0.05 * sample_rate), 0.0, 1.0)
+    gain: np.ndarray = 0.5 - 0.5 * np.cos(np.pi * x)
+    return gain
+
+
 def _vehicle_return(scene: Scene, vehicle: Vehicle, t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     doppler = scene.doppler_hz(vehicle)
-    amplitude = 10.0 ** (vehicle.snr_db / 20.0)
+    amplitude = 10.0 ** (vehicle.snr_db / 20.0) * anti_alias_gain(doppler, scene.sample_rate)
     signal = amplitude * beam_envelope(vehicle, t) * np.exp(1j * (2 * np.pi * doppler * t + rng.uniform(0, 2 * np.pi)))
     if vehicle.wheel_db is None:
         return signal
     scatterers_per_wheel = 3
-    wheel_amplitude = amplitude * 10.0 ** (vehicle.wheel_db / 20.0) / math.sqrt(2 * scatterers_per_wheel)
+    wheel_amplitude = 10.0 ** ((vehicle.snr_db + vehicle.wheel_db) / 20.0) / math.sqrt(2 * scatterers_per_wheel)
     wavelength = SPEED_OF_LIGHT_M_S / scene.carrier_hz
     radial = math.cos(math.radians(scene.angle_deg)) * (1.0 if vehicle.approaching else -1.0)
     spin = vehicle.speed_kmh / 3.6 / WHEEL_RADIUS_M  # rad/s
@@ -105,7 +113,8 @@ def _vehicle_return(scene: Scene, vehicle: Vehicle, t: np.ndarray, rng: np.rando
             radius = rng.uniform(0.15, WHEEL_RADIUS_M)
             angle = spin * t + rng.uniform(0, 2 * np.pi)
             phase = 2 * np.pi * doppler * t + 4 * np.pi / wavelength * radial * radius * np.sin(angle)
-            signal += envelope * np.exp(1j * (phase + rng.uniform(0, 2 * np.pi)))
+            filtered = anti_alias_gain(doppler * (1.0 + radius / WHEEL_RADIUS_M * np.cos(angle)), scene.sample_rate)
+            signal += envelope * filtered * np.exp(1j * (phase + rng.uniform(0, 2 * np.pi)))
     return signal
 
 
