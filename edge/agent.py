@@ -306,9 +306,11 @@ class RunOptions:
 class AgentLoop:
     """Single-threaded loop: source chunks, transport events and the outbox, in turn."""
 
-    def __init__(self, agent: RadarAgent, transport: MqttTransport) -> None:
+    def __init__(self, agent: RadarAgent, transport: MqttTransport, stop: threading.Event | None = None) -> None:
         self.agent = agent
         self.transport = transport
+        #: Set (e.g. by a signal handler) to end the run at the next chunk or pump.
+        self.stop = stop if stop is not None else threading.Event()
 
     def pump(self, wait_s: float = 0.0) -> None:
         """Handle every queued transport event (waiting up to `wait_s` for the first), then publish what is due."""
@@ -338,7 +340,7 @@ class AgentLoop:
         """Keep delivering until every journaled event is acked (True) or the timeout passes (False)."""
         deadline = time.monotonic() + timeout_s
         while self.agent.journal.pending():
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline or self.stop.is_set():
                 return False
             self.pump(wait_s=0.05)
         return True
@@ -348,8 +350,12 @@ def monotonic_ms() -> int:
     return time.monotonic_ns() // 1_000_000
 
 
-def run(options: RunOptions, report: Callable[[dict[str, object]], None] = lambda message: None) -> RadarAgent:
-    """`speedledger edge run`: process the source (if any), then deliver until drained or timed out."""
+def run(
+    options: RunOptions,
+    report: Callable[[dict[str, object]], None] = lambda message: None,
+    stop: threading.Event | None = None,
+) -> RadarAgent:
+    """`speedledger edge run`: process the source (if any), then deliver until drained, timed out or stopped."""
     from speedledger.edge.signing import load_signer
 
     signer = load_signer(options.key_file)
@@ -378,7 +384,7 @@ def run(options: RunOptions, report: Callable[[dict[str, object]], None] = lambd
     saved_config = options.journal_dir / CONFIG_FILE
     if saved_config.exists():
         agent.apply_config(saved_config.read_bytes(), persist=False)
-    loop = AgentLoop(agent, transport)
+    loop = AgentLoop(agent, transport, stop)
     transport.start()
     try:
         if options.source is not None:
@@ -414,6 +420,8 @@ def _process_source(
                 report(message)
 
     for chunk in chunks:
+        if loop.stop.is_set():
+            return  # a vehicle in the beam right now is not measured; everything journaled stays
         if chunk is None:  # the live source is quiet: deliveries and acks go on meanwhile
             loop.pump(wait_s=0.05)
             continue

@@ -135,6 +135,7 @@ def run(
     import json
     import logging
     import signal
+    import threading
 
     from speedledger.edge.agent import RunOptions
     from speedledger.edge.agent import run as run_agent
@@ -175,17 +176,20 @@ def run(
         drain_timeout_s=drain_timeout,
     )
 
-    def terminate(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt  # unwinds through run(): offline status published, journal closed
+    stop = threading.Event()
+    received: list[int] = []
 
-    signal.signal(signal.SIGTERM, terminate)
+    def request_stop(signum: int, frame: object) -> None:
+        received.append(signum)  # the loop ends at its next step: offline status published, journal closed
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, request_stop)
     try:
-        agent = run_agent(options, report)
+        agent = run_agent(options, report, stop)
     except (KeyFileError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        raise typer.Exit(130) from None
     pending = len(agent.journal.pending())
     outbox = agent.outbox
     typer.echo(
@@ -193,6 +197,8 @@ def run(
         f"{outbox.acked['duplicate']} duplicate, {outbox.acked['rejected']} rejected; {pending} pending",
         err=True,
     )
+    if received:
+        raise typer.Exit(128 + received[0])
     if pending:
         stays = "1 event stays" if pending == 1 else f"{pending} events stay"
         typer.echo(f"{stays} in the journal and will be re-sent on the next run", err=True)

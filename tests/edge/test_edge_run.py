@@ -170,7 +170,7 @@ def test_sigterm_stops_the_agent_cleanly(mosquitto: Mosquitto, tmp_path: Path) -
             time.sleep(0.05)
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=30)
-        assert code == 130, process.stderr.read().decode()  # type: ignore[union-attr]
+        assert code == 128 + signal.SIGTERM, process.stderr.read().decode()  # type: ignore[union-attr]
         while "offline" not in states:
             assert time.monotonic() < deadline
             time.sleep(0.05)
@@ -213,7 +213,7 @@ def test_a_quiet_live_source_does_not_hold_up_acks(mosquitto: Mosquitto, tmp_pat
         time.sleep(1.0)  # the ack's round trip while no PCM arrives
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=30)
-        assert code == 130, process.stderr.read().decode()  # type: ignore[union-attr]
+        assert code == 128 + signal.SIGTERM, process.stderr.read().decode()  # type: ignore[union-attr]
     finally:
         central.close()
         if process.poll() is None:
