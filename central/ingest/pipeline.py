@@ -22,7 +22,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, case, exc, select
@@ -87,6 +87,8 @@ class Checked:
     kind: str  # "violation", "evidence", "status"
     radar_id: str | None  # from the topic
     outcome: Verified | Rejected | EvidenceImage | Status | None  # None: nothing to do (cleared retained)
+    #: The topic's radar is registered: only then does a message count as the radar being seen.
+    registered: bool = False
 
 
 @dataclass
@@ -169,7 +171,13 @@ class Pipeline:
                 cache[radar_id] = self._radars(radar_id)
             return cache[radar_id]
 
-        return [self._check_one(received, radar) for received in batch]
+        checked = [self._check_one(received, radar) for received in batch]
+        return [
+            replace(item, registered=True)
+            if item.radar_id is not None and violation.is_radar_id(item.radar_id) and radar(item.radar_id) is not None
+            else item
+            for item in checked
+        ]
 
     def _check_one(self, received: Received, radar: RadarLookup) -> Checked:
         topic = received.topic
@@ -276,7 +284,7 @@ class Pipeline:
                 log.exception("message on %s cannot be stored; quarantining it", item.received.topic)
                 event_id = _named_event_id(item)
                 reason = Rejected(Reason.UNSTORABLE, f"storing failed with {type(error).__name__}", event_id)
-                batch = [Checked(item.received, item.kind, item.radar_id, reason)]
+                batch = [replace(item, outcome=reason)]
 
     def _write(self, batch: Sequence[Checked]) -> _Commit:
         decided = _Commit()
@@ -294,8 +302,9 @@ class Pipeline:
                 elif isinstance(outcome, Status):
                     _record_status(conn, outcome, item.received)
                     decided.counts.append((item.kind, "stored", ""))
-                if item.radar_id is not None and item.kind != "status" and not item.received.retained:
-                    seen[item.radar_id] = max(seen.get(item.radar_id, 0), item.received.received_at_ms)
+                radar_id = item.radar_id
+                if item.registered and radar_id is not None and item.kind != "status" and not item.received.retained:
+                    seen[radar_id] = max(seen.get(radar_id, 0), item.received.received_at_ms)
             for radar_id, at_ms in seen.items():
                 _seen(conn, radar_id, at_ms)
         return decided
@@ -430,9 +439,7 @@ def _record_status(conn: Connection, status: Status, received: Received) -> None
 
 
 def _seen(conn: Connection, radar_id: str, at_ms: int) -> None:
-    """Any message on a radar's topics means the radar was heard from (its online state comes from status)."""
-    if not violation.is_radar_id(radar_id):
-        return
+    """Any message on a registered radar's topics means it was heard from (online comes from status)."""
     liveness = tables.liveness
     upsert(
         conn,

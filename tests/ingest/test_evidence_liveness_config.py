@@ -191,3 +191,30 @@ def test_config_push_signed_by_central_on_every_limit_change(
         radar.loop_stop()
         radar.disconnect()
     assert ingest.config_key.public_info()["key_id"] == json.loads(first.payload)["key_id"]
+
+
+def test_hostile_status_and_unknown_radars_leave_liveness_alone(
+    ingest: Ingest, central: Central, register: Register, radar_client: Connect
+) -> None:
+    radar = register("R-1")
+    client = radar_client("R-1")
+    client.publish("status", b'{"state":"dancing"}')
+    client.publish("status", b"\x00\x01 not json")
+    stranger = radar_client("GHOST-9")
+    stranger.publish("status", json.dumps({"state": "online", "firmware": "x", "at_ms": 1}).encode())
+    ghost_violation = SigningRadar("GHOST-9").violation()
+    stranger.send(ghost_violation)
+    assert stranger.ack_for(ghost_violation["event_id"])["reason"] == "unknown_radar"
+    message = radar.violation()
+    client.send(message)
+    assert client.ack_for(message["event_id"])["result"] == "accepted"
+
+    def reasons() -> list[str]:
+        with central.engine.connect() as conn:
+            return sorted(row["reason"] for row in list_quarantine(conn))
+
+    expected = ["bad_status", "malformed", "unknown_radar", "unknown_radar"]
+    assert _eventually(lambda: reasons() == expected and reasons()) == expected
+    with central.engine.connect() as conn:
+        nodes = {row["node_id"]: row["online"] for row in list_liveness(conn, kind="radar")}
+    assert nodes == {"R-1": False}  # heard from (a violation), never said it is online; no ghost row
