@@ -9,10 +9,14 @@ from __future__ import annotations
 import time
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import BigInteger, Column, Engine, LargeBinary, MetaData, String, Table, delete, insert, select
+from sqlalchemy import BigInteger, Column, Engine, LargeBinary, MetaData, String, Table, delete, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
+from speedledger.central.eventstore.sql import WRITER_OPTION
+
 metadata = MetaData()
+#: Advisory lock key for creating the vault's table: int64 from the bytes of "sl-keys".
+_SCHEMA_LOCK_KEY = int.from_bytes(b"sl-keys", "big")
 
 personal_data_keys = Table(
     "personal_data_keys",
@@ -27,7 +31,15 @@ class SqlKeyVault:
     def __init__(self, engine: Engine, *, owns_engine: bool = False) -> None:
         self._engine = engine
         self._owns_engine = owns_engine
-        metadata.create_all(engine)
+        self._create_schema()
+
+    def _create_schema(self) -> None:
+        """Create the table once even when several processes start together: the existence check
+        and the CREATE run under a lock (PostgreSQL: advisory; SQLite: the writer's BEGIN IMMEDIATE)."""
+        with self._engine.execution_options(**{WRITER_OPTION: True}).begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+            metadata.create_all(conn)
 
     def close(self) -> None:
         """Release the vault's own database (SPEEDLEDGER_KEYS_DB); a shared engine is left alone."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -10,10 +11,12 @@ from sqlalchemy import Connection, create_engine, inspect, select
 
 from speedledger.central.bootstrap import Central, Settings, bootstrap
 from speedledger.central.errors import Conflict, Invalid, NotFound
+from speedledger.central.eventstore.postgres import postgres_url
+from speedledger.central.eventstore.sqlite import sqlite_engine
 from speedledger.central.registration import queries
 from speedledger.central.registration.commands import EraseOwner, RegisterOwner, RegisterVehicle, TransferOwnership
 from speedledger.central.registration.handlers import load_vehicle
-from speedledger.central.registration.keyvault import personal_data_keys
+from speedledger.central.registration.keyvault import SqlKeyVault, personal_data_keys
 from tests.central.conftest import HOUR, T0, FakeClock, World, sqlite_only
 
 
@@ -165,3 +168,29 @@ def test_keys_in_a_separate_database(tmp_path: Path, clock: FakeClock) -> None:
         assert owner is not None and owner.name == "Alice"
     finally:
         central.close()
+
+
+def test_vaults_starting_together_create_their_table_once(database_url: str) -> None:
+    """Several centrals starting at once on an empty database (ingest workers, API replicas)."""
+    engine = (
+        sqlite_engine(database_url) if database_url.startswith("sqlite") else create_engine(postgres_url(database_url))
+    )
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(5)
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            SqlKeyVault(engine).get_or_create_key("owner")
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    keys = {SqlKeyVault(engine).get_key("owner")}
+    engine.dispose()
+    assert errors == []
+    assert len(keys) == 1 and None not in keys
