@@ -56,10 +56,8 @@ def run_central(
     """
     if ctx.invoked_subcommand is not None:
         return
-    import uvicorn
-
     from speedledger.central.bootstrap import bootstrap
-    from speedledger.central.entrypoints.api.app import create_app
+    from speedledger.central.entrypoints.api.server import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     central = bootstrap(_settings(demo=demo or None))
@@ -77,7 +75,7 @@ def run_central(
 
             token = TokenAuthority(settings.secret).mint(Role.ADMIN, "demo", 24 * 3600)
             typer.echo(f"demo mode: throw-away token secret; admin bearer token for this run:\n{token}")
-        uvicorn.run(create_app(central), host=settings.http_host, port=settings.http_port, log_level="info")
+        serve(central, settings.http_host, settings.http_port)  # ends open SSE streams on Ctrl-C
     finally:
         if stop_ingest is not None:
             stop_ingest()
