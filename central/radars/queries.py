@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from pydantic import BaseModel
-from sqlalchemy import Connection, select
+from sqlalchemy import ColumnElement, Connection, Table, select, true
 
 from speedledger.central.radars.projection import radar_keys, radar_speed_limits, radars
 
@@ -39,29 +41,31 @@ class RadarView(BaseModel):
 
 
 def list_radars(conn: Connection) -> list[RadarView]:
-    rows = conn.execute(select(radars).order_by(radars.c.radar_id)).mappings().all()
-    return [_view(conn, dict(row)) for row in rows]
+    """Every radar with its keys and limit history (three queries, whatever the number of radars)."""
+    return _views(conn, None)
 
 
 def get_radar(conn: Connection, radar_id: str) -> RadarView | None:
-    row = conn.execute(select(radars).where(radars.c.radar_id == radar_id)).mappings().first()
-    return _view(conn, dict(row)) if row is not None else None
+    views = _views(conn, radar_id)
+    return views[0] if views else None
 
 
-def _view(conn: Connection, row: dict[str, object]) -> RadarView:
-    radar_id = row["radar_id"]
-    keys = conn.execute(
-        select(radar_keys).where(radar_keys.c.radar_id == radar_id).order_by(radar_keys.c.added_at_ms)
-    ).mappings()
-    limits = conn.execute(
-        select(radar_speed_limits)
-        .where(radar_speed_limits.c.radar_id == radar_id)
-        .order_by(radar_speed_limits.c.effective_from_ms)
-    ).mappings()
-    return RadarView.model_validate(
-        {
-            **row,
-            "keys": [RadarKeyView.model_validate(dict(key)) for key in keys],
-            "speed_limit_history": [SpeedLimitPeriod.model_validate(dict(limit)) for limit in limits],
-        }
-    )
+def _views(conn: Connection, radar_id: str | None) -> list[RadarView]:
+    def only(table: Table) -> ColumnElement[bool]:
+        return true() if radar_id is None else table.c.radar_id == radar_id
+
+    rows = conn.execute(select(radars).where(only(radars)).order_by(radars.c.radar_id)).mappings().all()
+    keys: dict[str, list[RadarKeyView]] = defaultdict(list)
+    for key in conn.execute(
+        select(radar_keys).where(only(radar_keys)).order_by(radar_keys.c.added_at_ms, radar_keys.c.key_id)
+    ).mappings():
+        keys[key["radar_id"]].append(RadarKeyView.model_validate(dict(key)))
+    limits: dict[str, list[SpeedLimitPeriod]] = defaultdict(list)
+    for limit in conn.execute(
+        select(radar_speed_limits).where(only(radar_speed_limits)).order_by(radar_speed_limits.c.effective_from_ms)
+    ).mappings():
+        limits[limit["radar_id"]].append(SpeedLimitPeriod.model_validate(dict(limit)))
+    return [
+        RadarView.model_validate({**row, "keys": keys[row["radar_id"]], "speed_limit_history": limits[row["radar_id"]]})
+        for row in rows
+    ]

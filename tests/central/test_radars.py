@@ -152,3 +152,15 @@ def test_rotate_and_revoke_keys(central: Central, world: World, clock: FakeClock
         central.bus.handle(RevokeRadarKey(radar_id="R1", key_id=radar.key_id))
     with pytest.raises(NotFound, match="no key"):
         central.bus.handle(RevokeRadarKey(radar_id="R1", key_id="0123456789abcdef"))
+
+
+def test_list_gives_each_radar_its_own_keys_and_limits(central: Central, world: World, conn: Connection) -> None:
+    first, second = world.radar("R1", 90), world.radar("R2", 50)
+    extra = Radar("R2")
+    central.bus.handle(RotateRadarKey(radar_id="R2", public_key=extra.public_key))
+    listed = {view.radar_id: view for view in queries.list_radars(conn)}
+    assert [key.key_id for key in listed["R1"].keys] == [first.key_id]
+    assert [key.key_id for key in listed["R2"].keys] == [second.key_id, extra.key_id]
+    assert [p.speed_limit_kmh for p in listed["R1"].speed_limit_history] == [90]
+    assert [p.speed_limit_kmh for p in listed["R2"].speed_limit_history] == [50]
+    assert listed["R2"] == queries.get_radar(conn, "R2")
