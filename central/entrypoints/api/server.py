@@ -7,6 +7,7 @@ first (each client's EventSource reconnects to the next server with its Last-Eve
 
 from __future__ import annotations
 
+import contextlib
 import socket
 
 import uvicorn
@@ -33,7 +34,7 @@ class ApiServer(uvicorn.Server):
 
 
 def serve(central: Central, host: str, port: int, *, log_level: str = "info") -> None:
-    """Run the REST API for `central` until SIGINT/SIGTERM."""
+    """Run the REST API for `central` until SIGINT/SIGTERM; returns after a clean shutdown."""
     config = uvicorn.Config(
         create_app(central),
         host=host,
@@ -41,4 +42,6 @@ def serve(central: Central, host: str, port: int, *, log_level: str = "info") ->
         log_level=log_level,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
-    ApiServer(config).run()
+    # uvicorn re-raises the SIGINT it captured once it has shut down cleanly; uvicorn.run swallows it too.
+    with contextlib.suppress(KeyboardInterrupt):
+        ApiServer(config).run()
