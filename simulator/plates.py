@@ -19,9 +19,10 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from speedledger.shared.plates import _DIGITS, _SIV_LETTERS
+from speedledger.shared.plates import _DIGITS, _SIV_LETTERS, is_french_siv
 
 FRAME_SIZE = (800, 600)  # width, height: a VGA-class crop of the enforcement camera around the lane
+MAX_CHAR_HEIGHT_PX = 90  # the largest plate that still fits the frame with its surroundings
 PLATE_MM = (520.0, 110.0)
 CHAR_MM = 75.0
 BAND_MM = 40.0
@@ -130,6 +131,8 @@ def _plate_text_image(plate: str, font_name: str, char_height_px: int, width_px:
 
 def render_plate(plate: str, char_height_px: int, font_name: str = _FONT_FILES[0]) -> np.ndarray:
     """The plate alone (BGR), `AB-123-CD` on white between the two blue bands, drawn at 4x then reduced."""
+    if not is_french_siv(plate):
+        raise ValueError(f"not a normalised French SIV plate: {plate!r}")
     scale = 4
     mm = char_height_px * scale / CHAR_MM  # pixels per millimetre while drawing
     width, height = round(PLATE_MM[0] * mm), round(PLATE_MM[1] * mm)
@@ -259,6 +262,8 @@ def render_frame(
     width, height = FRAME_SIZE
     plate_h = round(PLATE_MM[1] * char_height_px / CHAR_MM)
     plate_w = round(PLATE_MM[0] * char_height_px / CHAR_MM)
+    if not 8 <= char_height_px <= MAX_CHAR_HEIGHT_PX:
+        raise ValueError(f"char_height_px must be 8..{MAX_CHAR_HEIGHT_PX} for a {width}x{height} frame")
     px = int(rng.integers(40, width - plate_w - 40))
     py = int(rng.integers(height // 2, height - plate_h - 50))
     image = _scene(rng, (px, py, plate_w, plate_h))

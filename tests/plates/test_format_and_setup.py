@@ -89,3 +89,9 @@ def test_cli_read_plate_refuses_what_is_not_an_image(tmp_path: Path) -> None:
     result = CliRunner().invoke(edge_app, ["read-plate", str(not_an_image), "--json"])
     assert result.exit_code == 1
     assert "cannot read an image" in result.output
+
+
+@pytest.mark.parametrize(("plate", "char_height"), [("AB12CD", 40), ("ab123cd", 40), ("AB123CU", 40), ("AB123CD", 91)])
+def test_renderer_refuses_what_it_cannot_draw_faithfully(plate: str, char_height: int) -> None:
+    with pytest.raises(ValueError):
+        render_frame(plate, np.random.default_rng(0), char_height)
