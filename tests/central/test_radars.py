@@ -154,9 +154,12 @@ def test_rotate_and_revoke_keys(central: Central, world: World, clock: FakeClock
         central.bus.handle(RevokeRadarKey(radar_id="R1", key_id="0123456789abcdef"))
 
 
-def test_list_gives_each_radar_its_own_keys_and_limits(central: Central, world: World, conn: Connection) -> None:
+def test_list_gives_each_radar_its_own_keys_and_limits(
+    central: Central, world: World, clock: FakeClock, conn: Connection
+) -> None:
     first, second = world.radar("R1", 90), world.radar("R2", 50)
     extra = Radar("R2")
+    clock.advance(1)
     central.bus.handle(RotateRadarKey(radar_id="R2", public_key=extra.public_key))
     listed = {view.radar_id: view for view in queries.list_radars(conn)}
     assert [key.key_id for key in listed["R1"].keys] == [first.key_id]
