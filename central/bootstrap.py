@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine
 
+from speedledger.central.auth import TokenAuthority, WeakSecret
 from speedledger.central.errors import ConfigurationError
 from speedledger.central.eventstore import SqlEventStore, create_event_store
 from speedledger.central.eventstore.postgres import postgres_url
@@ -84,6 +85,10 @@ class Settings:
                     "without one outside demo mode (e.g. export SPEEDLEDGER_SECRET=$(openssl rand -hex 32))"
                 )
             secret = secrets.token_hex(32)
+        try:
+            TokenAuthority(secret)
+        except WeakSecret as error:
+            raise ConfigurationError(str(error)) from None
         schedule = env.get("SPEEDLEDGER_FINE_SCHEDULE")
         return cls(
             db_url=env.get("SPEEDLEDGER_DB") or DEFAULT_DB,

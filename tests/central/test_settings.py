@@ -9,9 +9,11 @@ import pytest
 from speedledger.central.bootstrap import Settings
 from speedledger.central.errors import ConfigurationError
 
+SECRET = "s3cret-" + "x" * 32
+
 
 def test_defaults() -> None:
-    settings = Settings.from_env({"SPEEDLEDGER_SECRET": "s3cret"})
+    settings = Settings.from_env({"SPEEDLEDGER_SECRET": SECRET})
     assert (settings.db_url, settings.mqtt_url, settings.http) == (
         "sqlite:///speedledger.db",
         "mqtt://127.0.0.1:1883",
@@ -20,7 +22,7 @@ def test_defaults() -> None:
     assert (settings.http_host, settings.http_port, settings.secret, settings.demo) == (
         "127.0.0.1",
         8000,
-        "s3cret",
+        SECRET,
         False,
     )
     assert settings.fine_schedule is None and settings.keys_db_url is None
@@ -32,7 +34,7 @@ def test_everything_from_the_environment() -> None:
             "SPEEDLEDGER_DB": "postgresql://db/speed",
             "SPEEDLEDGER_MQTT": "mqtt://broker:1884",
             "SPEEDLEDGER_HTTP": "0.0.0.0:9000",
-            "SPEEDLEDGER_SECRET": "x",
+            "SPEEDLEDGER_SECRET": SECRET,
             "SPEEDLEDGER_FINE_SCHEDULE": "/etc/speedledger/fines.json",
             "SPEEDLEDGER_KEYS_DB": "sqlite:///keys.db",
         }
@@ -57,6 +59,11 @@ def test_secret_required_outside_demo_mode() -> None:
     assert not offline.demo and len(offline.secret) == 64
 
 
+def test_weak_secret_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="at least 32 bytes"):
+        Settings.from_env({"SPEEDLEDGER_SECRET": "short"})
+
+
 def test_bad_http_address() -> None:
     with pytest.raises(ConfigurationError, match="HOST:PORT"):
-        _ = Settings.from_env({"SPEEDLEDGER_SECRET": "x", "SPEEDLEDGER_HTTP": "localhost"}).http_port
+        _ = Settings.from_env({"SPEEDLEDGER_SECRET": SECRET, "SPEEDLEDGER_HTTP": "localhost"}).http_port
