@@ -10,6 +10,8 @@ Metrology rules (OIML R91, French and German practice: never attribute a speed t
 - a pass needs `min_frames` supporting frames and a steady speed (first and second half agree);
 - a pass whose frames wander around a straight-line fit, or many of whose frames lie off its median
   speed, holds two vehicles closer in speed than one FFT bin: it is invalidated;
+- a pass whose SNR shows two humps is two vehicles in a row at one speed: the pass time would fall
+  between them, so it is invalidated;
 - while two tracks at different speeds overlap in time, both are reported only when they are
   resolved cleanly: far enough apart in speed, both steady, and each one dominating the beam at
   its own peak (that is when the camera fires); otherwise both passes are invalidated;
@@ -26,7 +28,7 @@ RECEDING = "receding"
 
 # Why a pass was invalidated (VehiclePass.invalid); None when valid.
 UNRESOLVED = "unresolved_targets"  # another vehicle at a nearby speed (or an unsteady one) in the beam
-SHARED_BEAM = "shared_beam"  # another vehicle was as strong in the beam at this one's peak
+SHARED_BEAM = "shared_beam"  # another vehicle was as strong in the beam at this one's peak, or one in a row
 UNSTEADY = "speed_unsteady"  # the speed changed within the pass
 
 
@@ -109,6 +111,7 @@ class TrackerConfig:
         satellite_db: float = 10.0,
         min_speed_kmh: float = 0.0,
         same_speed_kmh: float = 0.5,
+        dip_db: float = 10.0,
         max_outliers: float = 0.2,
         max_scatter_kmh: float = 0.08,
     ) -> None:
@@ -127,6 +130,7 @@ class TrackerConfig:
         # but their micro-Doppler satellites above this speed are still recognised as theirs.
         self.min_speed_kmh = min_speed_kmh
         self.same_speed_kmh = same_speed_kmh  # tracks closer than this in speed are one vehicle's fragments
+        self.dip_db = dip_db  # a pass whose SNR dips this far between two humps holds two vehicles
         self.max_outliers = max_outliers  # a track with more frames off its median speed holds two vehicles
         self.max_scatter_kmh = max_scatter_kmh  # per-frame wander (around a linear fit) of one vehicle
 
@@ -169,6 +173,22 @@ def _residual_rms(times: list, speeds: list, weights: list) -> float:
     slope = s_tv / s_tt if s_tt > 0 else 0.0
     residuals = [(v - mean_v - slope * (t - mean_t)) ** 2 for t, v in zip(times, speeds)]  # noqa: B905
     return math.sqrt(_weighted_mean(residuals, weights))
+
+
+def _has_two_humps(snrs: list, dip_db: float) -> bool:
+    """Whether the SNR falls by `dip_db` after the peak and rises again as much: two vehicles in a row
+    at one speed, whose pass time would lie between them."""
+    peak = snrs.index(max(snrs))
+    for step in (1, -1):
+        valley = peak
+        index = peak + step
+        while 0 <= index < len(snrs):
+            if snrs[index] < snrs[valley]:
+                valley = index
+            elif snrs[index] - snrs[valley] >= dip_db:
+                return True
+            index += step
+    return False
 
 
 class _Track:
@@ -218,6 +238,7 @@ class _Candidate:
         )
         self.start_ms = track.start_ms
         self.end_ms = track.last_ms
+        self.two_humps = _has_two_humps(self.snrs, config.dip_db)
         half = len(kept) // 2
         if half >= 2:
             first = _weighted_mean(self.speeds[:half], weights[:half])
@@ -335,6 +356,8 @@ class PassTracker:
                 invalid[i] = UNSTEADY
             elif a.outliers > config.max_outliers * (a.outliers + len(a.speeds)) or a.scatter > config.max_scatter_kmh:
                 invalid[i] = UNRESOLVED
+            elif a.two_humps:
+                invalid[i] = SHARED_BEAM
         for i, a in enumerate(vehicles):
             for j in range(i + 1, len(vehicles)):
                 b = vehicles[j]

@@ -163,3 +163,9 @@ def test_streaming_in_odd_chunks_matches_one_batch() -> None:
 def test_a_sample_rate_too_low_for_the_speed_band_is_refused() -> None:
     with pytest.raises(ValueError, match="sample rate"):
         DopplerProcessor(400.0)
+
+
+def test_same_speed_cars_too_close_to_separate_never_get_a_time_between_them() -> None:
+    scene, passes = two_cars(Vehicle(58.7, 1.35, snr_db=15.0), Vehicle(58.4, 0.8, snr_db=16.0, wheel_db=-8.0))
+    for measured in valid(passes):
+        assert any(in_beam(v, measured.t_ms) for v in scene.vehicles), passes
