@@ -120,26 +120,27 @@ class TesseractPlateReader:
         if layout is None:
             return NO_PLATE
         scale = _SECOND_CHAR_HEIGHT_PX / _CHAR_HEIGHT_PX
-        renderings = (
-            (_masked_grey(layout), layout.groups),
-            (_binary(layout, scale), tuple(tuple(_scaled(span, scale) for span in spans) for spans in layout.groups)),
-        )
+        masked = (_masked_grey(layout), layout.groups)
+        binary_groups = tuple(tuple(_scaled(span, scale) for span in spans) for spans in layout.groups)
+        binary = (_binary(layout, scale), binary_groups)
+        plain = (_plain_grey(layout), layout.groups)  # only tried when the others do not agree
+        # (rendering, glyphs in reverse order): readings in order of cost and of past success
+        attempts = ((masked, False), (binary, False), (masked, True), (binary, True), (plain, False), (plain, True))
         agreed = ""
         best: list[float] = []
         readings = 0
-        for backwards in (False, True):
-            for image, groups in renderings:
-                read = self._read_groups(image, groups, backwards)
-                if read is None:
-                    continue
-                text, confidences = read
-                if agreed and text != agreed:
-                    return NO_PLATE  # two readings of one line differ: neither can be trusted
-                agreed, readings = text, readings + 1
-                best = [max(pair) for pair in zip(best, confidences, strict=True)] if best else confidences
-                confidence_pm = round(10 * min(best))
-                if readings >= 2 and confidence_pm >= self.min_confidence_pm:
-                    return PlateRead(agreed, confidence_pm)
+        for (image, groups), backwards in attempts:
+            read = self._read_groups(image, groups, backwards)
+            if read is None:
+                continue
+            text, confidences = read
+            if agreed and text != agreed:
+                return NO_PLATE  # two readings of one line differ: neither can be trusted
+            agreed, readings = text, readings + 1
+            best = [max(pair) for pair in zip(best, confidences, strict=True)] if best else confidences
+            confidence_pm = round(10 * min(best))
+            if readings >= 2 and confidence_pm >= self.min_confidence_pm:
+                return PlateRead(agreed, confidence_pm)
         return NO_PLATE
 
     def _layout(self, grey: np.ndarray) -> _Layout | None:
@@ -263,6 +264,17 @@ def _masked_grey(layout: _Layout) -> np.ndarray:
     paper_level = float(np.percentile(layout.grey[rim & ~layout.ink], 90)) if (rim & ~layout.ink).any() else 255.0
     stretched = (layout.grey.astype(np.float32) - ink_level) * (255.0 / max(paper_level - ink_level, 1.0))
     return np.where(rim, np.clip(stretched, 0, 255), 255).astype(np.uint8)
+
+
+def _plain_grey(layout: _Layout) -> np.ndarray:
+    """The rectified crop as it is, contrast-stretched, with only the rows of the characters kept."""
+    middle, half = layout.grey.shape[0] / 2, 0.62 * _CHAR_HEIGHT_PX
+    plain = np.full_like(layout.grey, 255)
+    rows = slice(round(middle - half), round(middle + half))
+    band = layout.grey[rows].astype(np.float32)
+    low, high = float(band.min()), float(band.max())
+    plain[rows] = np.rint((band - low) * (255.0 / max(high - low, 1.0))).astype(np.uint8)
+    return plain
 
 
 def _binary(layout: _Layout, scale: float) -> np.ndarray:
