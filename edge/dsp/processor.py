@@ -19,6 +19,10 @@ NOISE_BLOCK_BINS = 64
 RESOLUTION_BINS = 3 * MAIN_LOBE_HALF_WIDTH_BINS
 # Only frequencies below this fraction of Nyquist are searched (anti-alias filter roll-off).
 USABLE_BAND = 0.96
+# SNRs are taken against the quietest receiver noise of the last this many seconds, not the frame's
+# own: a vehicle's wheel micro-Doppler raises the band's median while it passes, which would make
+# levels dip and rise within one pass and across vehicles.
+NOISE_MEMORY_S = 2.0
 # Vehicles are tracked from this fraction of the minimum speed, so that the wheels of a vehicle just
 # too slow to report (which reach twice its speed) are recognised as its micro-Doppler.
 TRACKED_BELOW_MINIMUM = 0.5
@@ -104,6 +108,8 @@ class DopplerProcessor:
         )
         self._pending = np.zeros(0, dtype=np.complex64)
         self._frames_done = 0
+        self._noise_memory = max(1, round(NOISE_MEMORY_S * self.sample_rate / self.hop))
+        self._noise_history = np.zeros(0)
         self.detections: list[FrameDetection] | None = [] if keep_detections else None
 
     def feed(self, iq: np.ndarray) -> list[VehiclePass]:
@@ -136,11 +142,11 @@ class DopplerProcessor:
 
     def _process(self, frames: np.ndarray) -> list[VehiclePass]:
         peaks = self.analyser.detect(frames)
-        speeds = peaks.doppler_hz / self.hz_per_kmh
-        order = np.lexsort((-peaks.snr_db, peaks.frame))
+        snr_db = 10.0 * np.log10(peaks.power / self._noise_reference(peaks.receiver_noise)[peaks.frame])
+        order = np.lexsort((-snr_db, peaks.frame))
         rows = peaks.frame[order]
-        speeds = speeds[order]
-        snrs = peaks.snr_db[order]
+        speeds = (peaks.doppler_hz / self.hz_per_kmh)[order]
+        snrs = snr_db[order]
         starts = np.searchsorted(rows, np.arange(frames.shape[0] + 1))
         passes: list[VehiclePass] = []
         for row in range(frames.shape[0]):
@@ -153,6 +159,15 @@ class DopplerProcessor:
             passes.extend(self.tracker.update(round(t_ms), detections))
         self._frames_done += frames.shape[0]
         return passes
+
+    def _noise_reference(self, receiver_noise: np.ndarray) -> np.ndarray:
+        """For each frame, the lowest receiver noise over the preceding NOISE_MEMORY_S (itself included)."""
+        history = np.concatenate((self._noise_history, receiver_noise))
+        padded = np.concatenate((np.full(self._noise_memory - 1, np.inf), history))
+        windows = sliding_window_view(padded, self._noise_memory)[-receiver_noise.size :]
+        self._noise_history = history[-(self._noise_memory - 1) :] if self._noise_memory > 1 else history[:0]
+        reference: np.ndarray = windows.min(axis=1)
+        return reference
 
 
 def _wav_chunks(data: np.ndarray, chunk_samples: int) -> Iterator[np.ndarray]:

@@ -22,15 +22,14 @@ MIN_TONALITY = 0.4
 
 @dataclass(frozen=True)
 class Peaks:
-    """Detections of a batch of frames, flattened: frame row, signed Doppler (Hz), SNR (dB).
-
-    The SNR is the peak's power over the frame's receiver noise (median of the whole speed band), so
-    levels of different vehicles compare; the CFAR test itself uses the local floor.
+    """Detections of a batch of frames, flattened: frame row, signed Doppler (Hz), peak power; and
+    each frame's receiver noise (mean noise power per bin: the median of the speed band's block floors).
     """
 
     frame: np.ndarray
     doppler_hz: np.ndarray
-    snr_db: np.ndarray
+    power: np.ndarray
+    receiver_noise: np.ndarray
 
 
 class FrameAnalyser:
@@ -97,5 +96,4 @@ class FrameAnalyser:
         signed_bin = np.where(k > size // 2, k - size, k)
         doppler = (signed_bin + offset) * self.bin_hz
         receiver_noise = np.median(floor[:, self.band_blocks], axis=1)
-        snr = 10.0 * np.log10(power[row, k] / receiver_noise[row])
-        return Peaks(row, doppler, snr)
+        return Peaks(row, doppler, power[row, k], receiver_noise)
