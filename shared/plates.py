@@ -1,14 +1,14 @@
 """Plate normalisation (CONTRACT section 3) and the French SIV format check. MicroPython-safe."""
 
-_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_DIGITS = "0123456789"
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+DIGITS = "0123456789"
 # SIV plates (AA-123-AA) never use I, O or U.
-_SIV_LETTERS = "ABCDEFGHJKLMNPQRSTVWXYZ"
+SIV_LETTERS = "ABCDEFGHJKLMNPQRSTVWXYZ"
 
 
 def normalise(plate: str) -> str:
     """Uppercase and keep only A-Z and 0-9: `ab-123 cd` becomes `AB123CD`."""
-    return "".join(char for char in plate.upper() if char in _LETTERS or char in _DIGITS)
+    return "".join(char for char in plate.upper() if char in LETTERS or char in DIGITS)
 
 
 def is_french_siv(plate: str) -> bool:
@@ -17,4 +17,4 @@ def is_french_siv(plate: str) -> bool:
         return False
     letters = plate[0:2] + plate[5:7]
     digits = plate[2:5]
-    return all(char in _SIV_LETTERS for char in letters) and all(char in _DIGITS for char in digits)
+    return all(char in SIV_LETTERS for char in letters) and all(char in DIGITS for char in digits)

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from speedledger.shared.plates import _DIGITS, _SIV_LETTERS, is_french_siv
+from speedledger.shared.plates import DIGITS, SIV_LETTERS, is_french_siv
 
 FRAME_SIZE = (800, 600)  # width, height: a VGA-class crop of the enforcement camera around the lane
 MAX_CHAR_HEIGHT_PX = 90  # the largest plate that still fits the frame with its surroundings
@@ -79,8 +79,8 @@ def _font(name: str, size: int) -> ImageFont.FreeTypeFont:
 
 def random_siv_plate(rng: np.random.Generator) -> str:
     """A normalised SIV plate such as `GZ123QK` (never I, O or U)."""
-    letters = [_SIV_LETTERS[i] for i in rng.integers(0, len(_SIV_LETTERS), 4)]
-    digits = [_DIGITS[i] for i in rng.integers(0, 10, 3)]
+    letters = [SIV_LETTERS[i] for i in rng.integers(0, len(SIV_LETTERS), 4)]
+    digits = [DIGITS[i] for i in rng.integers(0, 10, 3)]
     return "".join(letters[:2] + digits + letters[2:])
 
 

@@ -7,7 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
-from speedledger.shared.plates import _DIGITS, _SIV_LETTERS
+from speedledger.shared.plates import DIGITS, SIV_LETTERS
 
 
 @dataclass(frozen=True)
@@ -53,4 +53,4 @@ class PlateFormat:
 
 
 # French SIV, AA-123-AA: letters never I, O or U (same rule as speedledger.shared.plates.is_french_siv).
-FRENCH_SIV = PlateFormat("FR-SIV", ((_SIV_LETTERS, 2), (_DIGITS, 3), (_SIV_LETTERS, 2)))
+FRENCH_SIV = PlateFormat("FR-SIV", ((SIV_LETTERS, 2), (DIGITS, 3), (SIV_LETTERS, 2)))

@@ -6,8 +6,8 @@ Per text line found in the frame (see `localise`):
 2. read each group with Tesseract restricted to that group's alphabet (letters without I/O/U, digits),
    so the classic O/0, B/8, S/5, Z/2 confusions cannot cross a group;
 3. read it up to six ways (masked greyscale at one scale, clean binary at another, then plain
-   greyscale; glyphs in order and in reverse order) and keep the plate only when two readings agree, none disagrees, the text
-   fits the format and every character's confidence clears the threshold. Anything else is
+   greyscale; glyphs in order and in reverse order) and keep the plate only when two readings
+   agree, none disagrees, the text fits the format and every character's confidence clears the threshold. Anything else is
    `NO_PLATE`: an unread plate is an unidentified infraction, a misread one would charge somebody else.
 """
 
