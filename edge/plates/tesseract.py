@@ -7,8 +7,9 @@ Per text line found in the frame (see `localise`):
    so the classic O/0, B/8, S/5, Z/2 confusions cannot cross a group;
 3. read it up to six ways (masked greyscale at one scale, clean binary at another, then plain
    greyscale; glyphs in order and in reverse order) and keep the plate only when two readings
-   agree, none disagrees, the text fits the format and every character's confidence clears the threshold. Anything else is
-   `NO_PLATE`: an unread plate is an unidentified infraction, a misread one would charge somebody else.
+   agree, none disagrees, the text fits the format and every character's confidence clears the
+   threshold. Anything else is `NO_PLATE`: an unread plate is an unidentified infraction, a
+   misread one would charge somebody else.
 """
 
 from __future__ import annotations
