@@ -409,6 +409,8 @@ def _process_source(
         assert options.source is not None
         rate, chunks = wav_source(Path(options.source))
     processor = DopplerProcessor(rate, carrier_hz=options.carrier_hz, angle_deg=options.angle_deg)
+    if processor.range_warning is not None:
+        log.warning("%s", processor.range_warning)
     start_ms = options.start_ms if options.start_ms is not None else int(time.time() * 1000)
     started = time.monotonic()
     fed_samples = 0

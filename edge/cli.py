@@ -31,12 +31,8 @@ def measure(
     except (ValueError, OSError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
-    if processor.max_speed_kmh < 250:
-        typer.echo(
-            f"warning: at {rate} Hz this radar cannot measure above {processor.max_speed_kmh:.0f} km/h; "
-            "faster vehicles fold over to wrong speeds",
-            err=True,
-        )
+    if processor.range_warning is not None:
+        typer.echo(f"warning: {processor.range_warning}", err=True)
     passes = processor.run(source)
     for vehicle_pass in passes:
         if not vehicle_pass.valid:

@@ -26,6 +26,8 @@ NOISE_MEMORY_S = 2.0
 # Vehicles are tracked from this fraction of the minimum speed, so that the wheels of a vehicle just
 # too slow to report (which reach twice its speed) are recognised as its micro-Doppler.
 TRACKED_BELOW_MINIMUM = 0.5
+# The fastest speed enforcement must measure; a sample rate that cannot reach it aliases faster vehicles.
+ENFORCEMENT_MAX_KMH = 250.0
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,16 @@ class DopplerProcessor:
         self._noise_memory = max(1, round(NOISE_MEMORY_S * self.sample_rate / self.hop))
         self._noise_history = np.zeros(0)
         self.detections: list[FrameDetection] | None = [] if keep_detections else None
+
+    @property
+    def range_warning(self) -> str | None:
+        """Why this sample rate is too low for enforcement speeds (faster vehicles alias), or None."""
+        if self.max_speed_kmh >= ENFORCEMENT_MAX_KMH:
+            return None
+        return (
+            f"at {self.sample_rate:g} Hz this radar cannot measure above {self.max_speed_kmh:.0f} km/h; "
+            "faster vehicles fold over to wrong speeds"
+        )
 
     def feed(self, iq: np.ndarray) -> list[VehiclePass]:
         corrected = self.corrector(np.asarray(iq).ravel())

@@ -219,3 +219,21 @@ def test_a_quiet_live_source_does_not_hold_up_acks(mosquitto: Mosquitto, tmp_pat
         if process.poll() is None:
             process.kill()
     assert Journal(str(journal_dir)).pending() == []
+
+
+def test_edge_run_warns_when_the_sample_rate_cannot_reach_enforcement_speeds(tmp_path: Path) -> None:
+    key_file = tmp_path / "radar.pem"
+    key_file.write_bytes(
+        Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    wav = tmp_path / "slow.wav"
+    write_iq_wav(wav, synthesise(Scene(8_000, 1.0), np.random.default_rng(3)), 8_000)
+    completed = subprocess.run(
+        [sys.executable, "-m", "speedledger", "edge", "run", "--radar-id", "R", "--key", str(key_file),
+         "--source", str(wav), "--journal", str(tmp_path / "j"), "--mqtt", "mqtt://127.0.0.1:9",
+         "--drain-timeout", "0"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert "at 8000 Hz this radar cannot measure above 86 km/h" in completed.stderr
