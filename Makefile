@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 NODE_MODULES := node_modules/.installed
 TYPECHECK_ROOT := build/typecheck
 
-.PHONY: demo test lint typecheck pytest system-deps install clean
+.PHONY: demo test lint typecheck pytest system-deps install docs-cli clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ pytest: install $(NODE_MODULES)
 	$(BIN)/pytest -q
 
 test: install $(NODE_MODULES) lint typecheck pytest
+
+# docs/cli.md is generated from the commands' own help; tests/unit/test_cli_docs.py keeps it current.
+docs-cli: $(INSTALLED)
+	$(BIN)/typer speedledger.cli utils docs --name speedledger --title "speedledger command line" --output docs/cli.md
 
 demo: install
 	$(BIN)/python -m speedledger.demo
