@@ -97,8 +97,8 @@ class RoundTrips:
         return [(self.replied[m["event_id"]] - self.sent[m["event_id"]]) * 1000 for m in messages]
 
     def close(self) -> None:
-        self.client.loop_stop()
         self.client.disconnect()
+        self.client.loop_stop()
 
 
 def echo_forever(port: int) -> None:
@@ -131,8 +131,8 @@ def _wait_for(port: int, topic: str, accept: Callable[[bytes], bool], timeout: f
         if not arrived.wait(timeout):
             raise RuntimeError(f"nothing acceptable on {topic} within {timeout} s")
     finally:
-        client.loop_stop()
         client.disconnect()
+        client.loop_stop()
 
 
 def _ingest_metrics(http: str) -> dict[str, float]:

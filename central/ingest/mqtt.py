@@ -125,13 +125,14 @@ class MqttSession:
             client.will_set(will[0], will[1], qos=1, retain=True)
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
+        client.on_subscribe = self._handle_subscribe
         client.on_message = self._handle_message
         self._client = client
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self, wait_s: float | None = None) -> None:
-        """Connect in the background (retrying for ever); with `wait_s`, wait that long for the first CONNACK."""
+        """Connect in the background (retrying for ever); with `wait_s`, wait that long for the subscriptions."""
         self._client.connect_async(self._address.host, self._address.port, keepalive=self._keepalive_s)
         self._client.loop_start()
         if wait_s is not None and not self._connected.wait(wait_s):
@@ -148,6 +149,7 @@ class MqttSession:
 
     @property
     def connected(self) -> bool:
+        """Connected and subscribed."""
         return self._connected.is_set()
 
     # -- outgoing -------------------------------------------------------------------------------
@@ -176,9 +178,15 @@ class MqttSession:
         result, _mid = client.subscribe([(topic, 1) for topic in self._subscriptions])
         if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
             log.warning("MQTT subscribe failed: %s", result)
-        self._connected.set()
         if self._on_connected is not None:
             self._on_connected()
+
+    def _handle_subscribe(self, _client: mqtt.Client, _userdata: Any, _mid: int, reasons: Any, _props: Any) -> None:
+        """Ready once the broker confirmed the subscriptions: from then on it queues for us."""
+        refused = [reason for reason in reasons if reason.is_failure]
+        if refused:
+            log.error("MQTT broker refused subscriptions: %s", refused)
+        self._connected.set()
 
     def _handle_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
         with self._lock:

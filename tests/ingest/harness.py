@@ -139,5 +139,5 @@ class RadarClient:
         raise TimeoutError(f"{len(missing)} of {len(event_ids)} acks missing after {timeout} s")
 
     def close(self) -> None:
+        self._client.disconnect()  # first: it wakes the network loop, which then stops at once
         self._client.loop_stop()
-        self._client.disconnect()

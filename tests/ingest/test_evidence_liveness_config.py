@@ -176,8 +176,8 @@ def test_config_push_signed_by_central_on_every_limit_change(
         assert second.issued_at_ms >= first.issued_at_ms
         assert configs.empty()
     finally:
-        listener.loop_stop()
         listener.disconnect()
+        listener.loop_stop()
     # Retained: a radar connecting later gets the config in force.
     late: queue.Queue[bytes] = queue.Queue()
     radar = mqtt.Client(CallbackAPIVersion.VERSION2)
@@ -188,8 +188,8 @@ def test_config_push_signed_by_central_on_every_limit_change(
     try:
         assert verify_config(late.get(timeout=10), "R-1", public_key, _verify).policy.speed_limit_kmh == 70
     finally:
-        radar.loop_stop()
         radar.disconnect()
+        radar.loop_stop()
     assert ingest.config_key.public_info()["key_id"] == json.loads(first.payload)["key_id"]
 
 
