@@ -29,6 +29,7 @@ from speedledger.central.infractions.handlers import HANDLERS as INFRACTION_HAND
 from speedledger.central.infractions.process_manager import InfractionProcessManager
 from speedledger.central.infractions.projection import InfractionsProjection
 from speedledger.central.ingest.projection import EvidenceProjection
+from speedledger.central.ingest.tables import create_tables as create_ingest_tables
 from speedledger.central.messagebus import MessageBus
 from speedledger.central.model import Clock, Command
 from speedledger.central.projections.port import Projection
@@ -169,6 +170,9 @@ def bootstrap(
     """Wire central. With `read_your_writes` the bus catches projections up after each command, so a
     query right after `bus.handle(...)` sees its effects (the REST API relies on it)."""
     store = store or create_event_store(settings.db_url)
+    # Quarantine, evidence and liveness rows are written by the ingest but read by the API and the
+    # evidence projection even in a process that runs no ingest.
+    create_ingest_tables(store.engine)
     if vault is None:
         if settings.keys_db_url:
             vault = SqlKeyVault(_keys_engine(settings.keys_db_url), owns_engine=True)

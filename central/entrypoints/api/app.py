@@ -28,7 +28,6 @@ from speedledger.central.entrypoints.api.routes import (
     vehicles,
 )
 from speedledger.central.entrypoints.api.security import bearer_scheme
-from speedledger.central.ingest.tables import create_tables as create_ingest_tables
 
 DESCRIPTION = """\
 The speedledger central REST API (CONTRACT §5). Every `/api/` path needs `Authorization: Bearer <token>`
@@ -74,8 +73,6 @@ def create_app(
     central: Central, *, authority: TokenAuthority | None = None, stream: StreamSettings | None = None
 ) -> FastAPI:
     """The API for `central`; tokens are checked with `central.settings.secret` unless `authority` is given."""
-    # The API reads the ingest's quarantine, evidence and liveness tables even before an ingest ran.
-    create_ingest_tables(central.engine)
     signal = AppendSignal(central.store)
 
     @asynccontextmanager
