@@ -1,0 +1,51 @@
+"""Ingest settings from the environment and broker URLs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from speedledger.central.ingest.mqtt import BrokerAddress
+from speedledger.central.ingest.service import IngestSettings
+
+
+def test_defaults_and_overrides(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path}/central.db"
+    defaults = IngestSettings.from_env("mqtt://127.0.0.1:1883", db_url, {})
+    assert defaults.client_id == "speedledger-central"
+    assert defaults.limits.max_skew_ms == 300_000
+    assert defaults.config_key_path == tmp_path / "central-config-key.pem"
+    assert defaults.subscriptions[0] == "speedledger/v1/radars/+/violations"
+    custom = IngestSettings.from_env(
+        "mqtt://127.0.0.1:1883",
+        db_url,
+        {
+            "SPEEDLEDGER_MQTT_CLIENT_ID": "worker-2",
+            "SPEEDLEDGER_MQTT_SHARE_GROUP": "ingest",
+            "SPEEDLEDGER_MAX_SKEW_MS": "60000",
+            "SPEEDLEDGER_CONFIG_KEY": str(tmp_path / "k.pem"),
+        },
+    )
+    assert (custom.client_id, custom.limits.max_skew_ms) == ("worker-2", 60_000)
+    assert custom.subscriptions[:2] == [
+        "$share/ingest/speedledger/v1/radars/+/violations",
+        "$share/ingest/speedledger/v1/radars/+/evidence/+",
+    ]
+    assert custom.status_topic == "speedledger/v1/central/worker-2/status"
+    assert custom.config_key_path == tmp_path / "k.pem"
+
+
+@pytest.mark.parametrize("value", ["five minutes", "-1", "0"])
+def test_bad_numbers_are_refused_with_the_variable_named(value: str) -> None:
+    with pytest.raises(ValueError, match="SPEEDLEDGER_MAX_SKEW_MS"):
+        IngestSettings.from_env("mqtt://h", "sqlite:///x.db", {"SPEEDLEDGER_MAX_SKEW_MS": value})
+
+
+def test_broker_urls() -> None:
+    assert BrokerAddress.from_url("mqtt://127.0.0.1:1883") == BrokerAddress("127.0.0.1", 1883)
+    assert BrokerAddress.from_url("mqtts://broker.example") == BrokerAddress("broker.example", 8883, tls=True)
+    with_auth = BrokerAddress.from_url("mqtt://speedledger-central:p%40ss@broker:1884")
+    assert (with_auth.username, with_auth.password, with_auth.port) == ("speedledger-central", "p@ss", 1884)
+    with pytest.raises(ValueError, match="unsupported MQTT URL"):
+        BrokerAddress.from_url("http://broker:1883")
