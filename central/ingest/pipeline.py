@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
@@ -33,7 +35,7 @@ from speedledger.central.ingest import tables
 from speedledger.central.ingest.checks import RadarLookup, Verified, check_violation
 from speedledger.central.ingest.metrics import BATCH_SIZE, COMMIT_SECONDS, MESSAGES
 from speedledger.central.ingest.mqtt import Delivery, Received
-from speedledger.central.ingest.parse import Rejected, decode_json_object, topic_parts
+from speedledger.central.ingest.parse import TOPIC_ROOT, Rejected, decode_json_object, topic_parts
 from speedledger.central.ingest.reasons import Reason
 from speedledger.central.ingest.sql import upsert
 from speedledger.central.radars.domain import RadarState
@@ -46,6 +48,8 @@ CENTRAL_STATUS_PREFIX = "speedledger/v1/central/"
 JPEG_MAGIC = b"\xff\xd8\xff"
 #: First topic segment after the radar id -> kind of message (metrics label, ack or not).
 _KINDS = {"violations": "violation", "evidence": "evidence", "status": "status"}
+#: Smallest batch worth spreading over the verify threads (below, a thread hop costs more than it saves).
+PARALLEL_FROM = 8
 
 
 class Transport(Protocol):
@@ -63,6 +67,8 @@ class IngestLimits:
     max_skew_ms: int = 5 * 60 * 1000
     max_evidence_bytes: int = 4 * 1024 * 1024
     max_batch: int = 256
+    #: Threads checking a large batch in parallel (signature verification runs outside the GIL).
+    verify_threads: int = min(4, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -126,6 +132,7 @@ class Pipeline:
         self._inbox: queue.Queue[Received | None] = queue.Queue()
         self._checked: queue.Queue[list[Checked] | None] = queue.Queue(maxsize=4)
         self._threads: list[threading.Thread] = []
+        self._verifiers: ThreadPoolExecutor | None = None
         dbapi = store.engine.dialect.loaded_dbapi
         self._transient_errors: tuple[type[Exception], ...] = (exc.OperationalError, dbapi.OperationalError)
 
@@ -133,6 +140,8 @@ class Pipeline:
 
     def start(self) -> None:
         tables.create_tables(self._store.engine)
+        if self._limits.verify_threads > 1:
+            self._verifiers = ThreadPoolExecutor(self._limits.verify_threads, thread_name_prefix="ingest-verify")
         self._threads = [
             threading.Thread(target=self._check_loop, name="ingest-check", daemon=True),
             threading.Thread(target=self._commit_loop, name="ingest-commit", daemon=True),
@@ -149,6 +158,9 @@ class Pipeline:
         self._inbox.put(None)
         for thread in self._threads:
             thread.join(timeout_s)
+        if self._verifiers is not None:
+            self._verifiers.shutdown()
+            self._verifiers = None
 
     # -- stage 1: check -------------------------------------------------------------------------
 
@@ -171,7 +183,14 @@ class Pipeline:
                 cache[radar_id] = self._radars(radar_id)
             return cache[radar_id]
 
-        checked = [self._check_one(received, radar) for received in batch]
+        for received in batch:  # look radars up first: the parallel checks below then only read the cache
+            if received.topic.startswith(TOPIC_ROOT):
+                radar(topic_parts(received.topic)[0])
+        if self._verifiers is not None and len(batch) >= PARALLEL_FROM:
+            # Ed25519 verification releases the GIL: a large batch is checked on several cores.
+            checked = list(self._verifiers.map(lambda received: self._check_one(received, radar), batch))
+        else:
+            checked = [self._check_one(received, radar) for received in batch]
         return [
             replace(item, registered=True)
             if item.radar_id is not None and violation.is_radar_id(item.radar_id) and radar(item.radar_id) is not None
