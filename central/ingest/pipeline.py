@@ -121,14 +121,12 @@ class Pipeline:
         transport: Transport,
         record: RecordBuilder,
         limits: IngestLimits | None = None,
-        clock: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
     ) -> None:
         self._store = store
         self._radars = radars
         self._transport = transport
         self._record = record
         self._limits = limits or IngestLimits()
-        self._clock = clock
         self._inbox: queue.Queue[Received | None] = queue.Queue()
         self._checked: queue.Queue[list[Checked] | None] = queue.Queue(maxsize=4)
         self._threads: list[threading.Thread] = []
@@ -169,10 +167,21 @@ class Pipeline:
             batch = _take(self._inbox, self._limits.max_batch)
             received = [item for item in batch if item is not None]
             if received:
-                self._checked.put(self.check(received))
+                self._checked.put(self._check_retrying(received))
             if len(received) < len(batch):
                 self._checked.put(None)
                 return
+
+    def _check_retrying(self, batch: Sequence[Received]) -> list[Checked]:
+        """Radar lookups need the database: while it is unavailable, wait and try again."""
+        delay = 0.05
+        while True:
+            try:
+                return self.check(batch)
+            except Exception:
+                log.warning("ingest check failed (radar lookup); retrying in %.2f s", delay, exc_info=True)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def check(self, batch: Sequence[Received]) -> list[Checked]:
         """Decide everything that needs no database write; radars are looked up once per batch."""
@@ -180,10 +189,12 @@ class Pipeline:
 
         def radar(radar_id: str) -> RadarState | None:
             if radar_id not in cache:
-                cache[radar_id] = self._radars(radar_id)
+                cache[radar_id] = self._lookup(radar_id)
             return cache[radar_id]
 
-        for received in batch:  # look radars up first: the parallel checks below then only read the cache
+        # Look radars up first (a database error surfaces here, for the whole batch, and is retried);
+        # the per-message checks below then only read the cache, in parallel or not.
+        for received in batch:
             if received.topic.startswith(TOPIC_ROOT):
                 radar(topic_parts(received.topic)[0])
         if self._verifiers is not None and len(batch) >= PARALLEL_FROM:
@@ -198,15 +209,28 @@ class Pipeline:
             for item in checked
         ]
 
+    def _lookup(self, radar_id: str) -> RadarState | None:
+        """The registered radar; database errors propagate (the batch is retried), anything else
+        about one radar's history makes only that radar count as unknown (its messages are refused)."""
+        if not violation.is_radar_id(radar_id):
+            return None
+        try:
+            return self._radars(radar_id)
+        except self._transient_errors:
+            raise
+        except Exception:
+            log.exception("cannot load radar %s; its messages are refused as unknown_radar", radar_id)
+            return None
+
     def _check_one(self, received: Received, radar: RadarLookup) -> Checked:
         topic = received.topic
-        if topic.startswith(CENTRAL_STATUS_PREFIX):
-            node = topic[len(CENTRAL_STATUS_PREFIX) :].removesuffix("/status")
-            return Checked(received, "status", None, self._status("central", node, received))
         try:
+            if topic.startswith(CENTRAL_STATUS_PREFIX):
+                node = topic[len(CENTRAL_STATUS_PREFIX) :].removesuffix("/status")
+                return Checked(received, "status", None, self._status("central", node, received))
             radar_id, rest = topic_parts(topic)
         except Rejected as rejected:
-            return Checked(received, "unknown", None, rejected)
+            return Checked(received, "status" if topic.startswith(CENTRAL_STATUS_PREFIX) else "unknown", None, rejected)
         try:
             if rest == ["violations"]:
                 verified = check_violation(

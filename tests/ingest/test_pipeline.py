@@ -93,3 +93,37 @@ def test_a_message_the_database_refuses_is_quarantined_and_the_rest_commit(
     with central.engine.connect() as conn:
         [row] = list_quarantine(conn)
     assert (row["event_id"], row["reason"], row["detail"]) == (poisoned, "unstorable", "storing failed with ValueError")
+
+
+def test_garbage_on_a_central_status_topic_is_quarantined(
+    pipeline: tuple[Pipeline, RecordingTransport], central: Central
+) -> None:
+    run, transport = pipeline
+    garbage = Received("speedledger/v1/central/evil/status", b"\xff\x00", False, 1, Delivery(1, 9, 1))
+    run.commit(run.check([garbage]))
+    assert [delivery.mid for delivery in transport.confirmed] == [9]
+    with central.engine.connect() as conn:
+        assert [row["reason"] for row in list_quarantine(conn)] == ["malformed"]
+
+
+def test_radar_lookups_retry_database_errors_and_isolate_broken_radars(
+    central: Central, register: Callable[[str], SigningRadar]
+) -> None:
+    radar = register("R-1")
+    failures = [central.store.engine.dialect.loaded_dbapi.OperationalError("database is locked")]
+
+    def flaky(radar_id: str) -> Any:
+        if radar_id == "R-BROKEN":
+            raise ValueError("RadarKeyAdded before RadarRegistered")
+        if failures:
+            raise failures.pop()
+        return load_radar(central.store, radar_id)
+
+    transport = RecordingTransport()
+    run = Pipeline(central.store, flaky, transport, violation_recorded)
+    good, broken = radar.violation(), SigningRadar("R-BROKEN").violation()
+    checked = run._check_retrying([_received(good, 1), _received(broken, 2)])
+    run.commit(checked)
+    results = [(ack["result"], ack["reason"]) for ack in transport.acks]
+    assert results == [("accepted", ""), ("rejected", "unknown_radar")]
+    assert failures == []  # the database error was met, and the batch retried
