@@ -98,6 +98,7 @@ class ConfigPublisher:
         self._poll_s = poll_s
         self._position = 0
         self._published: dict[str, bytes] = {}
+        self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -137,11 +138,21 @@ class ConfigPublisher:
         count = 0
         for radar_id in sorted(changed):
             payload = self._current(radar_id)
-            if payload is not None and self._published.get(radar_id) != payload:
-                self._publish(config_topic(radar_id), payload)
+            with self._lock:
+                if payload is None or self._published.get(radar_id) == payload:
+                    continue
                 self._published[radar_id] = payload
-                count += 1
+            self._publish(config_topic(radar_id), payload)
+            count += 1
         return count
+
+    def republish(self) -> None:
+        """Publish every config in force again (after a reconnect: a broker without persistence,
+        like the embedded one, forgets retained messages when it restarts)."""
+        with self._lock:
+            published = list(self._published.items())
+        for radar_id, payload in published:
+            self._publish(config_topic(radar_id), payload)
 
     def _current(self, radar_id: str) -> bytes | None:
         state: RadarState | None = None

@@ -109,12 +109,16 @@ class Ingest:
             settings.subscriptions,
             lambda received: self.pipeline.submit(received),
             will=(settings.status_topic, _status("offline")),
-            on_connected=lambda: self.session.publish(settings.status_topic, _status("online"), retain=True),
+            on_connected=self._connected,
         )
         self.pipeline = Pipeline(
             store, radars or partial(load_radar, store), self.session, violation_recorded, settings.limits
         )
         self.configs = ConfigPublisher(store, self.config_key, self._publish_retained)
+
+    def _connected(self) -> None:
+        self.session.publish(self.settings.status_topic, _status("online"), retain=True)
+        self.configs.republish()
 
     def _publish_retained(self, topic: str, payload: bytes) -> None:
         self.session.publish(topic, payload, retain=True)

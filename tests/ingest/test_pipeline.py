@@ -12,9 +12,11 @@ import pytest
 
 from speedledger.central.bootstrap import Central
 from speedledger.central.infractions.violations import violation_recorded
+from speedledger.central.ingest.config_push import ConfigKey, ConfigPublisher
 from speedledger.central.ingest.mqtt import Delivery, Received
 from speedledger.central.ingest.pipeline import Pipeline
 from speedledger.central.ingest.queries import list_quarantine
+from speedledger.central.radars.commands import UpdateRadar
 from speedledger.central.radars.handlers import load_radar
 from tests.ingest.harness import SigningRadar
 
@@ -127,3 +129,20 @@ def test_radar_lookups_retry_database_errors_and_isolate_broken_radars(
     results = [(ack["result"], ack["reason"]) for ack in transport.acks]
     assert results == [("accepted", ""), ("rejected", "unknown_radar")]
     assert failures == []  # the database error was met, and the batch retried
+
+
+def test_configs_are_published_once_per_change_and_again_after_a_reconnect(
+    central: Central, register: Callable[[str], SigningRadar], tmp_path: Any
+) -> None:
+    published: list[tuple[str, bytes]] = []
+    configs = ConfigPublisher(
+        central.store, ConfigKey.load_or_create(tmp_path / "key.pem"), lambda t, p: published.append((t, p))
+    )
+    register("R-1")
+    assert configs.publish_changes() == 1
+    assert configs.publish_changes() == 0  # nothing new
+    central.bus.handle(UpdateRadar(radar_id="R-1", name="renamed"))
+    assert configs.publish_changes() == 0  # not a limit change
+    configs.republish()
+    assert [topic for topic, _ in published] == ["speedledger/v1/radars/R-1/config"] * 2
+    assert published[0][1] == published[1][1]
