@@ -62,6 +62,8 @@ def test_evidence_quarantine_and_liveness_over_http(
         assert response.content == TINY_JPEG
         quarantined = http.get("/api/v1/quarantine", headers=headers).json()["items"]
         assert [(row["event_id"], row["reason"]) for row in quarantined] == [(tampered["event_id"], "bad_signature")]
+        metrics = http.get("/metrics").text
+        assert 'speedledger_ingest_messages_total{kind="violation",reason="bad_signature",result="rejected"}' in metrics
 
         def radar_view() -> Any:
             view = http.get("/api/v1/radars/R-1", headers=headers).json()

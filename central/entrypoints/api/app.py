@@ -28,6 +28,7 @@ from speedledger.central.entrypoints.api.routes import (
     vehicles,
 )
 from speedledger.central.entrypoints.api.security import bearer_scheme
+from speedledger.central.ingest.metrics import IngestCollector
 
 DESCRIPTION = """\
 The speedledger central REST API (CONTRACT §5). Every `/api/` path needs `Authorization: Bearer <token>`
@@ -98,6 +99,7 @@ def create_app(
     registry = CollectorRegistry()
     app.state.metrics_registry = registry
     registry.register(CentralCollector(central))
+    registry.register(IngestCollector())
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))
     install_error_handlers(app)
