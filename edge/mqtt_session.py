@@ -16,13 +16,13 @@ import queue
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from speedledger.edge.core import topics
 from speedledger.edge.core.session import status_payload
+from speedledger.shared.broker import BrokerAddress, set_nodelay
 
 log = logging.getLogger(__name__)
 
@@ -34,22 +34,6 @@ class TransportEvent:
     kind: str
     topic: str = ""
     payload: bytes = b""
-
-
-@dataclass(frozen=True)
-class BrokerAddress:
-    host: str
-    port: int
-    username: str | None = None
-    password: str | None = None
-
-    @classmethod
-    def parse(cls, url: str) -> BrokerAddress:
-        """`mqtt://[user:password@]host[:port]` (port 1883 by default)."""
-        parts = urlsplit(url)
-        if parts.scheme != "mqtt" or not parts.hostname:
-            raise ValueError(f"broker URL must look like mqtt://host:1883, got {url!r}")
-        return cls(parts.hostname, parts.port or 1883, parts.username, parts.password)
 
 
 class MqttTransport:
@@ -65,7 +49,7 @@ class MqttTransport:
         min_reconnect_s: int = 1,
         max_reconnect_s: int = 30,
     ) -> None:
-        self.address = BrokerAddress.parse(url)
+        self.address = BrokerAddress.from_url(url)
         self.radar_id = radar_id
         self.firmware = firmware
         self.events: queue.Queue[TransportEvent] = queue.Queue()
@@ -77,8 +61,7 @@ class MqttTransport:
             clean_session=False,
             protocol=mqtt.MQTTv311,
         )
-        if self.address.username is not None:
-            client.username_pw_set(self.address.username, self.address.password)
+        self.address.configure(client)
         client.reconnect_delay_set(min_delay=min_reconnect_s, max_delay=max_reconnect_s)
         client.max_inflight_messages_set(32)
         client.on_connect = self._on_connect
@@ -124,6 +107,7 @@ class MqttTransport:
         if reason_code.is_failure:
             log.warning("broker refused the connection: %s", reason_code)
             return
+        set_nodelay(client)
         client.subscribe([(topics.acks(self.radar_id), 1), (topics.config(self.radar_id), 1)])
         client.publish(topics.status(self.radar_id), status_payload("online", self.firmware, self._wall_ms()), 1, True)
         log.info("connected to %s:%d (session present: %s)", *self._host_port(), flags.session_present)

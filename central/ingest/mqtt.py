@@ -14,43 +14,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
+from speedledger.shared.broker import BrokerAddress, set_nodelay
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class BrokerAddress:
-    host: str
-    port: int
-    tls: bool = False
-    username: str | None = None
-    password: str | None = None
-
-    @classmethod
-    def from_url(cls, url: str) -> BrokerAddress:
-        """`mqtt://[user:pass@]host[:1883]` or `mqtts://...` (TLS, default port 8883)."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
-            raise ValueError(f"unsupported MQTT URL {url!r}: use mqtt://host:port or mqtts://host:port")
-        tls = parts.scheme in ("mqtts", "ssl")
-        return cls(
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or (8883 if tls else 1883),
-            tls=tls,
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
-        )
 
 
 @dataclass(frozen=True)
@@ -69,14 +44,6 @@ class Received:
     retained: bool
     received_at_ms: int
     delivery: Delivery
-
-
-def set_nodelay(client: mqtt.Client) -> None:
-    """Send small packets (acks, PUBACKs) at once: paho leaves Nagle on, which holds a packet for up to
-    the peer's delayed-ACK time (40 ms on Linux) whenever an earlier one is unacknowledged."""
-    sock = client.socket()
-    if isinstance(sock, socket.socket):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def now_ms() -> int:
@@ -117,10 +84,7 @@ class MqttSession:
         client.max_queued_messages_set(0)  # never drop our own outgoing acks while disconnected
         client.max_inflight_messages_set(1000)
         client.reconnect_delay_set(min_delay=1, max_delay=10)
-        if address.username is not None:
-            client.username_pw_set(address.username, address.password)
-        if address.tls:
-            client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+        address.configure(client)
         if will is not None:
             client.will_set(will[0], will[1], qos=1, retain=True)
         client.on_connect = self._handle_connect

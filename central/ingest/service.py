@@ -20,10 +20,11 @@ from speedledger.central.eventstore.sql import SqlEventStore
 from speedledger.central.infractions.violations import violation_recorded
 from speedledger.central.ingest.checks import RadarLookup
 from speedledger.central.ingest.config_push import ConfigKey, ConfigPublisher
-from speedledger.central.ingest.mqtt import BrokerAddress, MqttSession, now_ms
+from speedledger.central.ingest.mqtt import MqttSession, now_ms
 from speedledger.central.ingest.pipeline import IngestLimits, Pipeline
 from speedledger.central.radars.handlers import load_radar
 from speedledger.shared import canonical
+from speedledger.shared.broker import BrokerAddress
 
 if TYPE_CHECKING:
     from speedledger.central.bootstrap import Central

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from speedledger.central.ingest.mqtt import BrokerAddress
 from speedledger.central.ingest.service import IngestSettings
+from speedledger.shared.broker import BrokerAddress
 
 
 def test_defaults_and_overrides(tmp_path: Path) -> None:
