@@ -37,8 +37,8 @@ RADARS = "speedledger/v1/radars/"
 sys.path.insert(0, str(ROOT))  # reuse the test suite's mosquitto launcher and signing radar
 
 from speedledger.central.bootstrap import Settings, bootstrap  # noqa: E402
-from speedledger.central.ingest.mqtt import set_nodelay  # noqa: E402
 from speedledger.central.radars.commands import RegisterRadar  # noqa: E402
+from speedledger.shared.broker import set_nodelay  # noqa: E402
 from tests.fixtures.mosquitto import free_port  # noqa: E402
 from tests.ingest.deployed import DeployedMosquitto  # noqa: E402
 from tests.ingest.harness import SigningRadar  # noqa: E402
