@@ -29,6 +29,7 @@ from speedledger.central.infractions.handlers import HANDLERS as INFRACTION_HAND
 from speedledger.central.infractions.process_manager import InfractionProcessManager
 from speedledger.central.infractions.projection import InfractionsProjection
 from speedledger.central.ingest.projection import EvidenceProjection
+from speedledger.central.ingest.service import IngestSettings
 from speedledger.central.ingest.tables import create_tables as create_ingest_tables
 from speedledger.central.messagebus import MessageBus
 from speedledger.central.model import Clock, Command
@@ -66,6 +67,8 @@ class Settings:
     fine_schedule: Path | None = None
     #: Separate database for the owners' data keys (SPEEDLEDGER_KEYS_DB); default: the central database.
     keys_db_url: str | None = None
+    #: MQTT ingest settings read by `from_env`; None: the ingest's defaults (see `ingest_settings`).
+    ingest: IngestSettings | None = None
 
     @classmethod
     def from_env(
@@ -91,15 +94,27 @@ class Settings:
         except WeakSecret as error:
             raise ConfigurationError(str(error)) from None
         schedule = env.get("SPEEDLEDGER_FINE_SCHEDULE")
+        db_url = env.get("SPEEDLEDGER_DB") or DEFAULT_DB
+        mqtt_url = env.get("SPEEDLEDGER_MQTT") or DEFAULT_MQTT
+        try:
+            ingest = IngestSettings.from_env(mqtt_url, db_url, env)
+        except ValueError as error:
+            raise ConfigurationError(str(error)) from None
         return cls(
-            db_url=env.get("SPEEDLEDGER_DB") or DEFAULT_DB,
-            mqtt_url=env.get("SPEEDLEDGER_MQTT") or DEFAULT_MQTT,
+            db_url=db_url,
+            mqtt_url=mqtt_url,
             http=env.get("SPEEDLEDGER_HTTP") or DEFAULT_HTTP,
             secret=secret,
             demo=demo,
             fine_schedule=Path(schedule) if schedule else None,
             keys_db_url=env.get("SPEEDLEDGER_KEYS_DB") or None,
+            ingest=ingest,
         )
+
+    @property
+    def ingest_settings(self) -> IngestSettings:
+        """The ingest's settings; without `from_env`, its defaults (config key beside the database)."""
+        return self.ingest or IngestSettings.from_env(self.mqtt_url, self.db_url, {})
 
     @property
     def http_host(self) -> str:

@@ -1,6 +1,6 @@
 """The ingest as one start/stop-able part of central: MQTT session + pipeline + config push.
 
-`Ingest(central_store, IngestSettings.from_env(...))` then `start()`; `speedledger central` does this
+`Ingest(central_store, settings.ingest_settings)` then `start()`; `speedledger central` does this
 next to the REST API and the projection runner. Every setting has a working default; see docs/mqtt.md.
 """
 
@@ -27,7 +27,7 @@ from speedledger.shared import canonical
 from speedledger.shared.broker import BrokerAddress
 
 if TYPE_CHECKING:
-    from speedledger.central.bootstrap import Central
+    from speedledger.central.bootstrap import Central, Settings
 
 DEFAULT_CLIENT_ID = "speedledger-central"
 CONFIG_KEY_FILE = "central-config-key.pem"
@@ -136,14 +136,13 @@ class Ingest:
         self.session.stop(final=(self.settings.status_topic, _status("offline")))
 
 
-def central_config_key(db_url: str, environ: Mapping[str, str] | None = None) -> ConfigKey:
+def central_config_key(settings: Settings) -> ConfigKey:
     """Central's config-signing key as the ingest uses it (for the API's public-key endpoint)."""
-    return ConfigKey.load_or_create(IngestSettings.from_env("mqtt://unused", db_url, environ).config_key_path)
+    return ConfigKey.load_or_create(settings.ingest_settings.config_key_path)
 
 
 def start_ingest(central: Central) -> Callable[[], None]:
     """Start the ingest for a bootstrapped central (`speedledger central`); returns its stop."""
-    settings = central.settings
-    ingest = Ingest(central.store, IngestSettings.from_env(settings.mqtt_url, settings.db_url))
+    ingest = Ingest(central.store, central.settings.ingest_settings)
     ingest.start()
     return ingest.stop

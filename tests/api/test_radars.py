@@ -137,7 +137,7 @@ def test_config_key_is_the_key_that_signs_radar_configs(client: TestClient, toke
     response = client.get("/api/v1/config-key", headers=tokens.headers(Role.OPERATOR))
     assert response.status_code == 200, response.text
     published = response.json()
-    signing_key = central_config_key(central.settings.db_url)
+    signing_key = central_config_key(central.settings)
     assert published == signing_key.public_info()
     raw = base64.b64decode(published["public_key"])
     assert key_id(raw) == published["key_id"]

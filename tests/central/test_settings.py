@@ -59,6 +59,22 @@ def test_secret_required_outside_demo_mode() -> None:
     assert not offline.demo and len(offline.secret) == 64
 
 
+def test_ingest_settings_come_from_the_same_environment(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {
+            "SPEEDLEDGER_SECRET": SECRET,
+            "SPEEDLEDGER_DB": f"sqlite:///{tmp_path}/central.db",
+            "SPEEDLEDGER_MQTT_CLIENT_ID": "worker-2",
+            "SPEEDLEDGER_MAX_SKEW_MS": "60000",
+        }
+    )
+    ingest = settings.ingest_settings
+    assert (ingest.client_id, ingest.limits.max_skew_ms) == ("worker-2", 60_000)
+    assert ingest.config_key_path == tmp_path / "central-config-key.pem"
+    with pytest.raises(ConfigurationError, match="SPEEDLEDGER_MAX_SKEW_MS"):
+        Settings.from_env({"SPEEDLEDGER_SECRET": SECRET, "SPEEDLEDGER_MAX_SKEW_MS": "five minutes"})
+
+
 def test_weak_secret_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="at least 32 bytes"):
         Settings.from_env({"SPEEDLEDGER_SECRET": "short"})

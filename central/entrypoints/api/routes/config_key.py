@@ -29,4 +29,4 @@ def read_config_key(central: CentralDep) -> ConfigKeyOut:
 
     The same key the ingest uses (SPEEDLEDGER_CONFIG_KEY, default beside the SQLite database); created
     on first use like the ingest does. An addition to CONTRACT §5."""
-    return ConfigKeyOut.model_validate(central_config_key(central.settings.db_url).public_info())
+    return ConfigKeyOut.model_validate(central_config_key(central.settings).public_info())
