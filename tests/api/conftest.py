@@ -38,15 +38,17 @@ class Tokens:
 def make_central(directory: Path, db_url: str | None = None) -> Central:
     """A Central on `db_url`, by default a SQLite file in `directory` (which also holds its config key)."""
     directory.mkdir(parents=True, exist_ok=True)
-    environ = {"SPEEDLEDGER_SECRET": SECRET, "SPEEDLEDGER_DB": db_url or f"sqlite:///{directory / 'central.db'}"}
+    environ = {
+        "SPEEDLEDGER_SECRET": SECRET,
+        "SPEEDLEDGER_DB": db_url or f"sqlite:///{directory / 'central.db'}",
+        "SPEEDLEDGER_CONFIG_KEY": str(directory / "central-config-key.pem"),  # never in the cwd
+    }
     return bootstrap(Settings.from_env(environ))
 
 
 @pytest.fixture
-def central(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Central]:
+def central(database_url: str, tmp_path: Path) -> Iterator[Central]:
     """Central on each store in turn: SQLite, then PostgreSQL (the `database_url` fixture)."""
-    # Central's config-signing key file (ingest settings read the environment); never in the cwd.
-    monkeypatch.setenv("SPEEDLEDGER_CONFIG_KEY", str(tmp_path / "central-config-key.pem"))
     central = make_central(tmp_path, database_url)
     try:
         yield central
