@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections import deque
 from typing import Any
 
@@ -34,8 +35,8 @@ def sqlite_engine(url: str, *, synchronous: str = SYNCHRONOUS) -> Engine:
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
         dbapi_connection.isolation_level = None
+        _enable_wal(dbapi_connection)
         for pragma in (
-            "journal_mode=WAL",
             f"synchronous={synchronous}",
             f"busy_timeout={BUSY_TIMEOUT_MS}",
             "foreign_keys=ON",
@@ -48,6 +49,22 @@ def sqlite_engine(url: str, *, synchronous: str = SYNCHRONOUS) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _enable_wal(dbapi_connection: sqlite3.Connection) -> None:
+    """Switch the database to WAL (it stays so). SQLite answers "database is locked" at once, without
+    its busy handler, when several processes switch a new database at the same moment: retry then."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(2 * delay, 0.1)
 
 
 class FairLock:
