@@ -62,15 +62,10 @@ class RadarsProjection(TableProjection):
         super().__init__([radars, radar_keys, radar_speed_limits])
 
     def handle(self, conn: Connection, event: Event, recorded: RecordedEvent) -> None:
-        radar_table, key_table, limit_table = (
-            self.table("radars"),
-            self.table("radar_keys"),
-            self.table("radar_speed_limits"),
-        )
         match event:
             case RadarRegistered():
                 conn.execute(
-                    radar_table.insert(),
+                    self.table("radars").insert(),
                     dict(
                         radar_id=event.radar_id,
                         name=event.name,
@@ -82,76 +77,53 @@ class RadarsProjection(TableProjection):
                         updated_at_ms=event.registered_at_ms,
                     ),
                 )
-                conn.execute(
-                    key_table.insert(),
-                    dict(
-                        radar_id=event.radar_id,
-                        key_id=event.key_id,
-                        public_key=event.public_key,
-                        added_at_ms=event.registered_at_ms,
-                        revoked=False,
-                    ),
-                )
-                conn.execute(
-                    limit_table.insert(),
-                    dict(
-                        radar_id=event.radar_id,
-                        effective_from_ms=event.registered_at_ms,
-                        speed_limit_kmh=event.speed_limit_kmh,
-                    ),
-                )
+                self._add_key(conn, event.radar_id, event.key_id, event.public_key, event.registered_at_ms)
+                self._start_limit_period(conn, event.radar_id, event.registered_at_ms, event.speed_limit_kmh)
             case RadarDetailsChanged():
-                conn.execute(
-                    update(radar_table)
-                    .where(radar_table.c.radar_id == event.radar_id)
-                    .values(
-                        name=event.name,
-                        latitude=event.latitude,
-                        longitude=event.longitude,
-                        updated_at_ms=event.changed_at_ms,
-                    )
+                self._update_radar(
+                    conn,
+                    event.radar_id,
+                    name=event.name,
+                    latitude=event.latitude,
+                    longitude=event.longitude,
+                    updated_at_ms=event.changed_at_ms,
                 )
             case SpeedLimitChanged():
-                conn.execute(
-                    update(radar_table)
-                    .where(radar_table.c.radar_id == event.radar_id)
-                    .values(speed_limit_kmh=event.speed_limit_kmh, updated_at_ms=event.effective_at_ms)
+                self._update_radar(
+                    conn, event.radar_id, speed_limit_kmh=event.speed_limit_kmh, updated_at_ms=event.effective_at_ms
                 )
-                # A second change at the same instant supersedes the first (as in the domain timeline).
-                conn.execute(
-                    limit_table.delete().where(
-                        (limit_table.c.radar_id == event.radar_id)
-                        & (limit_table.c.effective_from_ms == event.effective_at_ms)
-                    )
-                )
-                conn.execute(
-                    limit_table.insert(),
-                    dict(
-                        radar_id=event.radar_id,
-                        effective_from_ms=event.effective_at_ms,
-                        speed_limit_kmh=event.speed_limit_kmh,
-                    ),
-                )
+                self._start_limit_period(conn, event.radar_id, event.effective_at_ms, event.speed_limit_kmh)
             case RadarStatusChanged():
-                conn.execute(
-                    update(radar_table)
-                    .where(radar_table.c.radar_id == event.radar_id)
-                    .values(status=event.status, updated_at_ms=event.effective_at_ms)
-                )
+                self._update_radar(conn, event.radar_id, status=event.status, updated_at_ms=event.effective_at_ms)
             case RadarKeyAdded():
-                conn.execute(
-                    key_table.insert(),
-                    dict(
-                        radar_id=event.radar_id,
-                        key_id=event.key_id,
-                        public_key=event.public_key,
-                        added_at_ms=event.added_at_ms,
-                        revoked=False,
-                    ),
-                )
+                self._add_key(conn, event.radar_id, event.key_id, event.public_key, event.added_at_ms)
             case RadarKeyRevoked():
+                key_table = self.table("radar_keys")
                 conn.execute(
                     update(key_table)
                     .where((key_table.c.radar_id == event.radar_id) & (key_table.c.key_id == event.key_id))
                     .values(revoked=True, revoked_at_ms=event.revoked_at_ms, revoke_reason=event.reason)
                 )
+
+    def _update_radar(self, conn: Connection, radar_id: str, **values: object) -> None:
+        radar_table = self.table("radars")
+        conn.execute(update(radar_table).where(radar_table.c.radar_id == radar_id).values(**values))
+
+    def _add_key(self, conn: Connection, radar_id: str, key_id: str, public_key: str, added_at_ms: int) -> None:
+        conn.execute(
+            self.table("radar_keys").insert(),
+            dict(radar_id=radar_id, key_id=key_id, public_key=public_key, added_at_ms=added_at_ms, revoked=False),
+        )
+
+    def _start_limit_period(self, conn: Connection, radar_id: str, from_ms: int, speed_limit_kmh: int) -> None:
+        limit_table = self.table("radar_speed_limits")
+        # A second change at the same instant supersedes the first (as in the domain timeline).
+        conn.execute(
+            limit_table.delete().where(
+                (limit_table.c.radar_id == radar_id) & (limit_table.c.effective_from_ms == from_ms)
+            )
+        )
+        conn.execute(
+            limit_table.insert(),
+            dict(radar_id=radar_id, effective_from_ms=from_ms, speed_limit_kmh=speed_limit_kmh),
+        )
