@@ -24,6 +24,16 @@ SAMPLE_RATE = 24_000
 START_MS = 1_764_316_800_000
 
 
+def write_key(directory: Path) -> tuple[Path, Ed25519PrivateKey]:
+    """A new radar key in the file format `speedledger keys generate` writes (PEM PKCS#8)."""
+    key = Ed25519PrivateKey.generate()
+    key_file = directory / "radar.pem"
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return key_file, key
+
+
 def record(tmp_path: Path) -> tuple[Path, Path]:
     """A 10 s recording: 131 km/h at 3 s (over the 90 limit), 62 km/h receding at 7 s (under it)."""
     rng = np.random.default_rng(7)
@@ -45,11 +55,7 @@ def record(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_edge_run_measures_signs_journals_and_delivers(mosquitto: Mosquitto, tmp_path: Path) -> None:
-    key = Ed25519PrivateKey.generate()
-    key_file = tmp_path / "radar.pem"
-    key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    key_file, key = write_key(tmp_path)
     central = FakeCentral(mosquitto.port, key.public_key().public_bytes_raw())
     wav, camera = record(tmp_path)
     journal_dir = tmp_path / "journal"
@@ -81,12 +87,7 @@ def test_edge_run_measures_signs_journals_and_delivers(mosquitto: Mosquitto, tmp
 
 def test_edge_run_keeps_undelivered_events_and_says_so(tmp_path: Path) -> None:
     """No broker at all: the violation is journaled, the run ends with exit status 2, nothing is lost."""
-    key_file = tmp_path / "radar.pem"
-    key_file.write_bytes(
-        Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    key_file, _ = write_key(tmp_path)
     wav, _ = record(tmp_path)
     journal_dir = tmp_path / "journal"
     completed = subprocess.run(
@@ -117,12 +118,7 @@ def test_edge_run_reads_live_pcm_on_stdin(tmp_path: Path) -> None:
     """`--source -`: 16-bit stereo PCM as a sound card delivers it, same measurement as the WAV."""
     from scipy.io import wavfile
 
-    key_file = tmp_path / "radar.pem"
-    key_file.write_bytes(
-        Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    key_file, _ = write_key(tmp_path)
     wav, _ = record(tmp_path)
     rate, samples = wavfile.read(wav)
     assert samples.dtype == np.int16
@@ -145,12 +141,7 @@ def test_sigterm_stops_the_agent_cleanly(mosquitto: Mosquitto, tmp_path: Path) -
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    key_file = tmp_path / "radar.pem"
-    key_file.write_bytes(
-        Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    key_file, _ = write_key(tmp_path)
     process = subprocess.Popen(
         [sys.executable, "-m", "speedledger", "edge", "run", "--radar-id", "FR-TERM-1", "--key", str(key_file),
          "--journal", str(tmp_path / "journal"), "--mqtt", mosquitto.url, "--source", "-", "--sample-rate", "24000"],
@@ -188,11 +179,7 @@ def test_a_quiet_live_source_does_not_hold_up_acks(mosquitto: Mosquitto, tmp_pat
 
     from scipy.io import wavfile
 
-    key = Ed25519PrivateKey.generate()
-    key_file = tmp_path / "radar.pem"
-    key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    key_file, key = write_key(tmp_path)
     central = FakeCentral(mosquitto.port, key.public_key().public_bytes_raw())
     wav, _ = record(tmp_path)
     rate, samples = wavfile.read(wav)
@@ -222,12 +209,7 @@ def test_a_quiet_live_source_does_not_hold_up_acks(mosquitto: Mosquitto, tmp_pat
 
 
 def test_edge_run_warns_when_the_sample_rate_cannot_reach_enforcement_speeds(tmp_path: Path) -> None:
-    key_file = tmp_path / "radar.pem"
-    key_file.write_bytes(
-        Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    key_file, _ = write_key(tmp_path)
     wav = tmp_path / "slow.wav"
     write_iq_wav(wav, synthesise(Scene(8_000, 1.0), np.random.default_rng(3)), 8_000)
     completed = subprocess.run(
