@@ -21,9 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import cv2
 import httpx
-import numpy as np
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from rich.console import Console
@@ -31,8 +29,8 @@ from rich.table import Table
 
 from speedledger.central.auth.roles import Role
 from speedledger.central.auth.tokens import TokenAuthority
-from speedledger.simulator.iq import Clutter, Scene, Vehicle, synthesise, write_iq_wav
-from speedledger.simulator.plates import render_frame
+from speedledger.simulator.iq import Clutter, Scene, Vehicle
+from speedledger.simulator.roadside import write_recording
 
 WORKDIR = Path("demo")
 RADAR_ID = "DEMO-A6-001"
@@ -92,21 +90,11 @@ def background(name: str, args: list[str], env: dict[str, str]) -> Iterator[subp
 
 def record_traffic(directory: Path) -> tuple[Path, Path]:
     """The roadside recording the radar agent will replay: IQ WAV plus timed camera frames."""
-    rng = np.random.default_rng(2026)
     vehicles = tuple(
         Vehicle(speed, centre, approaching=approaching, snr_db=12.0) for speed, centre, approaching, _ in TRAFFIC
     )
-    wav = directory / "roadside.wav"
-    write_iq_wav(wav, synthesise(Scene(SAMPLE_RATE, 14.0, vehicles, clutter=Clutter()), rng), SAMPLE_RATE)
-    camera = directory / "camera"
-    camera.mkdir()
-    for _, centre, _, plate in TRAFFIC:
-        if plate is not None:
-            frame = render_frame(plate, rng, char_height_px=48)
-            ok, jpeg = cv2.imencode(".jpg", frame.image_bgr, [cv2.IMWRITE_JPEG_QUALITY, 90])
-            assert ok
-            (camera / f"{int(centre * 1000)}.jpg").write_bytes(jpeg.tobytes())
-    return wav, camera
+    scene = Scene(SAMPLE_RATE, 14.0, vehicles, clutter=Clutter())
+    return write_recording(directory, scene, [plate for *_, plate in TRAFFIC], seed=2026)
 
 
 def generate_radar_key(env: dict[str, str]) -> str:

@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -14,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from speedledger.edge.core.journal import Journal
 from speedledger.simulator.iq import Clutter, Scene, Vehicle, synthesise, write_iq_wav
-from speedledger.simulator.plates import render_frame
+from speedledger.simulator.roadside import write_recording
 from tests.edge.fake_central import FakeCentral
 from tests.fixtures.mosquitto import Mosquitto
 
@@ -36,22 +35,13 @@ def write_key(directory: Path) -> tuple[Path, Ed25519PrivateKey]:
 
 def record(tmp_path: Path) -> tuple[Path, Path]:
     """A 10 s recording: 131 km/h at 3 s (over the 90 limit), 62 km/h receding at 7 s (under it)."""
-    rng = np.random.default_rng(7)
     scene = Scene(
         SAMPLE_RATE,
         10.0,
         (Vehicle(131.0, 3.0, snr_db=12.0), Vehicle(62.0, 7.0, approaching=False, snr_db=12.0)),
         clutter=Clutter(),
     )
-    wav = tmp_path / "scene.wav"
-    write_iq_wav(wav, synthesise(scene, rng), SAMPLE_RATE)
-    camera = tmp_path / "camera"
-    camera.mkdir()
-    frame = render_frame("GZ123QK", np.random.default_rng(7), char_height_px=50)
-    ok, jpeg = cv2.imencode(".jpg", frame.image_bgr, [cv2.IMWRITE_JPEG_QUALITY, 92])
-    assert ok
-    (camera / "3000.jpg").write_bytes(jpeg.tobytes())
-    return wav, camera
+    return write_recording(tmp_path, scene, ["GZ123QK", None], seed=7, char_height_px=50, jpeg_quality=92)
 
 
 def test_edge_run_measures_signs_journals_and_delivers(mosquitto: Mosquitto, tmp_path: Path) -> None:
