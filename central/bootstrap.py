@@ -32,7 +32,7 @@ from speedledger.central.ingest.projection import EvidenceProjection
 from speedledger.central.ingest.service import IngestSettings
 from speedledger.central.ingest.tables import create_tables as create_ingest_tables
 from speedledger.central.messagebus import MessageBus
-from speedledger.central.model import Clock, Command
+from speedledger.central.messages import Clock, Command
 from speedledger.central.projections.port import Projection
 from speedledger.central.projections.runner import ProjectionRunner
 from speedledger.central.radars.handlers import HANDLERS as RADAR_HANDLERS
@@ -41,9 +41,9 @@ from speedledger.central.registration.handlers import HANDLERS as REGISTRATION_H
 from speedledger.central.registration.keyvault import SqlKeyVault
 from speedledger.central.registration.personal_data import KeyVault, PersonalDataCipher
 from speedledger.central.registration.projection import RegistrationProjection
+from speedledger.shared import topics
 
 DEFAULT_DB = "sqlite:///speedledger.db"
-DEFAULT_MQTT = "mqtt://127.0.0.1:1883"
 DEFAULT_HTTP = "127.0.0.1:8000"
 
 
@@ -58,7 +58,7 @@ def _truthy(value: str | None) -> bool:
 @dataclass(frozen=True)
 class Settings:
     db_url: str = DEFAULT_DB
-    mqtt_url: str = DEFAULT_MQTT
+    mqtt_url: str = topics.DEFAULT_MQTT_URL
     http: str = DEFAULT_HTTP
     #: Token signing key; `from_env` refuses to go without it outside demo mode.
     secret: str = ""
@@ -95,7 +95,7 @@ class Settings:
             raise ConfigurationError(str(error)) from None
         schedule = env.get("SPEEDLEDGER_FINE_SCHEDULE")
         db_url = env.get("SPEEDLEDGER_DB") or DEFAULT_DB
-        mqtt_url = env.get("SPEEDLEDGER_MQTT") or DEFAULT_MQTT
+        mqtt_url = env.get("SPEEDLEDGER_MQTT") or topics.DEFAULT_MQTT_URL
         try:
             ingest = IngestSettings.from_env(mqtt_url, db_url, env)
         except ValueError as error:

@@ -15,7 +15,7 @@ from typing import Any
 
 from speedledger.central.errors import Conflict
 from speedledger.central.eventstore.port import WrongExpectedVersion
-from speedledger.central.model import Command
+from speedledger.central.messages import Command
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from speedledger.central.errors import Conflict, Invalid
 from speedledger.central.infractions.commands import RecordViolation
 from speedledger.central.messagebus import MessageBus
-from speedledger.central.model import Command
+from speedledger.central.messages import Command
 from speedledger.central.radars.commands import RegisterRadar
 from speedledger.central.registration.commands import RegisterOwner, RegisterVehicle
 from speedledger.shared import keys

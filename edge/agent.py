@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from speedledger.edge.core import topics
 from speedledger.edge.core.config import ConfigError, ConfigState, StaleConfig
 from speedledger.edge.core.journal import Journal, sync_directory
-from speedledger.edge.core.session import Outbox
+from speedledger.edge.core.outbox import Outbox
 from speedledger.edge.core.tracker import VehiclePass
 from speedledger.edge.core.violation import SpeedPolicy, build, payload, sign, snr_cdb, speed_ckmh, uuid7
-from speedledger.edge.mqtt_session import MqttTransport, TransportEvent
+from speedledger.edge.mqtt_transport import MqttTransport, TransportEvent
 from speedledger.edge.signing import Signer, verify
+from speedledger.shared import topics
 
 if TYPE_CHECKING:
     from speedledger.edge.plates import PlateReader

@@ -5,6 +5,8 @@ from typing import Annotated
 
 import typer
 
+from speedledger.shared import topics
+
 edge_app = typer.Typer(help="The radar agent: measure, read plates, run.", no_args_is_help=True)
 
 
@@ -103,7 +105,7 @@ def run(
     journal: Annotated[
         Path | None, typer.Option(help="Journal folder (default ./journal-RADAR_ID); keep it on durable storage.")
     ] = None,
-    mqtt: Annotated[str, typer.Option(envvar="SPEEDLEDGER_MQTT", help="Broker URL.")] = "mqtt://127.0.0.1:1883",
+    mqtt: Annotated[str, typer.Option(envvar="SPEEDLEDGER_MQTT", help="Broker URL.")] = topics.DEFAULT_MQTT_URL,
     speed_limit: Annotated[int, typer.Option(help="Limit (km/h) until central sends a signed config.")] = 90,
     central_key: Annotated[
         str | None,

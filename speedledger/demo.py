@@ -29,6 +29,7 @@ from rich.table import Table
 
 from speedledger.central.auth.roles import Role
 from speedledger.central.auth.tokens import TokenAuthority
+from speedledger.shared import topics
 from speedledger.simulator.iq import Clutter, Scene, Vehicle
 from speedledger.simulator.roadside import write_recording
 
@@ -178,7 +179,7 @@ def publish_tampered(mqtt_port: int) -> None:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="demo-forger")
     client.connect("127.0.0.1", mqtt_port)
     client.loop_start()
-    client.publish(f"speedledger/v1/radars/{RADAR_ID}/violations", json.dumps(forged), qos=1).wait_for_publish(10)
+    client.publish(topics.violations(RADAR_ID), json.dumps(forged), qos=1).wait_for_publish(10)
     client.loop_stop()
     client.disconnect()
 

@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 import typer
 
+from speedledger.shared import topics
+
 log = logging.getLogger(__name__)
 
 
@@ -40,7 +42,7 @@ async def serve(host: str, port: int, stop: asyncio.Event) -> None:
 
 
 def _default_bind() -> str:
-    url = urlsplit(os.environ.get("SPEEDLEDGER_MQTT") or "mqtt://127.0.0.1:1883")
+    url = urlsplit(os.environ.get("SPEEDLEDGER_MQTT") or topics.DEFAULT_MQTT_URL)
     return f"{url.hostname or '127.0.0.1'}:{url.port or 1883}"
 
 

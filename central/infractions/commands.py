@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from speedledger.central.model import Command
+from speedledger.central.messages import Command
 
 
 @dataclass(frozen=True)

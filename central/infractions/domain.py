@@ -22,7 +22,7 @@ from speedledger.central.infractions.events import (
     ViolationDismissed,
 )
 from speedledger.central.infractions.fines import FineSchedule
-from speedledger.central.model import Event
+from speedledger.central.messages import Event
 from speedledger.central.radars.domain import RadarState
 from speedledger.central.registration.domain import VehicleState
 

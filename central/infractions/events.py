@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from speedledger.central.model import Event, EventTypes
+from speedledger.central.messages import Event, EventTypes
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from speedledger.central import streams
+from speedledger.central import aggregates
 from speedledger.central.errors import Conflict, Invalid, NotFound
 from speedledger.central.eventstore.port import NO_STREAM, DuplicateEvent, EventStore, WrongExpectedVersion
 from speedledger.central.infractions import domain
@@ -27,7 +27,7 @@ from speedledger.central.infractions.events import (
     infraction_stream,
 )
 from speedledger.central.infractions.violations import SignatureRejected, verify_signature, violation_recorded
-from speedledger.central.model import Clock, Command, Event
+from speedledger.central.messages import Clock, Command, Event
 from speedledger.central.radars.handlers import load_radar
 from speedledger.central.registration.domain import vehicle_plate
 from speedledger.central.registration.handlers import load_vehicle
@@ -48,7 +48,7 @@ def record_violation(command: RecordViolation, store: EventStore, clock: Clock) 
     except SignatureRejected as error:
         raise Invalid(str(error)) from error
     received_at_ms = clock() if command.received_at_ms is None else command.received_at_ms
-    stream_id, event = violation_recorded(message, received_at_ms, streams.command_metadata(command))
+    stream_id, event = violation_recorded(message, received_at_ms, aggregates.command_metadata(command))
     try:
         store.append(stream_id, [event], NO_STREAM)
     except (DuplicateEvent, WrongExpectedVersion) as error:
@@ -62,7 +62,7 @@ def record_violation(command: RecordViolation, store: EventStore, clock: Clock) 
 
 
 def _transition(store: EventStore, command: Command, infraction_id: str, event: Event) -> None:
-    streams.execute(
+    aggregates.execute(
         store,
         infraction_stream(infraction_id),
         INFRACTION_EVENTS,
@@ -95,7 +95,7 @@ def uphold_infraction(command: UpholdInfraction, store: EventStore, clock: Clock
 def identify_infraction(command: IdentifyInfraction, store: EventStore, clock: Clock) -> str:
     plate = vehicle_plate(command.plate)
     vehicle = load_vehicle(store, plate)
-    (identified,) = streams.execute(
+    (identified,) = aggregates.execute(
         store,
         infraction_stream(command.infraction_id),
         INFRACTION_EVENTS,

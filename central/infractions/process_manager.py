@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy import Connection, Table
 
+from speedledger.central.aggregates import to_new_event
 from speedledger.central.eventstore.port import NO_STREAM, DuplicateEvent, RecordedEvent, WrongExpectedVersion
 from speedledger.central.eventstore.sql import SqlEventStore
 from speedledger.central.infractions.domain import decide_violation
@@ -26,10 +27,9 @@ from speedledger.central.infractions.events import (
     infraction_stream,
 )
 from speedledger.central.infractions.fines import FineSchedule
-from speedledger.central.model import Clock
+from speedledger.central.messages import Clock
 from speedledger.central.radars.handlers import load_radar
 from speedledger.central.registration.handlers import load_vehicle
-from speedledger.central.streams import to_new_event
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from speedledger.central.infractions.events import (
     ViolationDismissed,
     ViolationRecorded,
 )
-from speedledger.central.model import Event
-from speedledger.central.readmodel import TableProjection
+from speedledger.central.messages import Event
+from speedledger.central.projections.readmodel import TableProjection
 
 metadata = MetaData()
 

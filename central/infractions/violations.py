@@ -13,10 +13,10 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 
+from speedledger.central.aggregates import to_new_event
 from speedledger.central.eventstore.port import NewEvent
 from speedledger.central.infractions.events import ViolationRecorded, violation_stream
 from speedledger.central.radars.domain import RadarState
-from speedledger.central.streams import to_new_event
 from speedledger.shared import canonical, keys
 
 

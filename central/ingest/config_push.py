@@ -27,7 +27,7 @@ from speedledger.central.eventstore.sql import SqlEventStore
 from speedledger.central.radars import domain
 from speedledger.central.radars.domain import RadarState
 from speedledger.central.radars.events import RADAR_EVENTS, RadarRegistered, SpeedLimitChanged, radar_stream
-from speedledger.shared import canonical, keys
+from speedledger.shared import canonical, keys, topics
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +76,6 @@ def config_payload(radar: RadarState, issued_at_ms: int, key: ConfigKey) -> byte
     return key.sign(
         {"v": 1, "radar_id": radar.radar_id, "speed_limit_kmh": radar.speed_limit_kmh, "issued_at_ms": issued_at_ms}
     )
-
-
-def config_topic(radar_id: str) -> str:
-    return f"speedledger/v1/radars/{radar_id}/config"
 
 
 class ConfigPublisher:
@@ -142,7 +138,7 @@ class ConfigPublisher:
                 if payload is None or self._published.get(radar_id) == payload:
                     continue
                 self._published[radar_id] = payload
-            self._publish(config_topic(radar_id), payload)
+            self._publish(topics.config(radar_id), payload)
             count += 1
         return count
 
@@ -152,7 +148,7 @@ class ConfigPublisher:
         with self._lock:
             published = list(self._published.items())
         for radar_id, payload in published:
-            self._publish(config_topic(radar_id), payload)
+            self._publish(topics.config(radar_id), payload)
 
     def _current(self, radar_id: str) -> bytes | None:
         state: RadarState | None = None

@@ -6,9 +6,7 @@ import json
 from typing import Any
 
 from speedledger.central.ingest.reasons import Reason
-from speedledger.shared import violation
-
-TOPIC_ROOT = "speedledger/v1/radars/"
+from speedledger.shared import topics, violation
 
 
 class Rejected(Exception):
@@ -68,8 +66,8 @@ def decode_violation(payload: bytes) -> dict[str, Any]:
 
 
 def topic_parts(topic: str) -> tuple[str, list[str]]:
-    """(radar_id segment, remaining segments) of a `speedledger/v1/radars/{radar_id}/...` topic."""
-    if not topic.startswith(TOPIC_ROOT):
-        raise Rejected(Reason.BAD_TOPIC, f"topic outside {TOPIC_ROOT}")
-    radar_id, *rest = topic[len(TOPIC_ROOT) :].split("/")
-    return radar_id, rest
+    """(radar_id segment, remaining segments) of a topic under `topics.ROOT`; Rejected(BAD_TOPIC) elsewhere."""
+    parts = topics.split_radar_topic(topic)
+    if parts is None:
+        raise Rejected(Reason.BAD_TOPIC, f"topic outside {topics.ROOT}")
+    return parts

@@ -35,16 +35,15 @@ from speedledger.central.ingest import tables
 from speedledger.central.ingest.checks import RadarLookup, Verified, check_violation
 from speedledger.central.ingest.metrics import BATCH_SIZE, COMMIT_SECONDS, MESSAGES
 from speedledger.central.ingest.mqtt import Delivery, Received
-from speedledger.central.ingest.parse import TOPIC_ROOT, Rejected, decode_json_object, topic_parts
+from speedledger.central.ingest.parse import Rejected, decode_json_object, topic_parts
 from speedledger.central.ingest.reasons import Reason
 from speedledger.central.ingest.sql import upsert
 from speedledger.central.radars.domain import RadarState
-from speedledger.shared import canonical, violation
+from speedledger.shared import canonical, topics, violation
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-CENTRAL_STATUS_PREFIX = "speedledger/v1/central/"
 JPEG_MAGIC = b"\xff\xd8\xff"
 #: First topic segment after the radar id -> kind of message (metrics label, ack or not).
 _KINDS = {"violations": "violation", "evidence": "evidence", "status": "status"}
@@ -195,7 +194,7 @@ class Pipeline:
         # Look radars up first (a database error surfaces here, for the whole batch, and is retried);
         # the per-message checks below then only read the cache, in parallel or not.
         for received in batch:
-            if received.topic.startswith(TOPIC_ROOT):
+            if received.topic.startswith(topics.ROOT):
                 radar(topic_parts(received.topic)[0])
         if self._verifiers is not None and len(batch) >= PARALLEL_FROM:
             # Ed25519 verification releases the GIL: a large batch is checked on several cores.
@@ -225,12 +224,12 @@ class Pipeline:
     def _check_one(self, received: Received, radar: RadarLookup) -> Checked:
         topic = received.topic
         try:
-            if topic.startswith(CENTRAL_STATUS_PREFIX):
-                node = topic[len(CENTRAL_STATUS_PREFIX) :].removesuffix("/status")
+            node = topics.central_client_id(topic)
+            if node is not None:
                 return Checked(received, "status", None, self._status("central", node, received))
             radar_id, rest = topic_parts(topic)
         except Rejected as rejected:
-            return Checked(received, "status" if topic.startswith(CENTRAL_STATUS_PREFIX) else "unknown", None, rejected)
+            return Checked(received, "status" if topic.startswith(topics.CENTRAL_ROOT) else "unknown", None, rejected)
         try:
             if rest == ["violations"]:
                 verified = check_violation(
@@ -384,8 +383,7 @@ class Pipeline:
         item: Checked, decided: _Commit, event_id: str, seq: int | None, result: str, reason: str = "", **extra: str
     ) -> None:
         if item.radar_id is not None and violation.is_radar_id(item.radar_id) and item.kind == "violation":
-            topic = f"speedledger/v1/radars/{item.radar_id}/acks"
-            decided.acks.append((topic, ack_payload(event_id, seq, result, reason, **extra)))
+            decided.acks.append((topics.acks(item.radar_id), ack_payload(event_id, seq, result, reason, **extra)))
         decided.counts.append((item.kind, result, reason))
 
     def _quarantine(self, conn: Connection, item: Checked, rejected: Rejected, decided: _Commit) -> None:

@@ -12,8 +12,8 @@ from speedledger.central.eventstore.port import RecordedEvent
 from speedledger.central.infractions.events import INFRACTION_EVENTS, ViolationRecorded
 from speedledger.central.ingest.sql import upsert
 from speedledger.central.ingest.tables import evidence_expected
-from speedledger.central.model import Event
-from speedledger.central.readmodel import TableProjection
+from speedledger.central.messages import Event
+from speedledger.central.projections.readmodel import TableProjection
 
 
 class EvidenceProjection(TableProjection):

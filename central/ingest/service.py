@@ -23,7 +23,7 @@ from speedledger.central.ingest.config_push import ConfigKey, ConfigPublisher
 from speedledger.central.ingest.mqtt import MqttSession, now_ms
 from speedledger.central.ingest.pipeline import IngestLimits, Pipeline
 from speedledger.central.radars.handlers import load_radar
-from speedledger.shared import canonical
+from speedledger.shared import canonical, topics
 from speedledger.shared.broker import BrokerAddress
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def default_config_key_path(db_url: str) -> Path:
 
 @dataclass(frozen=True)
 class IngestSettings:
-    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    mqtt_url: str = topics.DEFAULT_MQTT_URL
     #: MQTT client id: the broker keeps this id's session (queued messages) while central is down.
     client_id: str = DEFAULT_CLIENT_ID
     #: Shared-subscription group for several ingest workers (`$share/{group}/...`); None: one worker.
@@ -83,16 +83,16 @@ class IngestSettings:
 
     @property
     def status_topic(self) -> str:
-        return f"speedledger/v1/central/{self.client_id}/status"
+        return topics.central_status(self.client_id)
 
     @property
     def subscriptions(self) -> list[str]:
         shared = f"$share/{self.share_group}/" if self.share_group else ""
         return [
-            f"{shared}speedledger/v1/radars/+/violations",
-            f"{shared}speedledger/v1/radars/+/evidence/+",
-            "speedledger/v1/radars/+/status",
-            "speedledger/v1/central/+/status",
+            shared + topics.violations("+"),
+            shared + topics.evidence("+", "+"),
+            topics.status("+"),
+            topics.central_status("+"),
         ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from speedledger.central.model import Command
+from speedledger.central.messages import Command
 
 #: Values of a radar's `status`. Violations detected while a radar is not `active` give no infraction.
 RADAR_STATUSES = ("active", "inactive")

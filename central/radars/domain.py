@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from speedledger.central.errors import Conflict, Invalid, NotFound
-from speedledger.central.model import Event
+from speedledger.central.messages import Event
 from speedledger.central.radars.commands import (
     RADAR_STATUSES,
     RegisterRadar,

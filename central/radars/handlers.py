@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from speedledger.central import streams
+from speedledger.central import aggregates
 from speedledger.central.eventstore.port import EventStore
-from speedledger.central.model import Clock, Command, Event
+from speedledger.central.messages import Clock, Command, Event
 from speedledger.central.radars import domain
 from speedledger.central.radars.commands import RegisterRadar, RevokeRadarKey, RotateRadarKey, UpdateRadar
 from speedledger.central.radars.domain import RadarState
@@ -20,14 +20,14 @@ def load_radar(store: EventStore, radar_id: str) -> RadarState | None:
     Gives its keys (raw public key, key_id, revoked or not), current limit and status, and the limit
     and status at any past instant (`speed_limit_at`, `status_at`).
     """
-    state, _ = streams.load(store, radar_stream(radar_id), RADAR_EVENTS, domain.evolve)
+    state, _ = aggregates.load(store, radar_stream(radar_id), RADAR_EVENTS, domain.evolve)
     return state
 
 
 def _execute(
     store: EventStore, radar_id: str, command: Command, decide: Callable[[RadarState | None], list[Event]]
 ) -> list[Event]:
-    return streams.execute(store, radar_stream(radar_id), RADAR_EVENTS, domain.evolve, command, decide)
+    return aggregates.execute(store, radar_stream(radar_id), RADAR_EVENTS, domain.evolve, command, decide)
 
 
 def register_radar(command: RegisterRadar, store: EventStore, clock: Clock) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Boolean, Column, Connection, Float, Integer, MetaData, String, Table, update
 
 from speedledger.central.eventstore.port import RecordedEvent
-from speedledger.central.model import Event
+from speedledger.central.messages import Event
+from speedledger.central.projections.readmodel import TableProjection
 from speedledger.central.radars.events import (
     RADAR_EVENTS,
     RadarDetailsChanged,
@@ -15,7 +16,6 @@ from speedledger.central.radars.events import (
     RadarStatusChanged,
     SpeedLimitChanged,
 )
-from speedledger.central.readmodel import TableProjection
 
 metadata = MetaData()
 

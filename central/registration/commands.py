@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from speedledger.central.model import Command
+from speedledger.central.messages import Command
 
 
 @dataclass(frozen=True)

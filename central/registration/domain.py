@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 from speedledger.central.errors import Conflict, Invalid, NotFound
-from speedledger.central.model import Event
+from speedledger.central.messages import Event
 from speedledger.central.registration.commands import RegisterOwner, RegisterVehicle, TransferOwnership
 from speedledger.central.registration.events import (
     OwnerErased,

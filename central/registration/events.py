@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from speedledger.central.model import Event, EventTypes
+from speedledger.central.messages import Event, EventTypes
 
 
 @dataclass(frozen=True)

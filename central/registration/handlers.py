@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from speedledger.central import streams
+from speedledger.central import aggregates
 from speedledger.central.eventstore.port import EventStore
-from speedledger.central.model import Clock, Command
+from speedledger.central.messages import Clock, Command
 from speedledger.central.registration import domain
 from speedledger.central.registration.commands import EraseOwner, RegisterOwner, RegisterVehicle, TransferOwnership
 from speedledger.central.registration.domain import OwnerState, VehicleState
@@ -16,13 +16,13 @@ from speedledger.central.registration.personal_data import KeyVault, PersonalDat
 
 
 def load_owner(store: EventStore, owner_id: str) -> OwnerState | None:
-    state, _ = streams.load(store, owner_stream(owner_id), REGISTRATION_EVENTS, domain.evolve_owner)
+    state, _ = aggregates.load(store, owner_stream(owner_id), REGISTRATION_EVENTS, domain.evolve_owner)
     return state
 
 
 def load_vehicle(store: EventStore, plate: str) -> VehicleState | None:
     """The vehicle with its full ownership history as of the last committed event, or None."""
-    state, _ = streams.load(store, vehicle_stream(plate), REGISTRATION_EVENTS, domain.evolve_vehicle)
+    state, _ = aggregates.load(store, vehicle_stream(plate), REGISTRATION_EVENTS, domain.evolve_vehicle)
     return state
 
 
@@ -30,7 +30,7 @@ def register_owner(command: RegisterOwner, store: EventStore, vault: KeyVault, c
     owner_id = domain.new_owner_id(command)
     personal = domain.personal_data(command, clock())
     cipher = PersonalDataCipher(vault)
-    streams.execute(
+    aggregates.execute(
         store,
         owner_stream(owner_id),
         REGISTRATION_EVENTS,
@@ -43,18 +43,18 @@ def register_owner(command: RegisterOwner, store: EventStore, vault: KeyVault, c
 
 def erase_owner(command: EraseOwner, store: EventStore, vault: KeyVault, clock: Clock) -> None:
     stream_id = owner_stream(command.owner_id)
-    owner, version = streams.load(store, stream_id, REGISTRATION_EVENTS, domain.evolve_owner)
+    owner, version = aggregates.load(store, stream_id, REGISTRATION_EVENTS, domain.evolve_owner)
     events = domain.erase_owner(command.owner_id, owner, clock())
     # Shred first: once the key is gone the data is unreadable everywhere, even if the append below
     # has to be retried; the event then records the erasure for the read models and the audit trail.
     vault.delete_key(command.owner_id)
-    streams.append(store, stream_id, events, version, command)
+    aggregates.append(store, stream_id, events, version, command)
 
 
 def register_vehicle(command: RegisterVehicle, store: EventStore, clock: Clock) -> str:
     plate = domain.vehicle_plate(command.plate)
     owner = load_owner(store, command.owner_id)
-    streams.execute(
+    aggregates.execute(
         store,
         vehicle_stream(plate),
         REGISTRATION_EVENTS,
@@ -68,7 +68,7 @@ def register_vehicle(command: RegisterVehicle, store: EventStore, clock: Clock) 
 def transfer_ownership(command: TransferOwnership, store: EventStore) -> None:
     plate = domain.vehicle_plate(command.plate)
     new_owner = load_owner(store, command.owner_id)
-    streams.execute(
+    aggregates.execute(
         store,
         vehicle_stream(plate),
         REGISTRATION_EVENTS,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Boolean, Column, Connection, Index, Integer, MetaData, String, Table, update
 
 from speedledger.central.eventstore.port import RecordedEvent
-from speedledger.central.model import Event
-from speedledger.central.readmodel import TableProjection
+from speedledger.central.messages import Event
+from speedledger.central.projections.readmodel import TableProjection
 from speedledger.central.registration.events import (
     REGISTRATION_EVENTS,
     OwnerErased,

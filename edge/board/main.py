@@ -23,13 +23,13 @@ import machine
 import mqtt_as  # type: ignore[import-not-found]
 import ntptime
 
-from speedledger.edge.core import ed25519, topics
+from speedledger.edge.core import ed25519
 from speedledger.edge.core.config import ConfigError, ConfigState
 from speedledger.edge.core.journal import Journal
 from speedledger.edge.core.keyfile import seed_from_pem
-from speedledger.edge.core.session import Backoff, Outbox, status_payload
+from speedledger.edge.core.outbox import Backoff, Outbox, status_payload
 from speedledger.edge.core.violation import SpeedPolicy, build, payload, sign, snr_cdb, speed_ckmh, uuid7
-from speedledger.shared import keys
+from speedledger.shared import keys, topics
 
 from .frontend import UartFrontEnd
 

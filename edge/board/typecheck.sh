@@ -24,7 +24,7 @@ done
 
 # Only what goes onto the board, at its import path.
 touch "$OUT/speedledger/__init__.py" "$OUT/speedledger/shared/__init__.py" "$OUT/speedledger/edge/__init__.py"
-for module in canonical keys violation plates; do ln -s "$ROOT/shared/$module.py" "$OUT/speedledger/shared/"; done
+for module in canonical keys violation plates topics; do ln -s "$ROOT/shared/$module.py" "$OUT/speedledger/shared/"; done
 ln -s "$ROOT/edge/core" "$OUT/speedledger/edge/core"
 ln -s "$ROOT/edge/board" "$OUT/speedledger/edge/board"
 

@@ -9,7 +9,7 @@ import pytest
 from speedledger.central.errors import Conflict
 from speedledger.central.eventstore.port import WrongExpectedVersion
 from speedledger.central.messagebus import MessageBus
-from speedledger.central.model import Command
+from speedledger.central.messages import Command
 
 
 @dataclass(frozen=True)

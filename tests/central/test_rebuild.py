@@ -9,8 +9,8 @@ from sqlalchemy import Table, select
 from speedledger.central.bootstrap import Central
 from speedledger.central.infractions.commands import ContestInfraction, IdentifyInfraction, PayInfraction
 from speedledger.central.infractions.domain import infraction_id_for
+from speedledger.central.projections.readmodel import TableProjection
 from speedledger.central.radars.commands import RevokeRadarKey, RotateRadarKey, UpdateRadar
-from speedledger.central.readmodel import TableProjection
 from speedledger.central.registration.commands import EraseOwner, TransferOwnership
 from tests.central.conftest import HOUR, T0, FakeClock, Radar, World, make_central
 

@@ -11,9 +11,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from speedledger.edge.core import topics
 from speedledger.edge.signing import verify
-from speedledger.shared import canonical, keys
+from speedledger.shared import canonical, keys, topics
 from speedledger.shared import violation as spec
 
 

@@ -15,15 +15,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
 from speedledger.edge.agent import AgentLoop, RadarAgent
-from speedledger.edge.core import topics
 from speedledger.edge.core.config import ConfigState
 from speedledger.edge.core.journal import Journal
-from speedledger.edge.core.session import Outbox
+from speedledger.edge.core.outbox import Outbox
 from speedledger.edge.core.tracker import VehiclePass
 from speedledger.edge.core.violation import SpeedPolicy
-from speedledger.edge.mqtt_session import MqttTransport
+from speedledger.edge.mqtt_transport import MqttTransport
 from speedledger.edge.signing import CryptographySigner, load_signer, verify
-from speedledger.shared import canonical, keys
+from speedledger.shared import canonical, keys, topics
 from tests.edge.fake_central import FakeCentral
 from tests.fixtures.mosquitto import Mosquitto
 

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from speedledger.edge.core import ed25519, topics
+from speedledger.edge.core import ed25519
 from speedledger.edge.core.config import ConfigError, ConfigState
 from speedledger.edge.core.journal import Journal
-from speedledger.edge.core.session import Backoff, Outbox, status_payload
+from speedledger.edge.core.outbox import Backoff, Outbox, status_payload
 from speedledger.edge.core.violation import SpeedPolicy, build, payload, sign, snr_cdb, speed_ckmh, uuid7
 from speedledger.edge.signing import CryptographySigner, verify
-from speedledger.shared import canonical, keys
+from speedledger.shared import canonical, keys, topics
 from speedledger.shared import violation as spec
 
 RFC8032_TEST1_SIGNATURE_OF_EMPTY = (

@@ -22,10 +22,10 @@ from speedledger.central.radars.commands import RegisterRadar
 from speedledger.edge.agent import AgentLoop, Frame, RadarAgent
 from speedledger.edge.core.config import ConfigState
 from speedledger.edge.core.journal import Journal
-from speedledger.edge.core.session import Outbox
+from speedledger.edge.core.outbox import Outbox
 from speedledger.edge.core.tracker import VehiclePass
 from speedledger.edge.core.violation import SpeedPolicy
-from speedledger.edge.mqtt_session import MqttTransport
+from speedledger.edge.mqtt_transport import MqttTransport
 from speedledger.edge.signing import CryptographySigner, verify
 from speedledger.shared import keys
 from tests.fixtures.mosquitto import Mosquitto

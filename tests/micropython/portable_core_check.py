@@ -14,7 +14,7 @@ from speedledger.edge.core import ed25519
 from speedledger.edge.core.config import ConfigError, ConfigState
 from speedledger.edge.core.journal import LOG_NAME, Journal
 from speedledger.edge.core.keyfile import seed_from_pem
-from speedledger.edge.core.session import Outbox
+from speedledger.edge.core.outbox import Outbox
 from speedledger.edge.core.violation import SpeedPolicy, build, payload, sign, speed_ckmh
 from speedledger.shared import canonical, keys
 from speedledger.shared import violation as spec

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam
 
 from speedledger.central.eventstore.port import RecordedEvent
-from speedledger.central.model import Event, EventTypes
+from speedledger.central.messages import Event, EventTypes
 
 
 class TableProjection:

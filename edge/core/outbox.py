@@ -18,9 +18,7 @@ Rules (CONTRACT section 2: at-least-once, dedup by event_id at central):
 
 import json
 
-from speedledger.shared import canonical
-
-from . import topics
+from speedledger.shared import canonical, topics
 
 RESULTS = ("accepted", "duplicate", "rejected")
 

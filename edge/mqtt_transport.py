@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from speedledger.edge.core import topics
-from speedledger.edge.core.session import status_payload
+from speedledger.edge.core.outbox import status_payload
+from speedledger.shared import topics
 from speedledger.shared.broker import BrokerAddress, set_nodelay
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class TransportEvent:
 
 
 class MqttTransport:
-    """Implements `publish(topic, payload, qos, retain) -> bool` for `speedledger.edge.core.session.Outbox`."""
+    """Implements `publish(topic, payload, qos, retain) -> bool` for `speedledger.edge.core.outbox.Outbox`."""
 
     def __init__(
         self,

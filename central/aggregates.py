@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from speedledger.central.eventstore.port import EventStore, NewEvent
-from speedledger.central.model import Command, Event, EventTypes
+from speedledger.central.messages import Command, Event, EventTypes
 
 S = TypeVar("S")
 
