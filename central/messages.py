@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 #: Milliseconds since the Unix epoch, UTC; injected so tests control time.
 Clock = Callable[[], int]
@@ -19,27 +19,61 @@ class Command:
 
 @dataclasses.dataclass(frozen=True)
 class Event:
-    """A fact that happened; stored under its class name with its fields as JSON data."""
+    """A fact that happened; stored under its stable `type_name` with its fields as JSON data.
+
+    Every event class names itself: `class RadarRegistered(Event, type_name="RadarRegistered")`, so
+    renaming the class never changes what is stored. A class that once was stored under other names
+    lists them in `previous_type_names`, and overrides `upcast` when the data's shape changed.
+    """
+
+    type_name: ClassVar[str]
+    previous_type_names: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, /, type_name: str, previous_type_names: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.type_name = type_name
+        cls.previous_type_names = previous_type_names
 
     @property
     def type(self) -> str:
-        return type(self).__name__
+        return self.type_name
 
     def data(self) -> dict[str, Any]:
         """The fields as a dict (shallow: events hold plain JSON values)."""
         return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
 
+    @classmethod
+    def stored_type_names(cls) -> tuple[str, ...]:
+        """Every name this event is or was stored under."""
+        return (cls.type_name, *cls.previous_type_names)
+
+    @classmethod
+    def upcast(cls, stored_type: str, data: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Data stored under `stored_type` (this name or a previous one) in the current shape; as is by default."""
+        return data
+
 
 class EventTypes:
-    """Decodes stored (type, data) pairs back into one context's event classes."""
+    """Decodes stored (type, data) pairs back into one context's event classes, upcasting old ones."""
 
     def __init__(self, classes: Iterable[type[Event]]) -> None:
-        self._by_name: dict[str, type[Event]] = {cls.__name__: cls for cls in classes}
+        self._by_name: dict[str, type[Event]] = {}
+        for cls in classes:
+            for name in cls.stored_type_names():
+                if name in self._by_name:
+                    raise ValueError(f"{self._by_name[name].__name__} and {cls.__name__} are both stored as {name}")
+                self._by_name[name] = cls
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Every stored type name these classes decode, previous names included."""
+        return frozenset(self._by_name)
 
     def decode(self, name: str, data: Mapping[str, Any]) -> Event | None:
         """The event, or None when `name` belongs to another context."""
         cls = self._by_name.get(name)
         if cls is None:
             return None
+        current = cls.upcast(name, data)
         fields = {field.name for field in dataclasses.fields(cls)}
-        return cls(**{key: value for key, value in data.items() if key in fields})
+        return cls(**{key: value for key, value in current.items() if key in fields})

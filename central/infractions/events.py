@@ -15,14 +15,14 @@ from speedledger.central.messages import Event, EventTypes
 
 
 @dataclass(frozen=True)
-class ViolationRecorded(Event):
+class ViolationRecorded(Event, type_name="ViolationRecorded"):
     message: Mapping[str, Any]
     received_at_ms: int
     key_id: str
 
 
 @dataclass(frozen=True)
-class InfractionIssued(Event):
+class InfractionIssued(Event, type_name="InfractionIssued"):
     infraction_id: str
     event_id: str
     radar_id: str
@@ -50,7 +50,7 @@ class InfractionIssued(Event):
 
 
 @dataclass(frozen=True)
-class ViolationDismissed(Event):
+class ViolationDismissed(Event, type_name="ViolationDismissed"):
     event_id: str
     radar_id: str
     seq: int
@@ -65,35 +65,35 @@ class ViolationDismissed(Event):
 
 
 @dataclass(frozen=True)
-class InfractionPaid(Event):
+class InfractionPaid(Event, type_name="InfractionPaid"):
     infraction_id: str
     reference: str
     at_ms: int
 
 
 @dataclass(frozen=True)
-class InfractionContested(Event):
+class InfractionContested(Event, type_name="InfractionContested"):
     infraction_id: str
     reason: str
     at_ms: int
 
 
 @dataclass(frozen=True)
-class InfractionCancelled(Event):
+class InfractionCancelled(Event, type_name="InfractionCancelled"):
     infraction_id: str
     reason: str
     at_ms: int
 
 
 @dataclass(frozen=True)
-class InfractionUpheld(Event):
+class InfractionUpheld(Event, type_name="InfractionUpheld"):
     infraction_id: str
     reason: str
     at_ms: int
 
 
 @dataclass(frozen=True)
-class InfractionIdentified(Event):
+class InfractionIdentified(Event, type_name="InfractionIdentified"):
     """An unidentified infraction charged to `owner_id` after an agent read `plate` on the evidence."""
 
     infraction_id: str

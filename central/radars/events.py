@@ -8,7 +8,7 @@ from speedledger.central.messages import Event, EventTypes
 
 
 @dataclass(frozen=True)
-class RadarRegistered(Event):
+class RadarRegistered(Event, type_name="RadarRegistered"):
     radar_id: str
     name: str
     latitude: float
@@ -20,7 +20,7 @@ class RadarRegistered(Event):
 
 
 @dataclass(frozen=True)
-class RadarDetailsChanged(Event):
+class RadarDetailsChanged(Event, type_name="RadarDetailsChanged"):
     radar_id: str
     name: str
     latitude: float
@@ -29,7 +29,7 @@ class RadarDetailsChanged(Event):
 
 
 @dataclass(frozen=True)
-class SpeedLimitChanged(Event):
+class SpeedLimitChanged(Event, type_name="SpeedLimitChanged"):
     radar_id: str
     speed_limit_kmh: int
     previous_speed_limit_kmh: int
@@ -37,7 +37,7 @@ class SpeedLimitChanged(Event):
 
 
 @dataclass(frozen=True)
-class RadarStatusChanged(Event):
+class RadarStatusChanged(Event, type_name="RadarStatusChanged"):
     radar_id: str
     status: str
     previous_status: str
@@ -45,7 +45,7 @@ class RadarStatusChanged(Event):
 
 
 @dataclass(frozen=True)
-class RadarKeyAdded(Event):
+class RadarKeyAdded(Event, type_name="RadarKeyAdded"):
     radar_id: str
     key_id: str
     public_key: str
@@ -53,7 +53,7 @@ class RadarKeyAdded(Event):
 
 
 @dataclass(frozen=True)
-class RadarKeyRevoked(Event):
+class RadarKeyRevoked(Event, type_name="RadarKeyRevoked"):
     radar_id: str
     key_id: str
     reason: str

@@ -12,20 +12,20 @@ from speedledger.central.messages import Event, EventTypes
 
 
 @dataclass(frozen=True)
-class OwnerRegistered(Event):
+class OwnerRegistered(Event, type_name="OwnerRegistered"):
     owner_id: str
     personal_data: str
     registered_at_ms: int
 
 
 @dataclass(frozen=True)
-class OwnerErased(Event):
+class OwnerErased(Event, type_name="OwnerErased"):
     owner_id: str
     erased_at_ms: int
 
 
 @dataclass(frozen=True)
-class VehicleRegistered(Event):
+class VehicleRegistered(Event, type_name="VehicleRegistered"):
     plate: str
     brand: str
     model: str
@@ -35,7 +35,7 @@ class VehicleRegistered(Event):
 
 
 @dataclass(frozen=True)
-class OwnershipTransferred(Event):
+class OwnershipTransferred(Event, type_name="OwnershipTransferred"):
     plate: str
     previous_owner_id: str
     owner_id: str
