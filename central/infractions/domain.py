@@ -9,7 +9,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from enum import StrEnum
+from typing import Any, Protocol
 
 from speedledger.central.errors import Conflict, NotFound
 from speedledger.central.infractions.events import (
@@ -23,14 +24,36 @@ from speedledger.central.infractions.events import (
 )
 from speedledger.central.infractions.fines import FineSchedule
 from speedledger.central.messages import Event
-from speedledger.central.radars.domain import RadarState
-from speedledger.central.registration.domain import VehicleState
 
 #: Fixed namespace: infraction_id = uuid5(namespace, violation event_id), the same on every replay.
 INFRACTION_NAMESPACE = uuid.UUID("6f1e7b52-2d0c-5b8e-9a43-3c9d1f0e7a61")
 
-ISSUED, PAID, CONTESTED, CANCELLED, UNIDENTIFIED = "issued", "paid", "contested", "cancelled", "unidentified"
-STATUSES = (ISSUED, PAID, CONTESTED, CANCELLED, UNIDENTIFIED)
+
+class InfractionStatus(StrEnum):
+    """The lifecycle's statuses, as stored, projected and shown by the REST API."""
+
+    ISSUED = "issued"
+    PAID = "paid"
+    CONTESTED = "contested"
+    CANCELLED = "cancelled"
+    UNIDENTIFIED = "unidentified"
+
+
+class RadarFacts(Protocol):
+    """What a decision asks of the radars context (`radars.lookup.RadarState` gives it)."""
+
+    @property
+    def radar_id(self) -> str: ...
+
+    def speed_limit_at(self, at_ms: int) -> int: ...
+
+    def status_at(self, at_ms: int) -> str: ...
+
+
+class VehicleFacts(Protocol):
+    """What a decision asks of the registration context (`registration.lookup.VehicleState` gives it)."""
+
+    def owner_at(self, at_ms: int) -> str | None: ...
 
 
 def infraction_id_for(event_id: str) -> str:
@@ -40,14 +63,14 @@ def infraction_id_for(event_id: str) -> str:
 @dataclass(frozen=True)
 class InfractionState:
     infraction_id: str
-    status: str
+    status: InfractionStatus
     detected_at_ms: int
 
 
 def decide_violation(
     message: Mapping[str, Any],
-    radar: RadarState | None,
-    vehicle: VehicleState | None,
+    radar: RadarFacts | None,
+    vehicle: VehicleFacts | None,
     schedule: FineSchedule,
     now_ms: int,
 ) -> InfractionIssued | ViolationDismissed:
@@ -96,7 +119,7 @@ def decide_violation(
         seq=int(message["seq"]),
         plate=plate,
         owner_id=owner_id,
-        status=UNIDENTIFIED if unidentified_reason else ISSUED,
+        status=InfractionStatus.UNIDENTIFIED if unidentified_reason else InfractionStatus.ISSUED,
         unidentified_reason=unidentified_reason,
         detected_at_ms=detected_at_ms,
         direction=str(message["direction"]),
@@ -114,32 +137,35 @@ def decide_violation(
     )
 
 
-_AFTER: dict[type[Event], str] = {
-    InfractionPaid: PAID,
-    InfractionContested: CONTESTED,
-    InfractionCancelled: CANCELLED,
-    InfractionUpheld: ISSUED,
-    InfractionIdentified: ISSUED,
+#: The lifecycle: the status each transition leads to...
+STATUS_AFTER: dict[type[Event], InfractionStatus] = {
+    InfractionPaid: InfractionStatus.PAID,
+    InfractionContested: InfractionStatus.CONTESTED,
+    InfractionCancelled: InfractionStatus.CANCELLED,
+    InfractionUpheld: InfractionStatus.ISSUED,
+    InfractionIdentified: InfractionStatus.ISSUED,
 }
 
-#: The lifecycle: which statuses each transition leaves from. paid and cancelled are final.
-ALLOWED_FROM: dict[type[Event], tuple[str, ...]] = {
-    InfractionPaid: (ISSUED,),
-    InfractionContested: (ISSUED,),
-    InfractionCancelled: (ISSUED, CONTESTED, UNIDENTIFIED),
-    InfractionUpheld: (CONTESTED,),
-    InfractionIdentified: (UNIDENTIFIED,),
+#: ...and the statuses it leaves from. paid and cancelled are final.
+ALLOWED_FROM: dict[type[Event], tuple[InfractionStatus, ...]] = {
+    InfractionPaid: (InfractionStatus.ISSUED,),
+    InfractionContested: (InfractionStatus.ISSUED,),
+    InfractionCancelled: (InfractionStatus.ISSUED, InfractionStatus.CONTESTED, InfractionStatus.UNIDENTIFIED),
+    InfractionUpheld: (InfractionStatus.CONTESTED,),
+    InfractionIdentified: (InfractionStatus.UNIDENTIFIED,),
 }
 
 
 def evolve(state: InfractionState | None, event: Event) -> InfractionState:
     if isinstance(event, InfractionIssued):
         return InfractionState(
-            infraction_id=event.infraction_id, status=event.status, detected_at_ms=event.detected_at_ms
+            infraction_id=event.infraction_id,
+            status=InfractionStatus(event.status),
+            detected_at_ms=event.detected_at_ms,
         )
     if state is None:
         raise ValueError(f"{event.type} before InfractionIssued")
-    return replace(state, status=_AFTER[type(event)])
+    return replace(state, status=STATUS_AFTER[type(event)])
 
 
 def transition(infraction_id: str, state: InfractionState | None, event: Event) -> list[Event]:
@@ -149,13 +175,13 @@ def transition(infraction_id: str, state: InfractionState | None, event: Event) 
     allowed = ALLOWED_FROM[type(event)]
     if state.status not in allowed:
         raise Conflict(
-            f"infraction {infraction_id} is {state.status}; {_AFTER[type(event)]} needs {' or '.join(allowed)}"
+            f"infraction {infraction_id} is {state.status}; {STATUS_AFTER[type(event)]} needs {' or '.join(allowed)}"
         )
     return [event]
 
 
 def identify(
-    infraction_id: str, state: InfractionState | None, plate: str, vehicle: VehicleState | None, now_ms: int
+    infraction_id: str, state: InfractionState | None, plate: str, vehicle: VehicleFacts | None, now_ms: int
 ) -> list[Event]:
     """Charge an unidentified infraction to the owner of `plate` at detection time; never a guess."""
     if state is None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from speedledger.central import aggregates
+from speedledger.central.aggregates import command_metadata
 from speedledger.central.errors import Conflict, Invalid, NotFound
 from speedledger.central.eventstore.port import NO_STREAM, DuplicateEvent, EventStore, WrongExpectedVersion
 from speedledger.central.infractions import domain
+from speedledger.central.infractions.aggregate import INFRACTION
 from speedledger.central.infractions.commands import (
     CancelInfraction,
     ContestInfraction,
@@ -18,19 +19,16 @@ from speedledger.central.infractions.commands import (
     UpholdInfraction,
 )
 from speedledger.central.infractions.events import (
-    INFRACTION_EVENTS,
     InfractionCancelled,
     InfractionContested,
     InfractionIdentified,
     InfractionPaid,
     InfractionUpheld,
-    infraction_stream,
 )
 from speedledger.central.infractions.violations import SignatureRejected, verify_signature, violation_recorded
 from speedledger.central.messages import Clock, Command, Event
-from speedledger.central.radars.handlers import load_radar
-from speedledger.central.registration.domain import vehicle_plate
-from speedledger.central.registration.handlers import load_vehicle
+from speedledger.central.radars.lookup import load_radar
+from speedledger.central.registration.lookup import load_vehicle, vehicle_plate
 from speedledger.shared import violation
 
 
@@ -48,7 +46,7 @@ def record_violation(command: RecordViolation, store: EventStore, clock: Clock) 
     except SignatureRejected as error:
         raise Invalid(str(error)) from error
     received_at_ms = clock() if command.received_at_ms is None else command.received_at_ms
-    stream_id, event = violation_recorded(message, received_at_ms, aggregates.command_metadata(command))
+    stream_id, event = violation_recorded(message, received_at_ms, command_metadata(command))
     try:
         store.append(stream_id, [event], NO_STREAM)
     except (DuplicateEvent, WrongExpectedVersion) as error:
@@ -62,13 +60,8 @@ def record_violation(command: RecordViolation, store: EventStore, clock: Clock) 
 
 
 def _transition(store: EventStore, command: Command, infraction_id: str, event: Event) -> None:
-    aggregates.execute(
-        store,
-        infraction_stream(infraction_id),
-        INFRACTION_EVENTS,
-        domain.evolve,
-        command,
-        lambda infraction: domain.transition(infraction_id, infraction, event),
+    INFRACTION.execute(
+        store, infraction_id, command, lambda infraction: domain.transition(infraction_id, infraction, event)
     )
 
 
@@ -95,11 +88,9 @@ def uphold_infraction(command: UpholdInfraction, store: EventStore, clock: Clock
 def identify_infraction(command: IdentifyInfraction, store: EventStore, clock: Clock) -> str:
     plate = vehicle_plate(command.plate)
     vehicle = load_vehicle(store, plate)
-    (identified,) = aggregates.execute(
+    (identified,) = INFRACTION.execute(
         store,
-        infraction_stream(command.infraction_id),
-        INFRACTION_EVENTS,
-        domain.evolve,
+        command.infraction_id,
         command,
         lambda infraction: domain.identify(command.infraction_id, infraction, plate, vehicle, clock()),
     )

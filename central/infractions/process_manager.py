@@ -28,8 +28,8 @@ from speedledger.central.infractions.events import (
 )
 from speedledger.central.infractions.fines import FineSchedule
 from speedledger.central.messages import Clock
-from speedledger.central.radars.handlers import load_radar
-from speedledger.central.registration.handlers import load_vehicle
+from speedledger.central.radars.lookup import load_radar
+from speedledger.central.registration.lookup import load_vehicle
 
 log = logging.getLogger(__name__)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import JSON, BigInteger, Boolean, Column, Connection, Index, Integer, MetaData, String, Table
 
 from speedledger.central.eventstore.port import RecordedEvent
+from speedledger.central.infractions.domain import STATUS_AFTER
 from speedledger.central.infractions.events import (
     INFRACTION_EVENTS,
     InfractionCancelled,
@@ -83,14 +84,6 @@ infraction_history = Table(
     Column("at_ms", BigInteger, nullable=False),
 )
 
-_STATUS_AFTER = {
-    InfractionPaid: "paid",
-    InfractionContested: "contested",
-    InfractionCancelled: "cancelled",
-    InfractionUpheld: "issued",
-    InfractionIdentified: "issued",
-}
-
 
 class InfractionsProjection(TableProjection):
     name = "infractions"
@@ -157,7 +150,7 @@ class InfractionsProjection(TableProjection):
                 | InfractionUpheld()
                 | InfractionIdentified()
             ):
-                status = _STATUS_AFTER[type(event)]
+                status = STATUS_AFTER[type(event)]
                 changes: dict[str, object] = {"status": status, "updated_at_ms": event.at_ms}
                 if isinstance(event, InfractionIdentified):
                     reason = f"plate read as {event.plate}"

@@ -11,8 +11,9 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, and_, or_, select
 
 from speedledger.central.errors import Invalid
+from speedledger.central.infractions.domain import InfractionStatus
 from speedledger.central.infractions.projection import infraction_history, infractions, violations
-from speedledger.central.registration.projection import owners
+from speedledger.central.registration.lookup import owner_name
 from speedledger.shared.plates import normalise
 
 MAX_PAGE = 500
@@ -27,8 +28,7 @@ class InfractionView(BaseModel):
     plate: str
     #: None for an unidentified infraction.
     owner_id: str | None
-    #: issued, paid, contested, cancelled or unidentified.
-    status: str
+    status: InfractionStatus
     unidentified_reason: str | None
     detected_at_ms: int
     direction: str
@@ -50,7 +50,7 @@ class InfractionView(BaseModel):
 
 
 class StatusChange(BaseModel):
-    status: str
+    status: InfractionStatus
     reason: str
     actor: str
     at_ms: int
@@ -77,7 +77,7 @@ def list_infractions(
     plate: str | None = None,
     owner_id: str | None = None,
     radar_id: str | None = None,
-    status: str | None = None,
+    status: InfractionStatus | None = None,
     from_ms: int | None = None,
     to_ms: int | None = None,
     limit: int = DEFAULT_PAGE,
@@ -125,14 +125,7 @@ def list_infractions(
 def get_infraction(conn: Connection, infraction_id: str) -> InfractionDetail | None:
     row = (
         conn.execute(
-            select(
-                infractions,
-                owners.c.name.label("owner_name"),
-                owners.c.erased.label("owner_erased"),
-                violations.c.message.label("device_message"),
-                violations.c.received_at_ms,
-            )
-            .outerjoin(owners, owners.c.owner_id == infractions.c.owner_id)
+            select(infractions, violations.c.message.label("device_message"), violations.c.received_at_ms)
             .join(violations, violations.c.event_id == infractions.c.event_id)
             .where(infractions.c.infraction_id == infraction_id)
         )
@@ -141,6 +134,7 @@ def get_infraction(conn: Connection, infraction_id: str) -> InfractionDetail | N
     )
     if row is None:
         return None
+    owner = owner_name(conn, row["owner_id"]) if row["owner_id"] is not None else None
     history = conn.execute(
         select(
             infraction_history.c.status,
@@ -154,8 +148,8 @@ def get_infraction(conn: Connection, infraction_id: str) -> InfractionDetail | N
     return InfractionDetail.model_validate(
         {
             **_fields(dict(row)),
-            "owner_name": row["owner_name"],
-            "owner_erased": bool(row["owner_erased"]),
+            "owner_name": owner.name if owner else None,
+            "owner_erased": owner.erased if owner else False,
             "history": [dict(change) for change in history],
             "device_message": row["device_message"],
             "received_at_ms": row["received_at_ms"],

@@ -16,7 +16,7 @@ from cryptography.exceptions import InvalidSignature
 from speedledger.central.aggregates import to_new_event
 from speedledger.central.eventstore.port import NewEvent
 from speedledger.central.infractions.events import ViolationRecorded, violation_stream
-from speedledger.central.radars.domain import RadarState
+from speedledger.central.radars.lookup import RadarState
 from speedledger.shared import canonical, keys
 
 

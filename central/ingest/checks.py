@@ -19,10 +19,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from speedledger.central.ingest.parse import Rejected, decode_violation
 from speedledger.central.ingest.reasons import Reason
-from speedledger.central.radars.domain import RadarState
+from speedledger.central.radars.lookup import RadarState
 from speedledger.shared import keys
 
-#: Strongly consistent lookup of a registered radar (None when unknown), e.g. `radars.handlers.load_radar`.
+#: Strongly consistent lookup of a registered radar (None when unknown), e.g. `radars.lookup.load_radar`.
 RadarLookup = Callable[[str], RadarState | None]
 
 

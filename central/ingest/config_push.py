@@ -24,14 +24,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from speedledger.central.eventstore.sql import SqlEventStore
-from speedledger.central.radars import domain
-from speedledger.central.radars.domain import RadarState
-from speedledger.central.radars.events import RADAR_EVENTS, RadarRegistered, SpeedLimitChanged, radar_stream
+from speedledger.central.radars.lookup import LIMIT_EVENT_TYPES, RadarState, load_radar_and_limit_time
 from speedledger.shared import canonical, keys, topics
 
 log = logging.getLogger(__name__)
-
-_LIMIT_EVENTS = (RadarRegistered.__name__, SpeedLimitChanged.__name__)
 
 
 class ConfigKey:
@@ -130,7 +126,7 @@ class ConfigPublisher:
             if not batch:
                 break
             self._position = batch[-1].position
-            changed.update(str(event.data["radar_id"]) for event in batch if event.type in _LIMIT_EVENTS)
+            changed.update(str(event.data["radar_id"]) for event in batch if event.type in LIMIT_EVENT_TYPES)
         count = 0
         for radar_id in sorted(changed):
             payload = self._current(radar_id)
@@ -151,12 +147,5 @@ class ConfigPublisher:
             self._publish(topics.config(radar_id), payload)
 
     def _current(self, radar_id: str) -> bytes | None:
-        state: RadarState | None = None
-        issued_at_ms = 0
-        for recorded in self._store.read_stream(radar_stream(radar_id)):
-            event = RADAR_EVENTS.decode(recorded.type, recorded.data)
-            if event is not None:
-                state = domain.evolve(state, event)
-                if recorded.type in _LIMIT_EVENTS:
-                    issued_at_ms = recorded.recorded_at_ms
-        return config_payload(state, issued_at_ms, self._key) if state is not None else None
+        found = load_radar_and_limit_time(self._store, radar_id)
+        return config_payload(*found, self._key) if found is not None else None

@@ -38,7 +38,7 @@ from speedledger.central.ingest.mqtt import Delivery, Received
 from speedledger.central.ingest.parse import Rejected, decode_json_object, topic_parts
 from speedledger.central.ingest.reasons import Reason
 from speedledger.central.ingest.sql import upsert
-from speedledger.central.radars.domain import RadarState
+from speedledger.central.radars.lookup import RadarState
 from speedledger.shared import canonical, topics, violation
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from speedledger.central.bootstrap import Central
 from speedledger.central.errors import Conflict, Invalid, NotFound
 from speedledger.central.radars import queries
 from speedledger.central.radars.commands import RegisterRadar, RevokeRadarKey, RotateRadarKey, UpdateRadar
-from speedledger.central.radars.handlers import load_radar
+from speedledger.central.radars.lookup import load_radar
 from tests.central.conftest import HOUR, T0, FakeClock, Radar, World, sqlite_only
 
 #: Decisions and plain reads: SQLite only (the other modules run on PostgreSQL too).

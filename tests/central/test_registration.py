@@ -15,8 +15,8 @@ from speedledger.central.eventstore.postgres import postgres_url
 from speedledger.central.eventstore.sqlite import sqlite_engine
 from speedledger.central.registration import queries
 from speedledger.central.registration.commands import EraseOwner, RegisterOwner, RegisterVehicle, TransferOwnership
-from speedledger.central.registration.handlers import load_vehicle
 from speedledger.central.registration.keyvault import SqlKeyVault, personal_data_keys
+from speedledger.central.registration.lookup import load_vehicle
 from tests.central.conftest import HOUR, T0, FakeClock, World, sqlite_only
 
 

@@ -17,7 +17,7 @@ from speedledger.central.ingest.mqtt import Delivery, Received
 from speedledger.central.ingest.pipeline import Pipeline
 from speedledger.central.ingest.queries import list_quarantine
 from speedledger.central.radars.commands import UpdateRadar
-from speedledger.central.radars.handlers import load_radar
+from speedledger.central.radars.lookup import load_radar
 from tests.ingest.harness import SigningRadar
 
 

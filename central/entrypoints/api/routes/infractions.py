@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,6 +18,7 @@ from speedledger.central.infractions.commands import (
     PayInfraction,
     UpholdInfraction,
 )
+from speedledger.central.infractions.domain import InfractionStatus
 from speedledger.central.infractions.queries import (
     DEFAULT_PAGE,
     MAX_PAGE,
@@ -31,7 +32,6 @@ from speedledger.central.ingest.queries import evidence_for_violation
 router = APIRouter(prefix="/api/v1/infractions", tags=["infractions"], route_class=GuardedRoute)
 
 InfractionId = Annotated[str, Path(min_length=1, max_length=64)]
-Status = Literal["issued", "paid", "contested", "cancelled", "unidentified"]
 #: Seconds a client should wait before asking again for evidence that is still on its way.
 EVIDENCE_RETRY_S = 10
 NO_IMAGE = "the radar sent no image for this infraction"
@@ -63,7 +63,7 @@ def read_infractions(
     plate: Annotated[str | None, Query(max_length=32, description="Normalised before matching.")] = None,
     owner_id: Annotated[str | None, Query(max_length=64)] = None,
     radar_id: Annotated[str | None, Query(pattern=RADAR_ID_PATTERN)] = None,
-    status: Status | None = None,
+    status: InfractionStatus | None = None,
     from_ms: Annotated[Millis | None, Query(description="Detected at or after (inclusive).")] = None,
     to_ms: Annotated[Millis | None, Query(description="Detected before (exclusive).")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,

@@ -1,0 +1,39 @@
+"""What other contexts may ask of the registration context.
+
+- `load_vehicle`: a vehicle with its full ownership history, from the event store (strongly
+  consistent: the process manager decides on it);
+- `vehicle_plate`: a plate normalised and checked the way vehicles are registered;
+- `owner_name`: an owner's name, or that it was erased, from the read model, the only place where
+  personal data is in clear (so an erasure shows everywhere at once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, select
+
+from speedledger.central.eventstore.port import EventStore
+from speedledger.central.registration.aggregate import VEHICLE
+from speedledger.central.registration.domain import VehicleState, vehicle_plate
+from speedledger.central.registration.projection import owners
+
+__all__ = ["OwnerName", "VehicleState", "load_vehicle", "owner_name", "vehicle_plate"]
+
+
+def load_vehicle(store: EventStore, plate: str) -> VehicleState | None:
+    """The vehicle (normalised plate) as of the last committed event, or None when not registered."""
+    return VEHICLE.state(store, plate)
+
+
+@dataclass(frozen=True)
+class OwnerName:
+    #: None once erased.
+    name: str | None
+    erased: bool
+
+
+def owner_name(conn: Connection, owner_id: str) -> OwnerName | None:
+    """The owner's name as the registration read model holds it, or None when unknown there."""
+    row = conn.execute(select(owners.c.name, owners.c.erased).where(owners.c.owner_id == owner_id)).first()
+    return None if row is None else OwnerName(name=row.name, erased=bool(row.erased))

@@ -1,0 +1,105 @@
+"""Stored event names are stable and old events are upcast on load, on the real stores (fixture `event_store`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from speedledger.central.aggregates import Aggregate
+from speedledger.central.eventstore import NO_STREAM, SqlEventStore
+from speedledger.central.infractions.events import INFRACTION_EVENTS
+from speedledger.central.messages import Command, Event, EventTypes
+from speedledger.central.radars.events import RADAR_EVENTS
+from speedledger.central.registration.events import REGISTRATION_EVENTS
+
+#: What every existing database holds: these names must keep decoding for ever.
+STORED_NAMES = {
+    "radars": {
+        "RadarRegistered",
+        "RadarDetailsChanged",
+        "SpeedLimitChanged",
+        "RadarStatusChanged",
+        "RadarKeyAdded",
+        "RadarKeyRevoked",
+    },
+    "registration": {"OwnerRegistered", "OwnerErased", "VehicleRegistered", "OwnershipTransferred"},
+    "infractions": {
+        "ViolationRecorded",
+        "InfractionIssued",
+        "ViolationDismissed",
+        "InfractionPaid",
+        "InfractionContested",
+        "InfractionCancelled",
+        "InfractionUpheld",
+        "InfractionIdentified",
+    },
+}
+CONTEXTS = {"radars": RADAR_EVENTS, "registration": REGISTRATION_EVENTS, "infractions": INFRACTION_EVENTS}
+
+
+@pytest.mark.parametrize("context", CONTEXTS)
+def test_every_stored_name_still_decodes(context: str) -> None:
+    assert STORED_NAMES[context] <= CONTEXTS[context].names
+
+
+def test_no_two_contexts_share_a_stored_name() -> None:
+    radars, registration, infractions = (types.names for types in CONTEXTS.values())
+    assert not (radars & registration or radars & infractions or registration & infractions)
+
+
+# Release 1 stored `SpeedMeasured(kmh)`.
+@dataclass(frozen=True)
+class SpeedMeasured(Event, type_name="SpeedMeasured"):
+    kmh: int
+
+
+# Release 2 renamed the class only: the stored name stays.
+@dataclass(frozen=True)
+class MeasuredSpeed(Event, type_name="SpeedMeasured"):
+    kmh: int
+
+
+# Release 3 renamed the stored type and kept 1/100 km/h: old events are upcast on load.
+@dataclass(frozen=True)
+class SpeedRecorded(Event, type_name="SpeedRecorded", previous_type_names=("SpeedMeasured",)):
+    speed_ckmh: int
+
+    @classmethod
+    def upcast(cls, stored_type: str, data: Mapping[str, Any]) -> Mapping[str, Any]:
+        return {"speed_ckmh": data["kmh"] * 100} if stored_type == "SpeedMeasured" else data
+
+
+def history(types: EventTypes) -> Aggregate[tuple[Event, ...]]:
+    return Aggregate(lambda key: f"speed-{key}", types, lambda state, event: (*(state or ()), event))
+
+
+def test_a_renamed_class_loads_the_events_stored_under_its_old_name(event_store: SqlEventStore) -> None:
+    release_1 = history(EventTypes([SpeedMeasured]))
+    release_1.append(event_store, "R1", [SpeedMeasured(kmh=104)], NO_STREAM, Command())
+
+    assert [event.type for event in event_store.read_stream("speed-R1")] == ["SpeedMeasured"]
+    assert history(EventTypes([MeasuredSpeed])).load(event_store, "R1") == ((MeasuredSpeed(kmh=104),), 1)
+
+
+def test_an_upcaster_brings_old_events_to_the_current_shape(event_store: SqlEventStore) -> None:
+    history(EventTypes([SpeedMeasured])).append(event_store, "R1", [SpeedMeasured(kmh=104)], NO_STREAM)
+    release_3 = history(EventTypes([SpeedRecorded]))
+    release_3.append(event_store, "R1", [SpeedRecorded(speed_ckmh=9650)], expected_version=1)
+
+    assert [event.type for event in event_store.read_stream("speed-R1")] == ["SpeedMeasured", "SpeedRecorded"]
+    assert release_3.load(event_store, "R1") == ((SpeedRecorded(10400), SpeedRecorded(9650)), 2)
+
+
+def test_two_classes_cannot_claim_one_stored_name() -> None:
+    with pytest.raises(ValueError, match="SpeedMeasured and SpeedRecorded are both stored as SpeedMeasured"):
+        EventTypes([SpeedMeasured, SpeedRecorded])
+
+
+def test_an_event_class_must_name_its_stored_type() -> None:
+    with pytest.raises(TypeError, match="type_name"):
+
+        class Unnamed(Event):  # type: ignore[call-arg]
+            pass
