@@ -29,6 +29,7 @@ from rich.table import Table
 
 from speedledger.central.auth.roles import Role
 from speedledger.central.auth.tokens import TokenAuthority
+from speedledger.central.infractions.events import ViolationRecorded
 from speedledger.shared import topics
 from speedledger.simulator.iq import Clutter, Scene, Vehicle
 from speedledger.simulator.roadside import write_recording
@@ -247,7 +248,7 @@ def main() -> None:
         console.rule("central")
         show_infractions(api, expected=3)
         events = api.get("/api/v1/events", params={"limit": 500}).json()["items"]
-        recorded = [event for event in events if event["type"] == "ViolationRecorded"]
+        recorded = [event for event in events if event["type"] == ViolationRecorded.type_name]
         (WORKDIR / "first-violation.json").write_text(json.dumps(recorded[0]["data"]["message"]))
         publish_tampered(mqtt_port)
         show_quarantine(api)
