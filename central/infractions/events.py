@@ -29,7 +29,7 @@ class InfractionIssued(Event, type_name="InfractionIssued"):
     seq: int
     plate: str
     owner_id: str | None
-    #: "issued", or "unidentified" when the plate is unread or not registered at detection time.
+    #: An `InfractionStatus`: issued, or unidentified when the plate is unread or not registered at detection time.
     status: str
     #: None, "plate_unread", "plate_unknown" or "no_owner_at_detection".
     unidentified_reason: str | None
