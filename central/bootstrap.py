@@ -21,7 +21,7 @@ from sqlalchemy import Engine, create_engine
 
 from speedledger.central.auth import TokenAuthority, WeakSecret
 from speedledger.central.errors import ConfigurationError
-from speedledger.central.eventstore import SqlEventStore, create_event_store
+from speedledger.central.eventstore import EventStore, create_event_store
 from speedledger.central.eventstore.postgres import postgres_url
 from speedledger.central.eventstore.sqlite import sqlite_engine
 from speedledger.central.infractions.fines import FineSchedule, load_fine_schedule
@@ -133,7 +133,7 @@ class Settings:
 @dataclass
 class Central:
     settings: Settings
-    store: SqlEventStore
+    store: EventStore
     bus: MessageBus
     runner: ProjectionRunner
     vault: KeyVault
@@ -153,7 +153,7 @@ class Central:
         self.store.close()
 
 
-def build_projections(store: SqlEventStore, vault: KeyVault, schedule: FineSchedule, clock: Clock) -> list[Projection]:
+def build_projections(store: EventStore, vault: KeyVault, schedule: FineSchedule, clock: Clock) -> list[Projection]:
     return [
         RadarsProjection(),
         RegistrationProjection(PersonalDataCipher(vault)),
@@ -177,7 +177,7 @@ def _bind(handler: Callable[..., Any], dependencies: Mapping[str, Any]) -> Calla
 def bootstrap(
     settings: Settings,
     *,
-    store: SqlEventStore | None = None,
+    store: EventStore | None = None,
     vault: KeyVault | None = None,
     clock: Clock = wall_clock_ms,
     read_your_writes: bool = True,

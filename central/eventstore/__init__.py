@@ -9,6 +9,7 @@ from speedledger.central.eventstore.port import (
     EventStore,
     NewEvent,
     RecordedEvent,
+    Transaction,
     WrongExpectedVersion,
 )
 from speedledger.central.eventstore.sql import SqlEventStore
@@ -38,6 +39,7 @@ __all__ = [
     "NewEvent",
     "RecordedEvent",
     "SqlEventStore",
+    "Transaction",
     "WrongExpectedVersion",
     "create_event_store",
 ]

@@ -53,7 +53,7 @@ class PostgresEventStore(SqlEventStore):
         self._listener: threading.Thread | None = None
         self._closing = threading.Event()
 
-    def lock_schema(self, conn: Connection) -> None:
+    def _lock_schema(self, conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
 
     def _lock_appends(self, cursor: DBAPICursor) -> None:

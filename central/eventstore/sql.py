@@ -1,9 +1,9 @@
 """The SQL event store shared by both adapters; dialect differences live in sqlite.py and postgres.py.
 
 Schema, reads and read-model transactions go through SQLAlchemy Core. The append path runs a few
-fixed statements on the DBAPI cursor of a pooled connection (or of the caller's transaction in
-`append_in`): that skips Core's per-statement machinery, which costs more than the statements
-themselves (bench/store_bench.py measures both sides).
+fixed statements on the DBAPI cursor of a pooled connection (or of an open `transaction()`): that
+skips Core's per-statement machinery, which costs more than the statements themselves
+(bench/store_bench.py measures both sides).
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from speedledger.central.eventstore.port import (
     ANY_VERSION,
     NO_STREAM,
     AppendOutcome,
+    AppendPlan,
     AppendRequest,
-    DuplicateEvent,
     NewEvent,
     RecordedEvent,
-    WrongExpectedVersion,
+    decide_appends,
 )
 from speedledger.central.eventstore.schema import events, metadata
 
@@ -34,8 +34,6 @@ log = logging.getLogger(__name__)
 
 #: Execution option that marks a transaction as a writer (SQLite: BEGIN IMMEDIATE).
 WRITER_OPTION = "speedledger_writer"
-#: `Connection.info` key set by `append_in`: the last position appended in the open transaction.
-APPENDED_INFO = "speedledger_appended"
 
 _SELECTED_COLUMNS = "position, stream_id, version, event_id, type, data, metadata, recorded_at_ms"
 _LAST_POSITION = select(func.coalesce(func.max(events.c.position), 0))
@@ -48,9 +46,6 @@ _STREAM_ID_MAX = events.c.stream_id.type.length or 255  # type: ignore[attr-defi
 _EVENT_ID_MAX = events.c.event_id.type.length or 64  # type: ignore[attr-defined]
 _TYPE_MAX = events.c.type.type.length or 255  # type: ignore[attr-defined]
 
-#: (stream_id, current version, events) of an append that passed its checks.
-_Plan = tuple[str, int, Sequence[NewEvent]]
-
 
 def _validate(stream_id: str, new_events: Sequence[NewEvent], expected_version: int) -> None:
     """Refuse what one database would store and the other reject, with the same error on both."""
@@ -61,16 +56,6 @@ def _validate(stream_id: str, new_events: Sequence[NewEvent], expected_version: 
     for event in new_events:
         if not 0 < len(event.event_id) <= _EVENT_ID_MAX or len(event.type) > _TYPE_MAX:
             raise ValueError(f"event_id (1 to {_EVENT_ID_MAX}) or type (up to {_TYPE_MAX}) too long: {event!r}")
-
-
-def _first_duplicate(new_events: Sequence[NewEvent], known: set[str]) -> str | None:
-    """The first event_id that is already `known` or repeats an earlier one of `new_events`."""
-    seen: set[str] = set()
-    for event in new_events:
-        if event.event_id in known or event.event_id in seen:
-            return event.event_id
-        seen.add(event.event_id)
-    return None
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -98,28 +83,6 @@ def _recorded(row: Sequence[Any]) -> RecordedEvent:
     )
 
 
-def _decide(
-    requests: Sequence[AppendRequest], versions: dict[str, int], known: set[str]
-) -> tuple[list[AppendOutcome], list[tuple[int, _Plan]]]:
-    """Each request's fate given the streams' versions and the event_ids already stored, in order
-    (a request sees the ones before it). Accepted requests get an empty placeholder outcome."""
-    outcomes: list[AppendOutcome] = []
-    accepted: list[tuple[int, _Plan]] = []
-    for index, request in enumerate(requests):
-        current = versions.get(request.stream_id, 0)
-        duplicate = _first_duplicate(request.events, known)
-        if duplicate is not None:  # wins over a version conflict: a re-sent message is a duplicate
-            outcomes.append(DuplicateEvent(duplicate))
-        elif request.expected_version not in (ANY_VERSION, current):
-            outcomes.append(WrongExpectedVersion(request.stream_id, request.expected_version, current))
-        else:
-            outcomes.append([])
-            accepted.append((index, (request.stream_id, current, request.events)))
-            versions[request.stream_id] = current + len(request.events)
-            known.update(event.event_id for event in request.events)
-    return outcomes, accepted
-
-
 class SqlEventStore:
     """The event store on a SQLAlchemy engine; `engine` is shared with the read models.
 
@@ -135,28 +98,24 @@ class SqlEventStore:
         self._writer = engine.execution_options(**{WRITER_OPTION: True})
         self._integrity_error: type[Exception] = engine.dialect.loaded_dbapi.IntegrityError
         self._listeners: list[Callable[[int], None]] = []
-        with self.transaction() as conn:
-            self.lock_schema(conn)
-            metadata.create_all(conn)
+        with self.transaction() as tx:
+            tx.lock_schema()
+            metadata.create_all(tx.connection)
 
     # -- transactions -------------------------------------------------------------------------
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
+    def transaction(self) -> Iterator[SqlTransaction]:
         """A write transaction on the store's database (SQLite: BEGIN IMMEDIATE), committed on exit.
 
-        Subscribers are woken after the commit for events that `append_in` wrote in it.
+        Subscribers are woken after the commit for the events appended in it.
         """
-        committed = False
         with self._writer_turn(), self._writer.connect() as conn:
-            try:
-                with conn.begin():
-                    yield conn
-                committed = True
-            finally:
-                appended = conn.info.pop(APPENDED_INFO, None)
-        if committed and appended is not None:
-            self._notify(appended)
+            tx = SqlTransaction(self, conn)
+            with conn.begin():
+                yield tx
+        if tx.last_position:
+            self._notify(tx.last_position)
 
     @contextmanager
     def _append_transaction(self) -> Iterator[DBAPICursor]:
@@ -173,7 +132,7 @@ class SqlEventStore:
             finally:
                 raw.close()
 
-    def lock_schema(self, conn: Connection) -> None:
+    def _lock_schema(self, conn: Connection) -> None:
         """Serialise schema changes (CREATE TABLE ...) with other processes starting at the same time,
         until `conn`'s transaction ends (SQLite: its write transaction already does)."""
 
@@ -223,24 +182,6 @@ class SqlEventStore:
             self._notify(last)
         return outcomes
 
-    def append_in(
-        self, conn: Connection, stream_id: str, new_events: Sequence[NewEvent], expected_version: int
-    ) -> list[RecordedEvent]:
-        """Append inside the caller's write transaction (e.g. a process manager's batch).
-
-        Same errors as `append`; a failed append leaves the caller's transaction as it was. The
-        events commit with the caller's transaction; when that is a `transaction()`, in-process
-        subscribers are woken after its commit, otherwise at their next poll.
-        """
-        _validate(stream_id, new_events, expected_version)
-        cursor = conn.connection.cursor()
-        [outcome] = self._append_requests(cursor, [AppendRequest(stream_id, new_events, expected_version)], True)
-        if isinstance(outcome, Exception):
-            raise outcome
-        if outcome:
-            conn.info[APPENDED_INFO] = outcome[-1].position
-        return outcome
-
     def _append_requests(
         self, cursor: DBAPICursor, requests: Sequence[AppendRequest], lookups: bool
     ) -> list[AppendOutcome]:
@@ -250,7 +191,7 @@ class SqlEventStore:
         if lookups:
             versions = self._current_versions(cursor, list({request.stream_id for request in requests}))
             known = self._known_event_ids(cursor, [e.event_id for request in requests for e in request.events])
-        outcomes, accepted = _decide(requests, versions, known)
+        outcomes, accepted = decide_appends(requests, versions, known)
         written = self._insert(cursor, [plan for _, plan in accepted])
         for (index, _), recorded in zip(accepted, written, strict=True):
             outcomes[index] = recorded
@@ -275,7 +216,7 @@ class SqlEventStore:
             known.update(event_id for (event_id,) in cursor.fetchall())
         return known
 
-    def _insert(self, cursor: DBAPICursor, plans: Sequence[_Plan]) -> list[list[RecordedEvent]]:
+    def _insert(self, cursor: DBAPICursor, plans: Sequence[AppendPlan]) -> list[list[RecordedEvent]]:
         """Write the plans with multi-row INSERT ... RETURNING. Appends are serialised, so positions
         are drawn in row order and the sorted returned positions line up with the rows."""
         now_ms = time.time_ns() // 1_000_000
@@ -326,10 +267,11 @@ class SqlEventStore:
             f"WHERE stream_id = {self._MARK} AND version > {self._MARK} ORDER BY version", (stream_id, after_version)
         )
 
-    def read_all(
-        self, after_position: int = 0, limit: int = 1000, *, conn: Connection | None = None
-    ) -> list[RecordedEvent]:
-        """Events after `after_position` in global order; pass `conn` to read inside its transaction."""
+    def read_all(self, after_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
+        return self._read_all(after_position, limit)
+
+    def _read_all(self, after_position: int, limit: int, conn: Connection | None = None) -> list[RecordedEvent]:
+        """Events after `after_position` in global order; with `conn`, inside its transaction."""
         return self._select(
             f"WHERE position > {self._MARK} ORDER BY position LIMIT {self._MARK}", (after_position, limit), conn
         )
@@ -372,3 +314,30 @@ class SqlEventStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+class SqlTransaction:
+    """The port's `Transaction` on one connection of the store's database; see `SqlEventStore.transaction`."""
+
+    def __init__(self, store: SqlEventStore, connection: Connection) -> None:
+        self._store = store
+        self.connection = connection
+        #: Position of the last event appended here (0: none), to wake subscribers after the commit.
+        self.last_position = 0
+
+    def append(self, stream_id: str, new_events: Sequence[NewEvent], expected_version: int) -> list[RecordedEvent]:
+        _validate(stream_id, new_events, expected_version)
+        cursor = self.connection.connection.cursor()
+        request = AppendRequest(stream_id, new_events, expected_version)
+        [outcome] = self._store._append_requests(cursor, [request], lookups=True)
+        if isinstance(outcome, Exception):
+            raise outcome
+        if outcome:
+            self.last_position = outcome[-1].position
+        return outcome
+
+    def read_all(self, after_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
+        return self._store._read_all(after_position, limit, self.connection)
+
+    def lock_schema(self) -> None:
+        self._store._lock_schema(self.connection)

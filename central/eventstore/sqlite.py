@@ -83,7 +83,7 @@ class FairLock:
             if self._owner == me:
                 raise RuntimeError(
                     "a write transaction is already open in this thread and SQLite has one writer: "
-                    "append inside it with store.append_in(conn, ...)"
+                    "append inside it with tx.append(...)"
                 )
             if not self._held:
                 self._held, self._owner = True, me

@@ -2,7 +2,7 @@
 
 It runs as a checkpointed projection: for each `ViolationRecorded` it loads the radar (limit and
 status at detection time) and the vehicle (owner at detection time) from the event store, decides,
-and appends the decision inside the runner's transaction (`append_in`), so the decision and the
+and appends the decision inside the runner's transaction (`tx.append`), so the decision and the
 checkpoint commit together. The decision's stream is derived from the violation's event_id and
 appended at NO_STREAM, so replaying (or rebuilding) never decides twice.
 """
@@ -13,11 +13,17 @@ import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Table
 
 from speedledger.central.aggregates import to_new_event
-from speedledger.central.eventstore.port import NO_STREAM, DuplicateEvent, RecordedEvent, WrongExpectedVersion
-from speedledger.central.eventstore.sql import SqlEventStore
+from speedledger.central.eventstore.port import (
+    NO_STREAM,
+    DuplicateEvent,
+    EventStore,
+    RecordedEvent,
+    Transaction,
+    WrongExpectedVersion,
+)
 from speedledger.central.infractions.domain import decide_violation
 from speedledger.central.infractions.events import (
     INFRACTION_EVENTS,
@@ -37,7 +43,7 @@ log = logging.getLogger(__name__)
 class InfractionProcessManager:
     name = "infraction-process-manager"
 
-    def __init__(self, store: SqlEventStore, schedule: FineSchedule, clock: Clock) -> None:
+    def __init__(self, store: EventStore, schedule: FineSchedule, clock: Clock) -> None:
         self._store = store
         self._schedule = schedule
         self._clock = clock
@@ -49,7 +55,7 @@ class InfractionProcessManager:
     def bind(self, tables: Mapping[str, Table]) -> InfractionProcessManager:
         return self
 
-    def apply(self, conn: Connection, event: RecordedEvent) -> None:
+    def apply(self, tx: Transaction, event: RecordedEvent) -> None:
         recorded = INFRACTION_EVENTS.decode(event.type, event.data)
         if not isinstance(recorded, ViolationRecorded):
             return
@@ -74,4 +80,4 @@ class InfractionProcessManager:
         metadata = {"actor": "process-manager", "causation_id": event.event_id}
         # Already decided (a replay, or a rebuild of this process manager): keep the first decision.
         with contextlib.suppress(WrongExpectedVersion, DuplicateEvent):
-            self._store.append_in(conn, stream_id, [to_new_event(decision, metadata)], NO_STREAM)
+            tx.append(stream_id, [to_new_event(decision, metadata)], NO_STREAM)

@@ -23,7 +23,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from speedledger.central.eventstore.sql import SqlEventStore
+from speedledger.central.eventstore.port import EventStore
 from speedledger.central.radars.lookup import LIMIT_EVENT_TYPES, RadarState, load_radar_and_limit_time
 from speedledger.shared import canonical, keys, topics
 
@@ -82,7 +82,7 @@ class ConfigPublisher:
     """
 
     def __init__(
-        self, store: SqlEventStore, key: ConfigKey, publish: Callable[[str, bytes], None], poll_s: float = 1.0
+        self, store: EventStore, key: ConfigKey, publish: Callable[[str, bytes], None], poll_s: float = 1.0
     ) -> None:
         self._store = store
         self._key = key

@@ -29,8 +29,14 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, case, exc, select
 
-from speedledger.central.eventstore.port import NO_STREAM, DuplicateEvent, NewEvent, WrongExpectedVersion
-from speedledger.central.eventstore.sql import SqlEventStore
+from speedledger.central.eventstore.port import (
+    NO_STREAM,
+    DuplicateEvent,
+    EventStore,
+    NewEvent,
+    Transaction,
+    WrongExpectedVersion,
+)
 from speedledger.central.ingest import tables
 from speedledger.central.ingest.checks import RadarLookup, Verified, check_violation
 from speedledger.central.ingest.metrics import BATCH_SIZE, COMMIT_SECONDS, MESSAGES
@@ -115,7 +121,7 @@ def ack_payload(event_id: str, seq: int | None, result: str, reason: str = "", *
 class Pipeline:
     def __init__(
         self,
-        store: SqlEventStore,
+        store: EventStore,
         radars: RadarLookup,
         transport: Transport,
         record: RecordBuilder,
@@ -332,11 +338,12 @@ class Pipeline:
         decided = _Commit()
         appended: dict[str, str] = {}  # stream_id -> event_id appended in this transaction
         seen: dict[str, int] = {}  # radar_id -> latest arrival of a live (not retained) message
-        with self._store.transaction() as conn:
+        with self._store.transaction() as tx:
+            conn = tx.connection
             for item in batch:
                 outcome = item.outcome
                 if isinstance(outcome, Verified):
-                    outcome = self._append(conn, item, outcome, appended, decided)
+                    outcome = self._append(tx, item, outcome, appended, decided)
                 if isinstance(outcome, Rejected):
                     self._quarantine(conn, item, outcome, decided)
                 elif isinstance(outcome, EvidenceImage):
@@ -352,7 +359,7 @@ class Pipeline:
         return decided
 
     def _append(
-        self, conn: Connection, item: Checked, verified: Verified, appended: dict[str, str], decided: _Commit
+        self, tx: Transaction, item: Checked, verified: Verified, appended: dict[str, str], decided: _Commit
     ) -> Rejected | None:
         message = verified.message
         event_id, seq = message["event_id"], message["seq"]
@@ -362,7 +369,7 @@ class Pipeline:
                 return self._ack(item, decided, event_id, seq, "duplicate", original="accepted")
             return Rejected(Reason.REVOKED_KEY, f"key {message['key_id']} is revoked", event_id, seq)
         try:
-            self._store.append_in(conn, stream_id, [event], NO_STREAM)
+            tx.append(stream_id, [event], NO_STREAM)
         except DuplicateEvent:
             if self._recorded_event_id(stream_id, appended) == event_id:
                 return self._ack(item, decided, event_id, seq, "duplicate", original="accepted")

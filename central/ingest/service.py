@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import make_url
 
 from speedledger import __version__
-from speedledger.central.eventstore.sql import SqlEventStore
+from speedledger.central.eventstore.port import EventStore
 from speedledger.central.infractions.violations import violation_recorded
 from speedledger.central.ingest.checks import RadarLookup
 from speedledger.central.ingest.config_push import ConfigKey, ConfigPublisher
@@ -101,7 +101,7 @@ def _status(state: str) -> bytes:
 
 
 class Ingest:
-    def __init__(self, store: SqlEventStore, settings: IngestSettings, *, radars: RadarLookup | None = None) -> None:
+    def __init__(self, store: EventStore, settings: IngestSettings, *, radars: RadarLookup | None = None) -> None:
         self.settings = settings
         self.config_key = ConfigKey.load_or_create(settings.config_key_path)
         self.session = MqttSession(

@@ -1,7 +1,7 @@
 """What a projection (read model or process manager) offers the catch-up runner.
 
 The runner reads the global log after the projection's checkpoint and calls `apply` for each event
-inside one database transaction that also stores the new checkpoint, so a crash never applies an
+inside one store transaction (the port's unit of work) that also stores the new checkpoint, so a crash never applies an
 event twice or skips one. Rebuild asks the projection for a copy bound to fresh shadow tables,
 replays from position 0 into them and swaps them in, while the live tables keep serving reads.
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Table
 
-from speedledger.central.eventstore.port import RecordedEvent
+from speedledger.central.eventstore.port import RecordedEvent, Transaction
 
 
 class Projection(Protocol):
@@ -29,6 +29,7 @@ class Projection(Protocol):
         """The same projection writing to `tables`, keyed by the live table names (used by rebuild)."""
         ...
 
-    def apply(self, conn: Connection, event: RecordedEvent) -> None:
-        """Apply one event inside the runner's transaction; must not commit."""
+    def apply(self, tx: Transaction, event: RecordedEvent) -> None:
+        """Apply one event inside the runner's transaction: rows on `tx.connection`, new events with
+        `tx.append` (a process manager); must not commit."""
         ...

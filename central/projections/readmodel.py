@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam
 
-from speedledger.central.eventstore.port import RecordedEvent
+from speedledger.central.eventstore.port import RecordedEvent, Transaction
 from speedledger.central.messages import Event, EventTypes
 
 
@@ -45,10 +45,10 @@ class TableProjection:
         statement = table.update().where(*(table.c[name] == bindparam(f"where_{name}") for name in where))
         conn.execute(statement, {**{f"where_{name}": value for name, value in where.items()}, **values})
 
-    def apply(self, conn: Connection, event: RecordedEvent) -> None:
+    def apply(self, tx: Transaction, event: RecordedEvent) -> None:
         decoded = self.event_types.decode(event.type, event.data)
         if decoded is not None:
-            self.handle(conn, decoded, event)
+            self.handle(tx.connection, decoded, event)
 
     def handle(self, conn: Connection, event: Event, recorded: RecordedEvent) -> None:
         raise NotImplementedError

@@ -15,9 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection
-
-from speedledger.central.eventstore.sql import SqlEventStore
+from speedledger.central.eventstore.port import EventStore, Transaction
 from speedledger.central.projections import checkpoints
 from speedledger.central.projections.port import Projection
 from speedledger.central.projections.rebuild import ShadowTables, drop_leftovers
@@ -60,7 +58,7 @@ class _Failure:
 class ProjectionRunner:
     def __init__(
         self,
-        store: SqlEventStore,
+        store: EventStore,
         projections: Sequence[Projection],
         *,
         batch_size: int = 500,
@@ -86,12 +84,12 @@ class ProjectionRunner:
 
     def setup(self) -> None:
         """Create the projections' tables and checkpoint rows where missing."""
-        with self.store.transaction() as conn:
-            self.store.lock_schema(conn)
+        with self.store.transaction() as tx:
+            tx.lock_schema()
             for projection in self.projections.values():
                 for table in projection.tables:
-                    table.create(conn, checkfirst=True)
-                checkpoints.ensure(conn, projection.name)
+                    table.create(tx.connection, checkfirst=True)
+                checkpoints.ensure(tx.connection, projection.name)
 
     # -- catching up ----------------------------------------------------------------------------
 
@@ -117,22 +115,22 @@ class ProjectionRunner:
     def _catch_up_one(self, projection: Projection) -> int:
         applied = 0
         while True:
-            with self.store.transaction() as conn:
-                position = checkpoints.lock(conn, projection.name)
+            with self.store.transaction() as tx:
+                position = checkpoints.lock(tx.connection, projection.name)
                 try:
-                    position, count = self._apply_batch(conn, projection, position)
+                    position, count = self._apply_batch(tx, projection, position)
                 except Exception as error:
                     raise ProjectionFailed(projection.name, position) from error
                 if count:
-                    checkpoints.store(conn, projection.name, position)
+                    checkpoints.store(tx.connection, projection.name, position)
             applied += count
             if count < self.batch_size or self._stopping.is_set():
                 return applied
 
-    def _apply_batch(self, conn: Connection, projection: Projection, after: int) -> tuple[int, int]:
-        batch = self.store.read_all(after, self.batch_size, conn=conn)
+    def _apply_batch(self, tx: Transaction, projection: Projection, after: int) -> tuple[int, int]:
+        batch = tx.read_all(after, self.batch_size)
         for event in batch:
-            projection.apply(conn, event)
+            projection.apply(tx, event)
         return (batch[-1].position if batch else after), len(batch)
 
     # -- background thread ----------------------------------------------------------------------
@@ -234,11 +232,11 @@ class ProjectionRunner:
         swap; the swap holds the projection's checkpoint lock so no batch interleaves with it.
         """
         projection = self.projections[name]
-        with self.store.transaction() as conn:
-            for leftover in drop_leftovers(conn, projection.tables):
+        with self.store.transaction() as tx:
+            for leftover in drop_leftovers(tx.connection, projection.tables):
                 log.warning("dropped shadow table %s left by an interrupted rebuild", leftover)
             shadow = ShadowTables.for_tables(projection.tables)
-            shadow.create(conn)
+            shadow.create(tx.connection)
         bound = projection.bind(shadow.tables)
         position, count = 0, self.batch_size
         # SQLite: a rebuild usually runs in its own process (`speedledger central rebuild`), where the
@@ -248,20 +246,20 @@ class ProjectionRunner:
         try:
             while count == self.batch_size:
                 started = time.monotonic()
-                with self.store.transaction() as conn:
-                    position, count = self._apply_batch(conn, bound, position)
+                with self.store.transaction() as tx:
+                    position, count = self._apply_batch(tx, bound, position)
                 if yield_to_others:
                     time.sleep(min(REBUILD_MAX_PAUSE_S, (time.monotonic() - started) / 2))
-            with self.store.transaction() as conn:
-                checkpoints.lock(conn, name)
+            with self.store.transaction() as tx:
+                checkpoints.lock(tx.connection, name)
                 count = self.batch_size
                 while count == self.batch_size:  # events appended since the last batch
-                    position, count = self._apply_batch(conn, bound, position)
-                shadow.swap(conn)
-                checkpoints.store(conn, name, position)
+                    position, count = self._apply_batch(tx, bound, position)
+                shadow.swap(tx.connection)
+                checkpoints.store(tx.connection, name, position)
         except BaseException:
-            with self.store.transaction() as conn:
-                shadow.drop(conn)
+            with self.store.transaction() as tx:
+                shadow.drop(tx.connection)
             raise
         self._failures.pop(name, None)
         log.info("projection %r rebuilt up to position %d", name, position)

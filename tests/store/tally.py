@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy import BigInteger, Column, Connection, Index, Integer, MetaData, String, Table, insert, select, update
 
-from speedledger.central.eventstore.port import RecordedEvent
+from speedledger.central.eventstore.port import RecordedEvent, Transaction
 
 _metadata = MetaData()
 APPLIED = Table(
@@ -54,7 +54,8 @@ class Tally:
     def bind(self, tables: Mapping[str, Table]) -> Tally:
         return Tally(tables[APPLIED.name], tables[TOTALS.name], poison=self.poison, delay_s=self.delay_s)
 
-    def apply(self, conn: Connection, event: RecordedEvent) -> None:
+    def apply(self, tx: Transaction, event: RecordedEvent) -> None:
+        conn = tx.connection
         if self.delay_s:
             time.sleep(self.delay_s)
         conn.execute(insert(self.applied).values(position=event.position, stream_id=event.stream_id, type=event.type))

@@ -187,19 +187,21 @@ def test_append_wakes_listeners_after_commit(event_store: SqlEventStore) -> None
     assert [call for call in seen if call[0] != 0] == [(first[-1].position,) * 2, (batch[0][-1].position,) * 2]
 
 
-def test_append_in_commits_with_the_callers_transaction(event_store: SqlEventStore) -> None:
-    with pytest.raises(RuntimeError), event_store.transaction() as conn:
-        event_store.append_in(conn, "s", events(1), NO_STREAM)
+def test_a_transaction_commits_its_appends_together_or_not_at_all(event_store: SqlEventStore) -> None:
+    with pytest.raises(RuntimeError), event_store.transaction() as tx:
+        tx.append("s", events(1), NO_STREAM)
         raise RuntimeError("the caller's work failed")
     assert event_store.read_all() == []
 
-    with event_store.transaction() as conn:
-        [first] = event_store.append_in(conn, "s", events(1), NO_STREAM)
+    with event_store.transaction() as tx:
+        [first] = tx.append("s", events(1), NO_STREAM)
         with pytest.raises(WrongExpectedVersion):
-            event_store.append_in(conn, "s", events(1), NO_STREAM)
+            tx.append("s", events(1), NO_STREAM)
         with pytest.raises(DuplicateEvent):  # a duplicate of an event not yet committed, too
-            event_store.append_in(conn, "t", [NewEvent("X", {}, event_id=first.event_id)], NO_STREAM)
-        event_store.append_in(conn, "s", events(1), 1)  # the transaction is still usable
+            tx.append("t", [NewEvent("X", {}, event_id=first.event_id)], NO_STREAM)
+        tx.append("s", events(1), 1)  # the transaction is still usable
+        assert [e.stream_id for e in tx.read_all()] == ["s", "s"]  # it reads its own appends
+        assert event_store.read_all() == []  # which nobody else sees before the commit
     assert [e.version for e in event_store.read_stream("s")] == [1, 2]
     assert event_store.read_stream("t") == []
 
@@ -259,7 +261,7 @@ def test_a_lower_position_committing_late_is_not_skipped(event_store: SqlEventSt
     reader = threading.Thread(target=poll)
     reader.start()
     with event_store.transaction() as slow:
-        a = event_store.append_in(slow, "a", events(1), NO_STREAM)
+        a = slow.append("a", events(1), NO_STREAM)
         b_result: list[RecordedEvent] = []
         b = threading.Thread(target=lambda: b_result.extend(event_store.append("b", events(1), NO_STREAM)))
         b.start()
@@ -325,12 +327,12 @@ def test_large_appends_and_batches_cross_the_statement_chunks(event_store: SqlEv
 
 def test_sqlite_refuses_a_second_write_transaction_in_the_same_thread(tmp_path: object) -> None:
     """SQLite has one writer: an `append` inside an open `transaction()` of the same thread would
-    wait for itself; it fails at once and says to use `append_in`."""
+    wait for itself; it fails at once and says to use `tx.append`."""
     store = create_event_store(f"sqlite:///{tmp_path}/one-writer.db")
     try:
-        with store.transaction() as conn, pytest.raises(RuntimeError, match="append_in"):
+        with store.transaction() as tx, pytest.raises(RuntimeError, match=r"tx\.append"):
             store.append("s", events(1), NO_STREAM)
-            del conn
+            del tx
         assert store.append("s", events(1), NO_STREAM)[0].version == 1  # the queue was left clean
     finally:
         store.close()

@@ -115,10 +115,10 @@ def test_a_failing_projection_backs_off_while_the_others_carry_on(event_store: S
     calls = 0
 
     class Counting(Tally):
-        def apply(self, conn, event):  # type: ignore[no-untyped-def]
+        def apply(self, tx, event):  # type: ignore[no-untyped-def]
             nonlocal calls
             calls += 1
-            super().apply(conn, event)
+            super().apply(tx, event)
 
     class Healthy(Tally):
         name = "healthy"

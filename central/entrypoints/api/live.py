@@ -13,11 +13,11 @@ import threading
 
 import anyio
 
-from speedledger.central.eventstore.sql import SqlEventStore
+from speedledger.central.eventstore.port import EventStore
 
 
 class AppendSignal:
-    def __init__(self, store: SqlEventStore) -> None:
+    def __init__(self, store: EventStore) -> None:
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         self._lock = threading.Lock()
         self._unsubscribe = store.on_append(self._appended)
