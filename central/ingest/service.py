@@ -21,7 +21,8 @@ from speedledger.central.infractions.violations import violation_recorded
 from speedledger.central.ingest.checks import RadarLookup
 from speedledger.central.ingest.config_push import ConfigKey, ConfigPublisher
 from speedledger.central.ingest.mqtt import MqttSession, now_ms
-from speedledger.central.ingest.pipeline import IngestLimits, Pipeline
+from speedledger.central.ingest.pipeline import Pipeline
+from speedledger.central.ingest.settings import IngestLimits
 from speedledger.central.radars.lookup import load_radar
 from speedledger.shared import canonical, topics
 from speedledger.shared.broker import BrokerAddress

@@ -1,0 +1,116 @@
+"""The ingest's own rows (tables.py), written inside the batch's transaction: quarantine, evidence,
+liveness. Each is an upsert, so a message delivered again changes nothing but a counter or a time."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from sqlalchemy import Connection, case, select
+
+from speedledger.central.ingest import tables
+from speedledger.central.ingest.classify import EvidenceImage, Status
+from speedledger.central.ingest.mqtt import Received
+from speedledger.central.ingest.parse import Rejected
+from speedledger.central.ingest.sql import upsert
+
+
+def quarantine(conn: Connection, received: Received, radar_id: str | None, rejected: Rejected) -> None:
+    """Keep the refused message with its reason; the same bytes refused again bump `occurrences`."""
+    upsert(
+        conn,
+        tables.quarantine,
+        {
+            "received_at_ms": received.received_at_ms,
+            "last_received_at_ms": received.received_at_ms,
+            "topic": received.topic[:256],
+            "radar_id": radar_id[:64] if radar_id is not None else None,
+            "event_id": rejected.event_id,
+            "reason": rejected.reason.value,
+            "detail": _printable(rejected.detail),
+            "payload_sha256": hashlib.sha256(received.payload).hexdigest(),
+            "payload_size": len(received.payload),
+            "payload": received.payload,
+            "occurrences": 1,
+        },
+        keys=("topic", "payload_sha256", "reason"),
+        update={
+            "occurrences": tables.quarantine.c.occurrences + 1,
+            "last_received_at_ms": received.received_at_ms,
+        },
+    )
+
+
+def expected_image(conn: Connection, event_id: str) -> str | None:
+    """The image SHA-256 the recorded violation `event_id` signed ("" for none); None before it is recorded."""
+    expected = tables.evidence_expected
+    sha256: str | None = conn.execute(select(expected.c.image_sha256).where(expected.c.event_id == event_id)).scalar()
+    return sha256
+
+
+def store_evidence(conn: Connection, image: EvidenceImage, radar_id: str | None, at_ms: int) -> None:
+    """The image once by content, and its arrival for the violation it names."""
+    upsert(
+        conn,
+        tables.evidence_blobs,
+        {"sha256": image.sha256, "content": image.content, "size": len(image.content), "received_at_ms": at_ms},
+        keys=("sha256",),
+    )
+    upsert(
+        conn,
+        tables.evidence_arrivals,
+        {"event_id": image.event_id, "sha256": image.sha256, "radar_id": radar_id, "received_at_ms": at_ms},
+        keys=("event_id", "sha256"),
+    )
+
+
+def record_status(conn: Connection, status: Status, received: Received) -> None:
+    """Liveness from a status message.
+
+    Only an `online` status is the node speaking: an `offline` one is usually its last will, published
+    by the broker, and a retained one is replayed at subscribe time, so neither counts as seen now.
+    """
+    seen_ms = received.received_at_ms if status.online else 0
+    if received.retained and status.online:
+        seen_ms = min(status.at_ms, seen_ms) if status.at_ms is not None else 0
+    liveness = tables.liveness
+    upsert(
+        conn,
+        liveness,
+        {
+            "kind": status.kind,
+            "node_id": status.node_id[:128],
+            "online": status.online,
+            "state_at_ms": status.at_ms,
+            "last_seen_ms": seen_ms,
+            "firmware": status.firmware,
+        },
+        keys=("kind", "node_id"),
+        update={
+            "online": status.online,
+            "state_at_ms": status.at_ms,
+            "firmware": status.firmware,
+            "last_seen_ms": _greatest(liveness.c.last_seen_ms, seen_ms),
+        },
+    )
+
+
+def record_seen(conn: Connection, radar_id: str, at_ms: int) -> None:
+    """Any message on a registered radar's topics means it was heard from (online comes from status)."""
+    liveness = tables.liveness
+    upsert(
+        conn,
+        liveness,
+        {"kind": "radar", "node_id": radar_id, "online": False, "last_seen_ms": at_ms},
+        keys=("kind", "node_id"),
+        update={"last_seen_ms": _greatest(liveness.c.last_seen_ms, at_ms)},
+    )
+
+
+def _printable(text: str, limit: int = 1000) -> str:
+    """Details quote hostile input: keep them printable ASCII (PostgreSQL text refuses NUL)."""
+    return "".join(char if " " <= char <= "~" else f"\\x{ord(char):02x}" for char in text[:limit])
+
+
+def _greatest(column: Any, value: int) -> Any:
+    return case((column > value, column), else_=value)

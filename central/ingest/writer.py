@@ -1,0 +1,146 @@
+"""The commit stage's transaction: what a checked batch writes, and the acks it owes once committed.
+
+`BatchWriter.write(batch)` writes the whole batch in ONE store transaction (the port's unit of work):
+each verified violation appended as `ViolationRecorded` (NO_STREAM on `violation-{radar_id}-{seq}`,
+store event_id = message event_id), answered `accepted`, `duplicate` or refused when the store says
+its event_id or seq was already used; each refusal kept in the quarantine; evidence images stored
+(or quarantined when they do not match what their violation signed); liveness rows. It returns the
+acks to publish and the metric labels to count; the pipeline does both only after the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from speedledger.central.eventstore.port import (
+    NO_STREAM,
+    DuplicateEvent,
+    EventStore,
+    NewEvent,
+    Transaction,
+    WrongExpectedVersion,
+)
+from speedledger.central.ingest import rows
+from speedledger.central.ingest.checks import Verified
+from speedledger.central.ingest.classify import Checked, EvidenceImage, Status
+from speedledger.central.ingest.parse import Rejected
+from speedledger.central.ingest.reasons import Reason
+from speedledger.shared import canonical, topics, violation
+
+#: Builds the (stream_id, event) that records a verified violation.
+RecordBuilder = Callable[[dict[str, Any], int], tuple[str, NewEvent]]
+
+
+@dataclass
+class Written:
+    """What one transaction decided: acks to publish after it, and metric labels to count."""
+
+    acks: list[tuple[str, bytes]] = field(default_factory=list)
+    counts: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def ack_payload(event_id: str, seq: int | None, result: str, reason: str = "", **extra: str) -> bytes:
+    """The ack JSON (CONTRACT section 2), canonical so the device can parse it with anything."""
+    body: dict[str, Any] = {"event_id": event_id, "result": result, "reason": reason, **extra}
+    if seq is not None:
+        body["seq"] = seq
+    return canonical.dumps(body)
+
+
+class BatchWriter:
+    def __init__(self, store: EventStore, record: RecordBuilder) -> None:
+        self._store = store
+        self._record = record
+
+    def write(self, batch: Sequence[Checked]) -> Written:
+        written = Written()
+        appended: dict[str, str] = {}  # stream_id -> event_id appended in this transaction
+        seen: dict[str, int] = {}  # radar_id -> latest arrival of a live (not retained) message
+        with self._store.transaction() as tx:
+            for item in batch:
+                outcome = item.outcome
+                if isinstance(outcome, Verified):
+                    outcome = self._append(tx, item, outcome, appended, written)
+                if isinstance(outcome, Rejected):
+                    self._quarantine(tx, item, outcome, written)
+                elif isinstance(outcome, EvidenceImage):
+                    self._store_evidence(tx, item, outcome, written)
+                elif isinstance(outcome, Status):
+                    rows.record_status(tx.connection, outcome, item.received)
+                    written.counts.append((item.kind, "stored", ""))
+                radar_id = item.radar_id
+                if item.registered and radar_id is not None and item.kind != "status" and not item.received.retained:
+                    seen[radar_id] = max(seen.get(radar_id, 0), item.received.received_at_ms)
+            for radar_id, at_ms in seen.items():
+                rows.record_seen(tx.connection, radar_id, at_ms)
+        return written
+
+    def _append(
+        self, tx: Transaction, item: Checked, verified: Verified, appended: dict[str, str], written: Written
+    ) -> Rejected | None:
+        """Append the violation and owe its ack; or the refusal the store's answer amounts to."""
+        message = verified.message
+        event_id, seq = message["event_id"], message["seq"]
+        stream_id, event = self._record(message, item.received.received_at_ms)
+        if verified.revoked_key:
+            if self._recorded_event_id(stream_id, appended) == event_id:
+                _ack(item, written, event_id, seq, "duplicate", original="accepted")
+                return None
+            return Rejected(Reason.REVOKED_KEY, f"key {message['key_id']} is revoked", event_id, seq)
+        try:
+            tx.append(stream_id, [event], NO_STREAM)
+        except DuplicateEvent:
+            if self._recorded_event_id(stream_id, appended) == event_id:
+                _ack(item, written, event_id, seq, "duplicate", original="accepted")
+                return None
+            return Rejected(Reason.EVENT_ID_REUSE, "event_id already recorded for another radar or seq", event_id, seq)
+        except WrongExpectedVersion:
+            return Rejected(Reason.SEQ_REUSE, f"seq {seq} already recorded under another event_id", event_id, seq)
+        appended[stream_id] = event_id
+        _ack(item, written, event_id, seq, "accepted")
+        return None
+
+    def _recorded_event_id(self, stream_id: str, appended: dict[str, str]) -> str | None:
+        if stream_id in appended:
+            return appended[stream_id]
+        recorded = self._store.read_stream(stream_id)
+        return recorded[0].event_id if recorded else None
+
+    @staticmethod
+    def _quarantine(tx: Transaction, item: Checked, rejected: Rejected, written: Written) -> None:
+        rows.quarantine(tx.connection, item.received, item.radar_id, rejected)
+        if rejected.event_id is not None:
+            _ack(item, written, rejected.event_id, rejected.seq, "rejected", rejected.reason.value)
+        else:
+            written.counts.append((item.kind, "rejected", rejected.reason.value))
+
+    @classmethod
+    def _store_evidence(cls, tx: Transaction, item: Checked, image: EvidenceImage, written: Written) -> None:
+        expected = rows.expected_image(tx.connection, image.event_id)
+        if expected is not None and expected != image.sha256:
+            detail = f"image sha256 {image.sha256} but the violation signed {expected or 'no image'}"
+            cls._quarantine(tx, item, Rejected(Reason.EVIDENCE_MISMATCH, detail, image.event_id), written)
+            return
+        rows.store_evidence(tx.connection, image, item.radar_id, item.received.received_at_ms)
+        written.counts.append(("evidence", "stored", ""))
+
+
+def _ack(
+    item: Checked, written: Written, event_id: str, seq: int | None, result: str, reason: str = "", **extra: str
+) -> None:
+    """Owe an ack for a violation (evidence has none) and count the result either way."""
+    if item.radar_id is not None and violation.is_radar_id(item.radar_id) and item.kind == "violation":
+        written.acks.append((topics.acks(item.radar_id), ack_payload(event_id, seq, result, reason, **extra)))
+    written.counts.append((item.kind, result, reason))
+
+
+def named_event_id(item: Checked) -> str | None:
+    """The event_id a checked message names, if any (for a quarantine row when storing it failed)."""
+    outcome = item.outcome
+    if isinstance(outcome, Verified):
+        return str(outcome.message["event_id"])
+    if isinstance(outcome, Rejected | EvidenceImage):
+        return outcome.event_id
+    return None
