@@ -1,8 +1,10 @@
 """Composition root: settings from the environment, and one place that wires adapters to handlers.
 
-`bootstrap(settings)` returns a `Central` holding the event store, the message bus (handlers with
-their dependencies bound), the projection runner with every read model and the infraction process
-manager. Tests pass their own clock or key vault here; nothing else builds these objects.
+`Settings.from_env()` is the only reader of the environment. `bootstrap(settings)` returns a
+`Central` holding the event store, the message bus (handlers with their dependencies bound), the
+projection runner with every read model and the infraction process manager; `build_ingest(central)`
+adds the MQTT ingest. Tests pass their own store, clock or key vault here; nothing else builds
+these objects.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
 
 from speedledger.central.auth import TokenAuthority, WeakSecret
 from speedledger.central.errors import ConfigurationError
@@ -28,14 +31,18 @@ from speedledger.central.infractions.fines import FineSchedule, load_fine_schedu
 from speedledger.central.infractions.handlers import HANDLERS as INFRACTION_HANDLERS
 from speedledger.central.infractions.process_manager import InfractionProcessManager
 from speedledger.central.infractions.projection import InfractionsProjection
+from speedledger.central.infractions.violations import violation_recorded
+from speedledger.central.ingest.config_push import ConfigKey
 from speedledger.central.ingest.projection import EvidenceProjection
-from speedledger.central.ingest.service import IngestSettings
+from speedledger.central.ingest.service import Ingest
+from speedledger.central.ingest.settings import CONFIG_KEY_FILE, DEFAULT_CLIENT_ID, IngestLimits, IngestSettings
 from speedledger.central.ingest.tables import create_tables as create_ingest_tables
 from speedledger.central.messagebus import MessageBus
 from speedledger.central.messages import Clock, Command
 from speedledger.central.projections.port import Projection
 from speedledger.central.projections.runner import ProjectionRunner
 from speedledger.central.radars.handlers import HANDLERS as RADAR_HANDLERS
+from speedledger.central.radars.lookup import load_radar
 from speedledger.central.radars.projection import RadarsProjection
 from speedledger.central.registration.handlers import HANDLERS as REGISTRATION_HANDLERS
 from speedledger.central.registration.keyvault import SqlKeyVault
@@ -55,6 +62,43 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name)
+    if not value:
+        return default
+    try:
+        parsed = int(value)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be an integer, got {value!r}") from None
+    if parsed <= 0:
+        raise ConfigurationError(f"{name} must be positive, got {parsed}")
+    return parsed
+
+
+def _default_config_key_path(db_url: str) -> Path:
+    """Beside the SQLite database file, else in the current directory."""
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        return Path(url.database).resolve().parent / CONFIG_KEY_FILE
+    return Path.cwd() / CONFIG_KEY_FILE
+
+
+def _ingest_settings(env: Mapping[str, str], mqtt_url: str, db_url: str) -> IngestSettings:
+    defaults = IngestLimits()
+    key_path = env.get("SPEEDLEDGER_CONFIG_KEY")
+    return IngestSettings(
+        mqtt_url=mqtt_url,
+        client_id=env.get("SPEEDLEDGER_MQTT_CLIENT_ID") or DEFAULT_CLIENT_ID,
+        share_group=env.get("SPEEDLEDGER_MQTT_SHARE_GROUP") or None,
+        limits=IngestLimits(
+            max_skew_ms=_positive_int(env, "SPEEDLEDGER_MAX_SKEW_MS", defaults.max_skew_ms),
+            max_evidence_bytes=_positive_int(env, "SPEEDLEDGER_MAX_EVIDENCE_BYTES", defaults.max_evidence_bytes),
+            max_batch=_positive_int(env, "SPEEDLEDGER_INGEST_BATCH", defaults.max_batch),
+        ),
+        config_key_path=Path(key_path) if key_path else _default_config_key_path(db_url),
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     db_url: str = DEFAULT_DB
@@ -62,6 +106,8 @@ class Settings:
     http: str = DEFAULT_HTTP
     #: Token signing key; `from_env` refuses to go without it outside demo mode.
     secret: str = ""
+    #: The secret is a throw-away one made up because SPEEDLEDGER_SECRET is unset.
+    throwaway_secret: bool = False
     demo: bool = False
     #: JSON fine schedule replacing the French default (SPEEDLEDGER_FINE_SCHEDULE).
     fine_schedule: Path | None = None
@@ -82,7 +128,8 @@ class Settings:
         env = os.environ if environ is None else environ
         demo = _truthy(env.get("SPEEDLEDGER_DEMO")) if demo is None else demo
         secret = env.get("SPEEDLEDGER_SECRET", "")
-        if not secret:
+        throwaway_secret = not secret
+        if throwaway_secret:
             if not demo and require_secret:
                 raise ConfigurationError(
                     "SPEEDLEDGER_SECRET is not set: central signs API tokens with it and refuses to start "
@@ -96,15 +143,13 @@ class Settings:
         schedule = env.get("SPEEDLEDGER_FINE_SCHEDULE")
         db_url = env.get("SPEEDLEDGER_DB") or DEFAULT_DB
         mqtt_url = env.get("SPEEDLEDGER_MQTT") or topics.DEFAULT_MQTT_URL
-        try:
-            ingest = IngestSettings.from_env(mqtt_url, db_url, env)
-        except ValueError as error:
-            raise ConfigurationError(str(error)) from None
+        ingest = _ingest_settings(env, mqtt_url, db_url)
         return cls(
             db_url=db_url,
             mqtt_url=mqtt_url,
             http=env.get("SPEEDLEDGER_HTTP") or DEFAULT_HTTP,
             secret=secret,
+            throwaway_secret=throwaway_secret,
             demo=demo,
             fine_schedule=Path(schedule) if schedule else None,
             keys_db_url=env.get("SPEEDLEDGER_KEYS_DB") or None,
@@ -114,7 +159,7 @@ class Settings:
     @property
     def ingest_settings(self) -> IngestSettings:
         """The ingest's settings; without `from_env`, its defaults (config key beside the database)."""
-        return self.ingest or IngestSettings.from_env(self.mqtt_url, self.db_url, {})
+        return self.ingest or _ingest_settings({}, self.mqtt_url, self.db_url)
 
     @property
     def http_host(self) -> str:
@@ -212,3 +257,28 @@ def bootstrap(
         clock=clock,
         projections=projections,
     )
+
+
+def central_config_key(settings: Settings) -> ConfigKey:
+    """Central's config-signing key (created on first use), as the ingest signs with it and the API publishes it."""
+    return ConfigKey.load_or_create(settings.ingest_settings.config_key_path)
+
+
+def build_ingest(central: Central, settings: IngestSettings | None = None) -> Ingest:
+    """The MQTT ingest of a bootstrapped central, on `settings` (default: the central's); not started."""
+    settings = settings or central.settings.ingest_settings
+    store = central.store
+    return Ingest(
+        store,
+        settings,
+        radars=partial(load_radar, store),
+        record=violation_recorded,
+        config_key=ConfigKey.load_or_create(settings.config_key_path),
+    )
+
+
+def start_ingest(central: Central) -> Callable[[], None]:
+    """Start the ingest of a bootstrapped central on its own settings (`speedledger central`); returns its stop."""
+    ingest = build_ingest(central)
+    ingest.start()
+    return ingest.stop

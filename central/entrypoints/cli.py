@@ -56,7 +56,7 @@ def run_central(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from speedledger.central.bootstrap import bootstrap
+    from speedledger.central.bootstrap import bootstrap, start_ingest
     from speedledger.central.entrypoints.api.server import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -64,13 +64,11 @@ def run_central(
     stop_ingest = None
     try:
         if ingest:
-            from speedledger.central.ingest.service import start_ingest
-
             stop_ingest = start_ingest(central)
         central.runner.start()
         settings = central.settings
         typer.echo(f"speedledger central: API on http://{settings.http}, database {settings.db_url}")
-        if settings.demo and not os.environ.get("SPEEDLEDGER_SECRET"):
+        if settings.demo and settings.throwaway_secret:
             from speedledger.central.auth import TokenAuthority
 
             token = TokenAuthority(settings.secret).mint(Role.ADMIN, "demo", 24 * 3600)

@@ -9,8 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi.testclient import TestClient
 
 from speedledger.central.auth import Role
-from speedledger.central.bootstrap import Central
-from speedledger.central.ingest.service import central_config_key
+from speedledger.central.bootstrap import Central, central_config_key
 from speedledger.shared.canonical import dumps
 from speedledger.shared.keys import key_id
 from tests.api.conftest import Tokens

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from speedledger.central.bootstrap import Central
+from speedledger.central.bootstrap import Central, build_ingest
 from speedledger.central.infractions import queries
 from speedledger.central.infractions.domain import infraction_id_for
-from speedledger.central.ingest.service import Ingest, IngestSettings
+from speedledger.central.ingest.settings import IngestSettings
 from tests.central.conftest import T0, FakeClock, World, make_central
 from tests.fixtures.mosquitto import Mosquitto
 from tests.ingest.harness import RadarClient
@@ -25,8 +25,8 @@ pytestmark = pytest.mark.mosquitto
 @pytest.fixture
 def running(tmp_path: Path, clock: FakeClock, mosquitto: Mosquitto) -> Iterator[Central]:
     central = make_central(f"sqlite:///{tmp_path / 'central.db'}", clock)
-    ingest = Ingest(
-        central.store,
+    ingest = build_ingest(
+        central,
         IngestSettings(
             mqtt_url=mosquitto.url,
             client_id=f"central-{uuid.uuid4().hex[:8]}",

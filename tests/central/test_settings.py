@@ -26,6 +26,7 @@ def test_defaults() -> None:
         False,
     )
     assert settings.fine_schedule is None and settings.keys_db_url is None
+    assert not settings.throwaway_secret
 
 
 def test_everything_from_the_environment() -> None:
@@ -53,7 +54,7 @@ def test_secret_required_outside_demo_mode() -> None:
     with pytest.raises(ConfigurationError, match="SPEEDLEDGER_SECRET is not set"):
         Settings.from_env({})
     demo = Settings.from_env({"SPEEDLEDGER_DEMO": "1"})
-    assert demo.demo and len(demo.secret) == 64
+    assert demo.demo and len(demo.secret) == 64 and demo.throwaway_secret
     assert Settings.from_env({}, demo=True).secret != demo.secret  # throw-away, never a fixed default
     offline = Settings.from_env({}, require_secret=False)  # rebuild, status: no token is minted or checked
     assert not offline.demo and len(offline.secret) == 64

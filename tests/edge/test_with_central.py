@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
-from speedledger.central.bootstrap import Central, Settings, bootstrap
-from speedledger.central.ingest.service import Ingest, IngestSettings
+from speedledger.central.bootstrap import Central, Settings, bootstrap, build_ingest
+from speedledger.central.ingest.settings import IngestSettings
 from speedledger.central.ingest.tables import create_tables
 from speedledger.central.radars.commands import RegisterRadar
 from speedledger.edge.agent import AgentLoop, Frame, RadarAgent
@@ -68,8 +68,8 @@ def test_agent_and_central_ingest_agree_through_a_broker_restart(
             public_key=keys.b64encode(signer.public_key),
         )
     )
-    ingest = Ingest(
-        central.store,
+    ingest = build_ingest(
+        central,
         IngestSettings(
             mqtt_url=mosquitto.url,
             client_id=f"central-{uuid.uuid4().hex[:8]}",

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from speedledger.central.bootstrap import Central, Settings, bootstrap
+from speedledger.central.bootstrap import Central, Settings, bootstrap, build_ingest
 from speedledger.central.ingest.projection import EvidenceProjection
-from speedledger.central.ingest.service import Ingest, IngestSettings
+from speedledger.central.ingest.service import Ingest
+from speedledger.central.ingest.settings import IngestSettings
 from speedledger.central.ingest.tables import create_tables
 from speedledger.central.projections.runner import ProjectionRunner
 from speedledger.central.radars.commands import RegisterRadar
@@ -58,7 +59,7 @@ def ingest_settings(mosquitto: Mosquitto, tmp_path: Path) -> IngestSettings:
 
 @pytest.fixture
 def ingest(central: Central, ingest_settings: IngestSettings) -> Iterator[Ingest]:
-    ingest = Ingest(central.store, ingest_settings)
+    ingest = build_ingest(central, ingest_settings)
     ingest.start(wait_s=10)
     assert ingest.session.connected
     yield ingest

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from speedledger.central.bootstrap import Central
+from speedledger.central.bootstrap import Central, build_ingest
 from speedledger.central.infractions.projection import infractions
 from speedledger.central.ingest.queries import list_liveness
-from speedledger.central.ingest.service import Ingest, IngestSettings
+from speedledger.central.ingest.settings import IngestSettings
 from tests.fixtures.mosquitto import Mosquitto, free_port
 from tests.ingest.harness import RadarClient, SigningRadar
 
@@ -168,7 +168,7 @@ def test_crash_between_commit_and_ack_is_answered_duplicate(
 ) -> None:
     radar = register("R-1")
     client = radar_client("R-1")
-    crashing = Ingest(central.store, ingest_settings)
+    crashing = build_ingest(central, ingest_settings)
     # The process dies right after the commit: no ack published, no PUBACK sent.
     crashing.session.publish = lambda *_args, **_kwargs: None  # type: ignore[method-assign]
     crashing.session.confirm = lambda _deliveries: None  # type: ignore[method-assign]
@@ -180,7 +180,7 @@ def test_crash_between_commit_and_ack_is_answered_duplicate(
         time.sleep(0.02)
     crashing.stop()
     assert message["event_id"] not in client.acks
-    restarted = Ingest(central.store, ingest_settings)  # same client id: the broker re-delivers
+    restarted = build_ingest(central, ingest_settings)  # same client id: the broker re-delivers
     restarted.start(wait_s=10)
     try:
         ack = client.ack_for(message["event_id"])
@@ -199,7 +199,7 @@ def test_broker_restart_with_queued_messages(
 ) -> None:
     radar = register("R-1")
     client = radar_client("R-1")
-    first = Ingest(central.store, ingest_settings)
+    first = build_ingest(central, ingest_settings)
     first.start(wait_s=10)  # creates central's persistent session and subscriptions
     first.stop()
     queued = [radar.violation() for _ in range(50)]
@@ -208,7 +208,7 @@ def test_broker_restart_with_queued_messages(
     mosquitto.restart()  # planned restart: persistence keeps the session and its queue
     client.subscribed.clear()
     assert client.subscribed.wait(10)  # the radar is back to hear its acks
-    second = Ingest(central.store, ingest_settings)
+    second = build_ingest(central, ingest_settings)
     second.start(wait_s=10)
     try:
         client.wait_acks([message["event_id"] for message in queued], timeout=30)

@@ -14,10 +14,10 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from speedledger.central.bootstrap import Central
+from speedledger.central.bootstrap import Central, build_ingest
 from speedledger.central.infractions.events import violation_stream
 from speedledger.central.ingest.queries import list_quarantine
-from speedledger.central.ingest.service import Ingest, IngestSettings
+from speedledger.central.ingest.settings import IngestSettings
 from speedledger.central.radars.commands import RegisterRadar
 from tests.conftest import missing_dependency
 from tests.fixtures.mosquitto import free_port
@@ -85,7 +85,7 @@ def test_shipped_config_authenticates_confines_radars_and_never_drops_queued(
         client_id=f"central-{uuid.uuid4().hex[:8]}",
         config_key_path=tmp_path / "key.pem",
     )
-    ingest = Ingest(central.store, settings)
+    ingest = build_ingest(central, settings)
     ingest.start(wait_s=10)
     assert ingest.session.connected
     ingest.stop()  # central goes away; its persistent session queues at the broker
@@ -101,7 +101,7 @@ def test_shipped_config_authenticates_confines_radars_and_never_drops_queued(
         with contextlib.suppress(Exception):
             impostor.send(other.violation(), topic_radar_id="R-2")
         impostor.close()
-        ingest = Ingest(central.store, settings)
+        ingest = build_ingest(central, settings)
         ingest.start(wait_s=10)
         try:
             client.wait_acks([message["event_id"] for message in queued], timeout=120)

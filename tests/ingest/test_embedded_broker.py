@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from speedledger.central.bootstrap import Central
+from speedledger.central.bootstrap import Central, build_ingest
 from speedledger.central.infractions.events import violation_stream
-from speedledger.central.ingest.service import Ingest, IngestSettings
+from speedledger.central.ingest.settings import IngestSettings
 from tests.fixtures.mosquitto import free_port
 from tests.ingest.harness import RadarClient, SigningRadar
 
@@ -57,7 +57,7 @@ def test_ingest_through_the_embedded_broker(
         client_id=f"central-{uuid.uuid4().hex[:8]}",
         config_key_path=tmp_path / "key.pem",
     )
-    ingest = Ingest(central.store, settings)
+    ingest = build_ingest(central, settings)
     ingest.start(wait_s=10)
     client = RadarClient(embedded_broker, "R-1")
     try:

@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 import pytest
 
-from speedledger.central.bootstrap import Central
+from speedledger.central.bootstrap import Central, build_ingest
 from speedledger.central.infractions.events import violation_stream
 from speedledger.central.ingest.mqtt import Received
-from speedledger.central.ingest.service import Ingest, IngestSettings
+from speedledger.central.ingest.settings import IngestSettings
 from tests.ingest.harness import RadarClient, SigningRadar
 
 pytestmark = pytest.mark.mosquitto
@@ -27,8 +27,8 @@ def test_shared_subscription_workers(
     clients = [radar_client(radar.radar_id) for radar in radars]
     group = f"workers-{uuid.uuid4().hex[:6]}"
     workers = [
-        Ingest(
-            central.store,
+        build_ingest(
+            central,
             dataclasses.replace(ingest_settings, client_id=f"{ingest_settings.client_id}-{index}", share_group=group),
         )
         for index in range(2)

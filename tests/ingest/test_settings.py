@@ -1,4 +1,4 @@
-"""Ingest settings from the environment and broker URLs."""
+"""Ingest settings from the environment (read by the composition root) and broker URLs."""
 
 from __future__ import annotations
 
@@ -6,19 +6,26 @@ from pathlib import Path
 
 import pytest
 
-from speedledger.central.ingest.service import IngestSettings
+from speedledger.central.bootstrap import Settings
+from speedledger.central.errors import ConfigurationError
+from speedledger.central.ingest.settings import IngestSettings
 from speedledger.shared.broker import BrokerAddress
+
+SECRET = "s" * 32
+
+
+def ingest_settings(db_url: str, env: dict[str, str]) -> IngestSettings:
+    return Settings.from_env({"SPEEDLEDGER_SECRET": SECRET, "SPEEDLEDGER_DB": db_url, **env}).ingest_settings
 
 
 def test_defaults_and_overrides(tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path}/central.db"
-    defaults = IngestSettings.from_env("mqtt://127.0.0.1:1883", db_url, {})
+    defaults = ingest_settings(db_url, {})
     assert defaults.client_id == "speedledger-central"
     assert defaults.limits.max_skew_ms == 300_000
     assert defaults.config_key_path == tmp_path / "central-config-key.pem"
     assert defaults.subscriptions[0] == "speedledger/v1/radars/+/violations"
-    custom = IngestSettings.from_env(
-        "mqtt://127.0.0.1:1883",
+    custom = ingest_settings(
         db_url,
         {
             "SPEEDLEDGER_MQTT_CLIENT_ID": "worker-2",
@@ -38,8 +45,8 @@ def test_defaults_and_overrides(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("value", ["five minutes", "-1", "0"])
 def test_bad_numbers_are_refused_with_the_variable_named(value: str) -> None:
-    with pytest.raises(ValueError, match="SPEEDLEDGER_MAX_SKEW_MS"):
-        IngestSettings.from_env("mqtt://h", "sqlite:///x.db", {"SPEEDLEDGER_MAX_SKEW_MS": value})
+    with pytest.raises(ConfigurationError, match="SPEEDLEDGER_MAX_SKEW_MS"):
+        ingest_settings("sqlite:///x.db", {"SPEEDLEDGER_MAX_SKEW_MS": value})
 
 
 def test_broker_urls() -> None:

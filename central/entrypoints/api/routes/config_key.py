@@ -8,9 +8,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from speedledger.central.auth import Permission
+from speedledger.central.bootstrap import central_config_key
 from speedledger.central.entrypoints.api.deps import CentralDep
 from speedledger.central.entrypoints.api.security import GuardedRoute, requires
-from speedledger.central.ingest.service import central_config_key
 
 router = APIRouter(prefix="/api/v1/config-key", tags=["radars"], route_class=GuardedRoute)
 
