@@ -37,7 +37,6 @@ RADARS = "speedledger/v1/radars/"
 sys.path.insert(0, str(ROOT))  # reuse the test suite's mosquitto launcher and signing radar
 
 from speedledger.central.bootstrap import Settings, bootstrap  # noqa: E402
-from speedledger.central.radars.commands import RegisterRadar  # noqa: E402
 from speedledger.shared.broker import set_nodelay  # noqa: E402
 from tests.fixtures.mosquitto import free_port  # noqa: E402
 from tests.ingest.deployed import DeployedMosquitto  # noqa: E402
@@ -162,16 +161,7 @@ def _line(name: str, latencies: list[float]) -> str:
 def _register(db_url: str, radar: SigningRadar) -> None:
     central = bootstrap(Settings(db_url=db_url, secret="b" * 32, demo=True))
     try:
-        central.bus.handle(
-            RegisterRadar(
-                radar_id=radar.radar_id,
-                name="bench",
-                latitude=0.0,
-                longitude=0.0,
-                speed_limit_kmh=90,
-                public_key=radar.public_key_b64,
-            )
-        )
+        central.bus.handle(radar.registration("bench"))
     finally:
         central.close()
 

@@ -14,7 +14,6 @@ from speedledger.central.ingest.service import Ingest
 from speedledger.central.ingest.settings import IngestSettings
 from speedledger.central.ingest.tables import create_tables
 from speedledger.central.projections.runner import ProjectionRunner
-from speedledger.central.radars.commands import RegisterRadar
 from tests.fixtures.mosquitto import Mosquitto
 from tests.ingest.harness import RadarClient, SigningRadar
 
@@ -33,16 +32,7 @@ def central(database_url: str) -> Iterator[Central]:
 def register(central: Central) -> Callable[[str], SigningRadar]:
     def register(radar_id: str) -> SigningRadar:
         radar = SigningRadar(radar_id)
-        central.bus.handle(
-            RegisterRadar(
-                radar_id=radar_id,
-                name=f"test {radar_id}",
-                latitude=48.85,
-                longitude=2.35,
-                speed_limit_kmh=90,
-                public_key=radar.public_key_b64,
-            )
-        )
+        central.bus.handle(radar.registration(f"test {radar_id}"))
         return radar
 
     return register

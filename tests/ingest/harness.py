@@ -16,6 +16,7 @@ import paho.mqtt.client as mqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
+from speedledger.central.radars.commands import RegisterRadar
 from speedledger.shared import canonical, keys
 
 ROOT = "speedledger/v1/radars/"
@@ -63,6 +64,17 @@ class SigningRadar:
     def sign(self, unsigned: dict[str, Any]) -> dict[str, Any]:
         signature = self.private_key.sign(canonical.signing_bytes(unsigned))
         return {**unsigned, "sig": keys.b64encode(signature)}
+
+    def registration(self, name: str = "test radar", speed_limit_kmh: int = 90) -> RegisterRadar:
+        """The command registering this radar with its key."""
+        return RegisterRadar(
+            radar_id=self.radar_id,
+            name=name,
+            latitude=48.85,
+            longitude=2.35,
+            speed_limit_kmh=speed_limit_kmh,
+            public_key=self.public_key_b64,
+        )
 
 
 def with_image(radar: SigningRadar, image: bytes = TINY_JPEG, **overrides: Any) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from speedledger.central.ingest.mqtt import Delivery, Received
 from speedledger.central.ingest.parse import Rejected
 from speedledger.central.ingest.settings import IngestLimits
 from speedledger.central.radars import domain
-from speedledger.central.radars.commands import RegisterRadar
 from speedledger.central.radars.domain import RadarState
 from tests.ingest.harness import ROOT, TINY_JPEG, SigningRadar
 
@@ -24,15 +23,7 @@ LIMITS = IngestLimits(max_evidence_bytes=64)
 
 
 def _registered(radar: SigningRadar) -> RadarState:
-    command = RegisterRadar(
-        radar_id=radar.radar_id,
-        name="R",
-        latitude=48.8,
-        longitude=2.3,
-        speed_limit_kmh=90,
-        public_key=radar.public_key_b64,
-    )
-    [registered] = domain.register(command, None, 0)
+    [registered] = domain.register(radar.registration(), None, 0)
     return domain.evolve(None, registered)
 
 

@@ -18,7 +18,6 @@ from speedledger.central.bootstrap import Central, build_ingest
 from speedledger.central.infractions.events import violation_stream
 from speedledger.central.ingest.queries import list_quarantine
 from speedledger.central.ingest.settings import IngestSettings
-from speedledger.central.radars.commands import RegisterRadar
 from tests.conftest import missing_dependency
 from tests.fixtures.mosquitto import free_port
 from tests.ingest.deployed import DeployedMosquitto
@@ -52,16 +51,7 @@ def deployed_broker(tmp_path: Path) -> Iterator[int]:
 
 def _register(central: Central, radar_id: str) -> SigningRadar:
     radar = SigningRadar(radar_id)
-    central.bus.handle(
-        RegisterRadar(
-            radar_id=radar_id,
-            name=radar_id,
-            latitude=0.0,
-            longitude=0.0,
-            speed_limit_kmh=90,
-            public_key=radar.public_key_b64,
-        )
-    )
+    central.bus.handle(radar.registration(radar_id))
     return radar
 
 
