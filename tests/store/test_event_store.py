@@ -1,9 +1,12 @@
-"""The event store contract, run against SQLite and PostgreSQL alike (fixture `event_store`)."""
+"""The event store contract, run against SQLite and PostgreSQL alike (fixture `event_store`); what the
+port promises also against the in-memory store of the tests (fixture `store`)."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -13,53 +16,68 @@ from speedledger.central.eventstore import (
     NO_STREAM,
     AppendRequest,
     DuplicateEvent,
+    EventStore,
     NewEvent,
     RecordedEvent,
     SqlEventStore,
     WrongExpectedVersion,
     create_event_store,
 )
+from speedledger.central.eventstore.sqlite import sqlite_engine
+from tests.fixtures.postgres import DATABASES, fresh_database_url
+from tests.store.memory_store import MemoryEventStore
 
 
 def events(count: int, type_: str = "Happened") -> list[NewEvent]:
     return [NewEvent(type_, {"n": n, "text": "é ✓"}, {"causation": f"c{n}"}) for n in range(count)]
 
 
-def test_append_assigns_versions_and_positions_and_round_trips(event_store: SqlEventStore) -> None:
-    first = event_store.append("radar-1", events(2), NO_STREAM)
-    other = event_store.append("radar-2", events(1), NO_STREAM)
-    more = event_store.append("radar-1", events(1), expected_version=2)
+@pytest.fixture(params=[*DATABASES, "memory"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore]:
+    """Every store behind the port: SQLite, PostgreSQL and the in-memory one (tests/store/memory_store.py)."""
+    if request.param == "memory":
+        store: EventStore = MemoryEventStore(sqlite_engine(f"sqlite:///{tmp_path / 'read-models.db'}"))
+    else:
+        store = create_event_store(fresh_database_url(request, tmp_path))
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def test_append_assigns_versions_and_positions_and_round_trips(store: EventStore) -> None:
+    first = store.append("radar-1", events(2), NO_STREAM)
+    other = store.append("radar-2", events(1), NO_STREAM)
+    more = store.append("radar-1", events(1), expected_version=2)
 
     assert [e.version for e in first + more] == [1, 2, 3]
     assert [e.version for e in other] == [1]
     positions = [e.position for e in first + other + more]
     assert positions == sorted(positions) and len(set(positions)) == 4
-    stored = event_store.read_stream("radar-1")
+    stored = store.read_stream("radar-1")
     assert stored == first + more
     assert stored[0].data == {"n": 0, "text": "é ✓"} and stored[0].metadata == {"causation": "c0"}
-    assert event_store.read_stream("radar-1", after_version=2) == more
-    assert event_store.read_stream("nobody") == []
-    assert event_store.last_position() == more[-1].position
+    assert store.read_stream("radar-1", after_version=2) == more
+    assert store.read_stream("nobody") == []
+    assert store.last_position() == more[-1].position
 
 
 @pytest.mark.parametrize(("expected", "actual_after_setup"), [(NO_STREAM, 2), (1, 2), (3, 2)])
-def test_wrong_expected_version_appends_nothing(
-    event_store: SqlEventStore, expected: int, actual_after_setup: int
-) -> None:
-    event_store.append("s", events(actual_after_setup), NO_STREAM)
-    head = event_store.last_position()
+def test_wrong_expected_version_appends_nothing(store: EventStore, expected: int, actual_after_setup: int) -> None:
+    store.append("s", events(actual_after_setup), NO_STREAM)
+    head = store.last_position()
 
     with pytest.raises(WrongExpectedVersion) as raised:
-        event_store.append("s", events(2), expected)
+        store.append("s", events(2), expected)
 
     assert (raised.value.stream_id, raised.value.expected, raised.value.actual) == ("s", expected, actual_after_setup)
-    assert event_store.last_position() == head
-    assert len(event_store.read_stream("s")) == actual_after_setup
+    assert store.last_position() == head
+    assert len(store.read_stream("s")) == actual_after_setup
 
 
-def test_any_version_appends_whatever_the_version(event_store: SqlEventStore) -> None:
-    event_store.append("s", events(1), ANY_VERSION)
-    assert [e.version for e in event_store.append("s", events(2), ANY_VERSION)] == [2, 3]
+def test_any_version_appends_whatever_the_version(store: EventStore) -> None:
+    store.append("s", events(1), ANY_VERSION)
+    assert [e.version for e in store.append("s", events(2), ANY_VERSION)] == [2, 3]
 
 
 def test_invalid_appends_are_refused_alike_on_both_stores(event_store: SqlEventStore) -> None:
@@ -74,7 +92,7 @@ def test_invalid_appends_are_refused_alike_on_both_stores(event_store: SqlEventS
     assert event_store.read_all() == []
 
 
-def race(event_store: SqlEventStore, writers: int, expected: int) -> list[list[RecordedEvent] | WrongExpectedVersion]:
+def race(store: EventStore, writers: int, expected: int) -> list[list[RecordedEvent] | WrongExpectedVersion]:
     """`writers` threads released at once, each appending one event to "contested" at `expected`."""
     barrier = threading.Barrier(writers)
     outcomes: list[list[RecordedEvent] | WrongExpectedVersion] = []
@@ -82,7 +100,7 @@ def race(event_store: SqlEventStore, writers: int, expected: int) -> list[list[R
     def write() -> None:
         barrier.wait()
         try:
-            outcomes.append(event_store.append("contested", events(1), expected))
+            outcomes.append(store.append("contested", events(1), expected))
         except WrongExpectedVersion as error:
             outcomes.append(error)
 
@@ -94,51 +112,51 @@ def race(event_store: SqlEventStore, writers: int, expected: int) -> list[list[R
     return outcomes
 
 
-def test_concurrent_appends_to_one_stream_exactly_one_wins(event_store: SqlEventStore) -> None:
+def test_concurrent_appends_to_one_stream_exactly_one_wins(store: EventStore) -> None:
     writers = 6
     for version in range(3):
-        outcomes = race(event_store, writers, expected=version)
+        outcomes = race(store, writers, expected=version)
         winners = [o for o in outcomes if isinstance(o, list)]
         losers = [o for o in outcomes if isinstance(o, WrongExpectedVersion)]
         assert len(winners) == 1 and len(losers) == writers - 1
         assert all(loser.actual == version + 1 for loser in losers)
-    assert [e.version for e in event_store.read_stream("contested")] == [1, 2, 3]
+    assert [e.version for e in store.read_stream("contested")] == [1, 2, 3]
 
 
-def test_a_known_event_id_is_a_duplicate(event_store: SqlEventStore) -> None:
+def test_a_known_event_id_is_a_duplicate(store: EventStore) -> None:
     original = NewEvent("ViolationRecorded", {"seq": 7})
-    recorded = event_store.append("violation-r1-7", [original], NO_STREAM)
-    head = event_store.last_position()
+    recorded = store.append("violation-r1-7", [original], NO_STREAM)
+    head = store.last_position()
 
     # The radar re-sends the same message: a duplicate, not a version conflict.
     with pytest.raises(DuplicateEvent) as resent:
-        event_store.append("violation-r1-7", [original], NO_STREAM)
+        store.append("violation-r1-7", [original], NO_STREAM)
     assert resent.value.event_id == original.event_id
     # The same event_id on another stream, even where the version would fit.
     with pytest.raises(DuplicateEvent):
-        event_store.append("elsewhere", [NewEvent("X", {}), original], NO_STREAM)
+        store.append("elsewhere", [NewEvent("X", {}), original], NO_STREAM)
     # Another event_id for the same radar+seq: the version conflict ("seq reuse").
     with pytest.raises(WrongExpectedVersion):
-        event_store.append("violation-r1-7", [NewEvent("ViolationRecorded", {"seq": 7})], NO_STREAM)
+        store.append("violation-r1-7", [NewEvent("ViolationRecorded", {"seq": 7})], NO_STREAM)
 
-    assert event_store.last_position() == head
-    assert event_store.read_all() == recorded
-    assert event_store.read_stream("elsewhere") == []
+    assert store.last_position() == head
+    assert store.read_all() == recorded
+    assert store.read_stream("elsewhere") == []
 
 
-def test_the_same_event_id_twice_in_one_append_is_a_duplicate(event_store: SqlEventStore) -> None:
+def test_the_same_event_id_twice_in_one_append_is_a_duplicate(store: EventStore) -> None:
     twice = NewEvent("X", {})
     with pytest.raises(DuplicateEvent) as raised:
-        event_store.append("s", [twice, twice], NO_STREAM)
+        store.append("s", [twice, twice], NO_STREAM)
     assert raised.value.event_id == twice.event_id
-    assert event_store.read_all() == []
+    assert store.read_all() == []
 
 
-def test_append_batch_gives_each_request_its_own_outcome(event_store: SqlEventStore) -> None:
+def test_append_batch_gives_each_request_its_own_outcome(store: EventStore) -> None:
     known = NewEvent("X", {})
-    event_store.append("existing", [known], NO_STREAM)
+    store.append("existing", [known], NO_STREAM)
 
-    outcomes = event_store.append_batch(
+    outcomes = store.append_batch(
         [
             AppendRequest("a", events(2), NO_STREAM),
             AppendRequest("existing", events(1), NO_STREAM),  # conflict
@@ -153,33 +171,33 @@ def test_append_batch_gives_each_request_its_own_outcome(event_store: SqlEventSt
     assert isinstance(outcomes[2], DuplicateEvent) and outcomes[2].event_id == known.event_id
     assert isinstance(outcomes[3], list) and outcomes[3][0].version == 2
     assert isinstance(outcomes[4], list) and outcomes[4][0].version == 3
-    assert event_store.read_stream("b") == []
+    assert store.read_stream("b") == []
     written = [e for o in outcomes if isinstance(o, list) for e in o]
-    assert [e for e in event_store.read_all() if e.stream_id != "existing" or e.version > 1] == written
+    assert [e for e in store.read_all() if e.stream_id != "existing" or e.version > 1] == written
 
 
-def test_read_all_pages_through_the_log_in_position_order(event_store: SqlEventStore) -> None:
+def test_read_all_pages_through_the_log_in_position_order(store: EventStore) -> None:
     appended: list[RecordedEvent] = []
     for n in range(25):
-        appended += event_store.append(f"s{n % 4}", events(1 + n % 3), ANY_VERSION)
+        appended += store.append(f"s{n % 4}", events(1 + n % 3), ANY_VERSION)
 
     pages, after = [], 0
-    while page := event_store.read_all(after, limit=7):
+    while page := store.read_all(after, limit=7):
         assert len(page) <= 7
         pages += page
         after = page[-1].position
     assert pages == appended
-    assert event_store.read_all(appended[-1].position) == []
-    assert event_store.read_all(appended[10].position, limit=3) == appended[11:14]
+    assert store.read_all(appended[-1].position) == []
+    assert store.read_all(appended[10].position, limit=3) == appended[11:14]
 
 
-def test_append_wakes_listeners_after_commit(event_store: SqlEventStore) -> None:
+def test_append_wakes_listeners_after_commit(store: EventStore) -> None:
     seen: list[tuple[int, int]] = []
-    unsubscribe = event_store.on_append(lambda position: seen.append((position, event_store.last_position())))
-    first = event_store.append("s", events(2), NO_STREAM)
-    batch = event_store.append_batch([AppendRequest("t", events(1), NO_STREAM)])
+    unsubscribe = store.on_append(lambda position: seen.append((position, store.last_position())))
+    first = store.append("s", events(2), NO_STREAM)
+    batch = store.append_batch([AppendRequest("t", events(1), NO_STREAM)])
     unsubscribe()
-    event_store.append("s", events(1), ANY_VERSION)
+    store.append("s", events(1), ANY_VERSION)
 
     assert isinstance(batch[0], list)
     # Each listener call already sees its events committed. (PostgreSQL's LISTEN thread adds calls
@@ -187,13 +205,13 @@ def test_append_wakes_listeners_after_commit(event_store: SqlEventStore) -> None
     assert [call for call in seen if call[0] != 0] == [(first[-1].position,) * 2, (batch[0][-1].position,) * 2]
 
 
-def test_a_transaction_commits_its_appends_together_or_not_at_all(event_store: SqlEventStore) -> None:
-    with pytest.raises(RuntimeError), event_store.transaction() as tx:
+def test_a_transaction_commits_its_appends_together_or_not_at_all(store: EventStore) -> None:
+    with pytest.raises(RuntimeError), store.transaction() as tx:
         tx.append("s", events(1), NO_STREAM)
         raise RuntimeError("the caller's work failed")
-    assert event_store.read_all() == []
+    assert store.read_all() == []
 
-    with event_store.transaction() as tx:
+    with store.transaction() as tx:
         [first] = tx.append("s", events(1), NO_STREAM)
         with pytest.raises(WrongExpectedVersion):
             tx.append("s", events(1), NO_STREAM)
@@ -201,9 +219,9 @@ def test_a_transaction_commits_its_appends_together_or_not_at_all(event_store: S
             tx.append("t", [NewEvent("X", {}, event_id=first.event_id)], NO_STREAM)
         tx.append("s", events(1), 1)  # the transaction is still usable
         assert [e.stream_id for e in tx.read_all()] == ["s", "s"]  # it reads its own appends
-        assert event_store.read_all() == []  # which nobody else sees before the commit
-    assert [e.version for e in event_store.read_stream("s")] == [1, 2]
-    assert event_store.read_stream("t") == []
+        assert store.read_all() == []  # which nobody else sees before the commit
+    assert [e.version for e in store.read_stream("s")] == [1, 2]
+    assert store.read_stream("t") == []
 
 
 def test_concurrent_writers_and_a_tailing_reader_see_every_event_once(event_store: SqlEventStore) -> None:
