@@ -33,11 +33,10 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 
 # mypy cannot follow setuptools' editable-install finder, so it checks a link farm that mirrors the
-# installed `speedledger` namespace (central/ -> speedledger.central, ...).
+# installed `speedledger` namespace (central/ -> speedledger.central, ...; speedledger/layout.py).
 typecheck: $(INSTALLED)
-	@rm -rf $(TYPECHECK_ROOT) && mkdir -p $(TYPECHECK_ROOT)/speedledger
-	@for f in speedledger/*; do ln -s "$(CURDIR)/$$f" $(TYPECHECK_ROOT)/speedledger/; done
-	@for d in central edge simulator shared; do ln -s "$(CURDIR)/$$d" $(TYPECHECK_ROOT)/speedledger/$$d; done
+	@rm -rf $(TYPECHECK_ROOT)
+	@$(BIN)/python -m speedledger.layout namespace $(TYPECHECK_ROOT)
 	cd $(TYPECHECK_ROOT) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p speedledger
 # ...and the board build (edge/board + the portable core) as MicroPython on an ESP32 sees it.
 	edge/board/typecheck.sh $(CURDIR)/$(BIN)/mypy

@@ -135,8 +135,8 @@ def run(
     import signal
     import threading
 
-    from speedledger.edge.agent import RunOptions
-    from speedledger.edge.agent import run as run_agent
+    from speedledger.edge.agent.runner import RunOptions
+    from speedledger.edge.agent.runner import run as run_agent
     from speedledger.edge.signing import KeyFileError, load_public_key
 
     level = logging.INFO if verbose else logging.WARNING

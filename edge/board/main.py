@@ -24,17 +24,23 @@ import mqtt_as  # type: ignore[import-not-found]
 import ntptime
 
 from speedledger.edge.core import ed25519
-from speedledger.edge.core.config import ConfigError, ConfigState
+from speedledger.edge.core.config import ConfigState
 from speedledger.edge.core.journal import Journal
 from speedledger.edge.core.keyfile import seed_from_pem
 from speedledger.edge.core.outbox import Backoff, Outbox, status_payload
-from speedledger.edge.core.violation import SpeedPolicy, build, payload, sign, snr_cdb, speed_ckmh, uuid7
+from speedledger.edge.core.radar import PrintLog, Radar
+from speedledger.edge.core.violation import SpeedPolicy
 from speedledger.shared import keys, topics
 
 from .frontend import UartFrontEnd
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from speedledger.edge.core.tracker import VehiclePass
+
+    from .mqtt_client import MqttAsClient
+
 JOURNAL_DIR = "/journal"
-CONFIG_PATH = "/journal/config.json"
 # Some ports count time from 2000-01-01, the contract from 1970-01-01.
 _EPOCH_OFFSET_MS = 946_684_800_000 if time.gmtime(0)[0] == 2000 else 0
 _MAX_UNSTAMPED = 32
@@ -50,13 +56,13 @@ class BoardTransport:
     """The Outbox's transport: `publish` queues, one task awaits mqtt_as's QoS 1 publish in order."""
 
     def __init__(self) -> None:
-        self.client: object = None
+        self.client: MqttAsClient | None = None
         self.queue: list = []
         self.ready = asyncio.Event()
 
     def publish(self, topic: str, data: bytes, qos: int, retain: bool) -> bool:
         client = self.client
-        if client is None or not client.isconnected():  # type: ignore[attr-defined]
+        if client is None or not client.isconnected():
             return False
         self.queue.append((topic, data, retain, qos))
         self.ready.set()
@@ -70,29 +76,33 @@ class BoardTransport:
         while True:
             await self.ready.wait()
             self.ready.clear()
-            while self.queue:
+            client = self.client
+            while self.queue and client is not None:
                 topic, data, retain, qos = self.queue.pop(0)
-                await self.client.publish(topic, data, retain, qos)  # type: ignore[attr-defined]
+                await client.publish(topic, data, retain, qos)
 
 
-class BoardAgent:
+class BoardAgent(Radar):
+    """The portable `Radar` with the board's key, journal, transport, UART front end and clock."""
+
     def __init__(self, settings: dict) -> None:
         self.settings = settings
-        self.radar_id = settings["radar_id"]
-        self.firmware = settings.get("firmware", "speedledger-board/0.1.0")
+        radar_id = settings["radar_id"]
         with open("/radar.pem") as handle:
-            self.signer = ed25519.Ed25519Signer(seed_from_pem(handle.read()))
-        self.journal = Journal(JOURNAL_DIR, compact_after_bytes=64 * 1024)
+            signer = ed25519.Ed25519Signer(seed_from_pem(handle.read()))
+        journal = Journal(JOURNAL_DIR, compact_after_bytes=64 * 1024)
         self.transport = BoardTransport()
-        self.outbox = Outbox(self.journal, self.radar_id, self.transport, window=4)
         central_key = settings.get("central_key")
-        self.config = ConfigState(
-            self.radar_id,
+        config = ConfigState(
+            radar_id,
             SpeedPolicy(settings.get("speed_limit_kmh", 90)),
             keys.b64decode(central_key) if central_key else None,
             ed25519.verify,
         )
-        self._load_config()
+        outbox = Outbox(journal, radar_id, self.transport, window=4)
+        firmware = settings.get("firmware", "speedledger-board/0.1.0")
+        super().__init__(radar_id, firmware, signer, journal, outbox, config, PrintLog(), os.urandom)
+        self.load_saved_config()
         uart = settings.get("uart", {})
         self.frontend = UartFrontEnd(
             machine.UART(uart.get("id", 1), baudrate=uart.get("baudrate", 115200), tx=uart.get("tx"), rx=uart.get("rx"))
@@ -102,56 +112,7 @@ class BoardAgent:
         self._elapsed_ms = 0
         self._last_ticks = time.ticks_ms()
         # Passes measured before NTP answered: (elapsed ms at measurement, pass), stamped once synced.
-        self.unstamped: list = []
-
-    def _load_config(self) -> None:
-        try:
-            with open(CONFIG_PATH, "rb") as handle:
-                self.config.apply(handle.read())
-        except (OSError, ConfigError):
-            pass
-
-    def on_message(self, topic: str, body: bytes) -> None:
-        if topic == topics.acks(self.radar_id):
-            self.outbox.on_ack(body)
-        elif topic == topics.config(self.radar_id):
-            try:
-                self.config.apply(body)
-            except ConfigError as error:
-                print("config refused:", error)
-                return
-            with open(CONFIG_PATH + ".tmp", "wb") as handle:
-                handle.write(body)
-            os.rename(CONFIG_PATH + ".tmp", CONFIG_PATH)
-
-    def on_pass(self, vehicle_pass: object, detected_at_ms: int) -> None:
-        if not vehicle_pass.valid:  # type: ignore[attr-defined]
-            return
-        measured = speed_ckmh(vehicle_pass.speed_kmh)  # type: ignore[attr-defined]
-        policy = self.config.policy
-        if not policy.is_violation(measured):
-            return
-        seq = self.journal.next_seq
-        message = sign(
-            build(
-                uuid7(detected_at_ms, os.urandom(10)),
-                self.radar_id,
-                seq,
-                detected_at_ms,
-                policy.speed_limit_kmh,
-                measured,
-                vehicle_pass.direction,  # type: ignore[attr-defined]
-                "",
-                0,
-                "",
-                snr_cdb(vehicle_pass.snr_db),  # type: ignore[attr-defined]
-                vehicle_pass.frames,  # type: ignore[attr-defined]
-                self.firmware,
-                self.signer.key_id,
-            ),
-            self.signer,
-        )
-        self.journal.append(message["event_id"], seq, payload(message))
+        self.unstamped: list[tuple[int, VehiclePass]] = []
 
     def elapsed_ms(self) -> int:
         """Monotonic ms since boot that never wraps (ticks_ms wraps after about 12 days on ESP32)."""
@@ -177,31 +138,31 @@ class BoardAgent:
             self.watchdog.feed()
             await asyncio.sleep_ms(5)
 
-    async def on_up(self, client: object) -> None:
+    async def on_up(self, client: MqttAsClient) -> None:
         while True:
-            await client.up.wait()  # type: ignore[attr-defined]
-            client.up.clear()  # type: ignore[attr-defined]
+            await client.up.wait()
+            client.up.clear()
             if not self.clock_synced:
                 try:
                     ntptime.settime()
                     self.clock_synced = True
                 except OSError:
                     print("NTP failed; retrying on the next connection")
-            await client.subscribe(topics.acks(self.radar_id), 1)  # type: ignore[attr-defined]
-            await client.subscribe(topics.config(self.radar_id), 1)  # type: ignore[attr-defined]
+            await client.subscribe(topics.acks(self.radar_id), 1)
+            await client.subscribe(topics.config(self.radar_id), 1)
             online = status_payload("online", self.firmware, wall_ms())
-            await client.publish(topics.status(self.radar_id), online, True, 1)  # type: ignore[attr-defined]
+            await client.publish(topics.status(self.radar_id), online, True, 1)
             self.outbox.on_connect(self.elapsed_ms())
 
-    async def on_down(self, client: object) -> None:
+    async def on_down(self, client: MqttAsClient) -> None:
         while True:
-            await client.down.wait()  # type: ignore[attr-defined]
-            client.down.clear()  # type: ignore[attr-defined]
+            await client.down.wait()
+            client.down.clear()
             self.outbox.on_disconnect()
             self.transport.drop_queued()
 
-    async def on_messages(self, client: object) -> None:
-        async for topic, body, _retained in client.queue:  # type: ignore[attr-defined]
+    async def on_messages(self, client: MqttAsClient) -> None:
+        async for topic, body, _retained in client.queue:
             self.on_message(topic.decode(), bytes(body))
 
     async def main(self) -> None:
@@ -220,7 +181,7 @@ class BoardAgent:
             True,
             1,
         )
-        client = mqtt_as.MQTTClient(mqtt_as.config)
+        client: MqttAsClient = mqtt_as.MQTTClient(mqtt_as.config)
         self.transport.client = client
         coroutines = (self.on_up(client), self.on_down(client), self.on_messages(client), self.transport.run())
         tasks = [asyncio.create_task(coroutine) for coroutine in coroutines]

@@ -8,7 +8,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 MYPY=$(cd "$(dirname "${1:-$ROOT/.venv/bin/mypy}")" && pwd)/$(basename "${1:-mypy}")
 SITE=$("$(dirname "$MYPY")/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 OUT=$ROOT/build/typecheck-board
-rm -rf "$OUT" && mkdir -p "$OUT/typeshed/stdlib" "$OUT/speedledger/shared" "$OUT/speedledger/edge"
+rm -rf "$OUT" && mkdir -p "$OUT/typeshed/stdlib"
 
 # A custom typeshed: MicroPython's stdlib stubs, then the ESP32 port's modules over them.
 ln -s "$SITE/stubs" "$OUT/typeshed/stubs"
@@ -22,11 +22,8 @@ for name in $(awk -F, '$1 ~ /\.pyi$/ {split($1, part, "/"); print part[1]}' \
     grep -q "^${name%.pyi}:" "$OUT/typeshed/stdlib/VERSIONS" || echo "${name%.pyi}: 3.0-" >> "$OUT/typeshed/stdlib/VERSIONS"
 done
 
-# Only what goes onto the board, at its import path.
-touch "$OUT/speedledger/__init__.py" "$OUT/speedledger/shared/__init__.py" "$OUT/speedledger/edge/__init__.py"
-for module in canonical keys violation plates topics; do ln -s "$ROOT/shared/$module.py" "$OUT/speedledger/shared/"; done
-ln -s "$ROOT/edge/core" "$OUT/speedledger/edge/core"
-ln -s "$ROOT/edge/board" "$OUT/speedledger/edge/board"
+# Only what goes onto the board (and the Protocols it is checked against), at its import path.
+"$(dirname "$MYPY")/python" -m speedledger.layout board-typing "$OUT"
 
 cd "$OUT"
 "$MYPY" --config-file /dev/null --custom-typeshed-dir "$OUT/typeshed" --python-version 3.11 --no-site-packages \

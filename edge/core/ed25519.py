@@ -183,7 +183,7 @@ def verify(public: bytes, message: bytes, signature: bytes) -> bool:
 
 
 class Ed25519Signer:
-    """A Signer (see `speedledger.edge.signing.Signer`) that needs only hashlib and big integers."""
+    """A Signer (see `speedledger.edge.core.ports.Signer`) that needs only hashlib and big integers."""
 
     def __init__(self, seed: bytes) -> None:
         self._scalar, self._prefix = _expand(seed)

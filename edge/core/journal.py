@@ -119,6 +119,16 @@ def sync_directory(directory: str) -> None:
         os.close(fd)
 
 
+def replace_durably(path: str, data: bytes) -> None:
+    """Write `data` to a temporary file, make it durable and rename it over `path` (never half a file)."""
+    temporary = path + ".tmp"
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+        _make_durable(handle)
+    os.rename(temporary, path)
+    sync_directory(path.rsplit("/", 1)[0] if "/" in path else ".")
+
+
 def _record(body_parts: list) -> list:
     length = 0
     for part in body_parts:

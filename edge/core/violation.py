@@ -8,6 +8,10 @@ exactly the passes central will count, with the limit and tolerance of its signe
 from speedledger.shared import canonical, keys
 from speedledger.shared import violation as spec
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .ports import Signer
+
 SCHEMA_VERSION = spec.SCHEMA_VERSION
 _HEX = "0123456789abcdef"
 
@@ -89,11 +93,11 @@ def build(
     return message
 
 
-def sign(message: dict, signer: object) -> dict:
+def sign(message: dict, signer: "Signer") -> dict:
     """Add `sig`: Ed25519 over the canonical bytes without `sig` (CONTRACT section 1)."""
-    if message.get("key_id") != signer.key_id:  # type: ignore[attr-defined]
+    if message.get("key_id") != signer.key_id:
         raise ValueError("message key_id does not match the signer's key")
-    signature = signer.sign(canonical.signing_bytes(message))  # type: ignore[attr-defined]
+    signature = signer.sign(canonical.signing_bytes(message))
     signed = dict(message)
     signed["sig"] = keys.b64encode(signature)
     return signed

@@ -1,4 +1,4 @@
-"""The Signer port and its adapters.
+"""Adapters of the `Signer` port (`speedledger.edge.core.ports`), key files and verification.
 
 `Signer` is what the agent needs from a key: its raw public key, its `key_id` and `sign(bytes)`.
 On CPython the key lives in `cryptography`'s Ed25519 implementation (`CryptographySigner`, loaded
@@ -7,23 +7,12 @@ from the PEM PKCS#8 file that `speedledger keys generate` writes); on MicroPytho
 """
 
 from pathlib import Path
-from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from speedledger.shared import keys
-
-
-class Signer(Protocol):
-    @property
-    def public_key(self) -> bytes: ...
-
-    @property
-    def key_id(self) -> str: ...
-
-    def sign(self, message: bytes) -> bytes: ...
 
 
 class KeyFileError(ValueError):

@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
-from speedledger.edge.agent import AgentLoop, RadarAgent
+from speedledger.edge.agent.loop import AgentLoop
+from speedledger.edge.agent.radar_agent import RadarAgent
 from speedledger.edge.core.config import ConfigState
 from speedledger.edge.core.journal import Journal
 from speedledger.edge.core.outbox import Outbox
@@ -226,7 +227,7 @@ class BrokenCamera:
 def test_camera_or_reader_failure_does_not_cost_the_violation(tmp_path: Path) -> None:
     import numpy as np
 
-    from speedledger.edge.agent import Frame
+    from speedledger.edge.agent.camera import Frame
 
     class StillCamera:
         def frame_at(self, t_ms: int) -> Frame:

@@ -19,7 +19,9 @@ from speedledger.central.bootstrap import Central, Settings, bootstrap, build_in
 from speedledger.central.ingest.settings import IngestSettings
 from speedledger.central.ingest.tables import create_tables
 from speedledger.central.radars.commands import RegisterRadar
-from speedledger.edge.agent import AgentLoop, Frame, RadarAgent
+from speedledger.edge.agent.camera import Frame
+from speedledger.edge.agent.loop import AgentLoop
+from speedledger.edge.agent.radar_agent import RadarAgent
 from speedledger.edge.core.config import ConfigState
 from speedledger.edge.core.journal import Journal
 from speedledger.edge.core.outbox import Outbox

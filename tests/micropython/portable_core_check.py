@@ -9,6 +9,8 @@ import json
 import os
 import sys
 
+from radar_scenario import run_radar_scenario
+
 from speedledger.edge.board.frontend import UartFrontEnd
 from speedledger.edge.core import ed25519
 from speedledger.edge.core.config import ConfigError, ConfigState
@@ -151,5 +153,14 @@ for frame in range(60):
     uart.lines.append(b"104.3 25.0\n" if frame < 25 else b"\n")
     passes.extend(frontend.poll(20 * (frame + 1)))
 result["tracker_passes"] = [[speed_ckmh(p.speed_kmh), p.direction, p.frames, p.valid] for p in passes]
+
+# The portable Radar: decisions, config routing and persistence, ack routing (compared with CPython).
+result["radar"] = run_radar_scenario(
+    "/radar",
+    signer,
+    keys.b64decode(given["central_public_key_b64"]),
+    ed25519.verify,
+    {"genuine": given["config"].encode(), "tampered": given["tampered_config"].encode()},
+)
 
 print("RESULT " + json.dumps(result))

@@ -13,36 +13,18 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from speedledger import layout
 from speedledger.edge.core.journal import LOG_NAME, Journal
-from speedledger.edge.signing import CryptographySigner
+from speedledger.edge.signing import CryptographySigner, verify
 from speedledger.shared import canonical, keys
 from tests.conftest import missing_dependency
+from tests.micropython.radar_scenario import run_radar_scenario
 
 pytestmark = pytest.mark.micropython
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).parent
 PACKAGE = ROOT / "node_modules" / "@micropython" / "micropython-webassembly-pyscript" / "micropython.mjs"
-# Everything the device imports, at the path it has in the `speedledger` namespace.
-PORTABLE = {
-    "speedledger/__init__.py": None,
-    "speedledger/shared/__init__.py": None,
-    "speedledger/shared/canonical.py": "shared/canonical.py",
-    "speedledger/shared/keys.py": "shared/keys.py",
-    "speedledger/shared/violation.py": "shared/violation.py",
-    "speedledger/edge/__init__.py": None,
-    "speedledger/edge/core/__init__.py": "edge/core/__init__.py",
-    "speedledger/edge/core/ed25519.py": "edge/core/ed25519.py",
-    "speedledger/edge/core/journal.py": "edge/core/journal.py",
-    "speedledger/edge/core/outbox.py": "edge/core/outbox.py",
-    "speedledger/edge/core/config.py": "edge/core/config.py",
-    "speedledger/edge/core/violation.py": "edge/core/violation.py",
-    "speedledger/shared/topics.py": "shared/topics.py",
-    "speedledger/edge/core/keyfile.py": "edge/core/keyfile.py",
-    "speedledger/edge/core/tracker.py": "edge/core/tracker.py",
-    "speedledger/edge/board/__init__.py": "edge/board/__init__.py",
-    "speedledger/edge/board/frontend.py": "edge/board/frontend.py",
-}
 RFC8032_TEST1_SIGNATURE_OF_EMPTY = (
     "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155"
     "5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
@@ -55,10 +37,9 @@ def run_on_micropython(tmp_path: Path, given: dict[str, Any]) -> dict[str, Any]:
         missing_dependency("node (nodejs 20)")
     if not PACKAGE.exists():
         missing_dependency("npm package @micropython/micropython-webassembly-pyscript (run `npm ci`)")
-    empty = tmp_path / "empty.py"
-    empty.write_text("")
     (tmp_path / "input.json").write_text(json.dumps(given))
-    files = [[str(ROOT / source) if source else str(empty), "/lib/" + target] for target, source in PORTABLE.items()]
+    files = [[str(ROOT / source), "/lib/" + target] for target, source in layout.board_files().items()]
+    files.append([str(HERE / "radar_scenario.py"), "/lib/radar_scenario.py"])
     files.append([str(tmp_path / "input.json"), "/input.json"])
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps({"files": files, "main": str(HERE / "portable_core_check.py")}))
@@ -112,24 +93,35 @@ def event_id(n: int) -> str:
     return f"00000000-0000-4000-8000-{n:012x}"
 
 
-def test_portable_core_runs_identically_on_micropython(tmp_path: Path, contract_vectors: dict[str, Any]) -> None:
+@pytest.fixture(scope="module")
+def given(contract_vectors: dict[str, Any]) -> dict[str, Any]:
+    """The device script's inputs (/input.json)."""
     genuine, central_key = central_config()
-    radar_key = Ed25519PrivateKey.generate()
-    key_pem = radar_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    tampered = genuine.replace('"speed_limit_kmh":70', '"speed_limit_kmh":130')
-    device = run_on_micropython(
-        tmp_path,
-        {
-            "vectors": contract_vectors,
-            "config": genuine,
-            "tampered_config": tampered,
-            "central_public_key_b64": central_key,
-            "key_pem": key_pem,
-        },
+    key_pem = (
+        Ed25519PrivateKey.generate()
+        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        .decode()
     )
+    return {
+        "vectors": contract_vectors,
+        "config": genuine,
+        "tampered_config": genuine.replace('"speed_limit_kmh":70', '"speed_limit_kmh":130'),
+        "central_public_key_b64": central_key,
+        "key_pem": key_pem,
+    }
 
+
+@pytest.fixture(scope="module")
+def device(tmp_path_factory: pytest.TempPathFactory, given: dict[str, Any]) -> dict[str, Any]:
+    """What the device script printed: one run of MicroPython for every test here."""
+    return run_on_micropython(tmp_path_factory.mktemp("micropython"), given)
+
+
+def test_portable_core_runs_identically_on_micropython(
+    tmp_path: Path, contract_vectors: dict[str, Any], given: dict[str, Any], device: dict[str, Any]
+) -> None:
+    radar_key = serialization.load_pem_private_key(given["key_pem"].encode(), password=None)
+    assert isinstance(radar_key, Ed25519PrivateKey)
     assert device["implementation"] == "micropython"
     assert device["canonical"] == [
         canonical.dumps(case["obj"]).decode() for case in contract_vectors["canonical_cases"]
@@ -164,3 +156,26 @@ def test_portable_core_runs_identically_on_micropython(tmp_path: Path, contract_
     assert device["tracker_passes"] == [[10430, "approaching", 25, True]]
     assert device["outbox_topics"][-1] == "speedledger/v1/radars/R-1/violations"
     assert len(device["outbox_topics"]) == 6, "after the resend delay only the unacked event goes again"
+
+
+def test_the_radar_decides_identically_on_micropython(
+    tmp_path: Path, given: dict[str, Any], device: dict[str, Any]
+) -> None:
+    genuine, tampered = given["config"].encode(), given["tampered_config"].encode()
+    cpython = run_radar_scenario(
+        str(tmp_path / "radar"),
+        CryptographySigner.from_seed(bytes.fromhex(given["vectors"]["ed25519_secret_key_hex"])),
+        keys.b64decode(given["central_public_key_b64"]),
+        verify,
+        {"genuine": genuine, "tampered": tampered},
+    )
+
+    on_device = device["radar"]
+    assert on_device == cpython
+    invalid, under_limit, first, second = on_device["messages"]
+    assert invalid is None and under_limit is None and first and second
+    assert on_device["counters"] == [4, 1, 2, 1, 1]  # passes, invalid, violations, configs applied, refused
+    assert on_device["rejected"] == [first] and on_device["pending"] == [2]
+    assert json.loads(on_device["journaled"][0])["speed_limit_kmh"] == 70
+    assert "warning config refused: config signature does not verify" in on_device["log"]
+    assert on_device["restarted_limit"] == 70
