@@ -15,7 +15,7 @@ $(BIN)/python:
 $(INSTALLED): $(BIN)/python pyproject.toml setup.py
 	@echo "install: speedledger and its dev tools into $(VENV)"
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[all,dev]'
 	@touch $@
 
 $(NODE_MODULES): package.json package-lock.json
