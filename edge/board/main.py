@@ -1,14 +1,14 @@
 """Radar agent for an ESP32-class board: MicroPython + peterhinch's mqtt_as.
 
-Install on the board: the portable core as `speedledger/` (shared/canonical.py, keys.py,
-violation.py; edge/core/*), this package as `speedledger/edge/board/`, `mqtt_as` (mip:
+Install on the board (docs/edge.md, "Installing on a board"): the files `python -m speedledger.layout
+board DIR` lays out (the portable core and this package, under `speedledger/`), `mqtt_as` (mip:
 `github:peterhinch/micropython-mqtt`), then `/radar.pem` (from `speedledger keys generate`),
 `/settings.json`, and a `main.py` that does `from speedledger.edge.board.main import run; run()`.
 
 `/settings.json`: {"radar_id", "ssid", "wifi_pw", "broker", "port" (1883), "central_key" (base64, optional),
 "speed_limit_kmh", "firmware", "uart": {"id", "baudrate", "tx", "rx"}}.
 
-Same delivery rules as the Linux agent (the same Journal and Outbox); the differences are written in
+The same `Radar` as the Linux agent (decision, journal, outbox, config); the differences are written in
 docs/edge.md: no plate reading and no evidence image, speed frames from a radar module over UART,
 pure-Python Ed25519 (slow but correct), and the wall clock from NTP.
 """
