@@ -16,7 +16,7 @@ from typer.core import TyperGroup
 COMMANDS = {
     "broker": ("speedledger.central.entrypoints.broker", "broker", "central"),
     "central": ("speedledger.central.entrypoints.cli", "central_app", "central"),
-    "keys": ("speedledger.central.entrypoints.cli", "keys_app", "central"),
+    "keys": ("speedledger.edge.keys_cli", "keys_app", "edge"),
     "token": ("speedledger.central.entrypoints.cli", "token_app", "central"),
     "edge": ("speedledger.edge.cli", "edge_app", "edge"),
 }
