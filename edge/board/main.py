@@ -132,7 +132,7 @@ class BoardAgent(Radar):
                     self.on_pass(vehicle_pass, offset_ms + measured_at)
                 self.unstamped = []
             elif len(self.unstamped) > _MAX_UNSTAMPED:
-                print("no NTP time yet; oldest unstamped pass dropped")
+                self.log.warning("no NTP time yet; oldest unstamped pass dropped")
                 self.unstamped.pop(0)
             self.outbox.poll(now)
             self.watchdog.feed()
@@ -147,7 +147,7 @@ class BoardAgent(Radar):
                     ntptime.settime()
                     self.clock_synced = True
                 except OSError:
-                    print("NTP failed; retrying on the next connection")
+                    self.log.warning("NTP failed; retrying on the next connection")
             await client.subscribe(topics.acks(self.radar_id), 1)
             await client.subscribe(topics.config(self.radar_id), 1)
             online = status_payload("online", self.firmware, wall_ms())
