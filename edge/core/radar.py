@@ -38,13 +38,18 @@ class PrintLog:
         pass
 
     def info(self, message: str, *args: object) -> None:
-        print(message % args)
+        print(_format(message, args))
 
     def warning(self, message: str, *args: object) -> None:
-        print("warning: " + message % args)
+        print("warning: " + _format(message, args))
 
     def error(self, message: str, *args: object) -> None:
-        print("error: " + message % args)
+        print("error: " + _format(message, args))
+
+
+def _format(message: str, args: tuple) -> str:
+    """%-style like `logging`: a message without arguments is printed as it is."""
+    return message % args if args else message
 
 
 class RadarStats:

@@ -325,3 +325,18 @@ def test_key_loaders_refuse_other_files(tmp_path: Path) -> None:
         seed_from_pem(path.read_text())
     with pytest.raises(KeyFileError, match="cannot read"):
         load_signer(tmp_path / "missing.pem")
+
+
+def test_print_log_formats_like_logging(capsys: pytest.CaptureFixture[str]) -> None:
+    from speedledger.edge.core.radar import PrintLog
+
+    log = PrintLog()
+    log.debug("not shown %d", 1)
+    log.info("config applied: limit %d km/h", 70)
+    log.warning("100% sure, no arguments")
+    log.error("central rejected %s (seq %d): %s", "id", 3, "bad")
+    assert capsys.readouterr().out.splitlines() == [
+        "config applied: limit 70 km/h",
+        "warning: 100% sure, no arguments",
+        "error: central rejected id (seq 3): bad",
+    ]
