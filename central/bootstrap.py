@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
@@ -52,6 +53,8 @@ from speedledger.shared import topics
 
 DEFAULT_DB = "sqlite:///speedledger.db"
 DEFAULT_HTTP = "127.0.0.1:8000"
+#: The agency's time zone: the dashboard shows every time in it (SPEEDLEDGER_TIMEZONE).
+DEFAULT_TIMEZONE = "Europe/Paris"
 
 
 def wall_clock_ms() -> int:
@@ -115,6 +118,8 @@ class Settings:
     keys_db_url: str | None = None
     #: MQTT ingest settings read by `from_env`; None: the ingest's defaults (see `ingest_settings`).
     ingest: IngestSettings | None = None
+    #: IANA zone name the dashboard shows times in (SPEEDLEDGER_TIMEZONE).
+    timezone: str = DEFAULT_TIMEZONE
 
     @classmethod
     def from_env(
@@ -144,6 +149,7 @@ class Settings:
         db_url = env.get("SPEEDLEDGER_DB") or DEFAULT_DB
         mqtt_url = env.get("SPEEDLEDGER_MQTT") or topics.DEFAULT_MQTT_URL
         ingest = _ingest_settings(env, mqtt_url, db_url)
+        timezone = _timezone(env)
         return cls(
             db_url=db_url,
             mqtt_url=mqtt_url,
@@ -154,6 +160,7 @@ class Settings:
             fine_schedule=Path(schedule) if schedule else None,
             keys_db_url=env.get("SPEEDLEDGER_KEYS_DB") or None,
             ingest=ingest,
+            timezone=timezone,
         )
 
     @property
@@ -173,6 +180,16 @@ class Settings:
             return int(port)
         except ValueError as error:
             raise ConfigurationError(f"SPEEDLEDGER_HTTP must be HOST:PORT, got {self.http!r}") from error
+
+
+def _timezone(env: Mapping[str, str]) -> str:
+    """SPEEDLEDGER_TIMEZONE, checked to be a zone this machine knows."""
+    timezone = env.get("SPEEDLEDGER_TIMEZONE") or DEFAULT_TIMEZONE
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(f"SPEEDLEDGER_TIMEZONE: unknown time zone {timezone!r}") from None
+    return timezone
 
 
 @dataclass

@@ -23,6 +23,8 @@ need fonts-dejavu-core "typeface of the simulator's rendered number plates" \
     bash -c 'ls /usr/share/fonts/truetype/dejavu/DejaVuSansCondensed-Bold.ttf'
 need nodejs "runs the MicroPython WebAssembly port in tests" command -v node
 need npm "installs the MicroPython WebAssembly port" command -v npm
+need chromium "the browser Playwright drives in the dashboard tests and \`make screenshots\`" \
+    bash -c 'ls /usr/bin/chromium'
 
 if ((${#missing[@]})); then
     sudo=""

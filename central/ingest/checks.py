@@ -54,7 +54,8 @@ def _verifier(public_key: bytes) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(public_key)
 
 
-def _signature_verifies(public_key: bytes, message: dict[str, Any]) -> bool:
+def signature_verifies(public_key: bytes, message: dict[str, Any]) -> bool:
+    """Whether `sig` is a valid Ed25519 signature by `public_key` over the message's canonical bytes."""
     try:
         _verifier(public_key).verify(keys.b64decode(message["sig"]), signing_bytes(message))
     except (InvalidSignature, ValueError):
@@ -76,7 +77,7 @@ def check_violation(
     key = known.key(message["key_id"])
     if key is None:
         raise Rejected(Reason.UNKNOWN_KEY, f"radar {topic_radar_id} has no key {message['key_id']}", event_id, seq)
-    if not _signature_verifies(key.public_key, message):
+    if not signature_verifies(key.public_key, message):
         reason = Reason.REVOKED_KEY if key.revoked else Reason.BAD_SIGNATURE
         raise Rejected(reason, f"the signature does not verify with key {key.key_id}", event_id, seq)
     skew = message["detected_at_ms"] - received_at_ms

@@ -28,6 +28,7 @@ from speedledger.central.entrypoints.api.routes import (
     vehicles,
 )
 from speedledger.central.entrypoints.api.security import bearer_scheme
+from speedledger.central.entrypoints.dashboard import install_dashboard
 from speedledger.central.ingest.metrics import IngestCollector
 
 DESCRIPTION = """\
@@ -106,4 +107,5 @@ def create_app(
     for router in API_ROUTERS:
         app.include_router(router, dependencies=[Depends(bearer_scheme)])
     app.include_router(ops.router)
+    install_dashboard(app, central)
     return app

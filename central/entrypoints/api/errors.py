@@ -22,9 +22,17 @@ _STATUS: dict[type[Exception], int] = {
 }
 
 
+#: The errors commands and queries report to their caller, each answered with its status below.
+DOMAIN_ERRORS = tuple(_STATUS)
+
+
+def status_of(exc: Exception) -> int:
+    """The HTTP status of a domain error (NotFound, Conflict, WrongExpectedVersion, Invalid)."""
+    return next(code for kind, code in _STATUS.items() if isinstance(exc, kind))
+
+
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
-    status = next(code for kind, code in _STATUS.items() if isinstance(exc, kind))
-    return JSONResponse(status_code=status, content={"detail": str(exc)})
+    return JSONResponse(status_code=status_of(exc), content={"detail": str(exc)})
 
 
 async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:

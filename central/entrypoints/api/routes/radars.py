@@ -62,7 +62,7 @@ class KeyAdded(BaseModel):
     key_id: str
 
 
-def _with_liveness(radar: RadarView, liveness: Mapping[str, Any] | None) -> RadarView:
+def with_liveness(radar: RadarView, liveness: Mapping[str, Any] | None) -> RadarView:
     """The radar with `online` and `last_seen_ms` from the ingest's liveness read model."""
     if liveness is None:
         return radar
@@ -74,7 +74,7 @@ def _radar(central: CentralDep, radar_id: str) -> RadarView:
         radar = get_radar(conn, radar_id)
         if radar is None:
             raise NotFound(f"radar {radar_id!r} not found")
-        return _with_liveness(radar, radar_liveness(conn, radar_id))
+        return with_liveness(radar, radar_liveness(conn, radar_id))
 
 
 @router.post("", status_code=201, response_model=RadarView, **requires(Permission.RADARS_WRITE))
@@ -95,7 +95,7 @@ def read_radars(
     with central.engine.connect() as conn:
         liveness = {row["node_id"]: row for row in list_liveness(conn, kind="radar")}
         radars = [
-            _with_liveness(radar, liveness.get(radar.radar_id))
+            with_liveness(radar, liveness.get(radar.radar_id))
             # Sorted here by code point: the cursor compares that way, whatever the database's collation.
             for radar in sorted(list_radars(conn), key=lambda radar: radar.radar_id)
             if radar.radar_id > str(after)

@@ -1,0 +1,122 @@
+"""The event log (filters, paging, live tail), projection checkpoints and lag, and the quarantine."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from speedledger.central.auth import Permission
+from speedledger.central.bootstrap import Central
+from speedledger.central.entrypoints.api.deps import CentralDep
+from speedledger.central.entrypoints.api.health import check_health
+from speedledger.central.entrypoints.api.routes.events import Position, resume_position, stream_events
+from speedledger.central.entrypoints.dashboard.access import Viewer, needs
+from speedledger.central.entrypoints.dashboard.eventlog import newest_events
+from speedledger.central.entrypoints.dashboard.rendering import Pages, pages
+from speedledger.central.ingest.queries import list_quarantine
+
+router = APIRouter(include_in_schema=False)
+
+EventsViewer = Annotated[Viewer, Depends(needs(Permission.EVENTS_READ))]
+QuarantineViewer = Annotated[Viewer, Depends(needs(Permission.QUARANTINE_READ))]
+PagesDep = Annotated[Pages, Depends(pages)]
+Filter = Annotated[str, Query(max_length=100)]
+TypeFilter = Annotated[str, Query(alias="type", max_length=100)]
+EVENTS_PAGE = 50
+QUARANTINE_PAGE = 50
+#: Bytes of a quarantined payload shown on the page (the API serves it whole).
+PREVIEW_BYTES = 2048
+
+
+def _events_context(central: Central, stream: str, type_name: str, before: int | None) -> dict[str, Any]:
+    found = newest_events(central.store, stream_prefix=stream, type_name=type_name, before=before, limit=EVENTS_PAGE)
+    return {
+        "events": [(event, json.dumps(event.data, sort_keys=True)) for event in found.events],
+        "older_before": found.older_before,
+        "filters": {"stream": stream, "type": type_name},
+        "health": check_health(central),
+    }
+
+
+@router.get("/events", response_class=HTMLResponse)
+def events_page(
+    request: Request,
+    viewer: EventsViewer,
+    central: CentralDep,
+    pages: PagesDep,
+    stream: Filter = "",
+    type_name: TypeFilter = "",
+    before: Annotated[Position | None, Query()] = None,
+) -> HTMLResponse:
+    """Newest first; `stream` keeps streams starting with it, `type` one event type; live while on the newest."""
+    context = _events_context(central, stream, type_name, before)
+    return pages.render(request, "events.html", viewer, before=before, head=central.store.last_position(), **context)
+
+
+@router.get("/events/live", response_class=HTMLResponse)
+def events_fragment(
+    request: Request,
+    viewer: EventsViewer,
+    central: CentralDep,
+    pages: PagesDep,
+    stream: Filter = "",
+    type_name: TypeFilter = "",
+) -> HTMLResponse:
+    context = _events_context(central, stream, type_name, None)
+    return pages.render(request, "events_live.html", viewer, before=None, **context)
+
+
+@router.get("/live/events", response_class=EventSourceResponse)
+async def live_events(
+    request: Request,
+    viewer: EventsViewer,
+    central: CentralDep,
+    position: Annotated[int, Depends(resume_position)],
+) -> AsyncIterator[ServerSentEvent]:
+    """`GET /api/v1/events/stream` for a signed-in page, with the type only in the data: a browser's
+    EventSource then hands every event to one `message` listener."""
+    async for item in stream_events(request, central, position):
+        yield item.model_copy(update={"event": None})
+
+
+def _preview(message: dict[str, Any]) -> dict[str, Any]:
+    raw = base64.b64decode(message.pop("payload_b64"))
+    text = raw[:PREVIEW_BYTES].decode("utf-8", errors="replace")
+    return {**message, "preview": text, "truncated": len(raw) > PREVIEW_BYTES}
+
+
+def _quarantine_context(central: Central, after: int) -> dict[str, Any]:
+    with central.engine.connect() as conn:
+        rows = list_quarantine(conn, after_id=after, limit=QUARANTINE_PAGE + 1, include_payload=True)
+    messages = [_preview(row) for row in rows[:QUARANTINE_PAGE]]
+    more = len(rows) > QUARANTINE_PAGE
+    return {"messages": messages, "next_after": messages[-1]["quarantine_id"] if more else None, "after": after}
+
+
+@router.get("/quarantine", response_class=HTMLResponse)
+def quarantine_page(
+    request: Request,
+    viewer: QuarantineViewer,
+    central: CentralDep,
+    pages: PagesDep,
+    after: Annotated[Position, Query()] = 0,
+) -> HTMLResponse:
+    """Oldest first, as the API lists them; refreshed every few seconds (the quarantine is not an event)."""
+    return pages.render(request, "quarantine.html", viewer, **_quarantine_context(central, after))
+
+
+@router.get("/quarantine/live", response_class=HTMLResponse)
+def quarantine_fragment(
+    request: Request,
+    viewer: QuarantineViewer,
+    central: CentralDep,
+    pages: PagesDep,
+    after: Annotated[Position, Query()] = 0,
+) -> HTMLResponse:
+    return pages.render(request, "quarantine_live.html", viewer, **_quarantine_context(central, after))

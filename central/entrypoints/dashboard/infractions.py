@@ -1,0 +1,150 @@
+"""Infractions: a filtered, paged, sortable list; one infraction with its evidence, verification and actions."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from speedledger.central.auth import Permission
+from speedledger.central.bootstrap import Central
+from speedledger.central.entrypoints.api.deps import CentralDep
+from speedledger.central.entrypoints.api.errors import DOMAIN_ERRORS, status_of
+from speedledger.central.entrypoints.api.routes.infractions import InfractionId, read_evidence
+from speedledger.central.entrypoints.dashboard.access import Refused, Viewer, needs, needs_form
+from speedledger.central.entrypoints.dashboard.actions import ACTIONS, offered
+from speedledger.central.entrypoints.dashboard.formatting import day_start_ms, next_day_start_ms
+from speedledger.central.entrypoints.dashboard.rendering import Pages, pages
+from speedledger.central.entrypoints.dashboard.verification import verify_infraction
+from speedledger.central.errors import Invalid
+from speedledger.central.infractions.domain import STATUSES
+from speedledger.central.infractions.queries import InfractionPage, get_infraction, list_infractions
+from speedledger.central.ingest.queries import evidence_for_violation
+from speedledger.central.radars.handlers import load_radar
+
+router = APIRouter(include_in_schema=False)
+
+ReadViewer = Annotated[Viewer, Depends(needs(Permission.INFRACTIONS_READ))]
+StatusViewer = Annotated[Viewer, Depends(needs_form(Permission.INFRACTIONS_STATUS))]
+PagesDep = Annotated[Pages, Depends(pages)]
+Filter = Annotated[str, Query(max_length=64)]
+PAGE_SIZE = 25
+FILTERS = ("plate", "owner_id", "radar_id", "status", "from_day", "to_day")
+
+
+@router.get("/infractions", response_class=HTMLResponse)
+def infractions_page(
+    request: Request,
+    viewer: ReadViewer,
+    central: CentralDep,
+    pages: PagesDep,
+    plate: Filter = "",
+    owner_id: Filter = "",
+    radar_id: Filter = "",
+    status: Filter = "",
+    from_day: Filter = "",
+    to_day: Filter = "",
+    cursor: Annotated[str, Query(max_length=200)] = "",
+) -> HTMLResponse:
+    """Newest first, PAGE_SIZE a page; dates are days in the agency's zone, both ends included."""
+    filters = {"plate": plate, "owner_id": owner_id, "radar_id": radar_id, "status": status}
+    filters |= {"from_day": from_day, "to_day": to_day}
+    page, error = InfractionPage(items=[], next_cursor=None), None
+    try:
+        from_ms = day_start_ms(from_day, pages.zone) if from_day else None
+        to_ms = next_day_start_ms(to_day, pages.zone) if to_day else None
+        with central.engine.connect() as conn:
+            page = list_infractions(
+                conn,
+                plate=plate or None,
+                owner_id=owner_id or None,
+                radar_id=radar_id or None,
+                status=status or None,
+                from_ms=from_ms,
+                to_ms=to_ms,
+                limit=PAGE_SIZE,
+                cursor=cursor or None,
+            )
+    except (ValueError, Invalid) as exc:
+        error = str(exc)
+    chosen = {name: value for name, value in filters.items() if value}
+    next_url = f"/infractions?{urlencode({**chosen, 'cursor': page.next_cursor})}" if page.next_cursor else None
+    return pages.render(
+        request,
+        "infractions.html",
+        viewer,
+        status_code=422 if error else 200,
+        page=page,
+        filters=filters,
+        statuses=STATUSES,
+        error=error,
+        next_url=next_url,
+        first_url=f"/infractions?{urlencode(chosen)}" if cursor else None,
+    )
+
+
+def _infraction_page(
+    request: Request,
+    viewer: Viewer,
+    central: Central,
+    pages: Pages,
+    infraction_id: str,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    with central.engine.connect() as conn:
+        infraction = get_infraction(conn, infraction_id)
+        if infraction is None:
+            return pages.render(request, "not_found.html", viewer, status_code=404, what=infraction_id)
+        evidence = evidence_for_violation(conn, infraction.event_id, now_ms=central.clock())
+    verification = verify_infraction(infraction, load_radar(central.store, infraction.radar_id), evidence)
+    return pages.render(
+        request,
+        "infraction.html",
+        viewer,
+        status_code=status_code,
+        infraction=infraction,
+        verification=verification,
+        signed_message=json.dumps(infraction.device_message, indent=2, sort_keys=True),
+        actions=offered(infraction.status) if viewer.may(Permission.INFRACTIONS_STATUS) else [],
+        error=error,
+    )
+
+
+@router.get("/infractions/{infraction_id}", response_class=HTMLResponse)
+def infraction_page(
+    request: Request, infraction_id: InfractionId, viewer: ReadViewer, central: CentralDep, pages: PagesDep
+) -> HTMLResponse:
+    return _infraction_page(request, viewer, central, pages, infraction_id)
+
+
+@router.get("/infractions/{infraction_id}/evidence.jpg")
+def evidence_photo(infraction_id: InfractionId, viewer: ReadViewer, central: CentralDep) -> Response:
+    """The evidence JPEG, exactly as `GET /api/v1/infractions/{id}/evidence` serves it."""
+    return read_evidence(infraction_id, central)
+
+
+@router.post("/infractions/{infraction_id}/{action}", response_class=HTMLResponse)
+def change_status(
+    request: Request,
+    infraction_id: InfractionId,
+    action: str,
+    viewer: StatusViewer,
+    central: CentralDep,
+    pages: PagesDep,
+    text: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Runs the action's command as the signed-in subject, then shows the infraction again."""
+    if action not in ACTIONS:
+        raise Refused(f"no action {action!r} on infractions")
+    try:
+        central.bus.handle(ACTIONS[action].make(infraction_id, text.strip(), viewer.principal.subject))
+    except DOMAIN_ERRORS as exc:
+        return _infraction_page(
+            request, viewer, central, pages, infraction_id, error=str(exc), status_code=status_of(exc)
+        )
+    return RedirectResponse(f"/infractions/{infraction_id}", status_code=303)
