@@ -20,7 +20,7 @@ from speedledger.central.entrypoints.dashboard.verification import Verification,
 from speedledger.central.errors import ConfigurationError
 from speedledger.central.infractions.queries import get_infraction
 from speedledger.central.ingest.queries import Evidence
-from speedledger.central.radars.handlers import load_radar
+from speedledger.central.radars.lookup import load_radar
 from speedledger.central.radars.queries import list_radars
 from tests.api.conftest import SECRET, Tokens
 from tests.api.factories import RadarKey

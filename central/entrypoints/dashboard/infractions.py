@@ -20,10 +20,10 @@ from speedledger.central.entrypoints.dashboard.formatting import day_start_ms, n
 from speedledger.central.entrypoints.dashboard.rendering import Pages, pages
 from speedledger.central.entrypoints.dashboard.verification import verify_infraction
 from speedledger.central.errors import Invalid
-from speedledger.central.infractions.domain import STATUSES
+from speedledger.central.infractions.domain import InfractionStatus
 from speedledger.central.infractions.queries import InfractionPage, get_infraction, list_infractions
 from speedledger.central.ingest.queries import evidence_for_violation
-from speedledger.central.radars.handlers import load_radar
+from speedledger.central.radars.lookup import load_radar
 
 router = APIRouter(include_in_schema=False)
 
@@ -62,7 +62,7 @@ def infractions_page(
                 plate=plate or None,
                 owner_id=owner_id or None,
                 radar_id=radar_id or None,
-                status=status or None,
+                status=InfractionStatus(status) if status else None,
                 from_ms=from_ms,
                 to_ms=to_ms,
                 limit=PAGE_SIZE,
@@ -79,7 +79,7 @@ def infractions_page(
         status_code=422 if error else 200,
         page=page,
         filters=filters,
-        statuses=STATUSES,
+        statuses=[status.value for status in InfractionStatus],
         error=error,
         next_url=next_url,
         first_url=f"/infractions?{urlencode(chosen)}" if cursor else None,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from speedledger.central.infractions.queries import InfractionDetail
 from speedledger.central.ingest.checks import signature_verifies
 from speedledger.central.ingest.queries import Evidence
-from speedledger.central.radars.domain import RadarState
+from speedledger.central.radars.lookup import RadarState
 
 
 @dataclass(frozen=True)
