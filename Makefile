@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 NODE_MODULES := node_modules/.installed
 TYPECHECK_ROOT := build/typecheck
 
-.PHONY: demo test lint typecheck pytest system-deps install docs-cli clean
+.PHONY: demo test lint typecheck pytest system-deps install docs-cli screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ test: install $(NODE_MODULES) lint typecheck pytest
 # docs/cli.md is generated from the commands' own help; tests/unit/test_cli_docs.py keeps it current.
 docs-cli: $(INSTALLED)
 	$(BIN)/typer speedledger.cli utils docs --name speedledger --title "speedledger command line" --output docs/cli.md
+
+# PNGs of the dashboard's pages (README, docs/dashboard.md), taken in chromium on a real deployment.
+screenshots: install
+	$(BIN)/python -m tests.dashboard.screenshots docs/img
 
 demo: install
 	$(BIN)/python -m speedledger.demo

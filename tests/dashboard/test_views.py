@@ -97,6 +97,7 @@ def test_every_label_exists_in_both_languages_and_pages_speak_french(
     assert set(labels["en"]) == set(labels["fr"])
     used = {key for template in TEMPLATES.glob("*.html") for key in re.findall(r"\bt\.(\w+)", template.read_text())}
     assert used <= set(labels["en"]), used - set(labels["en"])
+    assert not {key for key in labels["en"] if hasattr(dict, key)}, "`t.keys` in a template would be dict.keys"
     sign_in(client, tokens, Role.AGENCY)
     french = client.get("/infractions", headers={"Accept-Language": "fr-FR,fr;q=0.9"}).text
     assert '<html lang="fr">' in french and "Amende" in french and "émise" in french

@@ -14,6 +14,9 @@ def test_wheel_has_only_the_speedledger_namespace(wheel: Path) -> None:
     for part in layout.SUBPACKAGES:
         assert f"speedledger/{part}/__init__.py" in names
     assert set(layout.board_files(with_typing=True)) <= set(names)
+    dashboard = "speedledger/central/entrypoints/dashboard/"
+    for shipped in ("labels.json", "templates/base.html", "templates/infraction.html", "static/dashboard.js"):
+        assert dashboard + shipped in names, f"the dashboard needs {shipped} in the wheel (no CDN, no build step)"
 
 
 def test_wheel_installs_into_a_fresh_venv(wheel_python: Path, tmp_path: Path) -> None:
