@@ -11,19 +11,25 @@ from typing import TYPE_CHECKING
 import pytest
 from fastapi.testclient import TestClient
 
+import tests.api.conftest as api_fixtures
 from speedledger.central.auth import Role
 from speedledger.central.bootstrap import Central
-from speedledger.central.entrypoints.api import create_app
 from speedledger.central.infractions.commands import RecordViolation
 from speedledger.central.infractions.domain import infraction_id_for
 from speedledger.central.radars.commands import RegisterRadar
 from speedledger.central.registration.commands import RegisterOwner, RegisterVehicle
-from tests.api.conftest import SECRET, Tokens, make_central
+from tests.api.conftest import Tokens
 from tests.api.factories import RadarKey, violation
 from tests.conftest import missing_dependency
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
+
+# The API tests' Central (on SQLite, then on PostgreSQL), its app, a TestClient on it, and tokens per role.
+central = api_fixtures.central
+app = api_fixtures.app
+client = api_fixtures.client
+tokens = api_fixtures.tokens
 
 CHROMIUM = Path("/usr/bin/chromium")
 #: Names that would run a script if a page printed them unescaped.
@@ -39,26 +45,6 @@ class Recorded:
     #: Charged to the owner (status issued), and an unknown plate's (status unidentified).
     issued: str
     unidentified: str
-
-
-@pytest.fixture
-def central(tmp_path: Path) -> Iterator[Central]:
-    central = make_central(tmp_path)
-    try:
-        yield central
-    finally:
-        central.close()
-
-
-@pytest.fixture
-def client(central: Central) -> Iterator[TestClient]:
-    with TestClient(create_app(central)) as client:
-        yield client
-
-
-@pytest.fixture(scope="session")
-def tokens() -> Tokens:
-    return Tokens(SECRET)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from speedledger.central.entrypoints.api.health import check_health
 from speedledger.central.entrypoints.api.routes.events import Position, resume_position, stream_events
 from speedledger.central.entrypoints.dashboard.access import Viewer, needs
 from speedledger.central.entrypoints.dashboard.eventlog import newest_events
-from speedledger.central.entrypoints.dashboard.rendering import Pages, pages
+from speedledger.central.entrypoints.dashboard.rendering import Pages, page_or_section, pages
 from speedledger.central.ingest.queries import list_quarantine
 
 router = APIRouter(include_in_schema=False)
@@ -45,6 +45,7 @@ def _events_context(central: Central, stream: str, type_name: str, before: int |
 
 
 @router.get("/events", response_class=HTMLResponse)
+@router.get("/events/live", response_class=HTMLResponse)
 def events_page(
     request: Request,
     viewer: EventsViewer,
@@ -56,20 +57,8 @@ def events_page(
 ) -> HTMLResponse:
     """Newest first; `stream` keeps streams starting with it, `type` one event type; live while on the newest."""
     context = _events_context(central, stream, type_name, before)
-    return pages.render(request, "events.html", viewer, before=before, head=central.store.last_position(), **context)
-
-
-@router.get("/events/live", response_class=HTMLResponse)
-def events_fragment(
-    request: Request,
-    viewer: EventsViewer,
-    central: CentralDep,
-    pages: PagesDep,
-    stream: Filter = "",
-    type_name: TypeFilter = "",
-) -> HTMLResponse:
-    context = _events_context(central, stream, type_name, None)
-    return pages.render(request, "events_live.html", viewer, before=None, **context)
+    template = page_or_section(request, "events")
+    return pages.render(request, template, viewer, before=before, head=central.store.last_position(), **context)
 
 
 @router.get("/live/events", response_class=EventSourceResponse)
@@ -100,6 +89,7 @@ def _quarantine_context(central: Central, after: int) -> dict[str, Any]:
 
 
 @router.get("/quarantine", response_class=HTMLResponse)
+@router.get("/quarantine/live", response_class=HTMLResponse)
 def quarantine_page(
     request: Request,
     viewer: QuarantineViewer,
@@ -108,15 +98,5 @@ def quarantine_page(
     after: Annotated[Position, Query()] = 0,
 ) -> HTMLResponse:
     """Oldest first, as the API lists them; refreshed every few seconds (the quarantine is not an event)."""
-    return pages.render(request, "quarantine.html", viewer, **_quarantine_context(central, after))
-
-
-@router.get("/quarantine/live", response_class=HTMLResponse)
-def quarantine_fragment(
-    request: Request,
-    viewer: QuarantineViewer,
-    central: CentralDep,
-    pages: PagesDep,
-    after: Annotated[Position, Query()] = 0,
-) -> HTMLResponse:
-    return pages.render(request, "quarantine_live.html", viewer, **_quarantine_context(central, after))
+    template = page_or_section(request, "quarantine")
+    return pages.render(request, template, viewer, **_quarantine_context(central, after))

@@ -13,7 +13,7 @@ from speedledger.central.entrypoints.api.deps import CentralDep
 from speedledger.central.entrypoints.api.routes.radars import with_liveness
 from speedledger.central.entrypoints.dashboard.access import Viewer, needs
 from speedledger.central.entrypoints.dashboard.radarmap import HEIGHT, WIDTH, map_points
-from speedledger.central.entrypoints.dashboard.rendering import Pages, pages
+from speedledger.central.entrypoints.dashboard.rendering import Pages, page_or_section, pages
 from speedledger.central.ingest.queries import list_liveness
 from speedledger.central.radars.queries import RadarView, list_radars
 
@@ -36,11 +36,7 @@ def _context(central: Central) -> dict[str, Any]:
 
 
 @router.get("/radars", response_class=HTMLResponse)
-def radars_page(request: Request, viewer: RadarsViewer, central: CentralDep, pages: PagesDep) -> HTMLResponse:
-    return pages.render(request, "radars.html", viewer, head=central.store.last_position(), **_context(central))
-
-
 @router.get("/radars/live", response_class=HTMLResponse)
-def radars_fragment(request: Request, viewer: RadarsViewer, central: CentralDep, pages: PagesDep) -> HTMLResponse:
-    """The fleet section alone, fetched again by the page on every event and every few seconds."""
-    return pages.render(request, "radars_fleet.html", viewer, **_context(central))
+def radars_page(request: Request, viewer: RadarsViewer, central: CentralDep, pages: PagesDep) -> HTMLResponse:
+    template = page_or_section(request, "radars")
+    return pages.render(request, template, viewer, head=central.store.last_position(), **_context(central))

@@ -86,6 +86,12 @@ class Pages:
         return response
 
 
+def page_or_section(request: Request, name: str) -> str:
+    """`NAME.html` for the page, `NAME_live.html` for its live section (the same URL with `/live` appended),
+    which the page's script fetches again on events or on a timer."""
+    return f"{name}_live.html" if request.url.path.endswith("/live") else f"{name}.html"
+
+
 def pages(request: Request) -> Pages:
     """The app's Pages (a dependency)."""
     found: Pages = request.app.state.dashboard_pages
