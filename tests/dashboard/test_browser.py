@@ -150,3 +150,26 @@ def test_a_forged_message_appears_in_the_quarantine_as_text(page: Page, scene: S
     expect(hostile.locator(".payload")).to_have_text(HOSTILE_PAYLOAD)
     assert page.evaluate("window.pwned") is None
     assert page.evaluate("window.sameDocument") is True
+
+
+def test_the_event_log_tails_live_and_tables_sort_from_the_keyboard(page: Page, scene: Scene) -> None:
+    sign_in(page, scene, Role.AGENCY)
+    page.goto(f"{scene.deployment.url}/events?type=ViolationRecorded")
+    page.evaluate("window.sameDocument = true")
+    rows = page.locator("#events tbody tr")
+    shown = rows.count()
+    scene.radar.flash("EF789GH", 10_460, seed=9)  # an unregistered plate: unidentified
+    expect(rows).to_have_count(shown + 1, timeout=15_000)
+    expect(rows.first).to_contain_text("ViolationRecorded")
+    assert page.evaluate("window.sameDocument") is True
+
+    page.goto(f"{scene.deployment.url}/infractions")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.get_by_role("button", name="Measured").focus()
+    measured = page.locator("#infractions tbody td:nth-child(5)")
+    for order in ("ascending", "descending"):  # one of them is not the page's own order (newest first)
+        page.keyboard.press("Enter")
+        expect(page.locator(f"#infractions th[aria-sort={order}]")).to_have_text("Measured")
+        speeds = measured.evaluate_all("cells => cells.map(cell => Number(cell.dataset.sort))")
+        assert len(set(speeds)) >= 2 and speeds == sorted(speeds, reverse=order == "descending")
