@@ -254,7 +254,10 @@ def main() -> None:
         show_quarantine(api)
         console.print(f"{len(events)} events in the log (GET /api/v1/events). Logs and data in ./{WORKDIR}/.")
         if sys.stdin.isatty():
-            console.print(f"Central keeps running: {base_url}/docs (admin token below). Ctrl+C to stop.\n{token}")
+            console.print(
+                f"Central keeps running: dashboard {base_url}/ and Swagger UI {base_url}/docs "
+                f"(sign in with the admin token below). Ctrl+C to stop.\n{token}"
+            )
             try:
                 while True:
                     time.sleep(3600)
