@@ -121,6 +121,7 @@ def test_status_actions_follow_the_role_and_the_lifecycle(
 
     csrf = sign_in(client, tokens, Role.AGENCY)
     assert offered() == {"pay", "contest", "cancel"}
+    assert client.post(f"{page}/launder", data={"csrf": csrf}).status_code == 404
     assert client.post(f"{page}/contest", data={"text": "not me"}).status_code == 403  # no CSRF token
     response = client.post(f"{page}/contest", data={"csrf": csrf, "text": "not me"}, follow_redirects=False)
     assert (response.status_code, response.headers["location"]) == (303, page)

@@ -10,12 +10,12 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from speedledger.central.bootstrap import Central
-from speedledger.central.entrypoints.dashboard import events, infractions, radars, registry, signin
+from speedledger.central.entrypoints.dashboard import events, infractions, quarantine, radars, registry, signin
 from speedledger.central.entrypoints.dashboard.access import Refused, SignInRequired
 from speedledger.central.entrypoints.dashboard.rendering import Pages, pages
 
 STATIC = Path(__file__).parent / "static"
-ROUTERS = (signin.router, radars.router, infractions.router, events.router, registry.router)
+ROUTERS = (signin.router, radars.router, infractions.router, events.router, quarantine.router, registry.router)
 
 
 def install_dashboard(app: FastAPI, central: Central) -> None:

@@ -1,8 +1,7 @@
-"""The event log (filters, paging, live tail), projection checkpoints and lag, and the quarantine."""
+"""The event log (filters, paging, live tail) with projection checkpoints and lag, and its SSE stream."""
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -19,19 +18,14 @@ from speedledger.central.entrypoints.api.routes.events import Position, resume_p
 from speedledger.central.entrypoints.dashboard.access import Viewer, needs
 from speedledger.central.entrypoints.dashboard.eventlog import newest_events
 from speedledger.central.entrypoints.dashboard.rendering import Pages, page_or_section, pages
-from speedledger.central.ingest.queries import list_quarantine
 
 router = APIRouter(include_in_schema=False)
 
 EventsViewer = Annotated[Viewer, Depends(needs(Permission.EVENTS_READ))]
-QuarantineViewer = Annotated[Viewer, Depends(needs(Permission.QUARANTINE_READ))]
 PagesDep = Annotated[Pages, Depends(pages)]
 Filter = Annotated[str, Query(max_length=100)]
 TypeFilter = Annotated[str, Query(alias="type", max_length=100)]
 EVENTS_PAGE = 50
-QUARANTINE_PAGE = 50
-#: Bytes of a quarantined payload shown on the page (the API serves it whole).
-PREVIEW_BYTES = 2048
 
 
 def _events_context(central: Central, stream: str, type_name: str, before: int | None) -> dict[str, Any]:
@@ -72,31 +66,3 @@ async def live_events(
     EventSource then hands every event to one `message` listener."""
     async for item in stream_events(request, central, position):
         yield item.model_copy(update={"event": None})
-
-
-def _preview(message: dict[str, Any]) -> dict[str, Any]:
-    raw = base64.b64decode(message.pop("payload_b64"))
-    text = raw[:PREVIEW_BYTES].decode("utf-8", errors="replace")
-    return {**message, "preview": text, "truncated": len(raw) > PREVIEW_BYTES}
-
-
-def _quarantine_context(central: Central, after: int) -> dict[str, Any]:
-    with central.engine.connect() as conn:
-        rows = list_quarantine(conn, after_id=after, limit=QUARANTINE_PAGE + 1, include_payload=True)
-    messages = [_preview(row) for row in rows[:QUARANTINE_PAGE]]
-    more = len(rows) > QUARANTINE_PAGE
-    return {"messages": messages, "next_after": messages[-1]["quarantine_id"] if more else None, "after": after}
-
-
-@router.get("/quarantine", response_class=HTMLResponse)
-@router.get("/quarantine/live", response_class=HTMLResponse)
-def quarantine_page(
-    request: Request,
-    viewer: QuarantineViewer,
-    central: CentralDep,
-    pages: PagesDep,
-    after: Annotated[Position, Query()] = 0,
-) -> HTMLResponse:
-    """Oldest first, as the API lists them; refreshed every few seconds (the quarantine is not an event)."""
-    template = page_or_section(request, "quarantine")
-    return pages.render(request, template, viewer, **_quarantine_context(central, after))

@@ -14,7 +14,7 @@ from speedledger.central.bootstrap import Central
 from speedledger.central.entrypoints.api.deps import CentralDep
 from speedledger.central.entrypoints.api.errors import DOMAIN_ERRORS, status_of
 from speedledger.central.entrypoints.api.routes.infractions import InfractionId, read_evidence
-from speedledger.central.entrypoints.dashboard.access import Refused, Viewer, needs, needs_form
+from speedledger.central.entrypoints.dashboard.access import Viewer, needs, needs_form
 from speedledger.central.entrypoints.dashboard.actions import ACTIONS, offered
 from speedledger.central.entrypoints.dashboard.formatting import day_start_ms, next_day_start_ms
 from speedledger.central.entrypoints.dashboard.rendering import Pages, pages
@@ -140,7 +140,7 @@ def change_status(
 ) -> Response:
     """Runs the action's command as the signed-in subject, then shows the infraction again."""
     if action not in ACTIONS:
-        raise Refused(f"no action {action!r} on infractions")
+        return pages.render(request, "not_found.html", viewer, status_code=404, what=action)
     try:
         central.bus.handle(ACTIONS[action].make(infraction_id, text.strip(), viewer.principal.subject))
     except DOMAIN_ERRORS as exc:
