@@ -193,6 +193,11 @@ def test_pages_allow_only_their_own_scripts(client: TestClient, tokens: Tokens, 
         assert "<script>" not in response.text  # no inline script: the policy would block it anyway
 
 
+def test_the_dashboard_stays_out_of_the_openapi_document(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert all(path.startswith("/api/") or path in ("/health", "/metrics") for path in paths), paths
+
+
 def test_language_choice_never_redirects_off_site(client: TestClient) -> None:
     for target, expected in (("/radars", "/radars"), ("//evil.example/x", "/"), ("https://evil.example", "/")):
         response = client.get("/language/fr", params={"next": target}, follow_redirects=False)

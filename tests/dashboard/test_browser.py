@@ -96,6 +96,8 @@ def test_an_infraction_shows_its_photo_and_a_valid_verification(page: Page, scen
     photo = page.locator("#evidence")
     expect(photo).to_be_visible()
     assert photo.evaluate("image => image.complete && image.naturalWidth") > 100
+    served = page.request.get(f"{scene.deployment.url}/infractions/{scene.infraction_id}/evidence.jpg")
+    assert (served.headers["content-type"], served.headers["cache-control"]) == ("image/jpeg", "no-store")
     expect(page.locator("#signature")).to_have_text("valid")
     expect(page.locator("#evidence-hash")).to_contain_text("matches the signed hash")
     expect(page.locator("#verification")).to_contain_text(scene.radar.radar.key_id)

@@ -124,8 +124,11 @@ def infraction_page(
 
 @router.get("/infractions/{infraction_id}/evidence.jpg")
 def evidence_photo(infraction_id: InfractionId, viewer: ReadViewer, central: CentralDep) -> Response:
-    """The evidence JPEG, exactly as `GET /api/v1/infractions/{id}/evidence` serves it."""
-    return read_evidence(infraction_id, central)
+    """The evidence JPEG as `GET /api/v1/infractions/{id}/evidence` serves it, kept out of the browser's
+    cache: after sign-out the next person at the same browser must not find it there."""
+    photo = read_evidence(infraction_id, central)
+    photo.headers["Cache-Control"] = "no-store"
+    return photo
 
 
 @router.post("/infractions/{infraction_id}/{action}", response_class=HTMLResponse)
