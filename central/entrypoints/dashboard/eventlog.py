@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from speedledger.central.eventstore import RecordedEvent
-from speedledger.central.eventstore.sql import SqlEventStore
+from speedledger.central.eventstore import EventStore, RecordedEvent
 
 #: Positions read per step back, and at most per page: a rare type may need an "older" click.
 WINDOW = 500
@@ -22,7 +21,7 @@ class EventSlice:
 
 
 def newest_events(
-    store: SqlEventStore, *, stream_prefix: str = "", type_name: str = "", before: int | None = None, limit: int = 50
+    store: EventStore, *, stream_prefix: str = "", type_name: str = "", before: int | None = None, limit: int = 50
 ) -> EventSlice:
     """Up to `limit` matching events with a position below `before` (default: the head), newest first."""
     end = store.last_position() + 1 if before is None else before
