@@ -9,6 +9,7 @@ shows the quarantine. Everything lives in ./demo and is thrown away at the next 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -30,6 +31,7 @@ from rich.table import Table
 from speedledger.central.auth.roles import Role
 from speedledger.central.auth.tokens import TokenAuthority
 from speedledger.central.infractions.events import ViolationRecorded
+from speedledger.central.radars.metrology import DAY_MS, PERIODIC_VERIFICATION
 from speedledger.shared import topics
 from speedledger.simulator.iq import Clutter, Scene, Vehicle
 from speedledger.simulator.roadside import write_recording
@@ -118,6 +120,20 @@ def generate_radar_key(env: dict[str, str]) -> str:
     return public_key
 
 
+def verification_certificate() -> dict[str, object]:
+    """The demo radar's periodic verification: issued 30 days ago, valid one year (docs/evidence.md)."""
+    document = f"Certificate of periodic verification, radar {RADAR_ID}, demo".encode()
+    verified_at_ms = int(time.time() * 1000) - 30 * DAY_MS
+    return {
+        "kind": PERIODIC_VERIFICATION,
+        "approval_number": "DEMO-VP-2026-001",
+        "verifying_body": "Demo verification body",
+        "verified_at_ms": verified_at_ms,
+        "valid_until_ms": verified_at_ms + 365 * DAY_MS,
+        "certificate_sha256": hashlib.sha256(document).hexdigest(),
+    }
+
+
 def seed(api: httpx.Client, public_key: str) -> None:
     def post(path: str, body: dict[str, object]) -> dict[str, object]:
         response = api.post(path, json=body)
@@ -135,6 +151,7 @@ def seed(api: httpx.Client, public_key: str) -> None:
             "longitude": 2.7016,
             "speed_limit_kmh": SPEED_LIMIT_KMH,
             "public_key": public_key,
+            "metrology": [verification_certificate()],
         },
     )
     alice = post("/api/v1/owners", {"name": "Alice Martin", "birth_date": "1984-03-02", "email": "alice@example.org"})
@@ -147,7 +164,7 @@ def seed(api: httpx.Client, public_key: str) -> None:
     sold_at_ms = int(time.time() * 1000)
     post("/api/v1/vehicles/AB456CD/transfer", {"owner_id": bob["owner_id"], "effective_at_ms": sold_at_ms})
     console.print(
-        f"Registered radar {RADAR_ID} (limit {SPEED_LIMIT_KMH} km/h), owners Alice and Bob, "
+        f"Registered radar {RADAR_ID} (limit {SPEED_LIMIT_KMH} km/h, verified for a year), owners Alice and Bob, "
         "GZ-123-QK (Alice) and AB-456-CD (Alice, then sold to Bob)."
     )
 

@@ -18,6 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from speedledger.central.radars.commands import RegisterRadar
 from speedledger.shared import canonical, keys
+from tests.fixtures.metrology import VERIFIED
 
 ROOT = "speedledger/v1/radars/"
 #: The smallest thing that starts like a JPEG (SOI marker), plus some bytes to hash.
@@ -66,7 +67,7 @@ class SigningRadar:
         return {**unsigned, "sig": keys.b64encode(signature)}
 
     def registration(self, name: str = "test radar", speed_limit_kmh: int = 90) -> RegisterRadar:
-        """The command registering this radar with its key."""
+        """The command registering this radar with its key and a periodic verification in force."""
         return RegisterRadar(
             radar_id=self.radar_id,
             name=name,
@@ -74,6 +75,7 @@ class SigningRadar:
             longitude=2.35,
             speed_limit_kmh=speed_limit_kmh,
             public_key=self.public_key_b64,
+            metrology=(VERIFIED,),
         )
 
 

@@ -19,6 +19,7 @@ from speedledger.central.entrypoints.api.live import AppendSignal
 from speedledger.central.entrypoints.api.metrics import HttpMetrics, MetricsMiddleware
 from speedledger.central.entrypoints.api.routes import (
     config_key,
+    dismissals,
     events,
     infractions,
     ops,
@@ -50,6 +51,7 @@ TAGS = [
 API_ROUTERS = (
     radars.router,
     config_key.router,
+    dismissals.router,
     owners.router,
     vehicles.router,
     infractions.router,
