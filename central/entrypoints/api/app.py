@@ -21,6 +21,7 @@ from speedledger.central.entrypoints.api.routes import (
     config_key,
     dismissals,
     events,
+    evidence,
     infractions,
     ops,
     owners,
@@ -55,6 +56,7 @@ API_ROUTERS = (
     owners.router,
     vehicles.router,
     infractions.router,
+    evidence.router,
     events.router,
     quarantine.router,
 )
