@@ -1,0 +1,45 @@
+"""The agency's CSV export: the rows of `list_infractions` for the given filters, streamed page by page.
+
+Each page is a fresh keyset query of at most `MAX_PAGE` rows on its own connection, so memory stays
+bounded by one page whatever the number of rows, and no read transaction stays open while a slow
+client downloads.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Engine
+
+from speedledger.central.infractions.queries import MAX_PAGE, InfractionView, list_infractions
+
+#: One column per field of an infraction in the JSON list, in the same order.
+COLUMNS = tuple(InfractionView.model_fields)
+
+
+def csv_chunks(engine: Engine, **filters: Any) -> Iterator[str]:
+    """The header line, then one chunk of CSV lines per page, newest infraction first."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    cursor: str | None = None
+    while True:
+        with engine.connect() as conn:
+            page = list_infractions(conn, **filters, limit=MAX_PAGE, cursor=cursor)
+        writer.writerows([_cell(getattr(item, column)) for column in COLUMNS] for item in page.items)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        cursor = page.next_cursor
+        if cursor is None:
+            return
+
+
+def _cell(value: object) -> object:
+    """Booleans as 1/0 and None as an empty cell, as spreadsheets and databases import them."""
+    if isinstance(value, bool):
+        return int(value)
+    return "" if value is None else value
