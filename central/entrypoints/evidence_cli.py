@@ -67,3 +67,60 @@ def verify(
         failed = sum(check.status == "fail" for check in report.checks)
         typer.echo("verdict: VERIFIED" if report.verified else f"verdict: FAILED ({failed} checks)")
     raise typer.Exit(0 if report.verified else 1)
+
+
+def _instant_ms(option: str, value: str) -> int:
+    """Milliseconds for an ISO 8601 date or date-time (UTC unless it says otherwise)."""
+    from datetime import UTC, datetime
+
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not an ISO 8601 date or date-time", param_hint=option) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp() * 1000)
+
+
+def notices(
+    from_: Annotated[str, typer.Option("--from", help="Detected at or after: ISO date or date-time, UTC by default.")],
+    to: Annotated[str, typer.Option("--to", help="Detected before (exclusive), same format.")],
+    out: Annotated[Path, typer.Option(help="Directory for the PDFs (created), one notice-{infraction_id}.pdf each.")],
+) -> None:
+    """Render the notice of infraction of every identified infraction detected in [--from, --to).
+
+    Reads the database in SPEEDLEDGER_DB; unidentified infractions have nobody to notify and are skipped.
+    """
+    from rich.progress import Progress
+
+    from speedledger.central.bootstrap import bootstrap
+    from speedledger.central.entrypoints.cli import _settings as central_settings
+    from speedledger.central.evidence.notice import gather_notice, render_notice
+    from speedledger.central.infractions.streaming import infraction_pages
+
+    from_ms, to_ms = _instant_ms("--from", from_), _instant_ms("--to", to)
+    if to_ms <= from_ms:
+        raise typer.BadParameter("must be after --from", param_hint="--to")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        typer.echo(f"error: cannot create {out}: {error.strerror}", err=True)
+        raise typer.Exit(2) from None
+    central = bootstrap(central_settings(demo=None, require_secret=False), read_your_writes=False)
+    try:
+        identified = [
+            item.infraction_id
+            for page in infraction_pages(central.engine, from_ms=from_ms, to_ms=to_ms)
+            for item in page
+            if item.owner_id is not None
+        ]
+        with Progress() as progress:
+            task = progress.add_task("notices", total=len(identified))
+            for infraction_id in identified:
+                with central.engine.connect() as conn:
+                    document = render_notice(gather_notice(central, conn, infraction_id))
+                (out / f"notice-{infraction_id}.pdf").write_bytes(document)
+                progress.advance(task)
+    finally:
+        central.close()
+    typer.echo(f"{len(identified)} notices written to {out}")

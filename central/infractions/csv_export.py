@@ -1,9 +1,4 @@
-"""The agency's CSV export: the rows of `list_infractions` for the given filters, streamed page by page.
-
-Each page is a fresh keyset query of at most `MAX_PAGE` rows on its own connection, so memory stays
-bounded by one page whatever the number of rows, and no read transaction stays open while a slow
-client downloads.
-"""
+"""The agency's CSV export: the rows of `list_infractions` for the given filters, streamed page by page."""
 
 from __future__ import annotations
 
@@ -14,7 +9,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from speedledger.central.infractions.queries import MAX_PAGE, InfractionView, list_infractions
+from speedledger.central.infractions.queries import InfractionView
+from speedledger.central.infractions.streaming import infraction_pages
 
 #: One column per field of an infraction in the JSON list, in the same order.
 COLUMNS = tuple(InfractionView.model_fields)
@@ -25,17 +21,11 @@ def csv_chunks(engine: Engine, **filters: Any) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
-    cursor: str | None = None
-    while True:
-        with engine.connect() as conn:
-            page = list_infractions(conn, **filters, limit=MAX_PAGE, cursor=cursor)
-        writer.writerows([_cell(getattr(item, column)) for column in COLUMNS] for item in page.items)
+    for page in infraction_pages(engine, **filters):
+        writer.writerows([_cell(getattr(item, column)) for column in COLUMNS] for item in page)
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
-        cursor = page.next_cursor
-        if cursor is None:
-            return
 
 
 def _cell(value: object) -> object:

@@ -11,6 +11,7 @@ from speedledger.central.entrypoints.api.deps import CentralDep
 from speedledger.central.entrypoints.api.routes.infractions import InfractionId
 from speedledger.central.entrypoints.api.security import GuardedRoute, requires
 from speedledger.central.evidence.export import export_infraction
+from speedledger.central.evidence.notice import gather_notice, render_notice
 
 router = APIRouter(prefix="/api/v1/infractions", tags=["infractions"], route_class=GuardedRoute)
 
@@ -39,4 +40,25 @@ def export(infraction_id: InfractionId, central: CentralDep) -> Response:
         export_infraction(central, infraction_id),
         media_type="application/zip",
         headers={"Content-Disposition": f'attachment; filename="infraction-{infraction_id}.zip"'},
+    )
+
+
+@router.get(
+    "/{infraction_id}/notice.pdf",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/pdf": {}}, "description": "The notice sent to the owner at detection time."},
+        404: {"description": "No such infraction."},
+        409: {"description": "The infraction is unidentified: there is no owner to notify."},
+    },
+    **requires(Permission.INFRACTIONS_READ),
+)
+def notice(infraction_id: InfractionId, central: CentralDep) -> Response:
+    """Photo, time and place, radar and its verification, speeds, fine amounts and deadlines, points, reference."""
+    with central.engine.connect() as conn:
+        document = render_notice(gather_notice(central, conn, infraction_id))
+    return Response(
+        document,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="notice-{infraction_id}.pdf"'},
     )
