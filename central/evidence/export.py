@@ -13,7 +13,7 @@ from speedledger.central.infractions.fines import fine_schedule_document
 from speedledger.central.infractions.queries import get_infraction
 from speedledger.central.ingest.queries import evidence_for_violation
 from speedledger.central.ingest.service import central_config_key
-from speedledger.central.radars.handlers import load_radar
+from speedledger.central.radars.lookup import load_radar
 from speedledger.shared import canonical, keys
 
 

@@ -20,13 +20,12 @@ from sqlalchemy import Connection
 
 from speedledger.central.bootstrap import Central
 from speedledger.central.errors import Conflict, NotFound
-from speedledger.central.infractions.domain import UNIDENTIFIED
+from speedledger.central.infractions.domain import InfractionStatus
 from speedledger.central.infractions.fines import fine_schedule_document
 from speedledger.central.infractions.payment import Amount, PaymentTerms, payment_reference
 from speedledger.central.infractions.queries import InfractionDetail, get_infraction
 from speedledger.central.ingest.queries import evidence_for_violation
-from speedledger.central.radars.domain import RadarState
-from speedledger.central.radars.handlers import load_radar
+from speedledger.central.radars.lookup import RadarState, load_radar
 from speedledger.central.radars.metrology import MetrologyRecord
 
 ERASED = "(the owner's personal data has been erased)"
@@ -45,7 +44,7 @@ def gather_notice(central: Central, conn: Connection, infraction_id: str) -> Not
     infraction = get_infraction(conn, infraction_id)
     if infraction is None:
         raise NotFound(f"infraction {infraction_id!r} not found")
-    if infraction.status == UNIDENTIFIED or infraction.owner_id is None:
+    if infraction.status == InfractionStatus.UNIDENTIFIED or infraction.owner_id is None:
         raise Conflict(f"infraction {infraction_id} is unidentified: there is no owner to notify")
     radar = load_radar(central.store, infraction.radar_id)
     if radar is None:

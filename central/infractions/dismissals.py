@@ -17,7 +17,7 @@ class DismissedViolation(BaseModel):
     seq: int
     detected_at_ms: int
     received_at_ms: int
-    #: One of `infractions.domain.DISMISSAL_REASONS`.
+    #: An `infractions.domain.DismissalReason`.
     reason: str
 
 

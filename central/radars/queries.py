@@ -7,7 +7,7 @@ from collections import defaultdict
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Connection, Table, exists, select, true
 
-from speedledger.central.radars.metrology import PERIODIC_VERIFICATION
+from speedledger.central.radars.metrology import PERIODIC_VERIFICATION, MetrologyRecord
 from speedledger.central.radars.projection import radar_keys, radar_metrology, radar_speed_limits, radars
 
 
@@ -25,16 +25,6 @@ class SpeedLimitPeriod(BaseModel):
     speed_limit_kmh: int
 
 
-class MetrologyView(BaseModel):
-    kind: str
-    approval_number: str
-    verifying_body: str
-    verified_at_ms: int
-    valid_until_ms: int
-    certificate_sha256: str
-    recorded_at_ms: int
-
-
 class RadarView(BaseModel):
     radar_id: str
     name: str
@@ -47,7 +37,7 @@ class RadarView(BaseModel):
     keys: list[RadarKeyView]
     speed_limit_history: list[SpeedLimitPeriod]
     #: Type-approval and periodic-verification certificates, in the order recorded.
-    metrology: list[MetrologyView] = []
+    metrology: list[MetrologyRecord] = []
     #: Liveness comes from the ingest's read model; the API fills these two in.
     online: bool = False
     last_seen_ms: int | None = None
@@ -78,11 +68,11 @@ def _views(conn: Connection, radar_id: str | None) -> list[RadarView]:
         select(radar_speed_limits).where(only(radar_speed_limits)).order_by(radar_speed_limits.c.effective_from_ms)
     ).mappings():
         limits[limit["radar_id"]].append(SpeedLimitPeriod.model_validate(dict(limit)))
-    metrology: dict[str, list[MetrologyView]] = defaultdict(list)
+    metrology: dict[str, list[MetrologyRecord]] = defaultdict(list)
     for record in conn.execute(
         select(radar_metrology).where(only(radar_metrology)).order_by(radar_metrology.c.position)
     ).mappings():
-        metrology[record["radar_id"]].append(MetrologyView.model_validate(dict(record)))
+        metrology[record["radar_id"]].append(MetrologyRecord.from_fields(dict(record)))
     return [
         RadarView.model_validate(
             {

@@ -10,13 +10,15 @@ from speedledger.central.bootstrap import Central
 from speedledger.central.errors import Invalid, NotFound
 from speedledger.central.infractions import queries
 from speedledger.central.infractions.dismissals import list_dismissed
-from speedledger.central.infractions.domain import RADAR_NOT_VERIFIED, infraction_id_for
+from speedledger.central.infractions.domain import DismissalReason, infraction_id_for
 from speedledger.central.radars.commands import RecordMetrology
-from speedledger.central.radars.handlers import load_radar
+from speedledger.central.radars.lookup import load_radar
 from speedledger.central.radars.metrology import DAY_MS, TYPE_APPROVAL
 from speedledger.central.radars.queries import get_radar, radars_due_for_verification
 from tests.central.conftest import HOUR, T0, FakeClock, World, sqlite_only
 from tests.fixtures.metrology import VERIFIED
+
+RADAR_NOT_VERIFIED = DismissalReason.RADAR_NOT_VERIFIED
 
 #: Verified a year before T0, lapsing one hour after it.
 LAPSING = replace(VERIFIED, verified_at_ms=T0 - 365 * DAY_MS, valid_until_ms=T0 + HOUR)

@@ -12,7 +12,7 @@ from speedledger.central.entrypoints.api.pagination import DEFAULT_LIMIT, MAX_LI
 from speedledger.central.entrypoints.api.schemas import RADAR_ID_PATTERN
 from speedledger.central.entrypoints.api.security import GuardedRoute, requires
 from speedledger.central.infractions.dismissals import DismissedViolation, list_dismissed
-from speedledger.central.infractions.domain import DISMISSAL_REASONS
+from speedledger.central.infractions.domain import DismissalReason
 
 router = APIRouter(prefix="/api/v1/dismissals", tags=["radars"], route_class=GuardedRoute)
 
@@ -20,9 +20,7 @@ router = APIRouter(prefix="/api/v1/dismissals", tags=["radars"], route_class=Gua
 @router.get("", response_model=Page[DismissedViolation], **requires(Permission.RADARS_READ))
 def read_dismissals(
     central: CentralDep,
-    reason: Annotated[
-        str | None, Query(pattern=f"^({'|'.join(DISMISSAL_REASONS)})$", description=", ".join(DISMISSAL_REASONS))
-    ] = None,
+    reason: DismissalReason | None = None,
     radar_id: Annotated[str | None, Query(pattern=RADAR_ID_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
