@@ -226,6 +226,20 @@ def show_infractions(api: httpx.Client, expected: int) -> None:
     console.print(table)
 
 
+def verify_evidence(api: httpx.Client, env: dict[str, str], radar_key: str, central_key: str) -> None:
+    """Export one infraction's evidence and check it offline with `speedledger verify`, as a court would."""
+    (first,) = api.get("/api/v1/infractions", params={"plate": "GZ123QK"}).json()["items"]
+    url = f"/api/v1/infractions/{first['infraction_id']}/export"
+    wait_for("the evidence export", lambda: api.get(url).status_code == 200)  # once its image has arrived
+    export = WORKDIR / f"infraction-{first['infraction_id']}.zip"
+    export.write_bytes(api.get(url).content)
+    command = ["verify", str(export), "--radar-key", radar_key, "--central-key", central_key]
+    verdict = subprocess.run(
+        [sys.executable, "-m", "speedledger", *command], env=env, capture_output=True, text=True, check=False
+    ).stdout.splitlines()
+    console.print(f"[bold]$ speedledger verify {export} --radar-key ... --central-key ...[/]: {verdict[-1]}")
+
+
 def show_quarantine(api: httpx.Client) -> None:
     wait_for("the quarantine entry", lambda: api.get("/api/v1/quarantine").json()["items"])
     for item in api.get("/api/v1/quarantine").json()["items"]:
@@ -258,12 +272,14 @@ def main() -> None:
         wait_for("central", lambda: api.get("/health").status_code == 200)
         console.print(f"Embedded broker at {mqtt_url}; central (SQLite) at {base_url} (Swagger UI: {base_url}/docs)")
         console.rule("registry")
-        seed(api, generate_radar_key(env))
+        radar_key = generate_radar_key(env)
+        seed(api, radar_key)
         console.rule("the radar agent replays the roadside recording")
         central_key = api.get("/api/v1/config-key").json()["public_key"]
         run_radar(env, mqtt_url, central_key, wav, camera)
         console.rule("central")
         show_infractions(api, expected=3)
+        verify_evidence(api, env, radar_key, central_key)
         events = api.get("/api/v1/events", params={"limit": 500}).json()["items"]
         recorded = [event for event in events if event["type"] == ViolationRecorded.type_name]
         (WORKDIR / "first-violation.json").write_text(json.dumps(recorded[0]["data"]["message"]))

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response
 from speedledger.central.auth import Permission
 from speedledger.central.entrypoints.api.deps import CentralDep
 from speedledger.central.entrypoints.api.routes.infractions import InfractionId
+from speedledger.central.entrypoints.api.schemas import ErrorOut
 from speedledger.central.entrypoints.api.security import GuardedRoute, requires
 from speedledger.central.evidence.export import export_infraction
 from speedledger.central.evidence.notice import gather_notice, render_notice
@@ -16,8 +17,8 @@ from speedledger.central.evidence.notice import gather_notice, render_notice
 router = APIRouter(prefix="/api/v1/infractions", tags=["infractions"], route_class=GuardedRoute)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such infraction."},
-    409: {"description": "The evidence image has not arrived yet, or the radar's key is unknown."},
+    404: {"model": ErrorOut, "description": "No such infraction."},
+    409: {"model": ErrorOut, "description": "The evidence image has not arrived yet, or the radar's key is unknown."},
 }
 
 
@@ -48,8 +49,8 @@ def export(infraction_id: InfractionId, central: CentralDep) -> Response:
     response_class=Response,
     responses={
         200: {"content": {"application/pdf": {}}, "description": "The notice sent to the owner at detection time."},
-        404: {"description": "No such infraction."},
-        409: {"description": "The infraction is unidentified: there is no owner to notify."},
+        404: {"model": ErrorOut, "description": "No such infraction."},
+        409: {"model": ErrorOut, "description": "The infraction is unidentified: there is no owner to notify."},
     },
     **requires(Permission.INFRACTIONS_READ),
 )

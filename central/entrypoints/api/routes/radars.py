@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from speedledger.central.auth import Permission
 from speedledger.central.entrypoints.api.deps import CentralDep, PrincipalDep
 from speedledger.central.entrypoints.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, paginate
-from speedledger.central.entrypoints.api.schemas import RADAR_ID_PATTERN, Millis
+from speedledger.central.entrypoints.api.schemas import RADAR_ID_PATTERN, ErrorOut, Millis
 from speedledger.central.entrypoints.api.security import GuardedRoute, requires
 from speedledger.central.errors import NotFound
 from speedledger.central.ingest.queries import list_liveness, radar_liveness
@@ -155,7 +155,13 @@ def update_radar(radar_id: RadarId, body: RadarPatch, central: CentralDep, princ
     return _radar(central, radar_id)
 
 
-@router.post("/{radar_id}/metrology", status_code=201, response_model=RadarView, **requires(Permission.RADARS_WRITE))
+@router.post(
+    "/{radar_id}/metrology",
+    status_code=201,
+    response_model=RadarView,
+    responses={404: {"model": ErrorOut, "description": "No such radar."}},
+    **requires(Permission.RADARS_WRITE),
+)
 def record_metrology(radar_id: RadarId, body: MetrologyIn, central: CentralDep, principal: PrincipalDep) -> RadarView:
     """Record a type-approval or periodic-verification certificate (back-dated if need be, never in the future)."""
     central.bus.handle(RecordMetrology(radar_id=radar_id, record=body.record(), actor=principal.subject))
