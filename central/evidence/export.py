@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from speedledger.central.bootstrap import Central
+from speedledger.central.bootstrap import Central, central_config_key
 from speedledger.central.errors import Conflict, NotFound
 from speedledger.central.eventstore.port import RecordedEvent
 from speedledger.central.evidence import bundle
@@ -12,7 +12,6 @@ from speedledger.central.infractions.events import infraction_stream, violation_
 from speedledger.central.infractions.fines import fine_schedule_document
 from speedledger.central.infractions.queries import get_infraction
 from speedledger.central.ingest.queries import evidence_for_violation
-from speedledger.central.ingest.service import central_config_key
 from speedledger.central.radars.lookup import load_radar
 from speedledger.shared import canonical, keys
 

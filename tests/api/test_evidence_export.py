@@ -14,10 +14,9 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from speedledger.central.auth import Role
-from speedledger.central.bootstrap import Central
+from speedledger.central.bootstrap import Central, central_config_key
 from speedledger.central.evidence import bundle
 from speedledger.central.evidence.verify import verify_export
-from speedledger.central.ingest.service import central_config_key
 from speedledger.central.ingest.tables import evidence_blobs
 from speedledger.cli import app
 from speedledger.shared import keys
