@@ -17,7 +17,8 @@ FORMAT = "speedledger-evidence"
 VERSION = 1
 
 MANIFEST = "manifest.json"
-#: The device's signed violation message, canonical JSON (CONTRACT §1) with its `sig`.
+#: The device's signed violation message with its `sig`, the bytes as received (canonical JSON from radars that
+#: follow CONTRACT §1).
 VIOLATION = "violation.json"
 #: The evidence JPEG; absent when the radar sent none (`image_sha256` is "").
 EVIDENCE = "evidence.jpg"

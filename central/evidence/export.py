@@ -11,9 +11,10 @@ from speedledger.central.evidence import bundle
 from speedledger.central.infractions.events import infraction_stream, violation_stream
 from speedledger.central.infractions.fines import fine_schedule_document
 from speedledger.central.infractions.queries import get_infraction
+from speedledger.central.infractions.violations import received_payload
 from speedledger.central.ingest.queries import evidence_for_violation
 from speedledger.central.radars.lookup import load_radar
-from speedledger.shared import canonical, keys
+from speedledger.shared import keys
 
 
 def export_infraction(central: Central, infraction_id: str) -> bytes:
@@ -32,13 +33,11 @@ def export_infraction(central: Central, infraction_id: str) -> bytes:
         raise Conflict(f"radar {infraction.radar_id} or its key {message['key_id']} is no longer known")
     detected_at_ms = infraction.detected_at_ms
     in_force = radar.verification_at(detected_at_ms)
-    events = [
-        *central.store.read_stream(violation_stream(infraction.radar_id, infraction.seq)),
-        *central.store.read_stream(infraction_stream(infraction_id)),
-    ]
+    recorded = central.store.read_stream(violation_stream(infraction.radar_id, infraction.seq))
+    events = [*recorded, *central.store.read_stream(infraction_stream(infraction_id))]
     config_key = central_config_key(central.settings)
     members = {
-        bundle.VIOLATION: canonical.dumps(dict(message)),
+        bundle.VIOLATION: received_payload(message, recorded[0].metadata if recorded else {}),
         bundle.RADAR_KEY: bundle.json_member(
             {
                 "radar_id": radar.radar_id,

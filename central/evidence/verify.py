@@ -110,7 +110,13 @@ def _violation(members: Mapping[str, bytes], report: Report, pinned: bytes | Non
         message = decode_violation(raw)
     except Rejected as rejected:
         raise _Broken(bundle.VIOLATION, f"not a v1 violation message: {rejected}") from None
-    report.add(f"{bundle.VIOLATION} canonical", canonical_bytes(message) == raw, "canonical JSON (CONTRACT §1)")
+    if canonical_bytes(message) == raw:
+        report.add(f"{bundle.VIOLATION} canonical", True, "the bytes as received are canonical JSON (CONTRACT §1)")
+    else:
+        report.skip(
+            f"{bundle.VIOLATION} canonical",
+            "the radar sent other spacing or order; its signature covers the canonical form",
+        )
     detected_at_ms = message["detected_at_ms"]
     key_doc = _json(bundle.RADAR_KEY, _member(members, bundle.RADAR_KEY))
     public = _public_key(bundle.RADAR_KEY, key_doc)

@@ -15,13 +15,15 @@ from typer.testing import CliRunner
 
 from speedledger.central.auth import Role
 from speedledger.central.bootstrap import Central, central_config_key
+from speedledger.central.eventstore.port import NO_STREAM
 from speedledger.central.evidence import bundle
 from speedledger.central.evidence.verify import verify_export
+from speedledger.central.infractions.violations import PAYLOAD_METADATA, violation_recorded
 from speedledger.central.ingest.tables import evidence_blobs
 from speedledger.cli import app
-from speedledger.shared import keys
+from speedledger.shared import canonical, keys
 from tests.api.conftest import Tokens
-from tests.api.factories import RadarKey
+from tests.api.factories import RadarKey, violation
 from tests.api.test_infractions import Scene
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -173,3 +175,24 @@ def test_export_access_and_errors(exported: tuple[Scene, bytes, str], client: Te
     pending = next(item for item in scene.get("/api/v1/infractions")["items"] if item["image_sha256"] == "e" * 64)
     waiting = client.get(f"/api/v1/infractions/{pending['infraction_id']}/export", headers=tokens.headers(Role.AGENCY))
     assert waiting.status_code == 409 and "has not arrived" in waiting.json()["detail"]
+
+
+@sqlite_only
+def test_bytes_sent_in_another_form_are_exported_as_received(
+    client: TestClient, tokens: Tokens, central: Central
+) -> None:
+    scene = Scene(client, tokens, central)
+    message = violation(scene.keys["RA"], "RA", 1, measured_speed_ckmh=13150, detected_at_ms=scene.now_ms)
+    spaced = json.dumps(message, indent=1).encode()  # valid JSON, signed content, not canonical
+    _, canonical_event = violation_recorded(message, scene.now_ms, payload=canonical.dumps(message))
+    assert PAYLOAD_METADATA not in canonical_event.metadata  # the usual case costs nothing
+    stream_id, event = violation_recorded(message, scene.now_ms, payload=spaced)
+    central.store.append(stream_id, [event], NO_STREAM)
+    central.runner.catch_up()
+    (item,) = scene.get("/api/v1/infractions")["items"]
+    response = client.get(f"/api/v1/infractions/{item['infraction_id']}/export", headers=tokens.headers(Role.AGENCY))
+    data = response.content
+    assert bundle.read_zip(data)[bundle.VIOLATION] == spaced
+    report = verify_export(data, radar_key=scene.keys["RA"].public_raw, central_key=central_key(central))
+    assert report.verified
+    assert [check.name for check in report.checks if check.status == "skip"] == ["violation.json canonical"]
