@@ -61,7 +61,6 @@ def failures(data: bytes, scene: Scene, central: Central) -> list[str]:
     return [f"{check.name}: {check.detail}" for check in report.checks if check.status == "fail"]
 
 
-@sqlite_only
 def test_an_export_verifies_offline_with_the_cli(exported: tuple[Scene, bytes, str], central: Central, tmp_path: Path):
     scene, data, infraction_id = exported
     members = bundle.read_zip(data)

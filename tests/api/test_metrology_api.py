@@ -69,7 +69,6 @@ def test_bad_certificates_are_422_and_agencies_cannot_record(client: TestClient,
     assert client.post(f"{RADARS}/R9/metrology", json=VERIFIED.fields(), headers=admin).status_code == 404
 
 
-@sqlite_only
 def test_violations_of_an_unverified_radar_are_listed_for_the_operator(
     client: TestClient, tokens: Tokens, central: Central
 ) -> None:

@@ -50,7 +50,6 @@ def notice_url(scene: Scene) -> tuple[str, dict[str, object]]:
     return f"/api/v1/infractions/{item['infraction_id']}/notice.pdf", item
 
 
-@sqlite_only
 def test_the_notice_holds_plate_speeds_amounts_and_reference(scene: Scene, tmp_path: Path) -> None:
     url, item = notice_url(scene)
     response = scene.client.get(url, headers=scene.tokens.headers(Role.AGENCY))
