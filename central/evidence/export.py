@@ -43,7 +43,10 @@ def export_infraction(central: Central, infraction_id: str) -> bytes:
                 "radar_id": radar.radar_id,
                 "key_id": key.key_id,
                 "public_key": keys.b64encode(key.public_key),
-                "valid_from_ms": key.added_at_ms,
+                "added_at_ms": key.added_at_ms,
+                # The key registered with the radar also covers what it measured before central knew it,
+                # as its first speed limit does; a rotated key is valid from when it was added.
+                "valid_from_ms": None if key.key_id == radar.keys[0].key_id else key.added_at_ms,
                 "valid_until_ms": key.revoked_at_ms,
             }
         ),

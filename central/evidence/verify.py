@@ -132,8 +132,7 @@ def _violation(members: Mapping[str, bytes], report: Report, pinned: bytes | Non
     valid_from, valid_until = key_doc.get("valid_from_ms"), key_doc.get("valid_until_ms")
     report.add(
         "radar key valid at detection",
-        isinstance(valid_from, int)
-        and valid_from <= detected_at_ms
+        (valid_from is None or (isinstance(valid_from, int) and valid_from <= detected_at_ms))
         and (valid_until is None or (isinstance(valid_until, int) and detected_at_ms < valid_until)),
         f"{bundle.RADAR_KEY} valid from {valid_from} until {valid_until}, detected at {detected_at_ms}",
     )

@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi.testclient import TestClient
 from PIL import Image
 from typer.testing import CliRunner
@@ -195,3 +196,37 @@ def test_bytes_sent_in_another_form_are_exported_as_received(
     report = verify_export(data, radar_key=scene.keys["RA"].public_raw, central_key=central_key(central))
     assert report.verified
     assert [check.name for check in report.checks if check.status == "skip"] == ["violation.json canonical"]
+
+
+@sqlite_only
+def test_a_rotated_key_is_valid_only_from_its_rotation(
+    client: TestClient, tokens: Tokens, central: Central, tmp_path: Path
+) -> None:
+    scene = Scene(client, tokens, central)
+    rotated = RadarKey()
+    added = client.post(
+        "/api/v1/radars/RA/keys", json={"public_key": rotated.public_b64}, headers=tokens.headers(Role.ADMIN)
+    )
+    assert added.status_code == 201
+    added_at_ms = next(
+        key["added_at_ms"]
+        for key in scene.get("/api/v1/radars/RA", Role.ADMIN)["keys"]
+        if key["key_id"] == rotated.key_id
+    )
+    scene.keys["RA"] = rotated
+    before, after = scene.record(at_ms=added_at_ms - 1), scene.record(at_ms=added_at_ms)
+    pem = tmp_path / "radar.pub"
+    pem.write_bytes(rotated.private.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+    outcomes = {}
+    for message in (before, after):
+        item = next(i for i in scene.get("/api/v1/infractions")["items"] if i["event_id"] == message["event_id"])
+        export = tmp_path / f"{message['seq']}.zip"
+        export.write_bytes(
+            client.get(
+                f"/api/v1/infractions/{item['infraction_id']}/export", headers=tokens.headers(Role.AGENCY)
+            ).content
+        )
+        outcomes[message["seq"]] = CliRunner().invoke(app, ["verify", str(export), "--radar-key", str(pem)])
+    assert outcomes[after["seq"]].exit_code == 0, outcomes[after["seq"]].output
+    assert outcomes[before["seq"]].exit_code == 1
+    assert "FAIL radar key valid at detection" in outcomes[before["seq"]].output
