@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -230,3 +232,31 @@ def test_a_rotated_key_is_valid_only_from_its_rotation(
     assert outcomes[after["seq"]].exit_code == 0, outcomes[after["seq"]].output
     assert outcomes[before["seq"]].exit_code == 1
     assert "FAIL radar key valid at detection" in outcomes[before["seq"]].output
+
+
+BLOCK_CENTRAL_PACKAGES = """
+import sys
+class Blocked:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"sqlalchemy", "fastapi", "psycopg", "reportlab", "starlette"}:
+            raise ModuleNotFoundError("not installed: " + name, name=name)
+sys.meta_path.insert(0, Blocked())
+from speedledger.cli import app
+app()
+"""
+
+
+@sqlite_only
+def test_verify_needs_no_database_nor_web_stack(
+    exported: tuple[Scene, bytes, str], central: Central, tmp_path: Path
+) -> None:
+    scene, data, _ = exported
+    path = tmp_path / "export.zip"
+    path.write_bytes(data)
+    arguments = ["verify", str(path), "--radar-key", scene.keys["RA"].public_b64]
+    arguments += ["--central-key", keys.b64encode(central_key(central))]
+    result = subprocess.run(
+        [sys.executable, "-c", BLOCK_CENTRAL_PACKAGES, *arguments], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1] == "verdict: VERIFIED"
