@@ -27,7 +27,6 @@ ROWS = 100_000
 T0 = 1_764_316_800_000
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_csv_has_the_rows_and_fields_of_the_json_list(scene_csv: tuple[Scene, TestClient, Tokens]) -> None:
     scene, client, tokens = scene_csv
     scene.record("RA")
