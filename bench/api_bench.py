@@ -36,6 +36,7 @@ from speedledger.central.infractions.queries import list_infractions  # noqa: E4
 from speedledger.central.radars.commands import RegisterRadar  # noqa: E402
 from tests.api.factories import RadarKey, violation  # noqa: E402
 from tests.api.server import running  # noqa: E402
+from tests.fixtures.metrology import VERIFIED  # noqa: E402
 
 SECRET = "bench-secret-" + "0" * 32
 
@@ -70,7 +71,13 @@ def main() -> None:
         key = RadarKey()
         central.bus.handle(
             RegisterRadar(
-                radar_id="B1", name="bench", latitude=45.0, longitude=4.0, speed_limit_kmh=90, public_key=key.public_b64
+                radar_id="B1",
+                name="bench",
+                latitude=45.0,
+                longitude=4.0,
+                speed_limit_kmh=90,
+                public_key=key.public_b64,
+                metrology=(VERIFIED,),
             )
         )
         now_ms = int(time.time() * 1000) - args.infractions

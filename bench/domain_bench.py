@@ -12,6 +12,7 @@ the same run on the same database, so the ratio is the cost of deciding per even
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 import uuid
@@ -21,6 +22,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, Table
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' verified metrology record
+
 from speedledger.central.bootstrap import Settings, bootstrap
 from speedledger.central.eventstore.port import NO_STREAM, AppendRequest, RecordedEvent
 from speedledger.central.infractions.events import INFRACTION_EVENTS
@@ -29,6 +32,7 @@ from speedledger.central.projections.runner import ProjectionRunner
 from speedledger.central.radars.commands import RegisterRadar
 from speedledger.central.registration.commands import RegisterOwner, RegisterVehicle
 from speedledger.shared import canonical, keys
+from tests.fixtures.metrology import VERIFIED
 
 PLATES = [f"AB{index:03d}CD" for index in range(200)]
 
@@ -53,6 +57,7 @@ def run(directory: Path, count: int) -> None:
             longitude=0.0,
             speed_limit_kmh=90,
             public_key=keys.b64encode(public_raw),
+            metrology=(VERIFIED,),
         )
     )
     for plate in PLATES:

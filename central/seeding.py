@@ -2,7 +2,10 @@
 
 ```json
 {"radars":   [{"radar_id": "FR-A6-012", "name": "A6 PK 12", "latitude": 48.6, "longitude": 2.4,
-               "speed_limit_kmh": 90, "public_key": "<base64>"  or  "key_file": "radar.pem"}],
+               "speed_limit_kmh": 90, "public_key": "<base64>"  or  "key_file": "radar.pem",
+               "metrology": [{"kind": "periodic_verification", "approval_number": "...",
+                              "verifying_body": "...", "verified_at_ms": 0, "valid_until_ms": 0,
+                              "certificate_sha256": "<hex>"}]}],
  "owners":   [{"owner_id": "<uuid>", "name": "...", "birth_date": "1980-04-01", "email": "..."}],
  "vehicles": [{"plate": "GZ-123-QK", "brand": "Renault", "model": "Clio", "fiscal_power": 5,
                "owner_id": "<uuid>", "registered_at_ms": 0}],
@@ -29,6 +32,7 @@ from speedledger.central.infractions.commands import RecordViolation
 from speedledger.central.messagebus import MessageBus
 from speedledger.central.messages import Command
 from speedledger.central.radars.commands import RegisterRadar
+from speedledger.central.radars.metrology import MetrologyRecord
 from speedledger.central.registration.commands import RegisterOwner, RegisterVehicle
 from speedledger.shared import keys
 
@@ -51,6 +55,7 @@ def _radar(entry: Mapping[str, Any], base: Path) -> Command:
     key_file = fields.pop("key_file", None)
     if key_file is not None:
         fields["public_key"] = public_key_from_file(base / key_file)
+    fields["metrology"] = tuple(MetrologyRecord(**record) for record in fields.get("metrology", ()))
     return RegisterRadar(**fields, actor="seed")
 
 

@@ -21,6 +21,7 @@ need tesseract-ocr-eng "Tesseract language data used by the plate reader" \
     bash -c 'ls /usr/share/tesseract-ocr/*/tessdata/eng.traineddata'
 need fonts-dejavu-core "typeface of the simulator's rendered number plates" \
     bash -c 'ls /usr/share/fonts/truetype/dejavu/DejaVuSansCondensed-Bold.ttf'
+need poppler-utils "pdftotext reads the notices of infraction back in tests" command -v pdftotext
 need nodejs "runs the MicroPython WebAssembly port in tests" command -v node
 need npm "installs the MicroPython WebAssembly port" command -v npm
 need chromium "the browser Playwright drives in the dashboard tests and \`make screenshots\`" \

@@ -19,6 +19,9 @@ COMMANDS = {
     "keys": ("speedledger.edge.keys_cli", "keys_app", "edge"),
     "token": ("speedledger.central.entrypoints.cli", "token_app", "central"),
     "edge": ("speedledger.edge.cli", "edge_app", "edge"),
+    # Checking an export needs no database and nothing beyond the base install.
+    "verify": ("speedledger.central.entrypoints.evidence_cli", "verify", "central"),
+    "notices": ("speedledger.central.entrypoints.evidence_cli", "notices", "central"),
 }
 
 #: What a command that is not installed accepts: anything, so that it can say what is missing.

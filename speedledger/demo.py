@@ -9,6 +9,7 @@ shows the quarantine. Everything lives in ./demo and is thrown away at the next 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -30,6 +31,7 @@ from rich.table import Table
 from speedledger.central.auth.roles import Role
 from speedledger.central.auth.tokens import TokenAuthority
 from speedledger.central.infractions.events import ViolationRecorded
+from speedledger.central.radars.metrology import DAY_MS, PERIODIC_VERIFICATION
 from speedledger.shared import topics
 from speedledger.simulator.iq import Clutter, Scene, Vehicle
 from speedledger.simulator.roadside import write_recording
@@ -118,6 +120,20 @@ def generate_radar_key(env: dict[str, str]) -> str:
     return public_key
 
 
+def verification_certificate() -> dict[str, object]:
+    """The demo radar's periodic verification: issued 30 days ago, valid one year (docs/evidence.md)."""
+    document = f"Certificate of periodic verification, radar {RADAR_ID}, demo".encode()
+    verified_at_ms = int(time.time() * 1000) - 30 * DAY_MS
+    return {
+        "kind": PERIODIC_VERIFICATION,
+        "approval_number": "DEMO-VP-2026-001",
+        "verifying_body": "Demo verification body",
+        "verified_at_ms": verified_at_ms,
+        "valid_until_ms": verified_at_ms + 365 * DAY_MS,
+        "certificate_sha256": hashlib.sha256(document).hexdigest(),
+    }
+
+
 def seed(api: httpx.Client, public_key: str) -> None:
     def post(path: str, body: dict[str, object]) -> dict[str, object]:
         response = api.post(path, json=body)
@@ -135,6 +151,7 @@ def seed(api: httpx.Client, public_key: str) -> None:
             "longitude": 2.7016,
             "speed_limit_kmh": SPEED_LIMIT_KMH,
             "public_key": public_key,
+            "metrology": [verification_certificate()],
         },
     )
     alice = post("/api/v1/owners", {"name": "Alice Martin", "birth_date": "1984-03-02", "email": "alice@example.org"})
@@ -147,7 +164,7 @@ def seed(api: httpx.Client, public_key: str) -> None:
     sold_at_ms = int(time.time() * 1000)
     post("/api/v1/vehicles/AB456CD/transfer", {"owner_id": bob["owner_id"], "effective_at_ms": sold_at_ms})
     console.print(
-        f"Registered radar {RADAR_ID} (limit {SPEED_LIMIT_KMH} km/h), owners Alice and Bob, "
+        f"Registered radar {RADAR_ID} (limit {SPEED_LIMIT_KMH} km/h, verified for a year), owners Alice and Bob, "
         "GZ-123-QK (Alice) and AB-456-CD (Alice, then sold to Bob)."
     )
 
@@ -209,6 +226,20 @@ def show_infractions(api: httpx.Client, expected: int) -> None:
     console.print(table)
 
 
+def verify_evidence(api: httpx.Client, env: dict[str, str], radar_key: str, central_key: str) -> None:
+    """Export one infraction's evidence and check it offline with `speedledger verify`, as a court would."""
+    (first,) = api.get("/api/v1/infractions", params={"plate": "GZ123QK"}).json()["items"]
+    url = f"/api/v1/infractions/{first['infraction_id']}/export"
+    wait_for("the evidence export", lambda: api.get(url).status_code == 200)  # once its image has arrived
+    export = WORKDIR / f"infraction-{first['infraction_id']}.zip"
+    export.write_bytes(api.get(url).content)
+    command = ["verify", str(export), "--radar-key", radar_key, "--central-key", central_key]
+    verdict = subprocess.run(
+        [sys.executable, "-m", "speedledger", *command], env=env, capture_output=True, text=True, check=False
+    ).stdout.splitlines()
+    console.print(f"[bold]$ speedledger verify {export} --radar-key ... --central-key ...[/]: {verdict[-1]}")
+
+
 def show_quarantine(api: httpx.Client) -> None:
     wait_for("the quarantine entry", lambda: api.get("/api/v1/quarantine").json()["items"])
     for item in api.get("/api/v1/quarantine").json()["items"]:
@@ -241,12 +272,14 @@ def main() -> None:
         wait_for("central", lambda: api.get("/health").status_code == 200)
         console.print(f"Embedded broker at {mqtt_url}; central (SQLite) at {base_url} (Swagger UI: {base_url}/docs)")
         console.rule("registry")
-        seed(api, generate_radar_key(env))
+        radar_key = generate_radar_key(env)
+        seed(api, radar_key)
         console.rule("the radar agent replays the roadside recording")
         central_key = api.get("/api/v1/config-key").json()["public_key"]
         run_radar(env, mqtt_url, central_key, wav, camera)
         console.rule("central")
         show_infractions(api, expected=3)
+        verify_evidence(api, env, radar_key, central_key)
         events = api.get("/api/v1/events", params={"limit": 500}).json()["items"]
         recorded = [event for event in events if event["type"] == ViolationRecorded.type_name]
         (WORKDIR / "first-violation.json").write_text(json.dumps(recorded[0]["data"]["message"]))

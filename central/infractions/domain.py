@@ -39,6 +39,16 @@ class InfractionStatus(StrEnum):
     UNIDENTIFIED = "unidentified"
 
 
+class DismissalReason(StrEnum):
+    """Why a verified violation gives no infraction (`ViolationDismissed.reason`), in the order checked."""
+
+    UNKNOWN_RADAR = "unknown_radar"
+    RADAR_INACTIVE = "radar_inactive"
+    #: No periodic verification in force at detection time: the measurement proves nothing.
+    RADAR_NOT_VERIFIED = "radar_not_verified"
+    NOT_OVER_LIMIT = "not_over_limit"
+
+
 class RadarFacts(Protocol):
     """What a decision asks of the radars context (`radars.lookup.RadarState` gives it)."""
 
@@ -48,6 +58,9 @@ class RadarFacts(Protocol):
     def speed_limit_at(self, at_ms: int) -> int: ...
 
     def status_at(self, at_ms: int) -> str: ...
+
+    def verification_at(self, at_ms: int) -> object | None:
+        """The periodic verification in force at `at_ms` (a `radars.metrology.MetrologyRecord`), or None."""
 
 
 class VehicleFacts(Protocol):
@@ -94,13 +107,16 @@ def decide_violation(
         )
 
     if radar is None:
-        return dismissed("unknown_radar", None)
+        return dismissed(DismissalReason.UNKNOWN_RADAR, None)
     limit = radar.speed_limit_at(detected_at_ms)
     if radar.status_at(detected_at_ms) != "active":
-        return dismissed("radar_inactive", limit)
+        return dismissed(DismissalReason.RADAR_INACTIVE, limit)
+    # A measurement by a radar without a verification in force proves nothing, not even "under the limit".
+    if radar.verification_at(detected_at_ms) is None:
+        return dismissed(DismissalReason.RADAR_NOT_VERIFIED, limit)
     excess = retained - limit
     if excess < 1:
-        return dismissed("not_over_limit", limit)
+        return dismissed(DismissalReason.NOT_OVER_LIMIT, limit)
     fine = schedule.fine(limit, excess)
     plate = str(message["plate"])
     owner_id = vehicle.owner_at(detected_at_ms) if vehicle is not None else None

@@ -54,7 +54,7 @@ class ViolationDismissed(Event, type_name="ViolationDismissed"):
     event_id: str
     radar_id: str
     seq: int
-    #: "not_over_limit", "unknown_radar" or "radar_inactive".
+    #: "not_over_limit", "unknown_radar", "radar_inactive" or "radar_not_verified".
     reason: str
     detected_at_ms: int
     measured_speed_ckmh: int

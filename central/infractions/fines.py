@@ -119,6 +119,11 @@ class FineSchedule:
 
 def load_fine_schedule(path: Path | None = None) -> FineSchedule:
     """The schedule in `path`, or the packaged French default."""
+    return FineSchedule.from_dict(fine_schedule_document(path))
+
+
+def fine_schedule_document(path: Path | None = None) -> dict[str, Any]:
+    """The schedule's JSON document as written (what evidence exports carry), unchecked."""
     if path is None:
         text = resources.files("speedledger.central.infractions").joinpath("fine_schedule.json").read_text()
     else:
@@ -130,7 +135,9 @@ def load_fine_schedule(path: Path | None = None) -> FineSchedule:
         data = json.loads(text)
     except ValueError as error:
         raise ConfigurationError(f"fine schedule {path or 'default'} is not JSON: {error}") from error
-    return FineSchedule.from_dict(data)
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"fine schedule {path or 'default'} is not a JSON object")
+    return data
 
 
 def _int(value: object) -> int:

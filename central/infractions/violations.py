@@ -29,17 +29,35 @@ class SignatureRejected(ValueError):
         self.reason = reason
 
 
+#: Metadata key of the bytes a radar sent, kept only when they are not the message's canonical JSON.
+PAYLOAD_METADATA = "payload_b64"
+
+
 def violation_recorded(
-    message: Mapping[str, Any], received_at_ms: int, metadata: Mapping[str, Any] | None = None
+    message: Mapping[str, Any],
+    received_at_ms: int,
+    metadata: Mapping[str, Any] | None = None,
+    *,
+    payload: bytes | None = None,
 ) -> tuple[str, NewEvent]:
     """The stream id and event recording an already verified violation message (kept whole, `sig` too).
 
-    `metadata` (e.g. `{"via": "mqtt"}`) is stored beside the event.
+    `metadata` (e.g. `{"via": "mqtt"}`) is stored beside the event. `payload`, the bytes as received, is
+    kept there too (base64, `PAYLOAD_METADATA`) when the radar did not send canonical JSON, so evidence
+    exports give the bytes exactly as received (`received_payload`).
     """
+    if payload is not None and payload != canonical.dumps(dict(message)):
+        metadata = {**(metadata or {}), PAYLOAD_METADATA: keys.b64encode(payload)}
     event = ViolationRecorded(message=dict(message), received_at_ms=received_at_ms, key_id=str(message["key_id"]))
     return violation_stream(str(message["radar_id"]), int(message["seq"])), to_new_event(
         event, metadata, event_id=str(message["event_id"])
     )
+
+
+def received_payload(message: Mapping[str, Any], metadata: Mapping[str, Any]) -> bytes:
+    """The violation's bytes as the radar sent them: its canonical JSON, unless the event kept other bytes."""
+    kept = metadata.get(PAYLOAD_METADATA)
+    return keys.b64decode(str(kept)) if kept is not None else canonical.dumps(dict(message))
 
 
 def verify_signature(message: Mapping[str, Any], radar: RadarState) -> None:

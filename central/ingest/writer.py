@@ -10,9 +10,9 @@ acks to publish and the metric labels to count; the pipeline does both only afte
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from speedledger.central.eventstore.port import (
     NO_STREAM,
@@ -29,8 +29,11 @@ from speedledger.central.ingest.parse import Rejected
 from speedledger.central.ingest.reasons import Reason
 from speedledger.shared import canonical, topics, violation
 
-#: Builds the (stream_id, event) that records a verified violation.
-RecordBuilder = Callable[[dict[str, Any], int], tuple[str, NewEvent]]
+
+class RecordBuilder(Protocol):
+    """Builds the (stream_id, event) that records a verified violation, given the bytes as received."""
+
+    def __call__(self, message: dict[str, Any], received_at_ms: int, *, payload: bytes) -> tuple[str, NewEvent]: ...
 
 
 @dataclass
@@ -83,7 +86,7 @@ class BatchWriter:
         """Append the violation and owe its ack; or the refusal the store's answer amounts to."""
         message = verified.message
         event_id, seq = message["event_id"], message["seq"]
-        stream_id, event = self._record(message, item.received.received_at_ms)
+        stream_id, event = self._record(message, item.received.received_at_ms, payload=item.received.payload)
         if verified.revoked_key:
             if self._recorded_event_id(stream_id, appended) == event_id:
                 _ack(item, written, event_id, seq, "duplicate", original="accepted")

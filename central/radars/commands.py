@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from speedledger.central.messages import Command
+from speedledger.central.radars.metrology import MetrologyRecord
 
 #: Values of a radar's `status`. Violations detected while a radar is not `active` give no infraction.
 RADAR_STATUSES = ("active", "inactive")
@@ -14,7 +15,9 @@ RADAR_STATUSES = ("active", "inactive")
 class RegisterRadar(Command):
     """Register a radar with its first signing key (standard base64 of the raw 32-byte Ed25519 key).
 
-    Result: the radar_id. Conflict when the radar exists; Invalid for a bad id, position, limit or key.
+    `metrology`: certificates to record with it (as `RecordMetrology`); without a periodic verification in
+    force its violations are dismissed (`radar_not_verified`).
+    Result: the radar_id. Conflict when the radar exists; Invalid for a bad id, position, limit, key or record.
     """
 
     radar_id: str
@@ -23,6 +26,7 @@ class RegisterRadar(Command):
     longitude: float
     speed_limit_kmh: int
     public_key: str
+    metrology: tuple[MetrologyRecord, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -63,3 +67,14 @@ class RevokeRadarKey(Command):
     radar_id: str
     key_id: str
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class RecordMetrology(Command):
+    """Record a type-approval or periodic-verification certificate (back-dating allowed, never the future).
+
+    Result: None. NotFound for an unknown radar; Invalid for a bad record.
+    """
+
+    radar_id: str
+    record: MetrologyRecord

@@ -15,14 +15,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from speedledger.central.errors import Conflict, Invalid, NotFound
 from speedledger.central.messages import Event
+from speedledger.central.radars import metrology
 from speedledger.central.radars.commands import (
     RADAR_STATUSES,
+    RecordMetrology,
     RegisterRadar,
     RevokeRadarKey,
     RotateRadarKey,
     UpdateRadar,
 )
 from speedledger.central.radars.events import (
+    MetrologyRecorded,
     RadarDetailsChanged,
     RadarKeyAdded,
     RadarKeyRevoked,
@@ -30,6 +33,7 @@ from speedledger.central.radars.events import (
     RadarStatusChanged,
     SpeedLimitChanged,
 )
+from speedledger.central.radars.metrology import MetrologyRecord
 from speedledger.shared import keys
 
 RADAR_ID = re.compile(r"[A-Za-z0-9-]{1,32}")
@@ -87,6 +91,7 @@ class RadarState:
     statuses: Timeline
     keys: tuple[RadarKey, ...]
     registered_at_ms: int
+    metrology: tuple[MetrologyRecord, ...] = ()
 
     @property
     def speed_limit_kmh(self) -> int:
@@ -105,6 +110,10 @@ class RadarState:
 
     def key(self, key_id: str) -> RadarKey | None:
         return next((key for key in self.keys if key.key_id == key_id), None)
+
+    def verification_at(self, at_ms: int) -> MetrologyRecord | None:
+        """The periodic verification in force at `at_ms`, or None (its measurements are then no evidence)."""
+        return metrology.verification_in_force(self.metrology, at_ms)
 
     @property
     def active_keys(self) -> tuple[RadarKey, ...]:
@@ -141,6 +150,8 @@ def evolve(state: RadarState | None, event: Event) -> RadarState:
                 for key in state.keys
             )
             return replace(state, keys=revoked)
+        case MetrologyRecorded():
+            return replace(state, metrology=(*state.metrology, MetrologyRecord.from_fields(event.data())))
     return state
 
 
@@ -153,6 +164,7 @@ def register(command: RegisterRadar, state: RadarState | None, now_ms: int) -> l
     _position(command.latitude, command.longitude)
     _limit(command.speed_limit_kmh)
     raw = parse_public_key(command.public_key)
+    records = [_metrology_recorded(command.radar_id, record, now_ms) for record in command.metrology]
     return [
         RadarRegistered(
             radar_id=command.radar_id,
@@ -163,7 +175,8 @@ def register(command: RegisterRadar, state: RadarState | None, now_ms: int) -> l
             public_key=keys.b64encode(raw),
             key_id=keys.key_id(raw),
             registered_at_ms=now_ms,
-        )
+        ),
+        *records,
     ]
 
 
@@ -228,6 +241,15 @@ def revoke_key(command: RevokeRadarKey, state: RadarState | None, now_ms: int) -
     if key.revoked:
         raise Conflict(f"key {command.key_id} is already revoked")
     return [RadarKeyRevoked(radar_id=radar.radar_id, key_id=key.key_id, reason=command.reason, revoked_at_ms=now_ms)]
+
+
+def record_metrology(command: RecordMetrology, state: RadarState | None, now_ms: int) -> list[Event]:
+    radar = _existing(state, command.radar_id)
+    return [_metrology_recorded(radar.radar_id, command.record, now_ms)]
+
+
+def _metrology_recorded(radar_id: str, record: MetrologyRecord, now_ms: int) -> MetrologyRecorded:
+    return MetrologyRecorded(radar_id=radar_id, **metrology.checked(record, now_ms).fields(), recorded_at_ms=now_ms)
 
 
 def parse_public_key(text: str) -> bytes:

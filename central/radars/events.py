@@ -60,8 +60,30 @@ class RadarKeyRevoked(Event, type_name="RadarKeyRevoked"):
     revoked_at_ms: int
 
 
+@dataclass(frozen=True)
+class MetrologyRecorded(Event, type_name="MetrologyRecorded"):
+    """A type-approval or periodic-verification certificate (fields as `radars.metrology.MetrologyRecord`)."""
+
+    radar_id: str
+    kind: str
+    approval_number: str
+    verifying_body: str
+    verified_at_ms: int
+    valid_until_ms: int
+    certificate_sha256: str
+    recorded_at_ms: int
+
+
 RADAR_EVENTS = EventTypes(
-    [RadarRegistered, RadarDetailsChanged, SpeedLimitChanged, RadarStatusChanged, RadarKeyAdded, RadarKeyRevoked]
+    [
+        RadarRegistered,
+        RadarDetailsChanged,
+        SpeedLimitChanged,
+        RadarStatusChanged,
+        RadarKeyAdded,
+        RadarKeyRevoked,
+        MetrologyRecorded,
+    ]
 )
 
 

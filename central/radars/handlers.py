@@ -9,7 +9,13 @@ from speedledger.central.eventstore.port import EventStore
 from speedledger.central.messages import Clock, Command
 from speedledger.central.radars import domain
 from speedledger.central.radars.aggregate import RADAR
-from speedledger.central.radars.commands import RegisterRadar, RevokeRadarKey, RotateRadarKey, UpdateRadar
+from speedledger.central.radars.commands import (
+    RecordMetrology,
+    RegisterRadar,
+    RevokeRadarKey,
+    RotateRadarKey,
+    UpdateRadar,
+)
 from speedledger.central.radars.events import RadarKeyAdded
 
 
@@ -32,9 +38,14 @@ def revoke_radar_key(command: RevokeRadarKey, store: EventStore, clock: Clock) -
     RADAR.execute(store, command.radar_id, command, lambda radar: domain.revoke_key(command, radar, clock()))
 
 
+def record_metrology(command: RecordMetrology, store: EventStore, clock: Clock) -> None:
+    RADAR.execute(store, command.radar_id, command, lambda radar: domain.record_metrology(command, radar, clock()))
+
+
 HANDLERS: dict[type[Command], Callable[..., Any]] = {
     RegisterRadar: register_radar,
     UpdateRadar: update_radar,
     RotateRadarKey: rotate_radar_key,
     RevokeRadarKey: revoke_radar_key,
+    RecordMetrology: record_metrology,
 }

@@ -9,6 +9,7 @@ from speedledger.central.messages import Event
 from speedledger.central.projections.readmodel import TableProjection
 from speedledger.central.radars.events import (
     RADAR_EVENTS,
+    MetrologyRecorded,
     RadarDetailsChanged,
     RadarKeyAdded,
     RadarKeyRevoked,
@@ -53,13 +54,28 @@ radar_speed_limits = Table(
     Column("speed_limit_kmh", Integer, nullable=False),
 )
 
+#: Every certificate recorded for a radar, in the order recorded (`position` in the event log).
+radar_metrology = Table(
+    "radar_metrology",
+    metadata,
+    Column("radar_id", String(32), primary_key=True),
+    Column("position", BigInteger, primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("approval_number", String(200), nullable=False),
+    Column("verifying_body", String(200), nullable=False),
+    Column("verified_at_ms", BigInteger, nullable=False),
+    Column("valid_until_ms", BigInteger, nullable=False),
+    Column("certificate_sha256", String(64), nullable=False),
+    Column("recorded_at_ms", BigInteger, nullable=False),
+)
+
 
 class RadarsProjection(TableProjection):
     name = "radars"
     event_types = RADAR_EVENTS
 
     def __init__(self) -> None:
-        super().__init__([radars, radar_keys, radar_speed_limits])
+        super().__init__([radars, radar_keys, radar_speed_limits, radar_metrology])
 
     def handle(self, conn: Connection, event: Event, recorded: RecordedEvent) -> None:
         match event:
@@ -104,6 +120,8 @@ class RadarsProjection(TableProjection):
                     .where((key_table.c.radar_id == event.radar_id) & (key_table.c.key_id == event.key_id))
                     .values(revoked=True, revoked_at_ms=event.revoked_at_ms, revoke_reason=event.reason)
                 )
+            case MetrologyRecorded():
+                conn.execute(self.table("radar_metrology").insert(), dict(**event.data(), position=recorded.position))
 
     def _update_radar(self, conn: Connection, radar_id: str, **values: object) -> None:
         radar_table = self.table("radars")

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from speedledger.shared.canonical import dumps
 from speedledger.shared.keys import key_id
+from tests.fixtures.metrology import verified_body
 
 
 @dataclass
@@ -68,8 +69,9 @@ def violation(
     )
 
 
-def radar_body(radar_id: str, key: RadarKey, speed_limit_kmh: int = 90) -> dict[str, Any]:
-    return {
+def radar_body(radar_id: str, key: RadarKey, speed_limit_kmh: int = 90, *, verified: bool = True) -> dict[str, Any]:
+    """A `POST /api/v1/radars` body; `verified` adds a periodic verification in force (one more event)."""
+    body: dict[str, Any] = {
         "radar_id": radar_id,
         "name": f"Radar {radar_id}",
         "latitude": 45.76,
@@ -77,3 +79,4 @@ def radar_body(radar_id: str, key: RadarKey, speed_limit_kmh: int = 90) -> dict[
         "speed_limit_kmh": speed_limit_kmh,
         "public_key": key.public_b64,
     }
+    return {**body, "metrology": verified_body()} if verified else body

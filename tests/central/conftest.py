@@ -15,8 +15,10 @@ from sqlalchemy import Connection
 from speedledger.central.bootstrap import Central, Settings, bootstrap
 from speedledger.central.infractions.commands import RecordViolation
 from speedledger.central.radars.commands import RegisterRadar
+from speedledger.central.radars.metrology import MetrologyRecord
 from speedledger.central.registration.commands import RegisterOwner, RegisterVehicle
 from speedledger.shared import canonical, keys
+from tests.fixtures.metrology import VERIFIED
 
 #: 2025-11-28T08:00:00Z, the contract vector's day.
 T0 = 1_764_316_800_000
@@ -114,7 +116,13 @@ class World:
         self.central = central
         self.clock = clock
 
-    def radar(self, radar_id: str = "FR-A6-012", speed_limit_kmh: int = 90) -> Radar:
+    def radar(
+        self,
+        radar_id: str = "FR-A6-012",
+        speed_limit_kmh: int = 90,
+        metrology: tuple[MetrologyRecord, ...] = (VERIFIED,),
+    ) -> Radar:
+        """A registered radar, by default with a periodic verification in force at every test's detection time."""
         radar = Radar(radar_id)
         self.central.bus.handle(
             RegisterRadar(
@@ -124,6 +132,7 @@ class World:
                 longitude=2.3,
                 speed_limit_kmh=speed_limit_kmh,
                 public_key=radar.public_key,
+                metrology=metrology,
             )
         )
         return radar

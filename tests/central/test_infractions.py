@@ -148,7 +148,8 @@ def test_record_violation_duplicates_and_seq_reuse(central: Central, world: Worl
     reused_id = sign({**message, "seq": 99}, radar.private_key)
     with pytest.raises(Conflict, match="event_id"):
         world.record(reused_id)
-    assert len(central.store.read_all()) == 3  # radar, violation, infraction: nothing else recorded
+    # radar and its verification, violation, infraction: nothing else recorded
+    assert len(central.store.read_all()) == 4
 
 
 @sqlite_only

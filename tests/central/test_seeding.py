@@ -15,6 +15,7 @@ from speedledger.central.infractions.domain import infraction_id_for
 from speedledger.central.seeding import seed
 from speedledger.cli import app
 from tests.central.conftest import T0, FakeClock, Radar, make_central
+from tests.fixtures.metrology import verified_body
 
 OWNER = "5b1c7d0e-8a61-4e0b-9f3a-0c2d4e6f8a10"
 
@@ -35,6 +36,7 @@ def _document(tmp_path: Path, radar: Radar, violation: dict[str, object]) -> dic
                 "longitude": 2.4,
                 "speed_limit_kmh": 90,
                 "key_file": "radar.pem",
+                "metrology": verified_body(),
             }
         ],
         "owners": [{"owner_id": OWNER, "name": "Alice", "birth_date": "1980-04-01", "email": "a@example.fr"}],

@@ -23,3 +23,4 @@ def test_demo_shows_the_system_end_to_end(tmp_path: Path) -> None:
     assert "Bob Durand" in rows["AB456CD"], "charged to the owner at detection time, after the transfer"
     assert "unidentified" in rows["EF789GH"]
     assert "reason bad_signature" in output
+    assert "verdict: VERIFIED" in output, "the exported evidence checks offline"

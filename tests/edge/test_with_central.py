@@ -30,6 +30,7 @@ from speedledger.edge.core.violation import SpeedPolicy
 from speedledger.edge.mqtt_transport import MqttTransport
 from speedledger.edge.signing import CryptographySigner, verify
 from speedledger.shared import keys
+from tests.fixtures.metrology import VERIFIED
 from tests.fixtures.mosquitto import Mosquitto
 
 pytestmark = pytest.mark.mosquitto
@@ -68,6 +69,7 @@ def test_agent_and_central_ingest_agree_through_a_broker_restart(
             longitude=2.35,
             speed_limit_kmh=70,
             public_key=keys.b64encode(signer.public_key),
+            metrology=(VERIFIED,),
         )
     )
     ingest = build_ingest(

@@ -17,7 +17,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
 from speedledger.central.radars.commands import RegisterRadar
+from speedledger.central.radars.metrology import MetrologyRecord
 from speedledger.shared import canonical, keys
+from tests.fixtures.metrology import VERIFIED
 
 ROOT = "speedledger/v1/radars/"
 #: The smallest thing that starts like a JPEG (SOI marker), plus some bytes to hash.
@@ -65,8 +67,10 @@ class SigningRadar:
         signature = self.private_key.sign(canonical.signing_bytes(unsigned))
         return {**unsigned, "sig": keys.b64encode(signature)}
 
-    def registration(self, name: str = "test radar", speed_limit_kmh: int = 90) -> RegisterRadar:
-        """The command registering this radar with its key."""
+    def registration(
+        self, name: str = "test radar", speed_limit_kmh: int = 90, metrology: tuple[MetrologyRecord, ...] = (VERIFIED,)
+    ) -> RegisterRadar:
+        """The command registering this radar with its key and, by default, a periodic verification in force."""
         return RegisterRadar(
             radar_id=self.radar_id,
             name=name,
@@ -74,6 +78,7 @@ class SigningRadar:
             longitude=2.35,
             speed_limit_kmh=speed_limit_kmh,
             public_key=self.public_key_b64,
+            metrology=metrology,
         )
 
 

@@ -23,7 +23,7 @@ LIMITS = IngestLimits(max_evidence_bytes=64)
 
 
 def _registered(radar: SigningRadar) -> RadarState:
-    [registered] = domain.register(radar.registration(), None, 0)
+    [registered] = domain.register(radar.registration(metrology=()), None, 0)
     return domain.evolve(None, registered)
 
 

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from speedledger.central.bootstrap import Central
 from speedledger.central.infractions.events import violation_stream
+from speedledger.central.infractions.violations import PAYLOAD_METADATA
 from speedledger.central.ingest.queries import list_quarantine
 from speedledger.central.ingest.service import Ingest
 from speedledger.central.radars.commands import RevokeRadarKey, RotateRadarKey
@@ -65,6 +66,24 @@ def test_accepted_then_duplicate_with_the_original_outcome(
     assert (again["result"], again["original"]) == ("duplicate", "accepted")
     assert _recorded(central, message) == [message["event_id"]]
     assert _quarantined(central) == []
+
+
+def test_bytes_sent_in_another_form_are_kept_as_received(
+    ingest: Ingest, central: Central, register: Register, radar_client: Connect
+) -> None:
+    radar = register("R-1")
+    client = radar_client("R-1")
+    canonical_message, spaced_message = radar.violation(), radar.violation()
+    client.send(canonical.dumps(canonical_message))  # as radars send it (CONTRACT §1)
+    spaced = json.dumps(spaced_message, indent=1).encode()  # signed content, other spacing
+    client.send(spaced)
+    for message in (canonical_message, spaced_message):
+        assert client.ack_for(message["event_id"])["result"] == "accepted"
+    stored = [
+        central.store.read_stream(violation_stream("R-1", m["seq"]))[0] for m in (canonical_message, spaced_message)
+    ]
+    assert PAYLOAD_METADATA not in stored[0].metadata  # canonical bytes: the message itself is the payload
+    assert keys.b64decode(stored[1].metadata[PAYLOAD_METADATA]) == spaced
 
 
 def test_tampered_payload_is_rejected(

@@ -32,7 +32,7 @@ EXTRAS = (
     Extra(
         "central",
         ("speedledger.central.bootstrap", "speedledger.central.entrypoints.api", "speedledger.central.ingest.service"),
-        ("cv2", "tesserocr", "matplotlib", "numpy", "PIL"),
+        ("cv2", "tesserocr", "matplotlib", "numpy"),  # Pillow comes with reportlab (the notices' photo)
         (("central", "--help"), ("token", "--help")),
         (("edge", "measure", "scene.wav"), "edge"),
     ),

@@ -24,6 +24,7 @@ STORED_NAMES = {
         "RadarStatusChanged",
         "RadarKeyAdded",
         "RadarKeyRevoked",
+        "MetrologyRecorded",
     },
     "registration": {"OwnerRegistered", "OwnerErased", "VehicleRegistered", "OwnershipTransferred"},
     "infractions": {

@@ -7,11 +7,17 @@ from typing import Any
 
 import pytest
 
-from speedledger.central.infractions.domain import InfractionStatus, decide_violation
+from speedledger.central.infractions.domain import DismissalReason, InfractionStatus, decide_violation
 from speedledger.central.infractions.events import InfractionIssued, ViolationDismissed
 from speedledger.central.infractions.fines import load_fine_schedule
 from speedledger.central.radars.domain import RadarState, evolve
-from speedledger.central.radars.events import RadarRegistered, RadarStatusChanged, SpeedLimitChanged
+from speedledger.central.radars.events import (
+    MetrologyRecorded,
+    RadarRegistered,
+    RadarStatusChanged,
+    SpeedLimitChanged,
+)
+from speedledger.central.radars.metrology import PERIODIC_VERIFICATION
 from speedledger.central.registration.domain import Ownership, VehicleState
 from speedledger.shared import keys
 
@@ -21,7 +27,22 @@ NOW = 3_000_000
 SCHEDULE = load_fine_schedule()
 
 
-def radar(*changes: RadarStatusChanged | SpeedLimitChanged, limit: int = 90) -> RadarState:
+#: A periodic verification covering every instant of these tests.
+VERIFICATION = MetrologyRecorded(
+    radar_id="R1",
+    kind=PERIODIC_VERIFICATION,
+    approval_number="VP-1",
+    verifying_body="Test body",
+    verified_at_ms=0,
+    valid_until_ms=10 * NOW,
+    certificate_sha256="5" * 64,
+    recorded_at_ms=REGISTERED,
+)
+
+
+def radar(
+    *changes: RadarStatusChanged | SpeedLimitChanged | MetrologyRecorded, limit: int = 90, verified: bool = True
+) -> RadarState:
     state = evolve(
         None,
         RadarRegistered(
@@ -35,7 +56,7 @@ def radar(*changes: RadarStatusChanged | SpeedLimitChanged, limit: int = 90) -> 
             registered_at_ms=REGISTERED,
         ),
     )
-    for change in changes:
+    for change in (VERIFICATION, *changes) if verified else changes:
         state = evolve(state, change)
     return state
 
@@ -161,3 +182,15 @@ def test_the_owner_at_detection_time_not_the_current_one() -> None:
     for vehicle, owner_id in ((sold, "alice"), (bought, "bob")):
         decision = decide_violation(message(), radar(), vehicle, SCHEDULE, NOW)
         assert isinstance(decision, InfractionIssued) and decision.owner_id == owner_id
+
+
+def test_no_infraction_without_a_verification_in_force_at_detection() -> None:
+    lapsing = MetrologyRecorded(**{**VERIFICATION.data(), "valid_until_ms": DETECTED})
+    for state in (radar(verified=False), radar(lapsing, verified=False)):
+        decision = decide_violation(message(measured_speed_ckmh=20000), state, ALICE, SCHEDULE, NOW)
+        assert isinstance(decision, ViolationDismissed)
+        assert (decision.reason, decision.speed_limit_kmh) == (DismissalReason.RADAR_NOT_VERIFIED, 90)
+    in_force = decide_violation(
+        message(detected_at_ms=DETECTED - 1), radar(lapsing, verified=False), ALICE, SCHEDULE, NOW
+    )
+    assert isinstance(in_force, InfractionIssued)

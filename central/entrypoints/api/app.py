@@ -19,7 +19,9 @@ from speedledger.central.entrypoints.api.live import AppendSignal
 from speedledger.central.entrypoints.api.metrics import HttpMetrics, MetricsMiddleware
 from speedledger.central.entrypoints.api.routes import (
     config_key,
+    dismissals,
     events,
+    evidence,
     infractions,
     ops,
     owners,
@@ -51,9 +53,11 @@ TAGS = [
 API_ROUTERS = (
     radars.router,
     config_key.router,
+    dismissals.router,
     owners.router,
     vehicles.router,
     infractions.router,
+    evidence.router,
     events.router,
     quarantine.router,
 )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, Path, Query, Response
+from fastapi import APIRouter, Body, Header, HTTPException, Path, Query, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from speedledger.central.auth import Permission
@@ -18,6 +19,7 @@ from speedledger.central.infractions.commands import (
     PayInfraction,
     UpholdInfraction,
 )
+from speedledger.central.infractions.csv_export import COLUMNS, csv_chunks
 from speedledger.central.infractions.domain import InfractionStatus
 from speedledger.central.infractions.queries import (
     DEFAULT_PAGE,
@@ -57,7 +59,23 @@ def _infraction(central: CentralDep, infraction_id: str) -> InfractionDetail:
     return infraction
 
 
-@router.get("", response_model=InfractionPage, **requires(Permission.INFRACTIONS_READ))
+CSV = "text/csv"
+
+
+@router.get(
+    "",
+    response_model=InfractionPage,
+    responses={
+        200: {
+            "content": {
+                CSV: {"schema": {"type": "string"}, "example": ",".join(COLUMNS)},
+            },
+            "description": "A page of infractions; with `Accept: text/csv`, every infraction matching the "
+            "filters as CSV (header line first, `limit` and `cursor` do not apply), streamed.",
+        }
+    },
+    **requires(Permission.INFRACTIONS_READ),
+)
 def read_infractions(
     central: CentralDep,
     plate: Annotated[str | None, Query(max_length=32, description="Normalised before matching.")] = None,
@@ -68,8 +86,19 @@ def read_infractions(
     to_ms: Annotated[Millis | None, Query(description="Detected before (exclusive).")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> InfractionPage:
-    """Newest first (by detected_at_ms, then infraction_id); pass `next_cursor` back as `cursor` for the next page."""
+    accept: Annotated[str, Header(include_in_schema=False)] = "",
+) -> InfractionPage | StreamingResponse:
+    """Newest first (by detected_at_ms, then infraction_id); pass `next_cursor` back as `cursor` for the next page.
+
+    With `Accept: text/csv` the same filtered rows come as one CSV download, streamed in bounded memory.
+    """
+    if CSV in accept:
+        filters = dict(plate=plate, owner_id=owner_id, radar_id=radar_id, status=status, from_ms=from_ms, to_ms=to_ms)
+        return StreamingResponse(
+            csv_chunks(central.engine, **filters),
+            media_type=f"{CSV}; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="infractions.csv"'},
+        )
     with central.engine.connect() as conn:
         return list_infractions(
             conn,

@@ -1,0 +1,135 @@
+"""The notice of infraction sent to the owner at detection time, as a PDF (reportlab).
+
+It shows the photo, when and where, the radar and its verification, the speeds and limit, the fine's
+reduced / standard / increased amounts with their deadlines, the points, the payment reference and
+how to contest. The owner's name appears only while their personal data exists (not after erasure).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from xml.sax.saxutils import escape
+
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.platypus import Flowable, Image, Paragraph, SimpleDocTemplate, Spacer, Table
+from sqlalchemy import Connection
+
+from speedledger.central.bootstrap import Central
+from speedledger.central.errors import Conflict, NotFound
+from speedledger.central.infractions.domain import InfractionStatus
+from speedledger.central.infractions.fines import fine_schedule_document
+from speedledger.central.infractions.payment import Amount, PaymentTerms, payment_reference
+from speedledger.central.infractions.queries import InfractionDetail, get_infraction
+from speedledger.central.ingest.queries import evidence_for_violation
+from speedledger.central.radars.lookup import RadarState, load_radar
+from speedledger.central.radars.metrology import MetrologyRecord
+
+ERASED = "(the owner's personal data has been erased)"
+
+
+@dataclass(frozen=True)
+class Notice:
+    infraction: InfractionDetail
+    radar: RadarState
+    photo: bytes | None
+    terms: PaymentTerms | None
+
+
+def gather_notice(central: Central, conn: Connection, infraction_id: str) -> Notice:
+    """What the notice shows. NotFound when unknown; Conflict when nobody is charged (unidentified)."""
+    infraction = get_infraction(conn, infraction_id)
+    if infraction is None:
+        raise NotFound(f"infraction {infraction_id!r} not found")
+    if infraction.status == InfractionStatus.UNIDENTIFIED or infraction.owner_id is None:
+        raise Conflict(f"infraction {infraction_id} is unidentified: there is no owner to notify")
+    radar = load_radar(central.store, infraction.radar_id)
+    if radar is None:
+        raise Conflict(f"radar {infraction.radar_id} is not known")
+    evidence = evidence_for_violation(conn, infraction.event_id, now_ms=central.clock())
+    terms = PaymentTerms.from_schedule(fine_schedule_document(central.settings.fine_schedule))
+    return Notice(infraction, radar, evidence.content, terms)
+
+
+def render_notice(notice: Notice) -> bytes:
+    infraction, radar = notice.infraction, notice.radar
+    styles = getSampleStyleSheet()
+    body, heading = styles["BodyText"], styles["Heading2"]
+    verification = radar.verification_at(infraction.detected_at_ms)
+    reference = payment_reference(infraction.infraction_id)
+    owner = ERASED if infraction.owner_erased or not infraction.owner_name else infraction.owner_name
+    story: list[Flowable] = [
+        Paragraph("Notice of infraction: speed limit exceeded", styles["Title"]),
+        Paragraph(f"To: {escape(owner)}, holder of vehicle <b>{infraction.plate}</b>", body),
+        Paragraph(f"Infraction {infraction.infraction_id}, notified {_when(infraction.issued_at_ms)}", body),
+        Paragraph(f"Payment reference: <b>{reference}</b>", body),
+        Spacer(1, 4 * mm),
+    ]
+    if notice.photo is not None:
+        story += [Image(io.BytesIO(notice.photo), width=100 * mm, height=60 * mm, kind="proportional")]
+    story += [
+        Paragraph("What was measured", heading),
+        _table(
+            [
+                ("Date and time", _when(infraction.detected_at_ms)),
+                ("Place", f"{radar.name} ({radar.latitude:.5f}, {radar.longitude:.5f})"),
+                ("Direction", infraction.direction),
+                ("Radar", f"{radar.radar_id}, signing key {infraction.device_message['key_id']}"),
+                ("Radar verification", _verification(verification)),
+                ("Measured speed", f"{infraction.measured_speed_ckmh / 100:.2f} km/h"),
+                ("Retained speed", f"{infraction.retained_speed_kmh} km/h (after the legal tolerance)"),
+                ("Speed limit", f"{infraction.speed_limit_kmh} km/h"),
+                ("Excess", f"{infraction.excess_kmh} km/h"),
+            ]
+        ),
+        Paragraph("What you owe", heading),
+        _table(
+            [(f"Fine ({amount.label})", _amount(amount)) for amount in _amounts(notice)]
+            + [("Points", str(infraction.points)), ("Payment reference", reference)]
+        ),
+        Paragraph("How to contest", heading),
+        Paragraph(escape(notice.terms.contest if notice.terms else "Contact the enforcement agency."), body),
+    ]
+    buffer = io.BytesIO()
+    SimpleDocTemplate(buffer, pagesize=A4, title=f"Notice of infraction {infraction.infraction_id}").build(story)
+    return buffer.getvalue()
+
+
+def _amounts(notice: Notice) -> list[Amount]:
+    fine = notice.infraction.fine_eur
+    if notice.terms is None:
+        return [Amount("standard", fine)]
+    return notice.terms.amounts(fine, notice.infraction.issued_at_ms)
+
+
+def _amount(amount: Amount) -> str:
+    if amount.due_by_ms is not None:
+        return f"{amount.fine_eur} EUR if paid by {_when(amount.due_by_ms)}"
+    if amount.after_ms is not None:
+        return f"{amount.fine_eur} EUR if paid after {_when(amount.after_ms)}"
+    return f"{amount.fine_eur} EUR"
+
+
+def _verification(record: MetrologyRecord | None) -> str:
+    if record is None:
+        return "none in force"
+    return (
+        f"{record.approval_number} by {record.verifying_body}, valid from {_when(record.verified_at_ms)} "
+        f"until {_when(record.valid_until_ms)}"
+    )
+
+
+def _table(rows: list[tuple[str, str]]) -> Table:
+    styles = getSampleStyleSheet()
+    # Values may hold operator-typed text (radar name): escaped, since Paragraph reads markup.
+    cells = [
+        [Paragraph(label, styles["BodyText"]), Paragraph(escape(value), styles["BodyText"])] for label, value in rows
+    ]
+    return Table(cells, colWidths=[45 * mm, 125 * mm])
+
+
+def _when(at_ms: int) -> str:
+    return datetime.fromtimestamp(at_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
