@@ -21,6 +21,7 @@ from speedledger.central.registration.commands import RegisterOwner, RegisterVeh
 from tests.api.conftest import Tokens
 from tests.api.factories import RadarKey, violation
 from tests.conftest import missing_dependency
+from tests.fixtures.metrology import VERIFIED
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -53,7 +54,13 @@ def recorded(central: Central) -> Recorded:
     key = RadarKey()
     central.bus.handle(
         RegisterRadar(
-            radar_id=RADAR, name="A6 Paris", latitude=48.8, longitude=2.4, speed_limit_kmh=90, public_key=key.public_b64
+            radar_id=RADAR,
+            name="A6 Paris",
+            latitude=48.8,
+            longitude=2.4,
+            speed_limit_kmh=90,
+            public_key=key.public_b64,
+            metrology=(VERIFIED,),
         )
     )
     owner_id = central.bus.handle(RegisterOwner(name=HOSTILE_NAME, birth_date="1980-02-03", email="eve@example.org"))

@@ -26,6 +26,7 @@ from speedledger.shared import keys
 from speedledger.simulator.plates import render_frame
 from tests.api.conftest import SECRET, Tokens
 from tests.edge.test_edge_run import write_key
+from tests.fixtures.metrology import verified_body
 from tests.fixtures.mosquitto import Mosquitto, free_port
 from tests.ingest.harness import RadarClient, SigningRadar, with_image
 
@@ -105,6 +106,7 @@ def register_radar(api: httpx.Client, radar_id: str, public_key_b64: str, positi
         "longitude": position[1],
         "speed_limit_kmh": 90,
         "public_key": public_key_b64,
+        "metrology": verified_body(),
     }
     api.post("/api/v1/radars", json=body).raise_for_status()
 
