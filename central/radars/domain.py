@@ -34,6 +34,7 @@ from speedledger.central.radars.events import (
     SpeedLimitChanged,
 )
 from speedledger.central.radars.metrology import MetrologyRecord
+from speedledger.edge.core import ed25519
 from speedledger.shared import keys
 
 RADAR_ID = re.compile(r"[A-Za-z0-9-]{1,32}")
@@ -253,12 +254,20 @@ def _metrology_recorded(radar_id: str, record: MetrologyRecord, now_ms: int) -> 
 
 
 def parse_public_key(text: str) -> bytes:
-    """Raw 32 bytes of a standard-base64 Ed25519 public key; Invalid otherwise."""
+    """Raw 32 bytes of a standard-base64 Ed25519 public key; Invalid otherwise.
+
+    Non-canonical encodings and small-order points ([8]A = identity) are refused: with such a key a
+    forged signature (small-order R, S = 0) verifies for any message.
+    """
     try:
         raw = keys.b64decode(text)
         Ed25519PublicKey.from_public_bytes(raw)
     except ValueError as error:
         raise Invalid("public_key must be the standard base64 of a raw 32-byte Ed25519 public key") from error
+    try:
+        ed25519.check_public_key(raw)
+    except ed25519.SignatureError as error:
+        raise Invalid(f"public_key is not a usable Ed25519 key: {error}") from error
     return raw
 
 
