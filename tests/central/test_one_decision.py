@@ -33,7 +33,7 @@ def rebuild_process_manager(central: Central) -> None:
 
 def infraction_status(central: Central, infraction_id: str) -> Any:
     with central.engine.connect() as conn:
-        infraction = get_infraction(conn, infraction_id)
+        infraction = get_infraction(conn, infraction_id, central.cipher)
     return infraction.status if infraction is not None else None
 
 
