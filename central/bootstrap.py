@@ -302,6 +302,7 @@ def build_ingest(central: Central, settings: IngestSettings | None = None) -> In
         radars=partial(load_radar, store),
         record=violation_recorded,
         config_key=ConfigKey.load_or_create(settings.config_key_path),
+        rule=central.fine_schedule.retained_rule,
     )
 
 
