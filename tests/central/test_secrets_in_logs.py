@@ -54,8 +54,8 @@ def test_start_up_shows_the_database_without_its_password(postgres_url: str, tmp
 def test_a_failing_projection_batch_logs_no_bound_parameters(
     central: Central, world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with central.store.transaction() as conn:
-        conn.execute(text("DROP TABLE owners"))
+    with central.store.transaction() as tx:
+        tx.connection.execute(text("DROP TABLE owners"))
     with caplog.at_level(logging.DEBUG):
         owner_id = world.owner("Quirinus Zeelandt", "q.zeelandt@logs.example")
     (registered,) = central.store.read_stream(owner_stream(owner_id))
