@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +11,7 @@ from sqlalchemy import text
 
 from speedledger.central.bootstrap import Central
 from speedledger.central.registration.events import owner_stream
-from tests.central.conftest import World
+from tests.central.conftest import World, start_demo_central
 
 PASSWORD = "pw-never-in-logs-7f3a"
 
@@ -23,16 +20,7 @@ PASSWORD = "pw-never-in-logs-7f3a"
 def test_start_up_shows_the_database_without_its_password(postgres_url: str, tmp_path: Path) -> None:
     with_password = postgres_url.replace("postgresql://postgres@", f"postgresql://postgres:{PASSWORD}@", 1)
     assert PASSWORD in with_password
-    env = {**os.environ, "SPEEDLEDGER_DB": with_password, "SPEEDLEDGER_HTTP": "127.0.0.1:0"}
-    env.pop("SPEEDLEDGER_SECRET", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "speedledger", "central", "--demo", "--no-ingest"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = start_demo_central({"SPEEDLEDGER_DB": with_password, "SPEEDLEDGER_HTTP": "127.0.0.1:0"}, tmp_path)
     try:
         assert process.stdout is not None
         lines = []

@@ -13,12 +13,12 @@ from speedledger.central.bootstrap import Central, Settings, bootstrap
 from speedledger.central.errors import ConfigurationError
 from speedledger.central.infractions import fines
 from speedledger.central.ingest.config_push import ConfigKey, ConfigPublisher
-from speedledger.central.radars.commands import RegisterRadar
 from speedledger.edge.core import ed25519
 from speedledger.edge.core.config import ConfigState
 from speedledger.edge.core.violation import SpeedPolicy
 from speedledger.shared import canonical, keys
 from speedledger.shared.retained_speed import RetainedSpeedRule
+from tests.ingest.harness import SigningRadar
 
 #: Another deployment's rule: 3 km/h off below 130 km/h, 3 % from 130 km/h.
 OTHER_RULE = {"threshold_kmh": 130, "below_threshold_subtract_kmh": 3, "from_threshold_percent": 97}
@@ -37,17 +37,7 @@ def central(tmp_path: Path) -> Iterator[Central]:
 
 
 def register(central: Central, limit_kmh: int) -> None:
-    seed = bytes(range(32))
-    central.bus.handle(
-        RegisterRadar(
-            radar_id="R-1",
-            name="R-1",
-            latitude=45.0,
-            longitude=4.0,
-            speed_limit_kmh=limit_kmh,
-            public_key=keys.b64encode(ed25519.Ed25519Signer(seed).public_key),
-        )
-    )
+    central.bus.handle(SigningRadar("R-1").registration(speed_limit_kmh=limit_kmh))
 
 
 def published_config(central: Central, tmp_path: Path, rule: RetainedSpeedRule) -> bytes:
