@@ -260,6 +260,7 @@ def bootstrap(
         keys_url = settings.keys_url
         if keys_url:
             vault = SqlKeyVault(keys_engine(keys_url), owns_engine=True)
+            vault.adopt_keys_from(store.engine)
         else:
             log.warning(
                 "owner data keys share the central database: set SPEEDLEDGER_KEYS_DB so that backups of "

@@ -11,6 +11,7 @@ in no file of the data directory.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ from sqlalchemy import (
     delete,
     event,
     insert,
+    inspect,
     select,
     text,
 )
@@ -124,18 +126,43 @@ class SqlKeyVault:
             return raced
         return key
 
+    def adopt_keys_from(self, events: Engine) -> int:
+        """Move the keys an older central kept in the events' database (`personal_data_keys` there)
+        into this vault, then drop that table (zeroed and checkpointed on SQLite); returns how many
+        keys moved. Safe when several processes start together: a key already here is kept."""
+        if events.url == self._engine.url or not inspect(events).has_table(personal_data_keys.name):
+            return 0
+        with events.execution_options(**{WRITER_OPTION: True}).begin() as conn:
+            rows = conn.execute(select(personal_data_keys)).all()
+        for row in rows:
+            with contextlib.suppress(IntegrityError), self._engine.begin() as conn:
+                conn.execute(insert(personal_data_keys).values(**row._mapping))
+        with events.execution_options(**{WRITER_OPTION: True}).begin() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("PRAGMA secure_delete=ON")
+            personal_data_keys.drop(conn, checkfirst=True)
+        if events.dialect.name == "sqlite":
+            _checkpoint(events)
+        log.warning(
+            "moved %d owner data keys out of the events' database into the key store; VACUUM that database "
+            "and rebuild the registration read model (docs/operations.md, Backups and erasure)",
+            len(rows),
+        )
+        return len(rows)
+
     def delete_key(self, subject_id: str) -> None:
         with self._engine.begin() as conn:
             conn.execute(delete(personal_data_keys).where(personal_data_keys.c.subject_id == subject_id))
         if self._engine.dialect.name == "sqlite":
-            self._checkpoint()
+            _checkpoint(self._engine)
 
-    def _checkpoint(self) -> None:
-        """Copy the WAL (which still holds the page with the key) into the main file, where
-        secure_delete zeroed it, and truncate the WAL to nothing."""
-        with self._engine.connect() as conn:
-            driver = conn.connection.driver_connection
-            assert driver is not None
-            busy, _, _ = driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        if busy:
-            log.warning("key vault WAL checkpoint blocked by a reader; the erased key leaves the WAL at the next one")
+
+def _checkpoint(engine: Engine) -> None:
+    """Copy a SQLite WAL (which still holds the page with a key) into the main file, where
+    secure_delete zeroed it, and truncate the WAL to nothing."""
+    with engine.connect() as conn:
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        busy, _, _ = driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    if busy:
+        log.warning("WAL checkpoint of %s blocked by a reader; deleted keys leave the WAL at the next one", engine.url)

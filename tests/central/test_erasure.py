@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import inspect
 
 from speedledger.central.bootstrap import Central, Settings, bootstrap
+from speedledger.central.eventstore.sqlite import sqlite_engine
 from speedledger.central.registration import queries
 from speedledger.central.registration.commands import EraseOwner
 from speedledger.central.registration.events import OwnerRegistered
@@ -102,5 +103,21 @@ def test_after_erasure_no_byte_of_it_is_left_and_an_old_backup_stays_closed(tmp_
             json.loads(data)["personal_data"] for (data,) in rows if json.loads(data)["owner_id"] == owner_id
         ]
         assert PersonalDataCipher(central.vault).open(owner_id, envelope) is None
+    finally:
+        central.close()
+
+
+def test_keys_an_older_central_kept_beside_the_events_move_to_the_key_store(tmp_path: Path, clock: FakeClock) -> None:
+    older = sqlite_engine(f"sqlite:///{tmp_path / 'speedledger.db'}")
+    key = SqlKeyVault(older).get_or_create_key("owner-of-before")
+    older.dispose()
+
+    central = start(tmp_path, clock)
+    try:
+        assert central.vault.get_key("owner-of-before") == key
+        with central.engine.connect() as conn:
+            assert not inspect(conn).has_table("personal_data_keys")
+        events_files = tuple(tmp_path.glob("speedledger.db*"))
+        assert events_files and not [path for path in events_files if key in path.read_bytes()]
     finally:
         central.close()
