@@ -257,7 +257,8 @@ def parse_public_key(text: str) -> bytes:
     """Raw 32 bytes of a standard-base64 Ed25519 public key; Invalid otherwise.
 
     Non-canonical encodings and small-order points ([8]A = identity) are refused: with such a key a
-    forged signature (small-order R, S = 0) verifies for any message.
+    forged signature (small-order R, S = 0) verifies for any message. The check uses the portable
+    Ed25519 module, the project's one implementation of the curve arithmetic (`cryptography` has none).
     """
     try:
         raw = keys.b64decode(text)
