@@ -12,7 +12,7 @@ from sqlalchemy import inspect
 from speedledger.central.bootstrap import Central, Settings, bootstrap
 from speedledger.central.eventstore.sqlite import sqlite_engine
 from speedledger.central.registration import queries
-from speedledger.central.registration.commands import EraseOwner
+from speedledger.central.registration.commands import EraseOwner, RegisterOwner
 from speedledger.central.registration.events import OwnerRegistered
 from speedledger.central.registration.keyvault import SqlKeyVault
 from speedledger.central.registration.personal_data import PersonalDataCipher
@@ -40,6 +40,11 @@ def backup(database: Path, copy: Path) -> None:
         source.backup(target)
 
 
+def register_the_owner(central: Central) -> str:
+    owner_id: str = central.bus.handle(RegisterOwner(name=NAME, birth_date=BIRTH_DATE, email=EMAIL))
+    return owner_id
+
+
 def start(data: Path, clock: FakeClock) -> Central:
     return bootstrap(Settings(db_url=f"sqlite:///{data / 'speedledger.db'}", secret="erasure-tests"), clock=clock)
 
@@ -47,7 +52,7 @@ def start(data: Path, clock: FakeClock) -> Central:
 def test_the_key_store_is_its_own_file_by_default(tmp_path: Path, clock: FakeClock) -> None:
     central = start(tmp_path, clock)
     try:
-        owner_id = World(central, clock).owner(NAME, EMAIL)
+        owner_id = register_the_owner(central)
         assert isinstance(central.vault, SqlKeyVault)
         assert (tmp_path / "speedledger-keys.db").exists()
         with central.engine.connect() as conn:
@@ -61,13 +66,13 @@ def test_no_personal_data_in_clear_in_the_event_database_even_before_erasure(tmp
     central = start(tmp_path, clock)
     try:
         world = World(central, clock)
-        owner_id = world.owner(NAME, EMAIL)
+        owner_id = register_the_owner(central)
         world.vehicle("GZ123QK", owner_id)
         with central.engine.connect() as conn:
             owner = queries.get_owner(conn, owner_id, central.cipher)
-        assert owner is not None and (owner.name, owner.email, owner.birth_date) == (NAME, EMAIL, "1980-04-01")
+        assert owner is not None and (owner.name, owner.email, owner.birth_date) == (NAME, EMAIL, BIRTH_DATE)
         backup(tmp_path / "speedledger.db", tmp_path / "backup.db")
-        assert files_holding(tmp_path, (NAME.encode(), EMAIL.encode())) == {}
+        assert files_holding(tmp_path, SECRETS) == {}
     finally:
         central.close()
 
@@ -79,7 +84,7 @@ def test_after_erasure_no_byte_of_it_is_left_and_an_old_backup_stays_closed(tmp_
     central = start(data, clock)
     try:
         world = World(central, clock)
-        owner_id = world.owner(NAME, EMAIL)
+        owner_id = register_the_owner(central)
         other = world.owner("Bob", "bob@example.fr")
         world.vehicle("GZ123QK", owner_id)
         data_key = central.vault.get_key(owner_id)
