@@ -7,6 +7,7 @@ values in force at its detection time, whatever changed later.
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import re
 from dataclasses import dataclass, replace
@@ -54,7 +55,16 @@ class RadarKey:
         return self.revoked_at_ms is not None
 
     def verifier(self) -> Ed25519PublicKey:
-        return Ed25519PublicKey.from_public_bytes(self.public_key)
+        return self.verifier_for(self.public_key)
+
+    @staticmethod
+    @functools.lru_cache(maxsize=4096)
+    def verifier_for(public_key: bytes) -> Ed25519PublicKey:
+        """The key's verifier (cached per key); ValueError (a signature error) for a small-order or
+        non-canonical key, which radars registered before central refused them may still hold: with
+        it a forgery verifies."""
+        ed25519.check_public_key(public_key)
+        return Ed25519PublicKey.from_public_bytes(public_key)
 
 
 @dataclass(frozen=True)
