@@ -10,6 +10,7 @@ these objects.
 from __future__ import annotations
 
 import inspect
+import logging
 import os
 import secrets
 import time
@@ -20,14 +21,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from speedledger.central.auth import TokenAuthority, WeakSecret
 from speedledger.central.errors import ConfigurationError
 from speedledger.central.eventstore import EventStore, create_event_store
-from speedledger.central.eventstore.postgres import postgres_url
-from speedledger.central.eventstore.sqlite import sqlite_engine
 from speedledger.central.infractions.fines import FineSchedule, load_fine_schedule
 from speedledger.central.infractions.handlers import HANDLERS as INFRACTION_HANDLERS
 from speedledger.central.infractions.process_manager import InfractionProcessManager
@@ -46,10 +45,12 @@ from speedledger.central.radars.handlers import HANDLERS as RADAR_HANDLERS
 from speedledger.central.radars.lookup import load_radar
 from speedledger.central.radars.projection import RadarsProjection
 from speedledger.central.registration.handlers import HANDLERS as REGISTRATION_HANDLERS
-from speedledger.central.registration.keyvault import SqlKeyVault
+from speedledger.central.registration.keyvault import SqlKeyVault, default_keys_url, keys_engine
 from speedledger.central.registration.personal_data import KeyVault, PersonalDataCipher
 from speedledger.central.registration.projection import RegistrationProjection
 from speedledger.shared import topics
+
+log = logging.getLogger(__name__)
 
 DEFAULT_DB = "sqlite:///speedledger.db"
 DEFAULT_HTTP = "127.0.0.1:8000"
@@ -114,7 +115,7 @@ class Settings:
     demo: bool = False
     #: JSON fine schedule replacing the French default (SPEEDLEDGER_FINE_SCHEDULE).
     fine_schedule: Path | None = None
-    #: Separate database for the owners' data keys (SPEEDLEDGER_KEYS_DB); default: the central database.
+    #: Database of the owners' data keys (SPEEDLEDGER_KEYS_DB); default: `keys_url`.
     keys_db_url: str | None = None
     #: MQTT ingest settings read by `from_env`; None: the ingest's defaults (see `ingest_settings`).
     ingest: IngestSettings | None = None
@@ -169,6 +170,12 @@ class Settings:
         return self.ingest or _ingest_settings({}, self.mqtt_url, self.db_url)
 
     @property
+    def keys_url(self) -> str | None:
+        """The key vault's database: SPEEDLEDGER_KEYS_DB, else a SQLite file beside a SQLite event
+        database; None on PostgreSQL without SPEEDLEDGER_KEYS_DB (a table in the central database)."""
+        return self.keys_db_url or default_keys_url(self.db_url)
+
+    @property
     def http_host(self) -> str:
         host, _, _ = self.http.rpartition(":")
         return host or "127.0.0.1"
@@ -208,6 +215,11 @@ class Central:
         """The database the read models live in: `with central.engine.connect() as conn: queries...(conn)`."""
         return self.store.engine
 
+    @property
+    def cipher(self) -> PersonalDataCipher:
+        """Opens owners' personal data at read time (read models hold only the sealed envelope)."""
+        return PersonalDataCipher(self.vault)
+
     def close(self) -> None:
         self.runner.close()
         if isinstance(self.vault, SqlKeyVault):
@@ -218,17 +230,11 @@ class Central:
 def build_projections(store: EventStore, vault: KeyVault, schedule: FineSchedule, clock: Clock) -> list[Projection]:
     return [
         RadarsProjection(),
-        RegistrationProjection(PersonalDataCipher(vault)),
+        RegistrationProjection(),
         InfractionProcessManager(store, schedule, clock),
         InfractionsProjection(),
         EvidenceProjection(),
     ]
-
-
-def _keys_engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        return sqlite_engine(url)
-    return create_engine(postgres_url(url), pool_pre_ping=True)
 
 
 def _bind(handler: Callable[..., Any], dependencies: Mapping[str, Any]) -> Callable[[Any], Any]:
@@ -251,9 +257,15 @@ def bootstrap(
     # evidence projection even in a process that runs no ingest.
     create_ingest_tables(store.engine)
     if vault is None:
-        if settings.keys_db_url:
-            vault = SqlKeyVault(_keys_engine(settings.keys_db_url), owns_engine=True)
+        keys_url = settings.keys_url
+        if keys_url:
+            vault = SqlKeyVault(keys_engine(keys_url), owns_engine=True)
+            vault.adopt_keys_from(store.engine)
         else:
+            log.warning(
+                "owner data keys share the central database: set SPEEDLEDGER_KEYS_DB so that backups of "
+                "the events never hold them (docs/operations.md)"
+            )
             vault = SqlKeyVault(store.engine)
     schedule = load_fine_schedule(settings.fine_schedule)
     projections = build_projections(store, vault, schedule, clock)
@@ -291,6 +303,7 @@ def build_ingest(central: Central, settings: IngestSettings | None = None) -> In
         radars=partial(load_radar, store),
         record=violation_recorded,
         config_key=ConfigKey.load_or_create(settings.config_key_path),
+        rule=central.fine_schedule.retained_rule,
     )
 
 

@@ -15,9 +15,16 @@ def b64encode(data: bytes) -> str:
 
 
 def b64decode(text: str) -> bytes:
-    """Decode standard base64; raises ValueError on bad input."""
+    """Decode canonical standard base64 (padded, no whitespace, unused bits zero); ValueError otherwise.
+
+    One value, one spelling: `...AB==` decodes like `...AA==` in lenient decoders, so a key or a
+    signature could travel in several forms; only what `b64encode` gives back is accepted.
+    """
     try:
         # bytes, not str: some MicroPython ports (the pure-Python binascii) only take bytes.
-        return binascii.a2b_base64(text.encode())
+        data = binascii.a2b_base64(text.encode())
     except Exception as error:
         raise ValueError("invalid base64") from error
+    if b64encode(data) != text:
+        raise ValueError("non-canonical base64")
+    return data

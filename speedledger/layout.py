@@ -24,6 +24,7 @@ BOARD_MODULES = (
     "shared/canonical.py",
     "shared/keys.py",
     "shared/plates.py",
+    "shared/retained_speed.py",
     "shared/topics.py",
     "shared/violation.py",
     "edge/core/config.py",

@@ -57,6 +57,7 @@ def run_central(
         return
     from speedledger.central.bootstrap import bootstrap, start_ingest
     from speedledger.central.entrypoints.api.server import serve
+    from speedledger.central.eventstore import redacted_url
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     central = bootstrap(_settings(demo=demo or None))
@@ -66,7 +67,7 @@ def run_central(
             stop_ingest = start_ingest(central)
         central.runner.start()
         settings = central.settings
-        typer.echo(f"speedledger central: API on http://{settings.http}, database {settings.db_url}")
+        typer.echo(f"speedledger central: API on http://{settings.http}, database {redacted_url(settings.db_url)}")
         if settings.demo and settings.throwaway_secret:
             from speedledger.central.auth import TokenAuthority
 

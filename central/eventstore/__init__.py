@@ -1,5 +1,7 @@
 """Event store port and its adapters (SQLite, PostgreSQL)."""
 
+from sqlalchemy.engine import make_url
+
 from speedledger.central.eventstore.port import (
     ANY_VERSION,
     NO_STREAM,
@@ -13,6 +15,11 @@ from speedledger.central.eventstore.port import (
     WrongExpectedVersion,
 )
 from speedledger.central.eventstore.sql import SqlEventStore
+
+
+def redacted_url(url: str) -> str:
+    """A database URL fit for logs and terminals: its password replaced by `***`."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def create_event_store(url: str) -> SqlEventStore:
@@ -42,4 +49,5 @@ __all__ = [
     "Transaction",
     "WrongExpectedVersion",
     "create_event_store",
+    "redacted_url",
 ]

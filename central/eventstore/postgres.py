@@ -48,7 +48,11 @@ class PostgresEventStore(SqlEventStore):
     _MARK = "%s"
 
     def __init__(self, url: str) -> None:
-        super().__init__(create_engine(postgres_url(url), pool_size=10, max_overflow=20, pool_pre_ping=True))
+        # hide_parameters: a failing statement is logged without its values (owner data, messages).
+        engine = create_engine(
+            postgres_url(url), pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True
+        )
+        super().__init__(engine)
         self._libpq_url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._listener: threading.Thread | None = None
         self._closing = threading.Event()

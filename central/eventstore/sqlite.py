@@ -30,7 +30,14 @@ def sqlite_engine(url: str, *, synchronous: str = SYNCHRONOUS) -> Engine:
     parsed = make_url(url)
     if parsed.database in (None, "", ":memory:") or "mode=memory" in str(parsed):
         raise ValueError(f"the SQLite event store needs a file (WAL), not an in-memory database: {url!r}")
-    engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, pool_size=10, max_overflow=20)
+    # hide_parameters: a failing statement is logged without its values (owner data, messages).
+    engine = create_engine(
+        parsed,
+        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+        pool_size=10,
+        max_overflow=20,
+        hide_parameters=True,
+    )
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: sqlite3.Connection, _record: Any) -> None:

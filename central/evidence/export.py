@@ -20,7 +20,7 @@ from speedledger.shared import keys
 def export_infraction(central: Central, infraction_id: str) -> bytes:
     """The zip for `infraction_id`. NotFound when unknown; Conflict while its evidence image has not arrived."""
     with central.engine.connect() as conn:
-        infraction = get_infraction(conn, infraction_id)
+        infraction = get_infraction(conn, infraction_id, central.cipher)
         if infraction is None:
             raise NotFound(f"infraction {infraction_id!r} not found")
         evidence = evidence_for_violation(conn, infraction.event_id, now_ms=central.clock())

@@ -41,7 +41,7 @@ class Notice:
 
 def gather_notice(central: Central, conn: Connection, infraction_id: str) -> Notice:
     """What the notice shows. NotFound when unknown; Conflict when nobody is charged (unidentified)."""
-    infraction = get_infraction(conn, infraction_id)
+    infraction = get_infraction(conn, infraction_id, central.cipher)
     if infraction is None:
         raise NotFound(f"infraction {infraction_id!r} not found")
     if infraction.status == InfractionStatus.UNIDENTIFIED or infraction.owner_id is None:

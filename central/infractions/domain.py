@@ -69,8 +69,19 @@ class VehicleFacts(Protocol):
     def owner_at(self, at_ms: int) -> str | None: ...
 
 
+#: Fixed namespace of decision event ids: every decision about one violation has the same event id.
+DECISION_NAMESPACE = uuid.UUID("0b6a3f9e-41c2-5d7e-8f10-5a2c7e9d4b83")
+
+
 def infraction_id_for(event_id: str) -> str:
     return str(uuid.uuid5(INFRACTION_NAMESPACE, event_id))
+
+
+def decision_event_id(event_id: str) -> str:
+    """The store event id of the decision about violation `event_id`. The store refuses a second event
+    with the same id, whatever its stream: so an infraction and a dismissal can never both be
+    recorded for one violation, however its radar's history is later corrected."""
+    return str(uuid.uuid5(DECISION_NAMESPACE, event_id))
 
 
 @dataclass(frozen=True)

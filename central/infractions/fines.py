@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from speedledger.central.errors import ConfigurationError
+from speedledger.shared.retained_speed import RetainedSpeedRule
 
 #: Limits a schedule must cover (km/h), as radars accept them.
 LIMIT_RANGE = (5, 250)
@@ -51,13 +52,14 @@ class FineSchedule:
     from_threshold_percent: int
     bands: tuple[FineBand, ...]
 
+    @property
+    def retained_rule(self) -> RetainedSpeedRule:
+        """The retained-speed rule, as radars receive it in their signed config."""
+        return RetainedSpeedRule(self.threshold_kmh, self.below_threshold_subtract_kmh, self.from_threshold_percent)
+
     def retained_speed_kmh(self, measured_speed_ckmh: int) -> int:
         """Measured minus the tolerance, truncated to whole km/h (never below 0)."""
-        if measured_speed_ckmh >= self.threshold_kmh * 100:
-            retained = measured_speed_ckmh * self.from_threshold_percent // 10_000
-        else:
-            retained = (measured_speed_ckmh - self.below_threshold_subtract_kmh * 100) // 100
-        return max(retained, 0)
+        return self.retained_rule.retained_kmh(measured_speed_ckmh)
 
     def fine(self, limit_kmh: int, excess_kmh: int) -> Fine:
         """The fine for `excess_kmh` >= 1 over `limit_kmh`."""
@@ -90,6 +92,12 @@ class FineSchedule:
         except (KeyError, TypeError, ValueError) as error:
             raise ConfigurationError(f"fine schedule is malformed: {error!r}") from error
         schedule._check_coverage()
+        try:
+            schedule.retained_rule.config_fields()
+        except ValueError as error:
+            raise ConfigurationError(
+                f"fine schedule {schedule.name}: retained_speed: {error} (radars' range)"
+            ) from error
         return schedule
 
     def _check_coverage(self) -> None:

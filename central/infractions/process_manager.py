@@ -4,7 +4,10 @@ It runs as a checkpointed projection: for each `ViolationRecorded` it loads the 
 status at detection time) and the vehicle (owner at detection time) from the event store, decides,
 and appends the decision inside the runner's transaction (`tx.append`), so the decision and the
 checkpoint commit together. The decision's stream is derived from the violation's event_id and
-appended at NO_STREAM, so replaying (or rebuilding) never decides twice.
+appended at NO_STREAM, and its store event id is derived from the violation's (`decision_event_id`),
+which the store keeps unique across all streams: so replaying or rebuilding never decides twice, even
+when a back-dated limit or status change would now give the other decision. Such a correction is an
+explicit, audited lifecycle event (a cancellation with its reason), never a second decision.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from speedledger.central.eventstore.port import (
     Transaction,
     WrongExpectedVersion,
 )
-from speedledger.central.infractions.domain import decide_violation
+from speedledger.central.infractions.domain import decide_violation, decision_event_id
 from speedledger.central.infractions.events import (
     INFRACTION_EVENTS,
     InfractionIssued,
@@ -78,6 +81,7 @@ class InfractionProcessManager:
         else:
             stream_id = dismissal_stream(event.event_id)
         metadata = {"actor": "process-manager", "causation_id": event.event_id}
+        new_event = to_new_event(decision, metadata, event_id=decision_event_id(event.event_id))
         # Already decided (a replay, or a rebuild of this process manager): keep the first decision.
         with contextlib.suppress(WrongExpectedVersion, DuplicateEvent):
-            tx.append(stream_id, [to_new_event(decision, metadata)], NO_STREAM)
+            tx.append(stream_id, [new_event], NO_STREAM)

@@ -14,6 +14,7 @@ from speedledger.central.errors import Invalid
 from speedledger.central.infractions.domain import InfractionStatus
 from speedledger.central.infractions.projection import infraction_history, infractions, violations
 from speedledger.central.registration.lookup import owner_name
+from speedledger.central.registration.personal_data import PersonalDataCipher
 from speedledger.shared.plates import normalise
 
 MAX_PAGE = 500
@@ -122,7 +123,9 @@ def list_infractions(
     return InfractionPage(items=items, next_cursor=next_cursor)
 
 
-def get_infraction(conn: Connection, infraction_id: str) -> InfractionDetail | None:
+def get_infraction(conn: Connection, infraction_id: str, cipher: PersonalDataCipher) -> InfractionDetail | None:
+    """The infraction with its status history, the device's message and the owner's name (opened with
+    the owner's key; None once erased)."""
     row = (
         conn.execute(
             select(infractions, violations.c.message.label("device_message"), violations.c.received_at_ms)
@@ -134,7 +137,7 @@ def get_infraction(conn: Connection, infraction_id: str) -> InfractionDetail | N
     )
     if row is None:
         return None
-    owner = owner_name(conn, row["owner_id"]) if row["owner_id"] is not None else None
+    owner = owner_name(conn, row["owner_id"], cipher) if row["owner_id"] is not None else None
     history = conn.execute(
         select(
             infraction_history.c.status,

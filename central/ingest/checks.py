@@ -8,18 +8,16 @@ stable reason. Store-side checks (duplicate event_id, seq reuse) happen at appen
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from speedledger.central.ingest.parse import Rejected, decode_violation
 from speedledger.central.ingest.reasons import Reason
-from speedledger.central.radars.lookup import RadarState
+from speedledger.central.radars.lookup import RadarKey, RadarState
 from speedledger.shared import keys
 
 #: Strongly consistent lookup of a registered radar (None when unknown), e.g. `radars.lookup.load_radar`.
@@ -49,15 +47,10 @@ def signing_bytes(message: dict[str, Any]) -> bytes:
     return json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
-@functools.lru_cache(maxsize=4096)
-def _verifier(public_key: bytes) -> Ed25519PublicKey:
-    return Ed25519PublicKey.from_public_bytes(public_key)
-
-
 def signature_verifies(public_key: bytes, message: dict[str, Any]) -> bool:
     """Whether `sig` is a valid Ed25519 signature by `public_key` over the message's canonical bytes."""
     try:
-        _verifier(public_key).verify(keys.b64decode(message["sig"]), signing_bytes(message))
+        RadarKey.verifier_for(public_key).verify(keys.b64decode(message["sig"]), signing_bytes(message))
     except (InvalidSignature, ValueError):
         return False
     return True

@@ -1,11 +1,14 @@
 """Central-signed radar configs, published retained on `speedledger/v1/radars/{radar_id}/config`.
 
 Payload (what `edge/core/config.py` verifies): canonical JSON of
-`{"v":1,"radar_id":..,"speed_limit_kmh":..,"issued_at_ms":..,"key_id":..}` plus `sig`, Ed25519 by
-central's config key over the canonical bytes without `sig`. `issued_at_ms` is when central recorded
-the radar's current limit (registration or last limit change), so the same limit always gives the
-same bytes: publishing again (at every start, from every worker) changes nothing, and a radar never
-takes an older config for a newer one.
+`{"v":1,"radar_id":..,"speed_limit_kmh":..,"tolerance_kmh":..,"tolerance_pct":..,
+"tolerance_threshold_kmh":..,"issued_at_ms":..,"key_id":..}` plus `sig`, Ed25519 by central's config
+key over the canonical bytes without `sig`. The `tolerance_*` fields carry the deployment's
+retained-speed rule (`shared/retained_speed.py`), so a radar reports exactly what central fines.
+`issued_at_ms` is when central recorded the radar's current limit (registration or last limit
+change), or when the rule came into force if later (`config_rule.py`), so the same limit and rule
+always give the same bytes: publishing again (at every start, from every worker) changes nothing, and
+a radar never takes an older config for a newer one.
 
 The key lives in a PEM file (SPEEDLEDGER_CONFIG_KEY, default `central-config-key.pem` beside the
 database), created on first start; its public half is what radars are configured with.
@@ -24,8 +27,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from speedledger.central.eventstore.port import EventStore
+from speedledger.central.ingest.config_rule import rule_in_force_since
+from speedledger.central.ingest.mqtt import now_ms
 from speedledger.central.radars.lookup import LIMIT_EVENT_TYPES, RadarState, load_radar_and_limit_time
 from speedledger.shared import canonical, keys, topics
+from speedledger.shared.retained_speed import RetainedSpeedRule
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +74,9 @@ class ConfigKey:
         return canonical.dumps({**unsigned, "sig": keys.b64encode(signature)})
 
 
-def config_payload(radar: RadarState, issued_at_ms: int, key: ConfigKey) -> bytes:
-    return key.sign(
-        {"v": 1, "radar_id": radar.radar_id, "speed_limit_kmh": radar.speed_limit_kmh, "issued_at_ms": issued_at_ms}
-    )
+def config_payload(radar: RadarState, issued_at_ms: int, rule: RetainedSpeedRule, key: ConfigKey) -> bytes:
+    body = {"v": 1, "radar_id": radar.radar_id, "speed_limit_kmh": radar.speed_limit_kmh, "issued_at_ms": issued_at_ms}
+    return key.sign({**body, **rule.config_fields()})
 
 
 class ConfigPublisher:
@@ -82,10 +87,19 @@ class ConfigPublisher:
     """
 
     def __init__(
-        self, store: EventStore, key: ConfigKey, publish: Callable[[str, bytes], None], poll_s: float = 1.0
+        self,
+        store: EventStore,
+        key: ConfigKey,
+        publish: Callable[[str, bytes], None],
+        poll_s: float = 1.0,
+        *,
+        rule: RetainedSpeedRule,
     ) -> None:
+        """`rule`: the deployment's retained-speed rule (`central.fine_schedule.retained_rule`)."""
         self._store = store
         self._key = key
+        self._rule = rule
+        self._rule_since_ms = rule_in_force_since(store.engine, self._rule, now_ms())
         self._publish = publish
         self._poll_s = poll_s
         self._position = 0
@@ -148,4 +162,7 @@ class ConfigPublisher:
 
     def _current(self, radar_id: str) -> bytes | None:
         found = load_radar_and_limit_time(self._store, radar_id)
-        return config_payload(*found, self._key) if found is not None else None
+        if found is None:
+            return None
+        radar, limit_at_ms = found
+        return config_payload(radar, max(limit_at_ms, self._rule_since_ms), self._rule, self._key)

@@ -17,6 +17,7 @@ from speedledger.central.ingest.settings import IngestSettings
 from speedledger.central.ingest.writer import RecordBuilder
 from speedledger.shared import canonical
 from speedledger.shared.broker import BrokerAddress
+from speedledger.shared.retained_speed import RetainedSpeedRule
 
 
 def _status(state: str) -> bytes:
@@ -32,7 +33,9 @@ class Ingest:
         radars: RadarLookup,
         record: RecordBuilder,
         config_key: ConfigKey,
+        rule: RetainedSpeedRule,
     ) -> None:
+        """`rule`: the retained-speed rule radars get in their config (`central.fine_schedule.retained_rule`)."""
         self.settings = settings
         self.config_key = config_key
         self.session = MqttSession(
@@ -44,7 +47,7 @@ class Ingest:
             on_connected=self._connected,
         )
         self.pipeline = Pipeline(store, radars, self.session, record, settings.limits)
-        self.configs = ConfigPublisher(store, self.config_key, self._publish_retained)
+        self.configs = ConfigPublisher(store, self.config_key, self._publish_retained, rule=rule)
 
     def _connected(self) -> None:
         self.session.publish(self.settings.status_topic, _status("online"), retain=True)

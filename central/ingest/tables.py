@@ -89,8 +89,17 @@ evidence_expected = Table(
     Index("ix_ingest_evidence_expected_sha", "image_sha256"),
 )
 
+# The retained-speed rule radar configs carry, and since when (see config_rule.py): one row.
+config_rule = Table(
+    "ingest_config_rule",
+    metadata,
+    Column("row_id", Integer, primary_key=True, autoincrement=False),
+    Column("rule", String(200), nullable=False),
+    Column("since_ms", BigInteger, nullable=False),
+)
+
 #: Tables the ingest writes itself; the projection runner creates `evidence_expected`.
-DIRECT_TABLES = (quarantine, evidence_blobs, evidence_arrivals, liveness)
+DIRECT_TABLES = (quarantine, evidence_blobs, evidence_arrivals, liveness, config_rule)
 
 
 def create_tables(engine: Engine) -> None:

@@ -7,6 +7,7 @@ values in force at its detection time, whatever changed later.
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import re
 from dataclasses import dataclass, replace
@@ -34,6 +35,7 @@ from speedledger.central.radars.events import (
     SpeedLimitChanged,
 )
 from speedledger.central.radars.metrology import MetrologyRecord
+from speedledger.edge.core import ed25519
 from speedledger.shared import keys
 
 RADAR_ID = re.compile(r"[A-Za-z0-9-]{1,32}")
@@ -53,7 +55,16 @@ class RadarKey:
         return self.revoked_at_ms is not None
 
     def verifier(self) -> Ed25519PublicKey:
-        return Ed25519PublicKey.from_public_bytes(self.public_key)
+        return self.verifier_for(self.public_key)
+
+    @staticmethod
+    @functools.lru_cache(maxsize=4096)
+    def verifier_for(public_key: bytes) -> Ed25519PublicKey:
+        """The key's verifier (cached per key); ValueError (a signature error) for a small-order or
+        non-canonical key, which radars registered before central refused them may still hold: with
+        it a forgery verifies."""
+        ed25519.check_public_key(public_key)
+        return Ed25519PublicKey.from_public_bytes(public_key)
 
 
 @dataclass(frozen=True)
@@ -253,12 +264,21 @@ def _metrology_recorded(radar_id: str, record: MetrologyRecord, now_ms: int) -> 
 
 
 def parse_public_key(text: str) -> bytes:
-    """Raw 32 bytes of a standard-base64 Ed25519 public key; Invalid otherwise."""
+    """Raw 32 bytes of a standard-base64 Ed25519 public key; Invalid otherwise.
+
+    Non-canonical encodings and small-order points ([8]A = identity) are refused: with such a key a
+    forged signature (small-order R, S = 0) verifies for any message. The check uses the portable
+    Ed25519 module, the project's one implementation of the curve arithmetic (`cryptography` has none).
+    """
     try:
         raw = keys.b64decode(text)
         Ed25519PublicKey.from_public_bytes(raw)
     except ValueError as error:
         raise Invalid("public_key must be the standard base64 of a raw 32-byte Ed25519 public key") from error
+    try:
+        ed25519.check_public_key(raw)
+    except ed25519.SignatureError as error:
+        raise Invalid(f"public_key is not a usable Ed25519 key: {error}") from error
     return raw
 
 

@@ -3,8 +3,8 @@
 - `load_vehicle`: a vehicle with its full ownership history, from the event store (strongly
   consistent: the process manager decides on it);
 - `vehicle_plate`: a plate normalised and checked the way vehicles are registered;
-- `owner_name`: an owner's name, or that it was erased, from the read model, the only place where
-  personal data is in clear (so an erasure shows everywhere at once).
+- `owner_name`: an owner's name, or that it was erased, from the read model's sealed envelope opened
+  with the owner's key (so an erasure shows everywhere at once).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from sqlalchemy import Connection, select
 from speedledger.central.eventstore.port import EventStore
 from speedledger.central.registration.aggregate import VEHICLE
 from speedledger.central.registration.domain import VehicleState, vehicle_plate
+from speedledger.central.registration.personal_data import PersonalDataCipher
 from speedledger.central.registration.projection import owners
 
 __all__ = ["OwnerName", "VehicleState", "load_vehicle", "owner_name", "vehicle_plate"]
@@ -33,7 +34,10 @@ class OwnerName:
     erased: bool
 
 
-def owner_name(conn: Connection, owner_id: str) -> OwnerName | None:
-    """The owner's name as the registration read model holds it, or None when unknown there."""
-    row = conn.execute(select(owners.c.name, owners.c.erased).where(owners.c.owner_id == owner_id)).first()
-    return None if row is None else OwnerName(name=row.name, erased=bool(row.erased))
+def owner_name(conn: Connection, owner_id: str, cipher: PersonalDataCipher) -> OwnerName | None:
+    """The owner's name (opened with their key), or None when the read model does not know them."""
+    row = conn.execute(select(owners.c.personal_data, owners.c.erased).where(owners.c.owner_id == owner_id)).first()
+    if row is None:
+        return None
+    personal = cipher.open(owner_id, row.personal_data)
+    return OwnerName(name=personal.name if personal else None, erased=bool(row.erased))

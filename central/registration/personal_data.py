@@ -71,8 +71,11 @@ class PersonalDataCipher:
         ciphertext = AESGCM(key).encrypt(nonce, plaintext, owner_id.encode())
         return f"{_ENVELOPE_VERSION}.{base64.b64encode(nonce + ciphertext).decode()}"
 
-    def open(self, owner_id: str, envelope: str) -> PersonalData | None:
-        """The personal data, or None once the owner's key is deleted (erased)."""
+    def open(self, owner_id: str, envelope: str | None) -> PersonalData | None:
+        """The personal data, or None once erased: the owner's key is deleted (or, in a read model,
+        the envelope already dropped)."""
+        if envelope is None:
+            return None
         key = self._vault.get_key(owner_id)
         if key is None:
             return None

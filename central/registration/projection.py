@@ -1,9 +1,13 @@
-"""Registration read model: owners (personal data opened with their key; none once erased),
-vehicles and their ownership periods."""
+"""Registration read model: owners, vehicles and their ownership periods.
+
+Owners' personal data stays sealed here too (the event's envelope, opened at read time by
+`queries.get_owner`): nothing in this database, or in a backup of it, is readable without the
+owner's key, and erasing the key erases every copy.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Connection, Index, Integer, MetaData, String, Table, update
+from sqlalchemy import BigInteger, Boolean, Column, Connection, Index, Integer, MetaData, String, Table, Text, update
 
 from speedledger.central.eventstore.port import RecordedEvent
 from speedledger.central.messages import Event
@@ -15,7 +19,6 @@ from speedledger.central.registration.events import (
     OwnershipTransferred,
     VehicleRegistered,
 )
-from speedledger.central.registration.personal_data import PersonalDataCipher
 
 metadata = MetaData()
 
@@ -23,9 +26,8 @@ owners = Table(
     "owners",
     metadata,
     Column("owner_id", String(64), primary_key=True),
-    Column("name", String(200)),
-    Column("birth_date", String(10)),
-    Column("email", String(320)),
+    #: `OwnerRegistered.personal_data`: the AES-GCM envelope, never the clear fields; NULL once erased.
+    Column("personal_data", Text),
     Column("erased", Boolean, nullable=False),
     Column("registered_at_ms", BigInteger, nullable=False),
     Column("erased_at_ms", BigInteger),
@@ -58,9 +60,8 @@ class RegistrationProjection(TableProjection):
     name = "registration"
     event_types = REGISTRATION_EVENTS
 
-    def __init__(self, cipher: PersonalDataCipher) -> None:
+    def __init__(self) -> None:
         super().__init__([owners, vehicles, vehicle_ownerships])
-        self._cipher = cipher
 
     def handle(self, conn: Connection, event: Event, recorded: RecordedEvent) -> None:
         owner_table, vehicle_table, ownership_table = (
@@ -70,15 +71,12 @@ class RegistrationProjection(TableProjection):
         )
         match event:
             case OwnerRegistered():
-                personal = self._cipher.open(event.owner_id, event.personal_data)
                 conn.execute(
                     owner_table.insert(),
                     dict(
                         owner_id=event.owner_id,
-                        name=personal.name if personal else None,
-                        birth_date=personal.birth_date if personal else None,
-                        email=personal.email if personal else None,
-                        erased=personal is None,
+                        personal_data=event.personal_data,
+                        erased=False,
                         registered_at_ms=event.registered_at_ms,
                     ),
                 )
@@ -86,7 +84,7 @@ class RegistrationProjection(TableProjection):
                 conn.execute(
                     update(owner_table)
                     .where(owner_table.c.owner_id == event.owner_id)
-                    .values(name=None, birth_date=None, email=None, erased=True, erased_at_ms=event.erased_at_ms)
+                    .values(personal_data=None, erased=True, erased_at_ms=event.erased_at_ms)
                 )
             case VehicleRegistered():
                 conn.execute(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 from sqlalchemy import Connection, select
 
+from speedledger.central.registration.personal_data import PersonalDataCipher
 from speedledger.central.registration.projection import owners, vehicle_ownerships, vehicles
 from speedledger.shared.plates import normalise
 
@@ -46,7 +47,8 @@ class VehicleView(BaseModel):
     ownership_history: list[OwnershipPeriod]
 
 
-def get_owner(conn: Connection, owner_id: str) -> OwnerView | None:
+def get_owner(conn: Connection, owner_id: str, cipher: PersonalDataCipher) -> OwnerView | None:
+    """The owner, personal data opened with their key (None once erased), with the vehicles held now."""
     row = conn.execute(select(owners).where(owners.c.owner_id == owner_id)).mappings().first()
     if row is None:
         return None
@@ -55,7 +57,17 @@ def get_owner(conn: Connection, owner_id: str) -> OwnerView | None:
         .where(vehicles.c.owner_id == owner_id)
         .order_by(vehicles.c.plate)
     ).mappings()
-    return OwnerView.model_validate({**row, "vehicles": [dict(vehicle) for vehicle in held]})
+    personal = cipher.open(owner_id, row["personal_data"])
+    return OwnerView(
+        owner_id=owner_id,
+        name=personal.name if personal else None,
+        birth_date=personal.birth_date if personal else None,
+        email=personal.email if personal else None,
+        erased=row["erased"],
+        registered_at_ms=row["registered_at_ms"],
+        erased_at_ms=row["erased_at_ms"],
+        vehicles=[VehicleSummary.model_validate(dict(vehicle)) for vehicle in held],
+    )
 
 
 def get_vehicle(conn: Connection, plate: str) -> VehicleView | None:

@@ -3,10 +3,12 @@
 Payload on `speedledger/v1/radars/{radar_id}/config` (retained, QoS 1): canonical JSON
 
     {"v":1,"radar_id":..,"speed_limit_kmh":..,"tolerance_kmh":5,"tolerance_pct":5,
-     "issued_at_ms":..,"key_id":..,"sig":..}
+     "tolerance_threshold_kmh":100,"issued_at_ms":..,"key_id":..,"sig":..}
 
 `sig` is Ed25519 by central's config key over the canonical bytes without `sig` (the same rule as
-violations); `key_id` names that key. `tolerance_*` are optional (default 5). A config is applied only
+violations); `key_id` names that key. `tolerance_*` carry the deployment's retained-speed rule
+(`shared/retained_speed.py`); each is optional and defaults to the French rule, so a config from an
+older central still works. A config is applied only
 when its signature verifies with the configured central key, it names this radar, and it is newer
 than the one in force (`issued_at_ms` strictly greater), so a replayed old config cannot lower or
 raise the limit.
@@ -15,6 +17,7 @@ raise the limit.
 import json
 
 from speedledger.shared import canonical, keys
+from speedledger.shared.retained_speed import CONFIG_FIELDS, RetainedSpeedRule
 
 from .violation import SpeedPolicy
 
@@ -35,8 +38,8 @@ class RadarConfig:
         self.payload = payload
 
 
-def _int_field(message: dict, name: str, low: int, high: int, default: int | None = None) -> int:
-    value = message.get(name, default)
+def _int_field(message: dict, name: str, low: int, high: int) -> int:
+    value = message.get(name)
     if not isinstance(value, int) or value is True or value is False or not low <= value <= high:
         raise ConfigError(name + " must be an integer between " + str(low) + " and " + str(high))
     return value
@@ -66,11 +69,12 @@ def verify_config(payload: bytes, radar_id: str, central_public_key: bytes, veri
         raise ConfigError("unsupported config version")
     if message.get("radar_id") != radar_id:
         raise ConfigError("config is for another radar")
-    policy = SpeedPolicy(
-        _int_field(message, "speed_limit_kmh", 1, 300),
-        _int_field(message, "tolerance_kmh", 0, 50, 5),
-        _int_field(message, "tolerance_pct", 0, 50, 5),
-    )
+    rule = {}
+    for name in CONFIG_FIELDS:
+        if name in message:
+            low, high = CONFIG_FIELDS[name]
+            rule[name] = _int_field(message, name, low, high)
+    policy = SpeedPolicy(_int_field(message, "speed_limit_kmh", 1, 300), RetainedSpeedRule.from_config_fields(rule))
     return RadarConfig(policy, _int_field(message, "issued_at_ms", 0, 2**53 - 1), payload)
 
 

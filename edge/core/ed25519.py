@@ -83,6 +83,9 @@ def sha512(data: bytes) -> bytes:
 
 
 # A point is (X, Y, Z, T) with x = X/Z, y = Y/Z, x*y = T/Z.
+_IDENTITY = (0, 1, 1, 0)
+
+
 def _add(p: tuple, q: tuple) -> tuple:
     a = (p[1] - p[0]) * (q[1] - q[0]) % _P
     b = (p[1] + p[0]) * (q[1] + q[0]) % _P
@@ -93,7 +96,7 @@ def _add(p: tuple, q: tuple) -> tuple:
 
 
 def _multiply(scalar: int, point: tuple) -> tuple:
-    result = (0, 1, 1, 0)
+    result = _IDENTITY
     while scalar:
         if scalar & 1:
             result = _add(result, point)
@@ -108,11 +111,12 @@ def _equal(p: tuple, q: tuple) -> bool:
 
 def _recover_x(y: int, sign: int) -> int:
     if y >= _P:
-        raise SignatureError("point not on the curve")
-    x2 = (y * y - 1) * pow(_D * y * y + 1, _P - 2, _P)
+        raise SignatureError("non-canonical point encoding (y >= p)")
+    # Reduced before the zero test: y = p - 1 gives y*y - 1 = 0 mod p but not 0 (RFC 8032 5.1.3, step 3).
+    x2 = (y * y - 1) * pow(_D * y * y + 1, _P - 2, _P) % _P
     if x2 == 0:
         if sign:
-            raise SignatureError("point not on the curve")
+            raise SignatureError("non-canonical point encoding (x = 0 with the sign bit set)")
         return 0
     x = pow(x2, (_P + 3) // 8, _P)
     if (x * x - x2) % _P != 0:
@@ -144,6 +148,13 @@ def _decompress(data: bytes) -> tuple:
     y &= (1 << 255) - 1
     x = _recover_x(y, sign)
     return (x, y, 1, x * y % _P)
+
+
+def check_public_key(public: bytes) -> None:
+    """Raise SignatureError unless `public` is the canonical encoding of a curve point A whose [8]A is
+    not the identity: a small-order key lets anyone forge signatures (small-order R, S = 0) that verify."""
+    if _equal(_multiply(8, _decompress(public)), _IDENTITY):
+        raise SignatureError("a small-order point is not a public key")
 
 
 def _hash_int(data: bytes) -> int:

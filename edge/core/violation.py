@@ -1,12 +1,14 @@
 """The violation decision and the signed message (CONTRACT sections 1-3). MicroPython-safe.
 
-The device applies the same retained-speed rule as central (French rule by default: measured minus
-5 km/h below 100 km/h, minus 5 % from 100 km/h, truncated to whole km/h) so that it publishes
-exactly the passes central will count, with the limit and tolerance of its signed config.
+The device applies the same retained-speed rule as central (`shared/retained_speed.py`; the French
+rule by default: measured minus 5 km/h below 100 km/h, minus 5 % from 100 km/h, truncated to whole
+km/h) so that it publishes exactly the passes central will count, with the limit and rule of its
+signed config.
 """
 
 from speedledger.shared import canonical, keys
 from speedledger.shared import violation as spec
+from speedledger.shared.retained_speed import RetainedSpeedRule
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -17,17 +19,14 @@ _HEX = "0123456789abcdef"
 
 
 class SpeedPolicy:
-    """Limit and tolerance the device applies; normally from the central-signed config."""
+    """Limit and retained-speed rule the device applies; normally from the central-signed config."""
 
-    def __init__(self, speed_limit_kmh: int, tolerance_kmh: int = 5, tolerance_pct: int = 5) -> None:
+    def __init__(self, speed_limit_kmh: int, rule: RetainedSpeedRule | None = None) -> None:
         self.speed_limit_kmh = speed_limit_kmh
-        self.tolerance_kmh = tolerance_kmh
-        self.tolerance_pct = tolerance_pct
+        self.rule = rule or RetainedSpeedRule()
 
     def retained_kmh(self, measured_speed_ckmh: int) -> int:
-        if measured_speed_ckmh < 100_00:
-            return max(0, measured_speed_ckmh - self.tolerance_kmh * 100) // 100
-        return measured_speed_ckmh * (100 - self.tolerance_pct) // 100_00
+        return self.rule.retained_kmh(measured_speed_ckmh)
 
     def is_violation(self, measured_speed_ckmh: int) -> bool:
         return self.retained_kmh(measured_speed_ckmh) > self.speed_limit_kmh

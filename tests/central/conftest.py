@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import base64
+import os
+import subprocess
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -87,6 +91,20 @@ sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+def start_demo_central(environ: Mapping[str, str], cwd: Path) -> subprocess.Popen[str]:
+    """`speedledger central --demo --no-ingest` as a user starts it, output (stdout and stderr) piped;
+    `environ` is added to this process's environment, without SPEEDLEDGER_SECRET."""
+    env = {name: value for name, value in {**os.environ, **environ}.items() if name != "SPEEDLEDGER_SECRET"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "speedledger", "central", "--demo", "--no-ingest"],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def make_central(db_url: str, clock: FakeClock) -> Central:

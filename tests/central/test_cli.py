@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import stat
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,7 +16,7 @@ from typer.testing import CliRunner
 
 from speedledger.cli import app
 from speedledger.shared import keys
-from tests.central.conftest import FakeClock, World, make_central
+from tests.central.conftest import FakeClock, World, make_central, start_demo_central
 from tests.fixtures.mosquitto import free_port
 
 runner = CliRunner()
@@ -87,20 +84,8 @@ def test_central_refuses_to_start_without_a_secret(monkeypatch: pytest.MonkeyPat
 def test_central_serves_the_api_until_interrupted(tmp_path: Path) -> None:
     """`speedledger central --demo --no-ingest` as a user starts it, then Ctrl-C."""
     port = free_port()
-    env = {
-        **os.environ,
-        "SPEEDLEDGER_DB": f"sqlite:///{tmp_path / 'central.db'}",
-        "SPEEDLEDGER_HTTP": f"127.0.0.1:{port}",
-    }
-    env.pop("SPEEDLEDGER_SECRET", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "speedledger", "central", "--demo", "--no-ingest"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    environ = {"SPEEDLEDGER_DB": f"sqlite:///{tmp_path / 'central.db'}", "SPEEDLEDGER_HTTP": f"127.0.0.1:{port}"}
+    process = start_demo_central(environ, tmp_path)
     try:
         assert process.stdout is not None
         lines = [process.stdout.readline() for _ in range(3)]

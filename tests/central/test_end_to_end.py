@@ -62,7 +62,7 @@ def test_mqtt_violation_becomes_an_infraction(running: Central, clock: FakeClock
     infraction = None
     while infraction is None and time.monotonic() < deadline:
         with running.engine.connect() as conn:
-            infraction = queries.get_infraction(conn, infraction_id_for(message["event_id"]))
+            infraction = queries.get_infraction(conn, infraction_id_for(message["event_id"]), running.cipher)
         time.sleep(0.05)
     assert infraction is not None, "the background runner did not issue the infraction"
     assert (infraction.owner_id, infraction.retained_speed_kmh, infraction.fine_eur, infraction.points) == (

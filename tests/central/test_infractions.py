@@ -23,11 +23,12 @@ from speedledger.central.infractions.projection import violations
 from speedledger.central.projections import checkpoints
 from speedledger.central.radars.commands import RevokeRadarKey, RotateRadarKey, UpdateRadar
 from speedledger.central.registration.commands import EraseOwner, TransferOwnership
+from speedledger.central.registration.personal_data import PersonalDataCipher
 from tests.central.conftest import HOUR, T0, FakeClock, Radar, World, sign, sqlite_only
 
 
-def _infraction(conn: Connection, event_id: str) -> queries.InfractionDetail:
-    detail = queries.get_infraction(conn, infraction_id_for(event_id))
+def _infraction(conn: Connection, event_id: str, cipher: PersonalDataCipher) -> queries.InfractionDetail:
+    detail = queries.get_infraction(conn, infraction_id_for(event_id), cipher)
     assert detail is not None
     return detail
 
@@ -43,7 +44,10 @@ def test_issued_to_the_owner_at_detection_time(central: Central, world: World, c
     assert world.record(after) == "accepted"
 
     with central.engine.connect() as conn:
-        first, second = _infraction(conn, before["event_id"]), _infraction(conn, after["event_id"])
+        first, second = (
+            _infraction(conn, before["event_id"], central.cipher),
+            _infraction(conn, after["event_id"], central.cipher),
+        )
     assert (first.owner_id, first.owner_name, second.owner_id, second.owner_name) == (alice, "Alice", bob, "Bob")
     assert first.status == "issued" and first.unidentified_reason is None
     assert (first.measured_speed_kmh, first.retained_speed_kmh, first.speed_limit_kmh, first.excess_kmh) == (
@@ -70,7 +74,7 @@ def test_unidentified_never_guesses(central: Central, world: World, plate: str, 
     message = radar.violation(plate=plate, detected_at_ms=T0)
     world.record(message)
     with central.engine.connect() as conn:
-        infraction = _infraction(conn, message["event_id"])
+        infraction = _infraction(conn, message["event_id"], central.cipher)
         page = queries.list_infractions(conn, status="unidentified")
     assert (infraction.status, infraction.unidentified_reason, infraction.owner_id) == ("unidentified", reason, None)
     assert infraction.owner_name is None
@@ -88,13 +92,13 @@ def test_central_limit_governs_and_mismatch_is_recorded(central: Central, world:
     world.record(governed)
     world.record(dismissed)
     with central.engine.connect() as conn:
-        infraction = _infraction(conn, governed["event_id"])
+        infraction = _infraction(conn, governed["event_id"], central.cipher)
         outcome = conn.execute(
             select(violations.c.outcome, violations.c.dismissal_reason).where(
                 violations.c.event_id == dismissed["event_id"]
             )
         ).one()
-        assert queries.get_infraction(conn, infraction_id_for(dismissed["event_id"])) is None
+        assert queries.get_infraction(conn, infraction_id_for(dismissed["event_id"]), central.cipher) is None
     assert (infraction.speed_limit_kmh, infraction.device_speed_limit_kmh, infraction.limit_mismatch) == (50, 90, True)
     assert (infraction.retained_speed_kmh, infraction.excess_kmh, infraction.fine_eur, infraction.points) == (
         71,
@@ -119,8 +123,8 @@ def test_a_later_limit_change_does_not_alter_older_decisions(central: Central, w
     world.record(old)
     world.record(new)
     with central.engine.connect() as conn:
-        assert queries.get_infraction(conn, infraction_id_for(old["event_id"])) is None
-        issued = _infraction(conn, new["event_id"])
+        assert queries.get_infraction(conn, infraction_id_for(old["event_id"]), central.cipher) is None
+        issued = _infraction(conn, new["event_id"], central.cipher)
     assert (issued.speed_limit_kmh, issued.excess_kmh, issued.fine_eur) == (70, 15, 68)
     (decision,) = central.store.read_stream(f"dismissal-{old['event_id']}")
     assert (decision.data["reason"], decision.data["speed_limit_kmh"]) == ("not_over_limit", 90)
@@ -221,9 +225,9 @@ def test_lifecycle(central: Central, world: World) -> None:
         bus.handle(PayInfraction(infraction_id="00000000-0000-0000-0000-000000000000"))
 
     with central.engine.connect() as conn:
-        statuses = {infraction_id: _status(conn, infraction_id) for infraction_id in ids}
-        history = queries.get_infraction(conn, upheld_paid)
-        first = queries.get_infraction(conn, paid)
+        statuses = {infraction_id: _status(conn, infraction_id, central.cipher) for infraction_id in ids}
+        history = queries.get_infraction(conn, upheld_paid, central.cipher)
+        first = queries.get_infraction(conn, paid, central.cipher)
     assert statuses == {paid: "paid", contested_cancelled: "cancelled", upheld_paid: "paid", cancelled: "cancelled"}
     assert history is not None
     assert [(change.status, change.reason) for change in history.history] == [
@@ -235,8 +239,8 @@ def test_lifecycle(central: Central, world: World) -> None:
     assert first is not None and (first.history[-1].actor, first.history[-1].reason) == ("agency-7", "TX-1")
 
 
-def _status(conn: Connection, infraction_id: str) -> str:
-    detail = queries.get_infraction(conn, infraction_id)
+def _status(conn: Connection, infraction_id: str, cipher: PersonalDataCipher) -> str:
+    detail = queries.get_infraction(conn, infraction_id, cipher)
     assert detail is not None
     return detail.status
 
@@ -252,7 +256,7 @@ def test_unidentified_can_only_be_cancelled(central: Central, world: World) -> N
             central.bus.handle(command)
     central.bus.handle(CancelInfraction(infraction_id=infraction_id, reason="plate unreadable on the image"))
     with central.engine.connect() as conn:
-        assert _status(conn, infraction_id) == "cancelled"
+        assert _status(conn, infraction_id, central.cipher) == "cancelled"
 
 
 def test_erased_owner_keeps_infractions_without_personal_data(central: Central, world: World) -> None:
@@ -263,7 +267,7 @@ def test_erased_owner_keeps_infractions_without_personal_data(central: Central, 
     world.record(message)
     central.bus.handle(EraseOwner(owner_id=alice))
     with central.engine.connect() as conn:
-        infraction = _infraction(conn, message["event_id"])
+        infraction = _infraction(conn, message["event_id"], central.cipher)
         page = queries.list_infractions(conn, owner_id=alice)
     assert (infraction.owner_id, infraction.owner_name, infraction.owner_erased) == (alice, None, True)
     assert (infraction.status, infraction.fine_eur) == ("issued", 68)
@@ -335,7 +339,7 @@ def test_identify_an_unidentified_infraction(central: Central, world: World, clo
     owner = central.bus.handle(IdentifyInfraction(infraction_id=infraction_id, plate="gz-123-qk", actor="agent-3"))
     assert owner == alice
     with central.engine.connect() as conn:
-        identified = _infraction(conn, unread["event_id"])
+        identified = _infraction(conn, unread["event_id"], central.cipher)
     assert (identified.status, identified.plate, identified.owner_id, identified.unidentified_reason) == (
         "issued",
         "GZ123QK",
@@ -380,4 +384,4 @@ def test_concurrent_transitions_exactly_one_wins(central: Central, world: World)
     assert issued.type == "InfractionIssued"
     expected = {"InfractionPaid": "paid", "InfractionCancelled": "cancelled"}[winner.type]
     with central.engine.connect() as conn:
-        assert _status(conn, infraction_id) == expected
+        assert _status(conn, infraction_id, central.cipher) == expected

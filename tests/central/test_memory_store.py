@@ -45,7 +45,7 @@ def test_a_violation_becomes_an_infraction_on_the_in_memory_store(central: Centr
     assert world.record(message) == "duplicate"
 
     with central.engine.connect() as conn:
-        infraction = queries.get_infraction(conn, infraction_id_for(message["event_id"]))
+        infraction = queries.get_infraction(conn, infraction_id_for(message["event_id"]), central.cipher)
         positions = checkpoints.read_all(conn)
     assert infraction is not None
     assert (infraction.owner_id, infraction.owner_name, infraction.fine_eur) == (alice, "Alice", 68)

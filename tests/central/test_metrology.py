@@ -37,8 +37,8 @@ def test_a_violation_after_the_verification_lapsed_is_dismissed_and_listed(centr
     (decision,) = central.store.read_stream(f"dismissal-{lapsed['event_id']}")
     assert (decision.type, decision.data["reason"]) == ("ViolationDismissed", RADAR_NOT_VERIFIED)
     with central.engine.connect() as conn:
-        assert queries.get_infraction(conn, infraction_id_for(lapsed["event_id"])) is None
-        assert queries.get_infraction(conn, infraction_id_for(in_force["event_id"])) is not None
+        assert queries.get_infraction(conn, infraction_id_for(lapsed["event_id"]), central.cipher) is None
+        assert queries.get_infraction(conn, infraction_id_for(in_force["event_id"]), central.cipher) is not None
         (listed,) = list_dismissed(conn, reason=RADAR_NOT_VERIFIED)
     assert (listed.event_id, listed.radar_id, listed.detected_at_ms) == (lapsed["event_id"], "R1", T0 + HOUR)
 

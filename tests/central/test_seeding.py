@@ -85,7 +85,7 @@ def test_seed_file_twice(tmp_path: Path, clock: FakeClock, monkeypatch: pytest.M
     try:
         central.runner.catch_up()
         with central.engine.connect() as conn:
-            infraction = queries.get_infraction(conn, infraction_id_for(str(violation["event_id"])))
+            infraction = queries.get_infraction(conn, infraction_id_for(str(violation["event_id"])), central.cipher)
     finally:
         central.close()
     assert infraction is not None and (infraction.owner_id, infraction.detected_at_ms) == (OWNER, T0)

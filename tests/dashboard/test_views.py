@@ -32,7 +32,7 @@ PHOTO = b"\xff\xd8\xff\xe0 a photo \xff\xd9"
 
 def verification_of(central: Central, infraction_id: str, evidence: Evidence, **tamper: object) -> Verification:
     with central.engine.connect() as conn:
-        infraction = get_infraction(conn, infraction_id)
+        infraction = get_infraction(conn, infraction_id, central.cipher)
     assert infraction is not None
     if tamper:
         infraction = infraction.model_copy(update={"device_message": {**infraction.device_message, **tamper}})

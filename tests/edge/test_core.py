@@ -135,7 +135,7 @@ def test_verified_config_is_applied(verify_fn: Any) -> None:
     state = config_state(verify_fn)
     state.apply(signed_config(tolerance_kmh=3))
     assert state.policy.speed_limit_kmh == 70
-    assert state.policy.tolerance_kmh == 3
+    assert state.policy.rule.below_threshold_subtract_kmh == 3
     assert state.issued_at_ms == 1_000
 
 

@@ -136,7 +136,10 @@ def test_configs_are_published_once_per_change_and_again_after_a_reconnect(
 ) -> None:
     published: list[tuple[str, bytes]] = []
     configs = ConfigPublisher(
-        central.store, ConfigKey.load_or_create(tmp_path / "key.pem"), lambda t, p: published.append((t, p))
+        central.store,
+        ConfigKey.load_or_create(tmp_path / "key.pem"),
+        lambda t, p: published.append((t, p)),
+        rule=central.fine_schedule.retained_rule,
     )
     register("R-1")
     assert configs.publish_changes() == 1

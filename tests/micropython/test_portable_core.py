@@ -31,7 +31,8 @@ RFC8032_TEST1_SIGNATURE_OF_EMPTY = (
 )
 
 
-def run_on_micropython(tmp_path: Path, given: dict[str, Any]) -> dict[str, Any]:
+def run_on_micropython(tmp_path: Path, given: dict[str, Any], script: str = "portable_core_check.py") -> Any:
+    """Run `script` (in this folder) on MicroPython with `given` as /input.json; its `RESULT` line, parsed."""
     node = shutil.which("node")
     if node is None:
         missing_dependency("node (nodejs 20)")
@@ -42,15 +43,14 @@ def run_on_micropython(tmp_path: Path, given: dict[str, Any]) -> dict[str, Any]:
     files.append([str(HERE / "radar_scenario.py"), "/lib/radar_scenario.py"])
     files.append([str(tmp_path / "input.json"), "/input.json"])
     manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({"files": files, "main": str(HERE / "portable_core_check.py")}))
+    manifest.write_text(json.dumps({"files": files, "main": str(HERE / script)}))
     completed = subprocess.run(
         [node, str(HERE / "run.mjs"), str(manifest)], capture_output=True, text=True, timeout=240, check=False
     )
     assert completed.returncode == 0, completed.stderr
     lines = [line for line in completed.stdout.splitlines() if line.startswith("RESULT ")]
     assert lines, completed.stdout + completed.stderr
-    result: dict[str, Any] = json.loads(lines[-1][len("RESULT ") :])
-    return result
+    return json.loads(lines[-1][len("RESULT ") :])
 
 
 def central_config(**changes: Any) -> tuple[str, str]:

@@ -97,7 +97,7 @@ def _infraction_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     with central.engine.connect() as conn:
-        infraction = get_infraction(conn, infraction_id)
+        infraction = get_infraction(conn, infraction_id, central.cipher)
         if infraction is None:
             return pages.render(request, "not_found.html", viewer, status_code=404, what=infraction_id)
         evidence = evidence_for_violation(conn, infraction.event_id, now_ms=central.clock())

@@ -40,7 +40,7 @@ def registry_page(
     query = q.strip()
     if query:
         with central.engine.connect() as conn:
-            if get_owner(conn, query) is not None:
+            if get_owner(conn, query, central.cipher) is not None:
                 return RedirectResponse(f"/registry/owners/{quote(query, safe='')}", status_code=303)
             vehicle = get_vehicle(conn, query)
         if vehicle is not None:
@@ -58,7 +58,7 @@ def _owner_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     with central.engine.connect() as conn:
-        owner = get_owner(conn, owner_id)
+        owner = get_owner(conn, owner_id, central.cipher)
         if owner is None:
             return pages.render(request, "not_found.html", viewer, status_code=404, what=owner_id)
         infractions = (

@@ -53,7 +53,7 @@ class PaymentIn(BaseModel):
 
 def _infraction(central: CentralDep, infraction_id: str) -> InfractionDetail:
     with central.engine.connect() as conn:
-        infraction = get_infraction(conn, infraction_id)
+        infraction = get_infraction(conn, infraction_id, central.cipher)
     if infraction is None:
         raise NotFound(f"infraction {infraction_id!r} not found")
     return infraction

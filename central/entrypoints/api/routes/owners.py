@@ -30,7 +30,7 @@ class OwnerCreate(BaseModel):
 
 def _owner(central: CentralDep, owner_id: str) -> OwnerView:
     with central.engine.connect() as conn:
-        owner = get_owner(conn, owner_id)
+        owner = get_owner(conn, owner_id, central.cipher)
     if owner is None:
         raise NotFound(f"owner {owner_id!r} not found")
     return owner
