@@ -21,6 +21,8 @@ def data_urls(recorded: Recorded) -> list[str]:
         "/infractions",
         f"/infractions/{recorded.issued}",
         f"/infractions/{recorded.issued}/evidence.jpg",
+        f"/infractions/{recorded.issued}/export.zip",
+        f"/infractions/{recorded.issued}/notice.pdf",
         "/events",
         "/events/live",
         "/live/events",

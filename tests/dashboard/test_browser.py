@@ -95,9 +95,13 @@ def test_an_infraction_shows_its_photo_and_a_valid_verification(page: Page, scen
     expect(page).to_have_url(f"{scene.deployment.url}/infractions/{scene.infraction_id}")
     photo = page.locator("#evidence")
     expect(photo).to_be_visible()
-    assert photo.evaluate("image => image.complete && image.naturalWidth") > 100
+    page.wait_for_function("() => document.querySelector('#evidence').naturalWidth > 100")  # a decoded JPEG
     served = page.request.get(f"{scene.deployment.url}/infractions/{scene.infraction_id}/evidence.jpg")
     assert (served.headers["content-type"], served.headers["cache-control"]) == ("image/jpeg", "no-store")
+    for link, kind in (("Evidence export", "application/zip"), ("Notice of infraction", "application/pdf")):
+        href = page.get_by_role("link", name=link).get_attribute("href")
+        document = page.request.get(f"{scene.deployment.url}{href}")
+        assert (document.status, document.headers["content-type"]) == (200, kind), link
     expect(page.locator("#signature")).to_have_text("valid")
     expect(page.locator("#evidence-hash")).to_contain_text("matches the signed hash")
     expect(page.locator("#verification")).to_contain_text(scene.radar.radar.key_id)

@@ -13,6 +13,7 @@ from speedledger.central.auth import Permission
 from speedledger.central.bootstrap import Central
 from speedledger.central.entrypoints.api.deps import CentralDep
 from speedledger.central.entrypoints.api.errors import DOMAIN_ERRORS, status_of
+from speedledger.central.entrypoints.api.routes.evidence import export, notice
 from speedledger.central.entrypoints.api.routes.infractions import InfractionId, read_evidence
 from speedledger.central.entrypoints.dashboard.access import Viewer, needs, needs_form
 from speedledger.central.entrypoints.dashboard.actions import ACTIONS, offered
@@ -124,11 +125,26 @@ def infraction_page(
 
 @router.get("/infractions/{infraction_id}/evidence.jpg")
 def evidence_photo(infraction_id: InfractionId, viewer: ReadViewer, central: CentralDep) -> Response:
-    """The evidence JPEG as `GET /api/v1/infractions/{id}/evidence` serves it, kept out of the browser's
-    cache: after sign-out the next person at the same browser must not find it there."""
-    photo = read_evidence(infraction_id, central)
-    photo.headers["Cache-Control"] = "no-store"
-    return photo
+    """The evidence JPEG as `GET /api/v1/infractions/{id}/evidence` serves it."""
+    return _uncached(read_evidence(infraction_id, central))
+
+
+@router.get("/infractions/{infraction_id}/export.zip")
+def evidence_export(infraction_id: InfractionId, viewer: ReadViewer, central: CentralDep) -> Response:
+    """The signed evidence export, as `GET /api/v1/infractions/{id}/export` builds it."""
+    return _uncached(export(infraction_id, central))
+
+
+@router.get("/infractions/{infraction_id}/notice.pdf")
+def notice_of_infraction(infraction_id: InfractionId, viewer: ReadViewer, central: CentralDep) -> Response:
+    """The notice of infraction, as `GET /api/v1/infractions/{id}/notice.pdf` renders it."""
+    return _uncached(notice(infraction_id, central))
+
+
+def _uncached(document: Response) -> Response:
+    """Personal data stays out of the browser's cache: the next person at the browser must not find it."""
+    document.headers["Cache-Control"] = "no-store"
+    return document
 
 
 @router.post("/infractions/{infraction_id}/{action}", response_class=HTMLResponse)
