@@ -22,6 +22,7 @@ import httpx
 import numpy as np
 
 from speedledger.central.auth import Role
+from speedledger.edge.core.outbox import status_payload
 from speedledger.shared import keys
 from speedledger.simulator.plates import render_frame
 from tests.api.conftest import SECRET, Tokens
@@ -121,13 +122,14 @@ def register_owner(api: httpx.Client, name: str, plate: str) -> str:
 
 
 class RoadsideRadar:
-    """A radar's MQTT side as the harness plays it: signed violations with their evidence photo."""
+    """A radar's MQTT side as the harness plays it: online, signed violations with their evidence photo."""
 
     def __init__(self, deployment: Deployment, radar_id: str, position: tuple[float, float]) -> None:
         self.radar = SigningRadar(radar_id)
         with deployment.api() as api:
             register_radar(api, radar_id, self.radar.public_key_b64, position)
         self.client = RadarClient(deployment.broker.port, radar_id)
+        self.announce("online")
 
     def flash(self, plate: str, measured_speed_ckmh: int, seed: int = 1) -> str:
         """One violation now, with its photo; returns its event_id once central acknowledged it."""
@@ -149,7 +151,12 @@ class RoadsideRadar:
         message = {**self.radar.violation(), **changes}
         self.client.send(json.dumps(message).encode())
 
+    def announce(self, state: str) -> None:
+        """The retained status a radar publishes when it connects (`online`) and on a clean stop (`offline`)."""
+        self.client.publish("status", status_payload(state, "test-1.0", int(time.time() * 1000)), retain=True)
+
     def close(self) -> None:
+        self.announce("offline")
         self.client.close()
 
 

@@ -53,8 +53,8 @@ def record_scene(deployment: Deployment) -> dict[str, str]:
             api.post(f"/api/v1/infractions/{ids['contested']}/contest", json={"reason": "car sold"}).raise_for_status()
             wait_until("the quarantine", lambda: bool(api.get("/api/v1/quarantine").json()["items"]))
     finally:
-        a6.close()
-        n7.close()
+        a6.client.close()  # stays online
+        n7.close()  # goes offline
     return {**ids, "owner": alice}
 
 
