@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
 
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
@@ -18,6 +18,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Image, Paragraph, SimpleDocTemplate, Spacer, Table
 from sqlalchemy import Connection
 
+from speedledger.central.agency_time import local_time
 from speedledger.central.bootstrap import Central
 from speedledger.central.errors import Conflict, NotFound
 from speedledger.central.infractions.domain import InfractionStatus
@@ -37,6 +38,8 @@ class Notice:
     radar: RadarState
     photo: bytes | None
     terms: PaymentTerms | None
+    #: The agency's zone (SPEEDLEDGER_TIMEZONE): every time on the notice is given in it.
+    zone: ZoneInfo
 
 
 def gather_notice(central: Central, conn: Connection, infraction_id: str) -> Notice:
@@ -51,7 +54,7 @@ def gather_notice(central: Central, conn: Connection, infraction_id: str) -> Not
         raise Conflict(f"radar {infraction.radar_id} is not known")
     evidence = evidence_for_violation(conn, infraction.event_id, now_ms=central.clock())
     terms = PaymentTerms.from_schedule(fine_schedule_document(central.settings.fine_schedule))
-    return Notice(infraction, radar, evidence.content, terms)
+    return Notice(infraction, radar, evidence.content, terms, ZoneInfo(central.settings.timezone))
 
 
 def render_notice(notice: Notice) -> bytes:
@@ -64,7 +67,9 @@ def render_notice(notice: Notice) -> bytes:
     story: list[Flowable] = [
         Paragraph("Notice of infraction: speed limit exceeded", styles["Title"]),
         Paragraph(f"To: {escape(owner)}, holder of vehicle <b>{infraction.plate}</b>", body),
-        Paragraph(f"Infraction {infraction.infraction_id}, notified {_when(infraction.issued_at_ms)}", body),
+        Paragraph(
+            f"Infraction {infraction.infraction_id}, notified {local_time(infraction.issued_at_ms, notice.zone)}", body
+        ),
         Paragraph(f"Payment reference: <b>{reference}</b>", body),
         Spacer(1, 4 * mm),
     ]
@@ -74,11 +79,11 @@ def render_notice(notice: Notice) -> bytes:
         Paragraph("What was measured", heading),
         _table(
             [
-                ("Date and time", _when(infraction.detected_at_ms)),
+                ("Date and time", local_time(infraction.detected_at_ms, notice.zone)),
                 ("Place", f"{radar.name} ({radar.latitude:.5f}, {radar.longitude:.5f})"),
                 ("Direction", infraction.direction),
                 ("Radar", f"{radar.radar_id}, signing key {infraction.device_message['key_id']}"),
-                ("Radar verification", _verification(verification)),
+                ("Radar verification", _verification(verification, notice.zone)),
                 ("Measured speed", f"{infraction.measured_speed_ckmh / 100:.2f} km/h"),
                 ("Retained speed", f"{infraction.retained_speed_kmh} km/h (after the legal tolerance)"),
                 ("Speed limit", f"{infraction.speed_limit_kmh} km/h"),
@@ -87,7 +92,7 @@ def render_notice(notice: Notice) -> bytes:
         ),
         Paragraph("What you owe", heading),
         _table(
-            [(f"Fine ({amount.label})", _amount(amount)) for amount in _amounts(notice)]
+            [(f"Fine ({amount.label})", _amount(amount, notice.zone)) for amount in _amounts(notice)]
             + [("Points", str(infraction.points)), ("Payment reference", reference)]
         ),
         Paragraph("How to contest", heading),
@@ -105,20 +110,20 @@ def _amounts(notice: Notice) -> list[Amount]:
     return notice.terms.amounts(fine, notice.infraction.issued_at_ms)
 
 
-def _amount(amount: Amount) -> str:
+def _amount(amount: Amount, zone: ZoneInfo) -> str:
     if amount.due_by_ms is not None:
-        return f"{amount.fine_eur} EUR if paid by {_when(amount.due_by_ms)}"
+        return f"{amount.fine_eur} EUR if paid by {local_time(amount.due_by_ms, zone)}"
     if amount.after_ms is not None:
-        return f"{amount.fine_eur} EUR if paid after {_when(amount.after_ms)}"
+        return f"{amount.fine_eur} EUR if paid after {local_time(amount.after_ms, zone)}"
     return f"{amount.fine_eur} EUR"
 
 
-def _verification(record: MetrologyRecord | None) -> str:
+def _verification(record: MetrologyRecord | None, zone: ZoneInfo) -> str:
     if record is None:
         return "none in force"
     return (
-        f"{record.approval_number} by {record.verifying_body}, valid from {_when(record.verified_at_ms)} "
-        f"until {_when(record.valid_until_ms)}"
+        f"{record.approval_number} by {record.verifying_body}, valid from {local_time(record.verified_at_ms, zone)} "
+        f"until {local_time(record.valid_until_ms, zone)}"
     )
 
 
@@ -129,7 +134,3 @@ def _table(rows: list[tuple[str, str]]) -> Table:
         [Paragraph(label, styles["BodyText"]), Paragraph(escape(value), styles["BodyText"])] for label, value in rows
     ]
     return Table(cells, colWidths=[45 * mm, 125 * mm])
-
-
-def _when(at_ms: int) -> str:
-    return datetime.fromtimestamp(at_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -58,6 +59,8 @@ def test_the_notice_holds_plate_speeds_amounts_and_reference(scene: Scene, tmp_p
     text = pdf_text(response.content, tmp_path)
     reference = payment_reference(str(item["infraction_id"]))
     issued = datetime.fromtimestamp(int(item["issued_at_ms"]) / 1000, UTC)
+    # Times are the agency's (SPEEDLEDGER_TIMEZONE), with the zone named.
+    detected = datetime.fromtimestamp(int(item["detected_at_ms"]) / 1000, ZoneInfo(scene.central.settings.timezone))
     for expected in (
         "AB123CD",
         OWNER["name"],
@@ -72,6 +75,7 @@ def test_the_notice_holds_plate_speeds_amounts_and_reference(scene: Scene, tmp_p
         "TEST-VP-0001",
         "How to contest",
         issued.strftime("%Y-%m-%d"),
+        "Date and time " + detected.strftime("%Y-%m-%d %H:%M:%S %Z"),
     ):
         assert expected in text, expected
     assert "/Subtype /Image" in response.content.decode("latin-1")  # the evidence photo is embedded

@@ -10,10 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
+from speedledger.central.agency_time import local_time
 from speedledger.central.auth import Role
 from speedledger.central.bootstrap import Central, Settings
 from speedledger.central.entrypoints.dashboard.eventlog import newest_events
-from speedledger.central.entrypoints.dashboard.formatting import day_start_ms, kmh, local_time, next_day_start_ms
+from speedledger.central.entrypoints.dashboard.formatting import day_start_ms, kmh, next_day_start_ms
 from speedledger.central.entrypoints.dashboard.labels import LANGUAGES, all_labels
 from speedledger.central.entrypoints.dashboard.radarmap import HEIGHT, WIDTH, map_points
 from speedledger.central.entrypoints.dashboard.verification import Verification, verify_infraction

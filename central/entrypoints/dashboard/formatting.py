@@ -6,14 +6,6 @@ import datetime
 from zoneinfo import ZoneInfo
 
 
-def local_time(ms: int | None, zone: ZoneInfo) -> str:
-    """`2026-12-02 10:39:13 CET` for a Unix time in ms; an em dash for None."""
-    if ms is None:
-        return "—"
-    moment = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC).astimezone(zone)
-    return moment.strftime("%Y-%m-%d %H:%M:%S %Z")
-
-
 def kmh(speed: float | int) -> str:
     """`104.32 km/h`, `99 km/h`: two decimals only where the value has them."""
     text = f"{speed:.2f}".rstrip("0").rstrip(".") if isinstance(speed, float) else str(speed)

@@ -12,9 +12,10 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from speedledger.central.agency_time import local_time
 from speedledger.central.auth import Permission
 from speedledger.central.entrypoints.dashboard.access import Viewer
-from speedledger.central.entrypoints.dashboard.formatting import kmh, local_time
+from speedledger.central.entrypoints.dashboard.formatting import kmh
 from speedledger.central.entrypoints.dashboard.labels import LANGUAGE_COOKIE, LANGUAGES, choose_language, labels
 
 TEMPLATES = Path(__file__).parent / "templates"
