@@ -9,6 +9,10 @@ Physics modelled (shared by the DSP tests and the traffic simulator):
   energy spreads from 0 to twice the body Doppler;
 - clutter: a strong static return (DC), slowly swaying vegetation, and a mount vibration (fan,
   engine) that appears at +- its frequency;
+- rain: many weak, short-lived scatterers (drops crossing the beam near the antenna) at random
+  low Doppler in both directions, strong in total;
+- interferers: constant tones in the passband for the whole recording (another radar nearby, a fan,
+  mains hum leaking into the IF);
 - front end: anti-alias filter (returns beyond Nyquist are not sampled), DC offset, IQ gain and
   phase imbalance, white noise at a set wideband SNR (body power at the beam centre over the noise
   power in the whole sampled band), 16-bit quantisation.
@@ -58,6 +62,27 @@ class Clutter:
 
 
 @dataclass(frozen=True)
+class Rain:
+    """Rain-like clutter: `drops_per_s` short-lived scatterers, each at a random signed speed within
+    +-`max_speed_kmh`, living `lifetime_s` (a uniform range) under a Hann envelope; `level_db` is their
+    total mean power relative to the noise."""
+
+    level_db: float = 20.0
+    drops_per_s: float = 400.0
+    max_speed_kmh: float = 25.0
+    lifetime_s: tuple[float, float] = (0.02, 0.1)
+
+
+@dataclass(frozen=True)
+class Interferer:
+    """A constant tone at `doppler_hz` (signed, + as an approaching target) for the whole recording,
+    `level_db` relative to the noise."""
+
+    doppler_hz: float
+    level_db: float = 20.0
+
+
+@dataclass(frozen=True)
 class FrontEnd:
     """Receiver imperfections: DC offset (relative to the noise rms), IQ imbalance, quantisation."""
 
@@ -76,6 +101,8 @@ class Scene:
     carrier_hz: float = DEFAULT_CARRIER_HZ
     clutter: Clutter | None = None
     front_end: FrontEnd = field(default_factory=FrontEnd)
+    rain: Rain | None = None
+    interferers: tuple[Interferer, ...] = ()
 
     def doppler_hz(self, vehicle: Vehicle) -> float:
         sign = 1.0 if vehicle.approaching else -1.0
@@ -136,6 +163,36 @@ def _clutter(clutter: Clutter, t: np.ndarray, rng: np.random.Generator) -> np.nd
     return result
 
 
+def _rain(rain: Rain, scene: Scene, t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Drops at uniform times, speeds and lifetimes; each a Hann-windowed tone at its Doppler."""
+    result = np.zeros(t.size, dtype=np.complex128)
+    count = rng.poisson(rain.drops_per_s * scene.duration_s)
+    if count == 0:
+        return result
+    lifetimes = rng.uniform(*rain.lifetime_s, count)
+    # Hann envelope: mean power 3/8 of its peak over the lifetime; the drops' mean power sums to the level.
+    mean_alive = count * float(lifetimes.mean()) / scene.duration_s
+    amplitude = math.sqrt(10.0 ** (rain.level_db / 10.0) / max(mean_alive, 1e-9) / 0.375)
+    starts = rng.uniform(-rain.lifetime_s[1], scene.duration_s, count)
+    doppler = rng.uniform(-1.0, 1.0, count) * rain.max_speed_kmh * hz_per_kmh(scene.carrier_hz, scene.angle_deg)
+    phases = rng.uniform(0, 2 * np.pi, count)
+    for start, lifetime, frequency, phase in zip(starts, lifetimes, doppler, phases, strict=True):
+        first = max(0, math.ceil(start * scene.sample_rate))
+        last = min(t.size, math.floor((start + lifetime) * scene.sample_rate))
+        if last <= first:
+            continue
+        local = t[first:last]
+        envelope = np.sin(np.pi * (local - start) / lifetime) ** 2
+        result[first:last] += amplitude * envelope * np.exp(1j * (2 * np.pi * frequency * local + phase))
+    return result
+
+
+def _interferer(interferer: Interferer, t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    amplitude = 10.0 ** (interferer.level_db / 20.0)
+    tone: np.ndarray = amplitude * np.exp(1j * (2 * np.pi * interferer.doppler_hz * t + rng.uniform(0, 2 * np.pi)))
+    return tone
+
+
 def _front_end(iq: np.ndarray, front_end: FrontEnd) -> np.ndarray:
     i = iq.real.copy()
     q = iq.imag.copy()
@@ -159,6 +216,10 @@ def synthesise(scene: Scene, rng: np.random.Generator) -> np.ndarray:
         iq += _vehicle_return(scene, vehicle, t, rng)
     if scene.clutter is not None:
         iq += _clutter(scene.clutter, t, rng)
+    if scene.rain is not None:
+        iq += _rain(scene.rain, scene, t, rng)
+    for interferer in scene.interferers:
+        iq += _interferer(interferer, t, rng)
     return _front_end(iq, scene.front_end)
 
 

@@ -17,7 +17,12 @@ Metrology rules (OIML R91, French and German practice: never attribute a speed t
   its own peak (that is when the camera fires); otherwise both passes are invalidated;
 - the IQ-imbalance mirror image of a strong track, satellites of a stronger track in the same
   direction (wheel micro-Doppler, clutter: unsteady, or seen only while the stronger one is) and
-  weaker fragments at a stronger track's speed are recognised as such and never count as vehicles.
+  weaker fragments at a stronger track's speed are recognised as such and never count as vehicles;
+- a vehicle rises and falls over a dwell that the beam geometry bounds: a track whose rise and fall
+  covers less road than the narrowest beam footprint is clutter (rain, insects, debris), one that
+  lasts longer than any vehicle at its speed can stay in the beam is an interferer (a constant
+  tone). Neither is a vehicle, so neither shares the beam; both still invalidate a vehicle close
+  enough in speed to have disturbed its spectral peak.
 See docs/dsp.md for the thresholds and the reasoning.
 """
 
@@ -30,6 +35,11 @@ RECEDING = "receding"
 UNRESOLVED = "unresolved_targets"  # another vehicle at a nearby speed (or an unsteady one) in the beam
 SHARED_BEAM = "shared_beam"  # another vehicle was as strong in the beam at this one's peak, or one in a row
 UNSTEADY = "speed_unsteady"  # the speed changed within the pass
+INCOMPLETE = "incomplete_pass"  # the stream started or ended while it was near the beam centre
+
+# Why a track is not a vehicle at all (PassTracker.rejected).
+CLUTTER = "clutter"  # it rose and fell over less road than any beam footprint: rain, debris
+INTERFERER = "interferer"  # longer than any vehicle at its speed stays in the beam, or its level never fell
 
 
 class Detection:
@@ -114,6 +124,11 @@ class TrackerConfig:
         dip_db: float = 10.0,
         max_outliers: float = 0.2,
         max_scatter_kmh: float = 0.08,
+        min_footprint_m: float = 2.0,
+        max_footprint_m: float = 12.0,
+        max_visible_m: float = 40.0,
+        rise_fall_db: float = 6.0,
+        level_noise_db: float = 1.5,
     ) -> None:
         self.min_frames = min_frames  # supporting frames a vehicle needs
         self.max_gap_ms = max_gap_ms  # a track closes after this long without a detection
@@ -133,6 +148,24 @@ class TrackerConfig:
         self.dip_db = dip_db  # a pass whose SNR dips this far between two humps holds two vehicles
         self.max_outliers = max_outliers  # a track with more frames off its median speed holds two vehicles
         self.max_scatter_kmh = max_scatter_kmh  # per-frame wander (around a linear fit) of one vehicle
+        # The beam's half-power footprint along the road lies between these in every supported
+        # installation. A vehicle covers at least `min_footprint_m` of road while within `rise_fall_db`
+        # of its peak SNR (anything shorter-lived is clutter), and the two-way beam pattern makes its
+        # level fall by at least 12 (d / max_footprint_m)^2 dB d metres from its peak (less
+        # `level_noise_db` for the noise of the level estimates); a constant tone does not fall.
+        self.min_footprint_m = min_footprint_m
+        self.max_footprint_m = max_footprint_m
+        self.rise_fall_db = rise_fall_db
+        self.level_noise_db = level_noise_db
+        self.max_visible_m = max_visible_m  # no vehicle is seen over a longer stretch of road: an interferer
+
+    def max_dwell_ms(self, speed_kmh: float) -> float:
+        """The longest any vehicle at this speed can stay in the beam."""
+        return 3600.0 * self.max_visible_m / max(abs(speed_kmh), 1e-6)
+
+    def min_fall_db(self, metres: float) -> float:
+        """How far, at least, a vehicle's level falls `metres` away from its peak (beam pattern)."""
+        return 12.04 * (metres / self.max_footprint_m) ** 2 - self.level_noise_db
 
     def gate(self, speed_kmh: float) -> float:
         return max(self.gate_kmh, self.gate_rel * abs(speed_kmh))
@@ -191,6 +224,27 @@ def _has_two_humps(snrs: list, dip_db: float) -> bool:
     return False
 
 
+def _rise_fall_ms(times: list, snrs: list, within_db: float) -> int:
+    """How long the track stayed within `within_db` of its peak SNR around the peak, frame after frame
+    (one weak or missing frame allowed): the main lobe of the beam crossing for a vehicle, a single
+    scatterer's life for clutter. Chains of short-lived scatterers break at their gaps."""
+    peak = snrs.index(max(snrs))
+    floor = snrs[peak] - within_db
+    hop = min([times[i + 1] - times[i] for i in range(len(times) - 1)] or [0])
+    edges = []
+    for step in (1, -1):
+        edge = peak
+        index = peak + step
+        while 0 <= index < len(snrs) and abs(times[index] - times[index - step]) <= 2 * hop:
+            if snrs[index] >= floor:
+                edge = index
+            elif not (0 <= index + step < len(snrs) and snrs[index + step] >= floor):
+                break
+            index += step
+        edges.append(edge)
+    return times[edges[0]] - times[edges[1]]
+
+
 class _Track:
     """Detections linked frame to frame at one speed."""
 
@@ -239,6 +293,10 @@ class _Candidate:
         self.start_ms = track.start_ms
         self.end_ms = track.last_ms
         self.two_humps = _has_two_humps(self.snrs, config.dip_db)
+        self.rise_fall_ms = _rise_fall_ms(self.times, self.snrs, config.rise_fall_db)
+        top = _median(sorted(self.snrs)[-3:])  # robust to one lucky frame
+        self.rise_db = top - _median(self.snrs[:3])
+        self.fall_db = top - _median(self.snrs[-3:])
         half = len(kept) // 2
         if half >= 2:
             first = _weighted_mean(self.speeds[:half], weights[:half])
@@ -279,12 +337,22 @@ class PassTracker:
     about a shared beam is made with everything known; call `flush` at the end of a stream.
     """
 
-    def __init__(self, config: TrackerConfig | None = None) -> None:
+    def __init__(self, config: TrackerConfig | None = None, keep_rejected: bool = False) -> None:
         self.config = config if config is not None else TrackerConfig()
         self._active: list = []
         self._closed: list = []
+        # Tracks judged not to be vehicles (for diagnostics), as passes whose `invalid` says why.
+        self.rejected: list | None = [] if keep_rejected else None
+        self._first_ms: int | None = None  # the stream's first frame
+        self._frame_ms = 0  # the frame spacing
+        self._last_ms = 0  # the latest frame
 
     def update(self, t_ms: int, detections: list) -> list:
+        if self._first_ms is None:
+            self._first_ms = t_ms
+        elif self._frame_ms == 0:
+            self._frame_ms = t_ms - self._first_ms
+        self._last_ms = t_ms
         self._associate(t_ms, detections)
         self._close(t_ms)
         return self._release(final=False)
@@ -334,7 +402,7 @@ class PassTracker:
                 continue
             for candidate in group:
                 self._closed.remove(candidate)
-            passes.extend(self._judge(group))
+            passes.extend(self._judge(group, final))
         passes.sort(key=lambda p: p.t_ms)
         return passes
 
@@ -347,17 +415,61 @@ class PassTracker:
                 groups.append([candidate])
         return groups
 
-    def _judge(self, group: list) -> list:
+    def _nature(self, candidate: _Candidate) -> str | None:
+        """CLUTTER or INTERFERER when the track cannot be a vehicle crossing the beam, else None."""
         config = self.config
-        vehicles = [c for c in group if abs(c.speed) >= config.min_speed_kmh and not self._is_artefact(c, group)]
+        metres_per_ms = abs(candidate.speed) / 3600.0
+        duration_ms = candidate.end_ms - candidate.start_ms
+        # One end of the track lies at least half its length of road from the peak.
+        flat = max(candidate.rise_db, candidate.fall_db) < config.min_fall_db(duration_ms * metres_per_ms / 2)
+        if flat or duration_ms > config.max_dwell_ms(candidate.speed):
+            return INTERFERER
+        if candidate.rise_fall_ms * metres_per_ms < config.min_footprint_m:
+            return CLUTTER
+        return None
+
+    def _cut_off(self, candidate: _Candidate, final: bool) -> bool:
+        """Whether the stream's start (or, at its end, its end) cut into the pass's main lobe: it was
+        detected from the first frames (or until the last) within `rise_fall_db` of its peak, so its
+        time at the beam centre is not known."""
+        config = self.config
+        margin = 2 * self._frame_ms
+        first = self._first_ms if self._first_ms is not None else candidate.start_ms
+        if candidate.start_ms <= first + margin and candidate.rise_db < config.rise_fall_db:
+            return True
+        return final and candidate.end_ms >= self._last_ms - margin and candidate.fall_db < config.rise_fall_db
+
+    def _judge(self, group: list, final: bool) -> list:
+        config = self.config
+        moving = [c for c in group if abs(c.speed) >= config.min_speed_kmh]
+        natures = [self._nature(c) for c in moving]
+        # Artefacts are judged against vehicle-like tracks only: a vehicle is nobody's satellite
+        # because an interferer or a raindrop outshone it.
+        references = [c for c, nature in zip(moving, natures) if nature is None]  # noqa: B905
+        vehicles = []
+        others = []
+        for c, nature in zip(moving, natures):  # noqa: B905
+            if self._is_artefact(c, references):
+                continue
+            if nature is None:
+                vehicles.append(c)
+                continue
+            others.append(c)
+            if self.rejected is not None:
+                self.rejected.append(c.to_pass(nature))
         invalid: dict = {}
         for i, a in enumerate(vehicles):
-            if not a.steady:
+            # Clutter or an interferer close in speed may have pulled the vehicle's spectral peak.
+            if any(a.overlaps(o) and abs(a.speed - o.speed) < config.min_separation_kmh for o in others):
+                invalid[i] = UNRESOLVED
+            elif not a.steady:
                 invalid[i] = UNSTEADY
             elif a.outliers > config.max_outliers * (a.outliers + len(a.speeds)) or a.scatter > config.max_scatter_kmh:
                 invalid[i] = UNRESOLVED
             elif a.two_humps:
                 invalid[i] = SHARED_BEAM
+            elif self._cut_off(a, final):
+                invalid[i] = INCOMPLETE
         for i, a in enumerate(vehicles):
             for j in range(i + 1, len(vehicles)):
                 b = vehicles[j]

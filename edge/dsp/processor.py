@@ -12,6 +12,7 @@ from scipy.io import wavfile
 from speedledger.edge.core.tracker import Detection, PassTracker, TrackerConfig, VehiclePass
 from speedledger.edge.dsp.doppler import DEFAULT_CARRIER_HZ, hz_per_kmh
 from speedledger.edge.dsp.frontend import IQCorrector
+from speedledger.edge.dsp.interference import LineNotch
 from speedledger.edge.dsp.spectral import MAIN_LOBE_HALF_WIDTH_BINS, FrameAnalyser
 
 NOISE_BLOCK_BINS = 64
@@ -68,6 +69,7 @@ class DopplerProcessor:
         angle_deg: float = 0.0,
         config: ProcessorConfig | None = None,
         keep_detections: bool = False,
+        keep_rejected: bool = False,
     ) -> None:
         self.config = config = config if config is not None else ProcessorConfig()
         if sample_rate <= 0:
@@ -94,14 +96,19 @@ class DopplerProcessor:
         )
         self.kmh_per_bin = self.analyser.bin_hz / self.hz_per_kmh
         hop_ms = 1000.0 * self.hop / self.sample_rate
-        self.tracker = PassTracker(
-            TrackerConfig(
-                min_frames=config.min_frames,
-                max_gap_ms=max(config.min_gap_ms, math.ceil(6 * hop_ms)),
-                min_separation_kmh=RESOLUTION_BINS * self.kmh_per_bin,
-                gate_kmh=max(1.5, 2.0 * self.kmh_per_bin),
-                min_speed_kmh=config.min_speed_kmh,
-            )
+        tracker_config = TrackerConfig(
+            min_frames=config.min_frames,
+            max_gap_ms=max(config.min_gap_ms, math.ceil(6 * hop_ms)),
+            min_separation_kmh=RESOLUTION_BINS * self.kmh_per_bin,
+            gate_kmh=max(1.5, 2.0 * self.kmh_per_bin),
+            min_speed_kmh=config.min_speed_kmh,
+        )
+        self.tracker = PassTracker(tracker_config, keep_rejected=keep_rejected)
+        self.notch = LineNotch(
+            match_hz=1.5 * self.analyser.bin_hz,
+            width_hz=RESOLUTION_BINS * self.analyser.bin_hz,
+            max_dwell_ms=lambda doppler_hz: tracker_config.max_dwell_ms(doppler_hz / self.hz_per_kmh),
+            max_gap_ms=tracker_config.max_gap_ms,
         )
         self.corrector = IQCorrector(
             config.correction_time_s * self.sample_rate,
@@ -157,15 +164,18 @@ class DopplerProcessor:
         snr_db = 10.0 * np.log10(peaks.power / self._noise_reference(peaks.receiver_noise)[peaks.frame])
         order = np.lexsort((-snr_db, peaks.frame))
         rows = peaks.frame[order]
-        speeds = (peaks.doppler_hz / self.hz_per_kmh)[order]
+        doppler = peaks.doppler_hz[order]
         snrs = snr_db[order]
         starts = np.searchsorted(rows, np.arange(frames.shape[0] + 1))
         passes: list[VehiclePass] = []
         for row in range(frames.shape[0]):
             t_ms = 1000.0 * ((self._frames_done + row) * self.hop + self.frame_size / 2) / self.sample_rate
-            first = starts[row]
-            last = min(starts[row + 1], first + self.config.max_peaks_per_frame)
-            detections = [Detection(float(speeds[i]), float(snrs[i])) for i in range(first, last)]
+            first, end = starts[row], starts[row + 1]
+            kept = first + np.flatnonzero(self.notch.keep(t_ms, doppler[first:end], snrs[first:end]))
+            detections = [
+                Detection(float(doppler[i] / self.hz_per_kmh), float(snrs[i]))
+                for i in kept[: self.config.max_peaks_per_frame]
+            ]
             if self.detections is not None:
                 self.detections.extend(FrameDetection(t_ms, d.speed_kmh, d.snr_db) for d in detections)
             passes.extend(self.tracker.update(round(t_ms), detections))
