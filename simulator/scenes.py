@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from speedledger.simulator.iq import Clutter, FrontEnd, Scene, Vehicle, pass_duration_s
+from speedledger.edge.dsp.doppler import hz_per_kmh
+from speedledger.simulator.iq import Clutter, FrontEnd, Interferer, Rain, Scene, Vehicle, pass_duration_s
 
 SAMPLE_RATES = (24_000, 32_000, 44_100, 48_000)  # all >= 2x the Doppler of 250 km/h at 24.125 GHz
 
@@ -27,11 +28,18 @@ def single_pass(
     wheel_db: float | None = -12.0,
     clutter: Clutter | None = None,
     front_end: FrontEnd | None = None,
+    footprint_m: float = 6.0,
+    rain: Rain | None = None,
+    interferers: tuple[Interferer, ...] = (),
+    duration_s: float | None = None,
 ) -> Scene:
-    """One vehicle crossing the beam, centred in a recording just long enough to hold its pass."""
-    probe = Vehicle(speed_kmh, 0.0)
-    duration = pass_duration_s(probe)
-    vehicle = Vehicle(speed_kmh, duration / 2, approaching=approaching, snr_db=snr_db, wheel_db=wheel_db)
+    """One vehicle crossing the beam, centred in a recording just long enough to hold its pass
+    (or `duration_s` long), with optional rain-like clutter and interferers."""
+    probe = Vehicle(speed_kmh, 0.0, footprint_m=footprint_m)
+    duration = duration_s if duration_s is not None else pass_duration_s(probe)
+    vehicle = Vehicle(
+        speed_kmh, duration / 2, approaching=approaching, snr_db=snr_db, wheel_db=wheel_db, footprint_m=footprint_m
+    )
     return Scene(
         sample_rate,
         duration,
@@ -39,7 +47,14 @@ def single_pass(
         angle_deg=angle_deg,
         clutter=clutter if clutter is not None else Clutter(),
         front_end=front_end if front_end is not None else realistic_front_end(rng),
+        rain=rain,
+        interferers=interferers,
     )
+
+
+def tone_at(scene_angle_deg: float, speed_kmh: float, level_db: float) -> Interferer:
+    """A constant interferer at the Doppler an approaching target at `speed_kmh` would have."""
+    return Interferer(speed_kmh * hz_per_kmh(angle_deg=scene_angle_deg), level_db)
 
 
 def random_pass(rng: np.random.Generator, min_snr_db: float = -3.0, max_snr_db: float = 20.0) -> Scene:

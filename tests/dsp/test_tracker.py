@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 
 from speedledger.edge.core.tracker import (
+    CLUTTER,
+    INCOMPLETE,
+    INTERFERER,
     SHARED_BEAM,
     UNRESOLVED,
     UNSTEADY,
@@ -115,7 +118,69 @@ def test_vehicles_below_the_minimum_speed_are_not_reported() -> None:
     assert track(frames, TrackerConfig(min_speed_kmh=10.0)) == []
 
 
+def raindrops(count: int, start_ms: int, end_ms: int, rng: np.random.Generator) -> Frames:
+    """Short-lived scatterers at random low speeds, each a few frames rising and falling."""
+    frames: Frames = []
+    for _ in range(count):
+        speed = float(rng.uniform(-25, 25))
+        birth = int(rng.integers(start_ms // HOP_MS, end_ms // HOP_MS)) * HOP_MS
+        life = int(rng.integers(5, 12))
+        for k in range(life):
+            frames.append((birth + k * HOP_MS, [(speed, 30.0 - 20.0 * abs(2 * k / (life - 1) - 1))]))
+    return frames
+
+
+def tone(speed: float, start_ms: int, end_ms: int, snr: float, rng: np.random.Generator) -> Frames:
+    """A constant line: the same speed and level in every frame."""
+    return [(t, [(speed, snr + float(rng.normal(0, 0.5)))]) for t in range(start_ms, end_ms, HOP_MS)]
+
+
+def test_short_lived_scatterers_are_clutter_and_share_no_beam() -> None:
+    rng = np.random.default_rng(8)
+    tracker = PassTracker(keep_rejected=True)
+    frames = merge(vehicle(100.0, 1000, 30.0, 150, rng), raindrops(60, 700, 1300, rng))
+    passes = [p for t, detections in frames for p in tracker.update(t, [Detection(*d) for d in detections])]
+    (result,) = passes + tracker.flush()
+    assert result.valid and abs(result.speed_kmh - 100.0) < 0.02
+    assert tracker.rejected and {p.invalid for p in tracker.rejected} == {CLUTTER}
+
+
+def test_a_line_outlasting_any_vehicle_is_an_interferer_and_shares_no_beam() -> None:
+    rng = np.random.default_rng(9)
+    tracker = PassTracker(keep_rejected=True)
+    frames = merge(vehicle(100.0, 2000, 30.0, 150, rng), tone(67.0, 0, 4000, 40.0, rng))
+    passes = [p for t, detections in frames for p in tracker.update(t, [Detection(*d) for d in detections])]
+    (result,) = passes + tracker.flush()
+    assert result.valid and abs(result.speed_kmh - 100.0) < 0.02
+    assert [(round(p.speed_kmh), p.invalid) for p in tracker.rejected or []] == [(67, INTERFERER)]
+
+
+def test_a_line_whose_level_never_falls_is_an_interferer_even_when_short() -> None:
+    rng = np.random.default_rng(10)
+    frames = merge([(0, [])], tone(40.0, 200, 1400, 25.0, rng))  # 13 m of road at 40 km/h, level flat
+    assert track(frames) == []
+
+
+def test_clutter_or_an_interferer_too_close_in_speed_leaves_the_vehicle_unresolved() -> None:
+    rng = np.random.default_rng(11)
+    frames = merge(vehicle(70.0, 2000, 30.0, 150, rng), tone(67.0, 0, 4000, 20.0, rng))
+    (result,) = track(frames)
+    assert result.invalid == UNRESOLVED
+
+
+def test_a_pass_cut_off_by_the_start_or_the_end_of_the_stream_is_incomplete() -> None:
+    rng = np.random.default_rng(12)
+    whole = vehicle(100.0, 1000, 30.0, 150, rng)
+    peak = len(whole) // 2
+    (started,) = track(whole[peak - 2 :])
+    (ended,) = track(whole[: peak + 2])
+    assert started.invalid == ended.invalid == INCOMPLETE
+    (complete,) = track(whole)
+    assert complete.valid
+
+
 def two_car_frames() -> Frames:
+    """Two pairs of cars, one receding, rain and an interferer line: five passes."""
     rng = np.random.default_rng(7)
     return merge(
         vehicle(130.0, 1000, 30.0, 150, rng),
@@ -123,6 +188,8 @@ def two_car_frames() -> Frames:
         vehicle(-60.0, 2000, 20.0, 300, rng),
         vehicle(100.0, 3000, 30.0, 150, rng),
         vehicle(97.5, 3200, 30.0, 150, rng),
+        raindrops(40, 1500, 2500, rng),
+        tone(-160.0, 0, 3500, 25.0, rng),
     )
 
 
