@@ -18,10 +18,12 @@ def measure(
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object a line per measured vehicle.")] = False,
     plot: Annotated[Path | None, typer.Option(help="Also write a spectrogram PNG with the detections.")] = None,
 ) -> None:
-    """Measure every vehicle in an IQ recording; invalidated passes are explained on stderr."""
+    """Measure every vehicle in an IQ recording; invalidated passes, notched interferers and rejected
+    tracks are explained on stderr (JSON objects with --json)."""
     import json
 
     from speedledger.edge.dsp import DopplerProcessor, iter_iq_wav, read_iq_wav
+    from speedledger.edge.dsp.diagnostics import describe, diagnostics
 
     try:
         if plot is not None:  # the plot needs the whole recording in memory
@@ -29,7 +31,9 @@ def measure(
             source = iter([iq[start : start + rate] for start in range(0, iq.size, rate)])
         else:
             rate, source = iter_iq_wav(file)
-        processor = DopplerProcessor(rate, carrier_hz=carrier_hz, angle_deg=angle_deg, keep_detections=plot is not None)
+        processor = DopplerProcessor(
+            rate, carrier_hz=carrier_hz, angle_deg=angle_deg, keep_detections=plot is not None, keep_rejected=True
+        )
     except (ValueError, OSError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
@@ -38,18 +42,16 @@ def measure(
     passes = processor.run(source)
     for vehicle_pass in passes:
         if not vehicle_pass.valid:
-            typer.echo(
-                f"invalidated: {vehicle_pass.speed_kmh:.2f} km/h {vehicle_pass.direction} at {vehicle_pass.t_ms} ms "
-                f"({vehicle_pass.invalid})",
-                err=True,
-            )
-        elif json_output:
+            continue
+        if json_output:
             typer.echo(json.dumps(vehicle_pass.as_measurement(), separators=(",", ":")))
         else:
             typer.echo(
                 f"{vehicle_pass.t_ms / 1000:9.3f} s  {vehicle_pass.speed_kmh:7.2f} km/h  {vehicle_pass.direction:<11}  "
                 f"SNR {vehicle_pass.snr_db:5.1f} dB  {vehicle_pass.frames} frames"
             )
+    for record in diagnostics(processor, passes):
+        typer.echo(json.dumps(record, separators=(",", ":")) if json_output else describe(record), err=True)
     if plot is not None:
         from speedledger.edge.dsp.plot import plot_measurement
 

@@ -11,11 +11,16 @@ from speedledger.edge.dsp.spectral import WINDOW
 MAX_COLUMNS = 4000  # longer recordings are drawn with a coarser time step
 
 
+def _signed(vehicle_pass: VehiclePass) -> float:
+    return vehicle_pass.speed_kmh if vehicle_pass.direction == "approaching" else -vehicle_pass.speed_kmh
+
+
 def plot_measurement(
     iq: np.ndarray, processor: DopplerProcessor, passes: list[VehiclePass], out: str | Path, title: str = ""
 ) -> None:
     """Write a PNG: power (dB) over time and signed speed (+ approaching), frame detections as dots,
-    each pass labelled with its speed; invalid passes in red with the reason."""
+    each pass labelled with its speed; invalid passes in red with the reason; notched interferer
+    lines as dashed orange spans; tracks rejected as not vehicles (clutter, interferers) as grey crosses."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -45,8 +50,20 @@ def plot_measurement(
             linewidths=0,
             label="frame detections",
         )
+    for line in processor.notch.notched:
+        speed = line.doppler_hz / processor.hz_per_kmh
+        axes.plot([line.start_ms / 1000, line.end_ms / 1000], [speed, speed], linestyle="--", color="orange")
+        axes.annotate(f"interferer {line.level_db:.0f} dB, notched", (line.start_ms / 1000, speed), xytext=(4, -12),
+                      textcoords="offset points", color="orange", fontsize=8)  # fmt: skip
+    rejected = processor.tracker.rejected or []
+    if rejected:
+        axes.scatter(
+            [track.t_ms / 1000 for track in rejected],
+            [_signed(track) for track in rejected],
+            s=25, marker="x", c="lightgrey", linewidths=1, label="rejected tracks (clutter, interferers)",
+        )  # fmt: skip
     for vehicle_pass in passes:
-        signed = vehicle_pass.speed_kmh if vehicle_pass.direction == "approaching" else -vehicle_pass.speed_kmh
+        signed = _signed(vehicle_pass)
         colour = "lime" if vehicle_pass.valid else "red"
         label = f"{vehicle_pass.speed_kmh:.2f} km/h" + ("" if vehicle_pass.valid else f" ({vehicle_pass.invalid})")
         axes.plot(vehicle_pass.t_ms / 1000, signed, marker="o", markersize=12, fillstyle="none", color=colour)

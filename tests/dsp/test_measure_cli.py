@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from speedledger.cli import app
 from speedledger.edge.dsp import measure_wav
-from speedledger.simulator.iq import Clutter, FrontEnd, Scene, Vehicle, synthesise, write_iq_wav
+from speedledger.simulator.iq import Clutter, FrontEnd, Rain, Scene, Vehicle, synthesise, write_iq_wav
+from speedledger.simulator.scenes import single_pass, tone_at
 from tests.dsp.helpers import ACCURACY_KMH
 
 CONTRACT_KEYS = ["t_ms", "speed_kmh", "direction", "snr_db", "frames"]
@@ -95,3 +96,25 @@ def test_low_sample_rate_warns_about_fold_over(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "cannot measure above 86 km/h" in result.stderr
     assert abs(json.loads(result.stdout)["speed_kmh"] - 50.0) <= ACCURACY_KMH
+
+
+def test_rain_and_a_tone_are_explained_on_stderr_and_stdout_keeps_the_contract(tmp_path: Path) -> None:
+    rng = np.random.default_rng(13)
+    tone = tone_at(10.0, 67.0, 20.0)
+    scene = single_pass(rng, 100.0, 10.0, 5.0, 32_000, rain=Rain(20.0), interferers=(tone,), duration_s=4.0)
+    path = tmp_path / "field.wav"
+    write_iq_wav(path, synthesise(scene, rng), 32_000)
+    plot = tmp_path / "field.png"
+    result = CliRunner().invoke(app, ["edge", "measure", str(path), "--angle-deg", "10", "--json", "--plot", str(plot)])
+    assert result.exit_code == 0, result.output
+    (line,) = [json.loads(text) for text in result.stdout.splitlines()]
+    assert list(line) == CONTRACT_KEYS and abs(line["speed_kmh"] - 100.0) <= ACCURACY_KMH
+    records = [json.loads(text) for text in result.stderr.splitlines()]
+    (interferer,) = [record for record in records if "interferer_hz" in record]
+    assert abs(interferer["interferer_hz"] - tone.doppler_hz) < 32_000 / 1024
+    assert abs(interferer["speed_kmh"] - 67.0) < 1.0 and interferer["level_db"] > 35.0
+    rejected = {record["rejected"]: record["tracks"] for record in records if "rejected" in record}
+    assert rejected.get("clutter", 0) > 0 and rejected.get("interferer") == 1
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    human = CliRunner().invoke(app, ["edge", "measure", str(path), "--angle-deg", "10"])
+    assert "interferer notched" in human.stderr and "100.00 km/h" in human.stdout
