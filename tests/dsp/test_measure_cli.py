@@ -101,7 +101,7 @@ def test_low_sample_rate_warns_about_fold_over(tmp_path: Path) -> None:
 def test_rain_and_a_tone_are_explained_on_stderr_and_stdout_keeps_the_contract(tmp_path: Path) -> None:
     rng = np.random.default_rng(13)
     tone = tone_at(10.0, 67.0, 20.0)
-    scene = single_pass(rng, 100.0, 10.0, 5.0, 32_000, rain=Rain(20.0), interferers=(tone,), duration_s=4.0)
+    scene = single_pass(rng, 100.0, 10.0, 5.0, 32_000, rain=Rain(20.0), interferers=(tone,), duration_s=8.0)
     path = tmp_path / "field.wav"
     write_iq_wav(path, synthesise(scene, rng), 32_000)
     plot = tmp_path / "field.png"
