@@ -45,7 +45,8 @@ def beam_crossing(
     crosses the beam axis."""
     low = max(mounting.angle_deg - SPAN_BEAMWIDTHS * mounting.beamwidth_deg, 1.0)
     high = min(mounting.angle_deg + SPAN_BEAMWIDTHS * mounting.beamwidth_deg, 80.0)
-    far, near, centre = mounting.along_road_m(low), mounting.along_road_m(high), mounting.along_road_m(mounting.angle_deg)
+    far, near = mounting.along_road_m(low), mounting.along_road_m(high)
+    centre = mounting.along_road_m(mounting.angle_deg)
     speed = speed_kmh / 3.6
     duration = (far - near) / speed
     t = np.arange(round(duration * sample_rate)) / sample_rate

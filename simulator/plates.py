@@ -52,6 +52,71 @@ class Degradation:
 
 
 @dataclass(frozen=True)
+class Occluder:
+    """Dirt, a sticker, a tow bar... over one character of the plate.
+
+    `position` is the character's index in the normalised plate (0-6); `shape` is "rect", "ellipse"
+    or "blob" (an irregular splash); `coverage` the fraction of the glyph box's width it covers,
+    from `side` ("left", "right", "top", "bottom" or "centre"; top and bottom cover that fraction
+    of the height instead); `colour` is BGR.
+    """
+
+    position: int
+    shape: str = "rect"
+    coverage: float = 0.7
+    side: str = "right"
+    colour: tuple[int, int, int] = (40, 70, 100)  # dried mud
+
+
+OCCLUDER_SHAPES = ("rect", "ellipse", "blob")
+OCCLUDER_SIDES = ("left", "right", "top", "bottom", "centre")
+# BGR: dried mud, tar, dust, white paint, a yellow sticker
+OCCLUDER_COLOURS = ((40, 70, 100), (25, 25, 25), (120, 130, 135), (235, 235, 235), (0, 160, 230))
+
+
+def random_occluder(rng: np.random.Generator) -> Occluder:
+    """An occluder over a random character: any shape, side and colour, covering 35-100 % of it."""
+    return Occluder(
+        position=int(rng.integers(0, 7)),
+        shape=str(rng.choice(OCCLUDER_SHAPES)),
+        coverage=float(rng.uniform(0.35, 1.0)),
+        side=str(rng.choice(OCCLUDER_SIDES)),
+        colour=OCCLUDER_COLOURS[int(rng.integers(0, len(OCCLUDER_COLOURS)))],
+    )
+
+
+def _occlude(image: np.ndarray, box: tuple[int, int, int, int], occluder: Occluder, rng: np.random.Generator) -> None:
+    """Paint `occluder` over the glyph box (x, y, w, h) of `image` (BGR, drawn at 4x)."""
+    x, y, w, h = box
+    cover_w = max(1, round(occluder.coverage * w))
+    cover_h = max(1, round(occluder.coverage * h))
+    pad = round(0.08 * h)  # dirt spills a little beyond the glyph
+    if occluder.side == "left":
+        x0, y0, x1, y1 = x - pad, y - pad, x + cover_w, y + h + pad
+    elif occluder.side == "right":
+        x0, y0, x1, y1 = x + w - cover_w, y - pad, x + w + pad, y + h + pad
+    elif occluder.side == "top":
+        x0, y0, x1, y1 = x - pad, y - pad, x + w + pad, y + cover_h
+    elif occluder.side == "bottom":
+        x0, y0, x1, y1 = x - pad, y + h - cover_h, x + w + pad, y + h + pad
+    else:
+        x0, y0 = x + (w - cover_w) // 2, y + (h - cover_h) // 2
+        x1, y1 = x0 + cover_w, y0 + cover_h
+    colour = tuple(int(c) for c in occluder.colour)
+    if occluder.shape == "rect":
+        cv2.rectangle(image, (x0, y0), (x1, y1), colour, -1)
+    elif occluder.shape == "ellipse":
+        centre = ((x0 + x1) // 2, (y0 + y1) // 2)
+        cv2.ellipse(image, centre, (max(1, (x1 - x0) // 2), max(1, (y1 - y0) // 2)), 0, 0, 360, colour, -1)
+    else:  # a splash: a polygon with a ragged rim
+        centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+        radii = np.array([(x1 - x0) / 2, (y1 - y0) / 2])
+        angles = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+        rim = rng.uniform(0.75, 1.15, angles.size)[:, None] * np.column_stack((np.cos(angles), np.sin(angles)))
+        cv2.fillPoly(image, [np.round(centre + rim * radii).astype(np.int32)], colour)
+
+
+@dataclass(frozen=True)
 class Frame:
     image_bgr: np.ndarray
     plate: str  # ground truth, normalised; "" when the frame carries no plate
@@ -114,23 +179,41 @@ def _plate_glyph(char: str, font_name: str) -> np.ndarray:
     return _text_image(char, font_name, 200, round((right - left) * 200 / (bottom - top)))
 
 
-def _plate_text_image(plate: str, font_name: str, char_height_px: int, width_px: int) -> np.ndarray:
+def _plate_text_image(
+    plate: str, font_name: str, char_height_px: int, width_px: int
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """`AB-123-CD` set like a plate: every character exactly `char_height_px` high (no descenders),
-    a small even gap between characters and a mid-height dash between the groups (grey)."""
+    a small even gap between characters and a mid-height dash between the groups (grey); and the
+    x span of each character in it."""
     gap = np.full((200, 24), 255, np.uint8)
     dash = np.full((200, 80), 255, np.uint8)
     dash[84:118, 10:70] = 0
     parts: list[np.ndarray] = []
+    spans: list[tuple[int, int]] = []
+    x = 0
     for index, char in enumerate(plate):
         if index in (2, 5):
             parts += [dash, gap]
-        parts += [_plate_glyph(char, font_name), gap]
+            x += dash.shape[1] + gap.shape[1]
+        glyph = _plate_glyph(char, font_name)
+        spans.append((x, x + glyph.shape[1]))
+        parts += [glyph, gap]
+        x += glyph.shape[1] + gap.shape[1]
     strip = np.hstack(parts[:-1])
-    return cv2.resize(strip, (width_px, char_height_px), interpolation=cv2.INTER_AREA)
+    scale = width_px / strip.shape[1]
+    spans = [(round(left * scale), round(right * scale)) for left, right in spans]
+    return cv2.resize(strip, (width_px, char_height_px), interpolation=cv2.INTER_AREA), spans
 
 
-def render_plate(plate: str, char_height_px: int, font_name: str = _FONT_FILES[0]) -> np.ndarray:
-    """The plate alone (BGR), `AB-123-CD` on white between the two blue bands, drawn at 4x then reduced."""
+def render_plate(
+    plate: str,
+    char_height_px: int,
+    font_name: str = _FONT_FILES[0],
+    occluders: tuple[Occluder, ...] = (),
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """The plate alone (BGR), `AB-123-CD` on white between the two blue bands, drawn at 4x then reduced;
+    `occluders` are painted over their characters (`rng` shapes the splashes)."""
     if not is_french_siv(plate):
         raise ValueError(f"not a normalised French SIV plate: {plate!r}")
     scale = 4
@@ -156,10 +239,13 @@ def render_plate(plate: str, char_height_px: int, font_name: str = _FONT_FILES[0
     y0, x0 = round(height * 0.6), width - band + (band - department.shape[1]) // 2
     region = image[y0 : y0 + department.shape[0], x0 : x0 + department.shape[1]]
     region[department < 128] = (255, 255, 255)
-    text = _plate_text_image(plate, font_name, round(CHAR_MM * mm), round(410 * mm))
+    text, spans = _plate_text_image(plate, font_name, round(CHAR_MM * mm), round(410 * mm))
     y0, x0 = (height - text.shape[0]) // 2, (width - text.shape[1]) // 2
     region = image[y0 : y0 + text.shape[0], x0 : x0 + text.shape[1]]
     np.minimum(region, text[:, :, None], out=region)
+    for occluder in occluders:
+        left, right = spans[occluder.position]
+        _occlude(image, (x0 + left, y0, right - left, text.shape[0]), occluder, rng or np.random.default_rng(0))
     return cv2.resize(image, (width // scale, height // scale), interpolation=cv2.INTER_AREA)
 
 
@@ -257,8 +343,10 @@ def render_frame(
     char_height_px: int = 40,
     degradation: Degradation | None = None,
     font_name: str = _FONT_FILES[0],
+    occluders: tuple[Occluder, ...] = (),
 ) -> Frame:
-    """A vehicle-front frame (BGR, FRAME_SIZE) carrying `plate`, or an empty plate holder when None."""
+    """A vehicle-front frame (BGR, FRAME_SIZE) carrying `plate` (with `occluders` over some of its
+    characters), or an empty plate holder when None."""
     width, height = FRAME_SIZE
     plate_h = round(PLATE_MM[1] * char_height_px / CHAR_MM)
     plate_w = round(PLATE_MM[0] * char_height_px / CHAR_MM)
@@ -268,7 +356,7 @@ def render_frame(
     py = int(rng.integers(height // 2, height - plate_h - 50))
     image = _scene(rng, (px, py, plate_w, plate_h))
     if plate is not None:
-        plate_image = render_plate(plate, char_height_px, font_name)
+        plate_image = render_plate(plate, char_height_px, font_name, occluders, rng)
         image[py : py + plate_image.shape[0], px : px + plate_image.shape[1]] = plate_image
     else:  # a bare black plate holder
         cv2.rectangle(image, (px, py), (px + plate_w, py + plate_h), (25, 25, 25), -1)

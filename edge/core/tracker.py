@@ -124,9 +124,9 @@ class TrackerConfig:
         dip_db: float = 10.0,
         max_outliers: float = 0.2,
         max_scatter_kmh: float = 0.08,
-        min_footprint_m: float = 2.0,
-        max_footprint_m: float = 12.0,
-        max_visible_m: float = 40.0,
+        min_footprint_m: float = 1.0,
+        max_footprint_m: float = 25.0,
+        max_visible_m: float = 100.0,
         rise_fall_db: float = 6.0,
         level_noise_db: float = 1.5,
     ) -> None:
@@ -441,14 +441,16 @@ class PassTracker:
 
     def _judge(self, group: list, final: bool) -> list:
         config = self.config
-        moving = [c for c in group if abs(c.speed) >= config.min_speed_kmh]
-        natures = [self._nature(c) for c in moving]
-        # Artefacts are judged against vehicle-like tracks only: a vehicle is nobody's satellite
-        # because an interferer or a raindrop outshone it.
-        references = [c for c, nature in zip(moving, natures) if nature is None]  # noqa: B905
+        natures = [self._nature(c) for c in group]
+        # Artefacts are judged against vehicle-like tracks only (slow ones included, whose wheels
+        # reach twice their speed): a vehicle is nobody's satellite because an interferer or a
+        # raindrop outshone it.
+        references = [c for c, nature in zip(group, natures) if nature is None]  # noqa: B905
         vehicles = []
         others = []
-        for c, nature in zip(moving, natures):  # noqa: B905
+        for c, nature in zip(group, natures):  # noqa: B905
+            if abs(c.speed) < config.min_speed_kmh:
+                continue
             if self._is_artefact(c, references):
                 continue
             if nature is None:

@@ -17,10 +17,3 @@ def hz_per_kmh(carrier_hz: float = DEFAULT_CARRIER_HZ, angle_deg: float = 0.0) -
     if carrier_hz <= 0:
         raise ValueError(f"carrier frequency must be positive, got {carrier_hz}")
     return 2.0 * carrier_hz * math.cos(math.radians(angle_deg)) / (SPEED_OF_LIGHT_M_S * KMH_PER_M_S)
-
-
-def geometric_drift(angle_deg: float, beamwidth_deg: float) -> float:
-    """Relative change of the cosine-corrected speed between the two halves of a pass through a beam
-    `beamwidth_deg` wide (two-way half power): the line of sight turns by about half a beamwidth
-    between their centres, and d(cos)/cos = -tan(angle) d(angle)."""
-    return math.tan(math.radians(angle_deg)) * math.radians(beamwidth_deg) / 2.0

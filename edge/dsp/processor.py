@@ -10,7 +10,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.io import wavfile
 
 from speedledger.edge.core.tracker import Detection, PassTracker, TrackerConfig, VehiclePass
-from speedledger.edge.dsp.doppler import DEFAULT_CARRIER_HZ, geometric_drift, hz_per_kmh
+from speedledger.edge.dsp.doppler import DEFAULT_CARRIER_HZ, hz_per_kmh
 from speedledger.edge.dsp.frontend import IQCorrector
 from speedledger.edge.dsp.interference import LineNotch
 from speedledger.edge.dsp.spectral import MAIN_LOBE_HALF_WIDTH_BINS, FrameAnalyser
@@ -27,9 +27,6 @@ NOISE_MEMORY_S = 2.0
 # Vehicles are tracked from this fraction of the minimum speed, so that the wheels of a vehicle just
 # too slow to report (which reach twice its speed) are recognised as its micro-Doppler.
 TRACKED_BELOW_MINIMUM = 0.5
-# A vehicle's speed must not change by more than this fraction between the halves of its pass, on top
-# of the change the beam geometry itself causes (`geometric_drift`).
-STEADY_REL = 0.01
 # The fastest speed enforcement must measure; a sample rate that cannot reach it aliases faster vehicles.
 ENFORCEMENT_MAX_KMH = 250.0
 
@@ -47,10 +44,9 @@ class ProcessorConfig:
     correction_time_s: float = 2.0  # memory of the DC / IQ-imbalance estimators
     min_frames: int = 5  # supporting frames a vehicle needs
     min_gap_ms: int = 100  # a pass ends after this long without detection (at least 6 hops)
-    # The installation's beam: two-way half-power width, and the shortest and longest stretch of
-    # road it covers at half power (its footprint), and the longest from which a vehicle is seen.
-    beamwidth_deg: float = 8.5
-    min_footprint_m: float = 2.0
+    # The installation's beam: the shortest and longest stretch of road it covers at half power (its
+    # footprint), and the longest from which a vehicle is seen (see TrackerConfig).
+    min_footprint_m: float = 1.0
     max_footprint_m: float = 25.0
     max_visible_m: float = 100.0
 
@@ -111,7 +107,6 @@ class DopplerProcessor:
             min_separation_kmh=RESOLUTION_BINS * self.kmh_per_bin,
             gate_kmh=max(1.5, 2.0 * self.kmh_per_bin),
             min_speed_kmh=config.min_speed_kmh,
-            steady_rel=STEADY_REL + geometric_drift(angle_deg, config.beamwidth_deg),
             min_footprint_m=config.min_footprint_m,
             max_footprint_m=config.max_footprint_m,
             max_visible_m=config.max_visible_m,

@@ -5,7 +5,10 @@ Per text line found in the frame (see `localise`):
    prints between them (`AB-123-CD`); a line without that layout (a badge, a sticker) is dropped unread;
 2. read each group with Tesseract restricted to that group's alphabet (letters without I/O/U, digits),
    so the classic O/0, B/8, S/5, Z/2 confusions cannot cross a group;
-3. read it up to six ways (masked greyscale at one scale, clean binary at another, then plain
+3. check every glyph for evidence that it is whole (`evidence`: one baseline, one stroke width, even
+   gaps, clean ground): a covered character voids the line, since Tesseract would read its remains
+   as some other valid character;
+4. read it up to six ways (masked greyscale at one scale, clean binary at another, then plain
    greyscale; glyphs in order and in reverse order) and keep the plate only when two readings
    agree, none disagrees, the text fits the format and every character's confidence clears the
    threshold. Anything else is `NO_PLATE`: an unread plate is an unidentified infraction, a
@@ -26,6 +29,7 @@ import cv2
 import numpy as np
 import tesserocr
 
+from speedledger.edge.plates.evidence import suspect_characters
 from speedledger.edge.plates.localise import TextLine, find_glyphs, find_text_lines, rectify
 from speedledger.edge.plates.port import FRENCH_SIV, NO_PLATE, PlateFormat, PlateRead
 
@@ -118,8 +122,9 @@ class TesseractPlateReader:
         Any disagreement means no plate. A character's confidence is the best any agreeing reading gave it.
         """
         layout = self._layout(rectify(gray, line, _CHAR_HEIGHT_PX, _MARGIN))
-        if layout is None:
-            return NO_PLATE
+        lengths = tuple(length for _, length in self.plate_format.groups)
+        if layout is None or suspect_characters(layout.grey, layout.ink, layout.groups, lengths):
+            return NO_PLATE  # a covered or broken character would be read as some other one
         scale = _SECOND_CHAR_HEIGHT_PX / _CHAR_HEIGHT_PX
         masked = (_masked_grey(layout), layout.groups)
         binary_groups = tuple(tuple(_scaled(span, scale) for span in spans) for spans in layout.groups)

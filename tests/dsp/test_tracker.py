@@ -157,7 +157,7 @@ def test_a_line_outlasting_any_vehicle_is_an_interferer_and_shares_no_beam() -> 
 
 def test_a_line_whose_level_never_falls_is_an_interferer_even_when_short() -> None:
     rng = np.random.default_rng(10)
-    frames = merge([(0, [])], tone(40.0, 200, 1400, 25.0, rng))  # 13 m of road at 40 km/h, level flat
+    frames = merge([(0, [])], tone(40.0, 200, 3200, 25.0, rng))  # 33 m of road at 40 km/h, its level flat
     assert track(frames) == []
 
 
