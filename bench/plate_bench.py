@@ -1,6 +1,7 @@
 """Plate reading on one core: exact reads, misreads and time per frame, against whole-frame Tesseract.
 
     .venv/bin/python bench/plate_bench.py [--frames 1000] [--seed 1] [--min-height 35] [--max-height 60]
+                                          [--occluded 2000]
 
 Frames come from `speedledger.simulator.plates.frame_matrix` (the acceptance envelope: blur, ±4°
 rotation, JPEG 40–90, dim exposure, sensor noise; every 10th frame an empty plate holder). The
@@ -12,7 +13,12 @@ Baselines measured in the same run on the same frames:
   mode, keeping a plate when exactly one SIV-shaped string turns up (no localisation, no layout,
   no agreement): what the pipeline's accuracy is bought against;
 - spawned: the `tesseract` command run once per frame on the same whole frame (what pytesseract
-  does), on the first 40 frames: what the in-process binding saves.
+  does), on the first 40 frames: what the in-process binding saves;
+- no evidence check: the same reader with `evidence.suspect_characters` switched off, on the same
+  clean frames (what the check costs in exact reads) and on `--occluded` frames carrying one random
+  occluder each (`simulator.plates.occluded_matrix`: dirt, tar, dust, paint or a sticker of any
+  shape over 35-100 % of any character): the misreads the check prevents. With the check, an
+  occluded plate must be read exactly or not at all: the misread rate must be 0.
 """
 
 import os
@@ -29,6 +35,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from unittest import mock
 
 import cv2
 import numpy as np
@@ -36,7 +43,7 @@ import tesserocr
 
 from speedledger.edge.plates.port import FRENCH_SIV
 from speedledger.edge.plates.tesseract import TesseractPlateReader, find_tessdata
-from speedledger.simulator.plates import Frame, frame_matrix
+from speedledger.simulator.plates import Frame, frame_matrix, occluded_matrix
 
 _SIV_SHAPED = re.compile(r"\b([A-Z]{2})-?(\d{3})-?([A-Z]{2})\b")
 
@@ -104,6 +111,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--min-height", type=int, default=35, help="smallest character height, px")
     parser.add_argument("--max-height", type=int, default=60, help="largest character height, px")
+    parser.add_argument("--occluded", type=int, default=2000, help="frames with a covered character")
     args = parser.parse_args()
 
     frames = list(frame_matrix(args.frames, args.seed, (args.min_height, args.max_height), no_plate_every=10))
@@ -156,6 +164,29 @@ def main() -> None:
               f"{in_process:6.1f} ms wall on the same frames: {wall_per_frame / in_process:.1f}x")  # fmt: skip
     ratio = statistics.fmean(whole.cpu_ms) / statistics.fmean(pipeline.cpu_ms)
     print(f"pipeline CPU per frame = {1 / ratio:.2f}x whole-frame Tesseract's")
+    occlusion(reader, frames, pipeline, args)
+
+
+def occlusion(reader: TesseractPlateReader, frames: list[Frame], pipeline: Tally, args: argparse.Namespace) -> None:
+    """Occluded plates with and without the evidence check, and what the check costs on clean ones."""
+    occluded = list(occluded_matrix(args.occluded, args.seed + 1, (args.min_height, args.max_height)))
+    checked = Tally("occluded")
+    for frame in occluded:
+        checked.add(frame, *_timed(lambda image: reader.read(image).plate, frame))
+    unchecked, unchecked_clean = Tally("occluded, no check"), Tally("clean, no check")
+    with mock.patch("speedledger.edge.plates.tesseract.suspect_characters", return_value=[]):
+        for frame in occluded:
+            unchecked.add(frame, *_timed(lambda image: reader.read(image).plate, frame))
+        for frame in frames:
+            unchecked_clean.add(frame, *_timed(lambda image: reader.read(image).plate, frame))
+    plates = sum(1 for frame in frames if frame.plate)
+    print(f"\n{len(occluded)} occluded plates (seed {args.seed + 1}), one covered character each:")
+    for tally in (checked, unchecked):
+        print(f"  {tally.name:<19} misread {tally.wrong} ({100 * tally.wrong / len(occluded):.2f} %)   "
+              f"exact {tally.exact}   unread {tally.unread}")  # fmt: skip
+    ratio = pipeline.exact / max(1, unchecked_clean.exact)
+    print(f"clean plates, exact: {pipeline.exact}/{plates} with the check, {unchecked_clean.exact}/{plates} without "
+          f"(ratio {ratio:.3f}); misread {pipeline.wrong} with, {unchecked_clean.wrong} without")  # fmt: skip
 
 
 if __name__ == "__main__":

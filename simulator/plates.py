@@ -106,8 +106,8 @@ def _occlude(image: np.ndarray, box: tuple[int, int, int, int], occluder: Occlud
     if occluder.shape == "rect":
         cv2.rectangle(image, (x0, y0), (x1, y1), colour, -1)
     elif occluder.shape == "ellipse":
-        centre = ((x0 + x1) // 2, (y0 + y1) // 2)
-        cv2.ellipse(image, centre, (max(1, (x1 - x0) // 2), max(1, (y1 - y0) // 2)), 0, 0, 360, colour, -1)
+        middle = ((x0 + x1) // 2, (y0 + y1) // 2)
+        cv2.ellipse(image, middle, (max(1, (x1 - x0) // 2), max(1, (y1 - y0) // 2)), 0, 0, 360, colour, -1)
     else:  # a splash: a polygon with a ragged rim
         centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
         radii = np.array([(x1 - x0) / 2, (y1 - y0) / 2])
@@ -375,3 +375,14 @@ def frame_matrix(
         char_height = int(rng.integers(char_heights[0], char_heights[1] + 1))
         font_name = _FONT_FILES[int(rng.integers(0, len(_FONT_FILES)))]
         yield render_frame(plate, rng, char_height, random_degradation(rng), font_name)
+
+
+def occluded_matrix(count: int, seed: int, char_heights: tuple[int, int] = (35, 60)) -> Iterator[Frame]:
+    """`count` seeded plates across the acceptance envelope, each with one `random_occluder`."""
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        plate = random_siv_plate(rng)
+        char_height = int(rng.integers(char_heights[0], char_heights[1] + 1))
+        font_name = _FONT_FILES[int(rng.integers(0, len(_FONT_FILES)))]
+        occluder = random_occluder(rng)
+        yield render_frame(plate, rng, char_height, random_degradation(rng), font_name, (occluder,))

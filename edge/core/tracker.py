@@ -128,6 +128,7 @@ class TrackerConfig:
         max_footprint_m: float = 25.0,
         max_visible_m: float = 100.0,
         rise_fall_db: float = 6.0,
+        edge_rise_db: float | None = None,
         level_noise_db: float = 1.5,
     ) -> None:
         self.min_frames = min_frames  # supporting frames a vehicle needs
@@ -156,6 +157,10 @@ class TrackerConfig:
         self.min_footprint_m = min_footprint_m
         self.max_footprint_m = max_footprint_m
         self.rise_fall_db = rise_fall_db
+        # When set, a pass detected from the stream's first frame (or until its last) must rise from
+        # (fall back to) at least this far below its peak there, or it is INCOMPLETE: the stream cut
+        # into its main lobe. For front ends whose levels follow the beam (the DSP sets it).
+        self.edge_rise_db = edge_rise_db
         self.level_noise_db = level_noise_db
         self.max_visible_m = max_visible_m  # no vehicle is seen over a longer stretch of road: an interferer
 
@@ -430,14 +435,16 @@ class PassTracker:
 
     def _cut_off(self, candidate: _Candidate, final: bool) -> bool:
         """Whether the stream's start (or, at its end, its end) cut into the pass's main lobe: it was
-        detected from the first frames (or until the last) within `rise_fall_db` of its peak, so its
+        detected from the first frames (or until the last) within `edge_rise_db` of its peak, so its
         time at the beam centre is not known."""
-        config = self.config
+        needed = self.config.edge_rise_db
+        if needed is None:
+            return False
         margin = 2 * self._frame_ms
         first = self._first_ms if self._first_ms is not None else candidate.start_ms
-        if candidate.start_ms <= first + margin and candidate.rise_db < config.rise_fall_db:
+        if candidate.start_ms <= first + margin and candidate.rise_db < needed:
             return True
-        return final and candidate.end_ms >= self._last_ms - margin and candidate.fall_db < config.rise_fall_db
+        return final and candidate.end_ms >= self._last_ms - margin and candidate.fall_db < needed
 
     def _judge(self, group: list, final: bool) -> list:
         config = self.config

@@ -27,6 +27,9 @@ NOISE_MEMORY_S = 2.0
 # Vehicles are tracked from this fraction of the minimum speed, so that the wheels of a vehicle just
 # too slow to report (which reach twice its speed) are recognised as its micro-Doppler.
 TRACKED_BELOW_MINIMUM = 0.5
+# A pass detected from the stream's first (or until its last) frame must rise from (fall back to) this
+# far below its peak there, or the stream cut into it (TrackerConfig.edge_rise_db).
+CUT_OFF_RISE_DB = 6.0
 # The fastest speed enforcement must measure; a sample rate that cannot reach it aliases faster vehicles.
 ENFORCEMENT_MAX_KMH = 250.0
 
@@ -110,6 +113,7 @@ class DopplerProcessor:
             min_footprint_m=config.min_footprint_m,
             max_footprint_m=config.max_footprint_m,
             max_visible_m=config.max_visible_m,
+            edge_rise_db=CUT_OFF_RISE_DB,
         )
         self.tracker = PassTracker(tracker_config, keep_rejected=keep_rejected)
         self.notch = LineNotch(

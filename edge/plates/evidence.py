@@ -31,6 +31,8 @@ MAX_EXTRA_GAP = 0.12  # a gap at most this wider than the line's median gap, in 
 MIN_GROUND = 0.92  # the darkest 5 % of a glyph's ground, between ink (0) and the plate's ground (1)
 MAX_LIGHTER_INK = 0.12  # a glyph's lightest ink (90th percentile) at most this above the line's usual
 _NEAR_INK_PX = 7  # ground pixels closer to the ink than this belong to its blurred edge
+_CELL_REACH = 0.3  # a glyph's cell reaches this far beyond its ink on either side, in character heights
+_DASH_HALF_HEIGHT = 0.25  # a dash lies within this of the line's middle, in character heights
 
 
 def suspect_characters(
@@ -60,7 +62,7 @@ def suspect_characters(
         if ink[top:bottom, left:right].mean() > MAX_FILL:
             reasons.append(f"character {index + 1} fills its box")
     reasons += _gaps(groups, height)
-    reasons += _foreign_ground(grey, ink, spans, int(np.median(tops)), int(np.median(bottoms)))
+    reasons += _foreign_ground(grey, ink, groups, int(np.median(tops)), int(np.median(bottoms)))
     return reasons
 
 
@@ -91,23 +93,38 @@ def _relative_levels(grey: np.ndarray, ink: np.ndarray, ground: np.ndarray) -> n
     return relative
 
 
+def _cells(groups: tuple[tuple[tuple[int, int], ...], ...], reach: int) -> list[tuple[int, int]]:
+    """Each glyph's cell: its ink span reaching `reach` px further on either side (a patch that
+    erased its left or right part lies beside what is left), but not past the line's ends, where the
+    plate's border and bands begin."""
+    spans = [span for group in groups for span in group]
+    first, last = spans[0][0], spans[-1][1]
+    return [(max(first, left - reach), min(last, right + reach)) for left, right in spans]
+
+
 def _foreign_ground(
-    grey: np.ndarray, ink: np.ndarray, spans: list[tuple[int, int]], top: int, bottom: int
+    grey: np.ndarray, ink: np.ndarray, groups: tuple[tuple[tuple[int, int], ...], ...], top: int, bottom: int
 ) -> list[str]:
     """Cells whose ground (away from the ink's blurred edge) holds a patch darker than the plate, and
     glyphs whose ink holds a patch lighter than the line's ink."""
+    spans = [span for group in groups for span in group]
     near = cv2.dilate(ink.astype(np.uint8), np.ones((_NEAR_INK_PX, _NEAR_INK_PX), np.uint8)).astype(bool)
-    band = np.zeros_like(ink, dtype=bool)
-    band[top:bottom, spans[0][0] : spans[-1][1]] = True
-    ground = band & ~near
+    ground = np.zeros_like(ink, dtype=bool)
+    ground[top:bottom, spans[0][0] : spans[-1][1]] = True
+    ground &= ~near
+    # the dashes between groups are print, not ground: leave out the middle rows there
+    middle, half = (top + bottom) // 2, round(_DASH_HALF_HEIGHT * (bottom - top))
+    for earlier, later in itertools.pairwise(groups):
+        ground[middle - half : middle + half, earlier[-1][1] : later[0][0]] = False
     if not ground.any() or not ink.any():
         return []
     relative = _relative_levels(grey, ink, ground)
     inner = cv2.erode(ink.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     reasons = []
     lightest = []
-    for index, (left, right) in enumerate(spans):
-        cell = relative[top:bottom, left:right][ground[top:bottom, left:right]]
+    cells = _cells(groups, round(_CELL_REACH * (bottom - top)))
+    for index, ((left, right), (cell_left, cell_right)) in enumerate(zip(spans, cells, strict=True)):
+        cell = relative[top:bottom, cell_left:cell_right][ground[top:bottom, cell_left:cell_right]]
         if cell.size > 10 and float(np.percentile(cell, 5)) < MIN_GROUND:
             reasons.append(f"character {index + 1} stands on a patch that is not the plate")
         strokes = relative[:, left:right][inner[:, left:right]]

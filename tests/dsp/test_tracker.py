@@ -172,11 +172,14 @@ def test_a_pass_cut_off_by_the_start_or_the_end_of_the_stream_is_incomplete() ->
     rng = np.random.default_rng(12)
     whole = vehicle(100.0, 1000, 30.0, 150, rng)
     peak = len(whole) // 2
-    (started,) = track(whole[peak - 2 :])
-    (ended,) = track(whole[: peak + 2])
+    config = TrackerConfig(edge_rise_db=6.0)
+    (started,) = track(whole[peak - 2 :], config)
+    (ended,) = track(whole[: peak + 2], config)
     assert started.invalid == ended.invalid == INCOMPLETE
-    (complete,) = track(whole)
+    (complete,) = track(whole, config)
     assert complete.valid
+    (unchecked,) = track(whole[peak - 2 :])  # a front end whose levels do not follow the beam
+    assert unchecked.valid
 
 
 def two_car_frames() -> Frames:
