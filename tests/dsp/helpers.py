@@ -33,3 +33,17 @@ def in_beam(vehicle: Vehicle, t_ms: float) -> bool:
     """Whether the vehicle was inside the beam's half-power footprint at `t_ms`."""
     half_dwell_ms = 500.0 * vehicle.footprint_m / (vehicle.speed_kmh / 3.6)
     return abs(t_ms - 1000 * vehicle.centre_s) <= half_dwell_ms
+
+
+def assert_every_valid_pass_is_a_vehicle(passes: list[VehiclePass], vehicles: tuple[Vehicle, ...]) -> None:
+    """Each valid pass is the speed (within 0.2 km/h), in the direction, of a vehicle that was in the
+    beam at its time: never a wrong speed."""
+    for measured in valid(passes):
+        matches = [
+            v
+            for v in vehicles
+            if v.direction == measured.direction
+            and speed_error(measured, v) <= ACCURACY_KMH
+            and in_beam(v, measured.t_ms)
+        ]
+        assert matches, (vehicles, measured)

@@ -10,7 +10,7 @@ import pytest
 from speedledger.edge.dsp import DopplerProcessor
 from speedledger.simulator.iq import Clutter, Rain, Scene, Vehicle, synthesise
 from speedledger.simulator.scenes import realistic_front_end, single_pass, tone_at
-from tests.dsp.helpers import ACCURACY_KMH, in_beam, measure, speed_error, valid
+from tests.dsp.helpers import ACCURACY_KMH, assert_every_valid_pass_is_a_vehicle, in_beam, measure, speed_error, valid
 
 TONE_KMH = 67.0  # the reported interferer: at the Doppler of a 67 km/h target
 LONG_S = 8.0  # long enough for the tone to outlast any vehicle at its speed and be notched
@@ -122,12 +122,4 @@ def test_random_traffic_in_rain_and_interference_never_gets_a_wrong_speed(seed: 
             32_000, 3.2, vehicles, angle, clutter=Clutter(), front_end=realistic_front_end(rng),
             rain=Rain(float(rng.uniform(0, 30))), interferers=(tone_at(angle, float(rng.uniform(15, 150)), 20.0),),
         )  # fmt: skip
-        for measured in valid(measure(scene, rng)):
-            matches = [
-                v
-                for v in vehicles
-                if v.direction == measured.direction
-                and speed_error(measured, v) <= ACCURACY_KMH
-                and in_beam(v, measured.t_ms)
-            ]
-            assert matches, (vehicles, measured)
+        assert_every_valid_pass_is_a_vehicle(measure(scene, rng), vehicles)

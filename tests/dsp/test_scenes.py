@@ -7,7 +7,15 @@ from speedledger.edge.core.tracker import SHARED_BEAM, UNRESOLVED, UNSTEADY
 from speedledger.edge.dsp import DopplerProcessor
 from speedledger.simulator.iq import Clutter, FrontEnd, Scene, Vehicle, synthesise
 from speedledger.simulator.scenes import SAMPLE_RATES, realistic_front_end, single_pass
-from tests.dsp.helpers import ACCURACY_KMH, in_beam, measure, speed_error, time_tolerance_ms, valid
+from tests.dsp.helpers import (
+    ACCURACY_KMH,
+    assert_every_valid_pass_is_a_vehicle,
+    in_beam,
+    measure,
+    speed_error,
+    time_tolerance_ms,
+    valid,
+)
 
 
 @pytest.mark.parametrize("sample_rate", SAMPLE_RATES)
@@ -127,15 +135,7 @@ def test_random_traffic_never_gives_a_speed_to_the_wrong_vehicle(seed: int) -> N
             32_000, 2.6, vehicles, angle_deg=float(rng.uniform(0, 30)), clutter=Clutter(),
             front_end=realistic_front_end(rng),
         )  # fmt: skip
-        for measured in valid(measure(scene, rng)):
-            matches = [
-                v
-                for v in vehicles
-                if v.direction == measured.direction
-                and speed_error(measured, v) <= ACCURACY_KMH
-                and in_beam(v, measured.t_ms)
-            ]
-            assert matches, (vehicles, measured)
+        assert_every_valid_pass_is_a_vehicle(measure(scene, rng), vehicles)
 
 
 def test_streaming_in_odd_chunks_matches_one_batch() -> None:
