@@ -48,9 +48,10 @@ def test_a_covered_character_at_any_position_voids_the_plate(
     assert reader.read(frame.image_bgr) == NO_PLATE
 
 
-def test_random_occluders_never_give_a_wrong_plate(reader: TesseractPlateReader) -> None:
+def test_a_seeded_sample_of_random_occluders_gives_no_wrong_plate(reader: TesseractPlateReader) -> None:
     """Any shape, size (35-100 % of the glyph), colour and side, over any character, across the
-    camera envelope: the plate is read exactly or not at all."""
+    camera envelope: the plate is read exactly or not at all (on this sample; the benchmark measures
+    the rate over 2000, which is not yet 0: docs/plates.md)."""
     rng = np.random.default_rng(2026)
     for _ in range(60):
         plate = random_siv_plate(rng)
