@@ -22,6 +22,7 @@ COMMANDS = {
     # Checking an export needs no database and nothing beyond the base install.
     "verify": ("speedledger.central.entrypoints.evidence_cli", "verify", "central"),
     "notices": ("speedledger.central.entrypoints.evidence_cli", "notices", "central"),
+    "sim": ("speedledger.simulator.cli", "sim_app", "sim"),
 }
 
 #: What a command that is not installed accepts: anything, so that it can say what is missing.

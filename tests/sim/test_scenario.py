@@ -1,0 +1,80 @@
+"""Scenario files: the shipped ones load, mistakes are one clear line, the truth is reproducible."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from speedledger.simulator import scenario as scenarios
+from speedledger.simulator import traffic
+
+MINIMAL = """
+name = "t"
+seed = 1
+duration_s = 120
+[[radars]]
+id = "R-1"
+name = "test road"
+latitude = 48.0
+longitude = 2.0
+speed_limit_kmh = 90
+"""
+
+
+def test_every_shipped_scenario_loads_and_lists() -> None:
+    names = set(scenarios.shipped())
+    assert {"demo", "smoke"} <= names
+    listing = subprocess.run(
+        [sys.executable, "-m", "speedledger", "sim", "scenarios"], capture_output=True, text=True, check=True
+    ).stdout
+    for name in names:
+        loaded = scenarios.load(name)
+        assert loaded.radars and loaded.duration_s > 0
+        assert name in listing and loaded.description in listing
+
+
+def test_a_minimal_file_gets_the_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text(MINIMAL)
+    loaded = scenarios.load(str(path))
+    assert loaded.radars[0].traffic == scenarios.Traffic()
+    assert loaded.registry == scenarios.Registry() and loaded.faults == ()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("colour = 'red'", "unknown key 'colour'"),
+        ("[[faults]]\nkind = 'meteor'\nat_s = 1", "fault kind 'meteor'"),
+        ("[[faults]]\nkind = 'radar-reboot'\nat_s = 1\nradar = 'NOPE'", "needs `radar`"),
+        ("[[faults]]\nkind = 'kill-central'\nat_s = 500", "within the run"),
+    ],
+)
+def test_mistakes_are_one_line_naming_the_file(tmp_path: Path, extra: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    top_level = "[" not in extra  # a plain key goes before the first table, a table at the end
+    text = MINIMAL.replace('name = "t"', f'name = "t"\n{extra}') if top_level else MINIMAL + extra
+    path.write_text(text)
+    with pytest.raises(scenarios.ScenarioError, match=message) as caught:
+        scenarios.load(str(path))
+    assert str(path) in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_missing_scenario_names_the_shipped_ones() -> None:
+    with pytest.raises(scenarios.ScenarioError, match="demo"):
+        scenarios.load("no-such-scenario")
+
+
+def test_the_truth_is_seeded_and_has_a_compliant_majority() -> None:
+    loaded = scenarios.load("a6-rush-hour")
+    first, second = traffic.generate(loaded), traffic.generate(loaded)
+    assert first == second
+    speeding = [p for p in first.passes if traffic.is_violation(loaded.radar(p.radar_id), p.speed_kmh)]
+    assert 0.05 < len(speeding) / len(first.passes) < 0.5
+    assert {p.lane for p in first.passes} == {1, 2}, "overtaking uses the second lane"
+    transfer = first.transfers[0]
+    seller = next(v.owner for v in first.vehicles if v.plate == transfer.plate)
+    assert first.owner_at(transfer.plate, transfer.at_s - 1) == seller
+    assert first.owner_at(transfer.plate, transfer.at_s + 1) == transfer.to_owner
+    assert first.owner_at("ZZ999ZZ", 0) is None
