@@ -29,6 +29,11 @@ class VehicleCreate(BaseModel):
     model: Annotated[str, Field(min_length=1, max_length=100)]
     fiscal_power: Annotated[int, Field(ge=1, le=1000)]
     owner_id: OwnerRef
+    #: Optional (an addition to CONTRACT §5): when the first ownership began, for registers migrated
+    #: with their history and for the traffic simulator; default now.
+    registered_at_ms: Annotated[
+        Millis | None, Field(description="Start of the first ownership (Unix ms); default: now.")
+    ] = None
 
 
 class Transfer(BaseModel):
