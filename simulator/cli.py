@@ -1,5 +1,8 @@
 """`speedledger sim ...` commands: shipped scenarios, runs against a deployment, ground-truth reports."""
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 sim_app = typer.Typer(
@@ -19,3 +22,42 @@ def scenarios() -> None:
             f"{name:<16} {scenario.duration_s:>6.0f} s  {len(scenario.radars)} radars  {faults}\n"
             f"{'':<16} {scenario.description}"
         )
+
+
+@sim_app.command("run")
+def run(
+    scenario: Annotated[str, typer.Argument(help="A shipped scenario's name (`sim scenarios`) or a TOML file.")],
+    speedup: Annotated[float, typer.Option(min=0.1, help="Simulated seconds per wall second, CPU permitting.")] = 1.0,
+    report: Annotated[Path, typer.Option(help="Folder for report.json, report.html and the run's files.")] = Path(
+        "sim-report"
+    ),
+) -> None:
+    """Run a scenario: real radar agents against the broker and central, then the ground-truth report.
+
+    Starts the embedded broker and central (SQLite in the report folder) unless SPEEDLEDGER_MQTT /
+    SPEEDLEDGER_HTTP (with SPEEDLEDGER_TOKEN) name running ones. Exit status 1 when an invariant fails.
+    """
+    from speedledger.simulator import deployment, report_html
+    from speedledger.simulator import report as ground_truth
+    from speedledger.simulator.registry import RegistrationError
+    from speedledger.simulator.run import progress_bar, run_scenario
+    from speedledger.simulator.scenario import ScenarioError, load
+
+    try:
+        loaded = load(scenario)
+        report.mkdir(parents=True, exist_ok=True)
+        with deployment.from_environment(report) as target, progress_bar() as bar:
+            record = run_scenario(loaded, target, report, speedup, bar)
+    except (ScenarioError, deployment.DeploymentError, RegistrationError, TimeoutError, OSError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    result = ground_truth.build(record)
+    page = report_html.write(result, report)
+    for invariant in result["invariants"]:
+        typer.echo(f"{'ok  ' if invariant['holds'] else 'FAIL'} {invariant['name']}: {invariant['detail']}")
+    behind = max(log.behind_s for log in record.radars.values())
+    if behind > 1.0:
+        typer.echo(f"note: the CPU could not keep up with --speedup {speedup:g} (up to {behind:.1f} s behind)")
+    typer.echo(f"report: {page} and {report / 'report.json'}")
+    if not result["passed"]:
+        raise typer.Exit(1)

@@ -1,0 +1,163 @@
+"""The ground-truth report: every pass's truth beside what the radars measured and central decided, and the invariants.
+
+Invariants (the run fails when one does not hold):
+- no false violation: no infraction for a pass whose true speed was within the limit, nor for a pass
+  that never happened;
+- no confident misread: no violation carries a plate other than the true one (unread "" is allowed);
+- exactly once: every true violation the radar could measure (alone in the beam, not while it was
+  rebooting, not within `BORDERLINE_KMH` of the threshold) gives exactly one infraction, charged to
+  the owner at that time (`unidentified` for unregistered or unread plates), nothing extra;
+- speed error of every measured violation within `MAX_SPEED_ERROR_KMH`;
+- every journal empty at the end (every agent drained and exited 0).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from speedledger.simulator.run import RunRecord
+from speedledger.simulator.traffic import Pass, is_borderline, is_violation, shares_beam
+
+MAX_SPEED_ERROR_KMH = 0.2
+MATCH_WINDOW_MS = 500  # a violation belongs to the true pass whose beam-centre time is nearest, within this
+
+
+@dataclass(frozen=True)
+class Invariant:
+    name: str
+    holds: bool
+    detail: str
+
+
+def _percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p95": None, "p99": None, "max": None}
+    array = np.asarray(values)
+    return {
+        "p50": round(float(np.percentile(array, 50)), 4),
+        "p95": round(float(np.percentile(array, 95)), 4),
+        "p99": round(float(np.percentile(array, 99)), 4),
+        "max": round(float(array.max()), 4),
+    }
+
+
+def _nearest(passes: list[Pass], at_ms: int, expected_ms: dict[str, int]) -> Pass | None:
+    best = min(passes, key=lambda p: abs(expected_ms[p.key] - at_ms), default=None)
+    return best if best is not None and abs(expected_ms[best.key] - at_ms) <= MATCH_WINDOW_MS else None
+
+
+def build(record: RunRecord) -> dict[str, Any]:
+    scenario, truth = record.scenario, record.truth
+    skew = {r.id: sum(f.skew_ms for f in scenario.faults if f.kind == "clock-skew" and f.radar == r.id)
+            for r in scenario.radars}  # fmt: skip
+    expected_ms = {p.key: record.start_ms + skew[p.radar_id] + round(p.t_s * 1000) for p in truth.passes}
+    by_radar = {r.id: [p for p in truth.passes if p.radar_id == r.id] for r in scenario.radars}
+    shared = shares_beam(truth.passes)
+    sent = {str(j.message["event_id"]): j.message for j in record.journaled}
+    pass_of_event = {
+        event_id: _nearest(by_radar[str(m["radar_id"])], int(str(m["detected_at_ms"])), expected_ms)
+        for event_id, m in sent.items()
+    }
+    infractions_by_pass: dict[str, list[dict[str, object]]] = {}
+    phantoms: list[dict[str, object]] = []
+    for infraction in record.infractions:
+        matched = pass_of_event.get(str(infraction["event_id"]))
+        if matched is None:
+            phantoms.append(infraction)
+        else:
+            infractions_by_pass.setdefault(matched.key, []).append(infraction)
+    event_of_pass = {p.key: event_id for event_id, p in pass_of_event.items() if p is not None}
+
+    rows, errors, false_violations, misreads, lost, duplicated, wrong_owner = [], [], [], [], [], [], []
+    eligible = detected = plates_exact = plates_sent = 0
+    for p in truth.passes:
+        radar = scenario.radar(p.radar_id)
+        down = any(start <= p.t_s <= end for start, end in record.radars[p.radar_id].down)
+        violation = is_violation(radar, p.speed_kmh)
+        message = sent.get(event_of_pass.get(p.key, ""))
+        infractions = infractions_by_pass.get(p.key, [])
+        measured = int(str(message["measured_speed_ckmh"])) / 100 if message else None
+        row = {
+            "radar_id": p.radar_id, "t_s": p.t_s, "lane": p.lane, "true_speed_kmh": p.speed_kmh,
+            "measured_speed_kmh": measured, "true_plate": p.plate, "read_plate": message["plate"] if message else None,
+            "true_violation": violation, "borderline": is_borderline(radar, p.speed_kmh),
+            "shared_beam": p.key in shared, "radar_down": down,
+            "infractions": [i["infraction_id"] for i in infractions],
+        }  # fmt: skip
+        rows.append(row)
+        if message is not None:
+            errors.append(measured - p.speed_kmh if measured is not None else 0.0)
+            plates_sent += 1
+            read = str(message["plate"])
+            plates_exact += read == p.plate
+            if read and read != p.plate:
+                misreads.append(row)
+        if infractions and p.speed_kmh <= radar.speed_limit_kmh:
+            false_violations.append(row)
+        if not violation or row["borderline"] or row["shared_beam"] or down:
+            continue
+        eligible += 1
+        detected += message is not None
+        if not infractions:
+            lost.append(row)
+        elif len(infractions) > 1:
+            duplicated.append(row)
+        else:
+            owner = truth.owner_at(p.plate, p.t_s)
+            read_plate = str(message["plate"]) if message else ""
+            expected_owner = record.registered.owner_ids[owner] if owner is not None and read_plate else None
+            if infractions[0]["owner_id"] != expected_owner:
+                wrong_owner.append(row | {"owner_id": infractions[0]["owner_id"], "expected_owner_id": expected_owner})
+    event_counts = Counter(str(i["event_id"]) for i in record.infractions)
+    abs_errors = [abs(e) for e in errors]
+    exit_codes = {radar_id: log.exit_codes for radar_id, log in record.radars.items()}
+    drained = all(codes and codes[-1] == 0 for codes in exit_codes.values())
+    invariants = [
+        Invariant("no_false_violations", not false_violations and not phantoms,
+                  f"{len(false_violations)} infractions for compliant passes, {len(phantoms)} without a true pass"),
+        Invariant("no_confident_misreads", not misreads, f"{len(misreads)} violations with a wrong plate"),
+        Invariant("exactly_once",
+                  not lost and not duplicated and not wrong_owner and max(event_counts.values(), default=1) == 1,
+                  f"{eligible} measurable true violations: {len(lost)} without an infraction, {len(duplicated)} "
+                  f"with several, {len(wrong_owner)} charged to the wrong owner"),
+        Invariant("speed_error", max(abs_errors, default=0.0) <= MAX_SPEED_ERROR_KMH,
+                  f"max |error| {max(abs_errors, default=0.0):.4f} km/h (bound {MAX_SPEED_ERROR_KMH})"),
+        Invariant("journals_drained", drained, f"agent exit codes {exit_codes}"),
+    ]  # fmt: skip
+    latencies = record.ack_latencies_ms
+    return {
+        "scenario": scenario.name,
+        "seed": scenario.seed,
+        "speedup": record.speedup,
+        "wall_s": round(record.wall_s, 2),
+        "passed": all(invariant.holds for invariant in invariants),
+        "invariants": [invariant.__dict__ for invariant in invariants],
+        "counts": {
+            "passes": len(truth.passes),
+            "true_violations": sum(1 for row in rows if row["true_violation"]),
+            "measurable_true_violations": eligible,
+            "violations_sent": len(sent),
+            "acked": len(record.acked),
+            "infractions": len(record.infractions),
+            "false_violations": len(false_violations) + len(phantoms),
+            "confident_misreads": len(misreads),
+        },
+        "detection_rate": round(detected / eligible, 4) if eligible else None,
+        "plate_exact_read_rate": round(plates_exact / plates_sent, 4) if plates_sent else None,
+        "speed_error_kmh": _percentiles(abs_errors),
+        "speed_errors_kmh": [round(e, 4) for e in errors],
+        "ack_latency_ms": _percentiles(latencies),
+        "ack_latencies_ms": [round(latency, 2) for latency in latencies],
+        "journal_depth": [[round(t, 2), depth] for t, depth in record.depth],
+        "faults": [{"wall_s": round(t, 2), "kind": kind} for t, kind in record.faults_applied],
+        "radars": {
+            radar_id: {"behind_pace_s": round(log.behind_s, 2), "down": log.down, "exit_codes": log.exit_codes}
+            for radar_id, log in record.radars.items()
+        },
+        "infractions_per_radar": dict(Counter(str(i["radar_id"]) for i in record.infractions)),
+        "passes": rows,
+    }
