@@ -14,7 +14,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -33,7 +32,9 @@ from speedledger.central.auth.tokens import TokenAuthority
 from speedledger.central.infractions.events import ViolationRecorded
 from speedledger.central.radars.metrology import DAY_MS, PERIODIC_VERIFICATION
 from speedledger.shared import topics
+from speedledger.simulator import processes, registry
 from speedledger.simulator.iq import Clutter, Scene, Vehicle
+from speedledger.simulator.processes import free_port, port_open
 from speedledger.simulator.roadside import write_recording
 
 WORKDIR = Path("demo")
@@ -52,28 +53,11 @@ TRAFFIC = (
 console = Console(width=max(100, Console().width))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
 def wait_for(check: str, predicate: Callable[[], object], timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except (OSError, httpx.HTTPError):
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"demo: {check} did not come up within {timeout_s:.0f} s (see {WORKDIR}/*.log)")
+    try:
+        processes.wait_for(check, predicate, timeout_s)
+    except TimeoutError as error:
+        raise SystemExit(f"demo: {error} (see {WORKDIR}/*.log)") from None
 
 
 @contextmanager
@@ -136,11 +120,10 @@ def verification_certificate() -> dict[str, object]:
 
 def seed(api: httpx.Client, public_key: str) -> None:
     def post(path: str, body: dict[str, object]) -> dict[str, object]:
-        response = api.post(path, json=body)
-        if response.is_error:
-            raise SystemExit(f"demo: POST {path} answered {response.status_code}: {response.text}")
-        result: dict[str, object] = response.json()
-        return result
+        try:
+            return registry.post(api, path, body)
+        except registry.RegistrationError as error:
+            raise SystemExit(f"demo: {error}") from None
 
     post(
         "/api/v1/radars",
