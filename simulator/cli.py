@@ -40,7 +40,7 @@ def run(
     from speedledger.simulator import deployment, report_html
     from speedledger.simulator import report as ground_truth
     from speedledger.simulator.registry import RegistrationError
-    from speedledger.simulator.run import progress_bar, run_scenario
+    from speedledger.simulator.run import SimulationError, progress_bar, run_scenario
     from speedledger.simulator.scenario import ScenarioError, load
 
     try:
@@ -48,7 +48,14 @@ def run(
         report.mkdir(parents=True, exist_ok=True)
         with deployment.from_environment(report) as target, progress_bar() as bar:
             record = run_scenario(loaded, target, report, speedup, bar)
-    except (ScenarioError, deployment.DeploymentError, RegistrationError, TimeoutError, OSError) as error:
+    except (
+        ScenarioError,
+        deployment.DeploymentError,
+        RegistrationError,
+        SimulationError,
+        TimeoutError,
+        OSError,
+    ) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
     result = ground_truth.build(record)

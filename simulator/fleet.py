@@ -22,9 +22,10 @@ import cv2
 import numpy as np
 
 from speedledger.simulator.iq import Clutter, Scene, synthesise_blocks
+from speedledger.simulator.netcut import CuttableLink
 from speedledger.simulator.plates import Degradation, render_frame
 from speedledger.simulator.processes import SpeedledgerProcess
-from speedledger.simulator.scenario import Radar, Scenario
+from speedledger.simulator.scenario import Fault, Radar, Scenario
 from speedledger.simulator.scenes import realistic_front_end
 from speedledger.simulator.traffic import Pass
 
@@ -32,6 +33,7 @@ BLOCK_S = 0.1  # IQ written to the agent at a time, as an ADC driver hands over 
 PCM_FULL_SCALE = 160.0  # noise rms is 1: room for 30 dB of static clutter plus the strongest vehicle
 #: A frame the camera cannot resolve: heavy defocus, dim and compressed (the reader must say "unread").
 UNREADABLE = Degradation(gaussian_sigma=6.0, exposure=0.3, noise_sigma=6.0, jpeg_quality=20)
+BOOT_IN_BEAM_MS = 1000  # a pass centred this long before a boot is still partly in the beam
 REBOOT_WAIT_S = 5.0  # how long a reboot fault waits for a violation to interrupt mid-send
 
 
@@ -51,8 +53,10 @@ class RadarLog:
     radar_id: str
     fed_s: float = 0.0  # stream time written to the agent so far
     down: list[tuple[float, float]] = field(default_factory=list)  # stream intervals without an agent
+    offline: list[tuple[float, float]] = field(default_factory=list)  # stream intervals with the uplink cut
     exit_codes: list[int] = field(default_factory=list)
     behind_s: float = 0.0  # worst lag behind the requested pace
+    error: str | None = None  # why feeding the agent stopped early
 
 
 def write_frames(directory: Path, passes: list[Pass], seed: int) -> None:
@@ -98,6 +102,7 @@ class RadarRun:
         agent_args: list[str],
         start_ms: int,
         on_journaled: Callable[[Journaled], None],
+        link: CuttableLink | None = None,
     ) -> None:
         self.scenario = scenario
         self.radar = radar
@@ -107,6 +112,7 @@ class RadarRun:
         self.skew_ms = sum(f.skew_ms for f in scenario.faults if f.kind == "clock-skew" and f.radar == radar.id)
         self.start_ms = start_ms
         self.on_journaled = on_journaled
+        self.link = link  # the radar's uplink, when a fault cuts it
         self.log = RadarLog(radar.id)
         self._journaled = threading.Event()
         self._incarnation = 0
@@ -118,9 +124,14 @@ class RadarRun:
         camera = self.workdir / f"camera-{self._incarnation}"
         camera.mkdir()
         offset_ms = round(offset_s * 1000)
-        for frame in (self.workdir / "frames").iterdir():
-            if int(frame.stem) >= offset_ms:
-                (camera / f"{int(frame.stem) - offset_ms}.jpg").symlink_to(frame)
+        frames = {int(frame.stem) - offset_ms: frame for frame in (self.workdir / "frames").iterdir()}
+        # A vehicle still in the beam when the radar boots is in front of the camera at its first frame.
+        in_beam = [at_ms for at_ms in frames if -BOOT_IN_BEAM_MS < at_ms < 0]
+        if in_beam and 0 not in frames:
+            frames[0] = frames[max(in_beam)]
+        for at_ms, frame in frames.items():
+            if at_ms >= 0:
+                (camera / f"{at_ms}.jpg").symlink_to(frame)
         args = [
             *self.agent_args,
             "--camera", str(camera),
@@ -144,15 +155,37 @@ class RadarRun:
         self._booted = self._start_agent(0.0)
 
     def run(self, started_monotonic: float, speedup: float) -> None:
-        reboots = sorted((f for f in self.scenario.faults if f.kind == "radar-reboot" and f.radar == self.radar.id),
-                         key=lambda fault: fault.at_s)  # fmt: skip
+        """Feed the whole scenario; a failure is kept in `log.error` (the agent is killed) for the caller."""
+        try:
+            self._feed(started_monotonic, speedup)
+        except Exception as error:
+            self.log.error = f"{type(error).__name__}: {error} (see {self.workdir / 'agent.log'})"
+            self._booted[0].kill()
+
+    def _faults(self, kind: str) -> list[Fault]:
+        mine = (fault for fault in self.scenario.faults if fault.kind == kind and fault.radar == self.radar.id)
+        return sorted(mine, key=lambda fault: fault.at_s)
+
+    def _cut_link(self, t_s: float, offline: list[Fault]) -> None:
+        """Cut the uplink when an offline fault is due and restore it when it is over."""
+        if self.link is None:
+            return
+        if offline and t_s >= offline[0].at_s:
+            fault = offline.pop(0)
+            self.link.cut()
+            self.log.offline.append((t_s, t_s + fault.duration_s))
+        elif self.log.offline and t_s >= self.log.offline[-1][1]:
+            self.link.restore()
+
+    def _feed(self, started_monotonic: float, speedup: float) -> None:
+        reboots, offline = self._faults("radar-reboot"), self._faults("radar-offline")
         agent, reader = self._booted
         skip_until_s = 0.0
-        for block in synthesise_blocks(
-            radar_scene(self.scenario, self.radar, self.passes), self.scenario.seed, BLOCK_S
-        ):
+        scene = radar_scene(self.scenario, self.radar, self.passes)
+        for block in synthesise_blocks(scene, self.scenario.seed, BLOCK_S):
             t_s = self.log.fed_s
             self.log.fed_s += block.size / self.radar.sample_rate
+            self._cut_link(t_s, offline)
             if t_s < skip_until_s:
                 continue  # the radar is booting: this IQ is never sampled
             if reboots and t_s >= reboots[0].at_s:
@@ -160,7 +193,7 @@ class RadarRun:
                 self._reboot(agent, reader)
                 skip_until_s = t_s + fault.duration_s
                 self.log.down.append((t_s, skip_until_s))
-                agent, reader = self._start_agent(skip_until_s)
+                agent, reader = self._booted = self._start_agent(skip_until_s)
                 continue
             self._pace(started_monotonic, speedup)
             self._write(agent, to_pcm(block))
@@ -188,8 +221,10 @@ class RadarRun:
         self.log.exit_codes.append(-9)
 
     def _finish(self, agent: SpeedledgerProcess, reader: threading.Thread) -> None:
-        """End of stream: the agent flushes its tracker, drains its journal and exits."""
+        """End of stream: the agent flushes its tracker, drains its journal (over a restored link) and exits."""
         assert agent.process is not None and agent.process.stdin is not None
+        if self.link is not None:
+            self.link.restore()
         agent.process.stdin.close()
         reader.join()
         self.log.exit_codes.append(agent.process.wait())

@@ -41,7 +41,7 @@ def wait_for(check: str, predicate: Callable[[], object], timeout_s: float = 30.
 
 
 class SpeedledgerProcess:
-    """`python -m speedledger ARGS` in the background, its output appended to `log`; restartable."""
+    """`python -m speedledger ARGS` in the background, run in the folder of `log` and writing to it; restartable."""
 
     def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
         self.args = args
@@ -55,6 +55,7 @@ class SpeedledgerProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "speedledger", *self.args],
             env=self.env,
+            cwd=self.log.parent,
             stdin=stdin,
             stdout=stdout if stdout is not None else self._log_file,
             stderr=self._log_file,

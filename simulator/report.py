@@ -155,7 +155,12 @@ def build(record: RunRecord) -> dict[str, Any]:
         "journal_depth": [[round(t, 2), depth] for t, depth in record.depth],
         "faults": [{"wall_s": round(t, 2), "kind": kind} for t, kind in record.faults_applied],
         "radars": {
-            radar_id: {"behind_pace_s": round(log.behind_s, 2), "down": log.down, "exit_codes": log.exit_codes}
+            radar_id: {
+                "behind_pace_s": round(log.behind_s, 2),
+                "down": log.down,
+                "offline": log.offline,
+                "exit_codes": log.exit_codes,
+            }
             for radar_id, log in record.radars.items()
         },
         "infractions_per_radar": dict(Counter(str(i["radar_id"]) for i in record.infractions)),

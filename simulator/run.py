@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from speedledger.simulator.deployment import Deployment, DeploymentError
 from speedledger.simulator.fleet import Journaled, RadarLog, RadarRun, agent_args
+from speedledger.simulator.netcut import CuttableLink
 from speedledger.simulator.observer import Observer
 from speedledger.simulator.processes import wait_for
 from speedledger.simulator.registry import Registered, register
@@ -26,6 +27,10 @@ from speedledger.simulator.scenario import PROCESS_FAULTS, Scenario
 from speedledger.simulator.traffic import Truth, generate
 
 DEPTH_SAMPLE_S = 0.5
+
+
+class SimulationError(RuntimeError):
+    """The simulation itself broke down (not an invariant): one line naming the radar and its log."""
 
 
 @dataclass
@@ -54,8 +59,6 @@ def check_faults(scenario: Scenario, deployment: Deployment) -> None:
             if owner is None:
                 variable = "SPEEDLEDGER_HTTP" if fault.kind == "kill-central" else "SPEEDLEDGER_MQTT"
                 raise DeploymentError(f"fault {fault.kind} needs the simulator's own process: unset {variable}")
-        if fault.kind == "radar-offline":
-            raise DeploymentError("fault radar-offline is not implemented yet (see docs/simulator.md)")
 
 
 def fetch_infractions(api: httpx.Client, radar_ids: list[str]) -> list[dict[str, object]]:
@@ -94,6 +97,9 @@ def run_scenario(
         observer = Observer(deployment.mqtt_url)
         observer.start()
         journaled: list[Journaled] = []
+        links = {
+            f.radar: CuttableLink(deployment.mqtt_url) for f in scenario.faults if f.kind == "radar-offline" and f.radar
+        }
         runs = [
             RadarRun(
                 scenario,
@@ -104,11 +110,12 @@ def run_scenario(
                     radar,
                     registered.key_files[radar.id],
                     workdir / "radars" / radar.id / "journal",
-                    deployment.mqtt_url,
+                    links[radar.id].url if radar.id in links else deployment.mqtt_url,
                     registered.central_key,
                 ),
                 start_ms,
                 journaled.append,
+                links.get(radar.id),
             )
             for radar in scenario.radars
         ]
@@ -127,11 +134,16 @@ def run_scenario(
         faults.start()
         _watch(record, observer, api, threads, started, progress)
         faults.join()
+        failed = [f"radar {radar_id}: {log.error}" for radar_id, log in record.radars.items() if log.error]
+        if failed:
+            raise SimulationError("; ".join(failed))
         wait_for("central's projections", lambda: projections_caught_up(api), 120)
         record.infractions = fetch_infractions(api, [radar.id for radar in scenario.radars])
         record.ack_latencies_ms = observer.ack_latencies_ms()
         record.wall_s = time.monotonic() - started
         observer.stop()
+        for link in links.values():
+            link.close()
     return record
 
 
@@ -155,8 +167,8 @@ def _apply_faults(
         # Stream time, as the radars see it: the slowest radar sets the pace.
         while min(r.log.fed_s for r in runs) < fault.at_s:
             time.sleep(0.05)
-        actions[fault.kind]()
         record.faults_applied.append((time.monotonic() - started, fault.kind))
+        actions[fault.kind]()
 
 
 def _watch(

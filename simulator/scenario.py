@@ -148,6 +148,10 @@ def _check(scenario: Scenario, source: str) -> None:
             raise ScenarioError(f"{source}: fault kind {fault.kind!r} is not one of {', '.join(FAULT_KINDS)}")
         if fault.kind in RADAR_FAULTS and fault.radar not in ids:
             raise ScenarioError(f"{source}: fault {fault.kind} needs `radar` naming one of {', '.join(ids)}")
+        if fault.kind == "clock-skew" and fault.at_s != 0:
+            raise ScenarioError(f"{source}: fault clock-skew holds for the whole run: at_s must be 0")
+        if fault.kind in ("radar-offline", "radar-reboot") and fault.duration_s <= 0:
+            raise ScenarioError(f"{source}: fault {fault.kind} needs a positive duration_s")
         if not 0 <= fault.at_s < scenario.duration_s:
             raise ScenarioError(f"{source}: fault {fault.kind} at_s must lie within the run (0..{scenario.duration_s})")
 

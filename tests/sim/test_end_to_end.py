@@ -43,3 +43,25 @@ def test_smoke_scenario_meets_every_invariant_across_faults(
     page = report_html.write(result, tmp_path / "report")
     text = page.read_text()
     assert "PASSED" in text and text.count("data:image/png;base64,") == 5 and "http" not in text
+
+
+def test_radar_faults_lose_nothing(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    """An uplink cut (the journal holds, then drains), a reboot mid-send (SIGKILL) and a fast clock."""
+    scenario = load("radar-faults")
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    with deployment.local(workdir, None, broker=mosquitto) as target:
+        record = run_scenario(scenario, target, workdir, speedup=8.0)
+    result = report.build(record)
+    failed = [i for i in result["invariants"] if not i["holds"]]
+    assert not failed, failed
+    offline_radar = next(f.radar for f in scenario.faults if f.kind == "radar-offline")
+    rebooted = next(f.radar for f in scenario.faults if f.kind == "radar-reboot")
+    assert record.radars[offline_radar].offline and record.radars[rebooted].exit_codes == [-9, 0]
+    cut_start, cut_end = record.radars[offline_radar].offline[0]
+    held = [
+        row for row in result["passes"]
+        if row["radar_id"] == offline_radar and cut_start <= row["t_s"] <= cut_end and row["infractions"]
+    ]  # fmt: skip
+    assert held, "a violation measured while the radar was offline reached central afterwards"
+    assert max(depth for _, depth in result["journal_depth"]) >= 1
