@@ -22,7 +22,8 @@ COMMANDS = {
     # Checking an export needs no database and nothing beyond the base install.
     "verify": ("speedledger.central.entrypoints.evidence_cli", "verify", "central"),
     "notices": ("speedledger.central.entrypoints.evidence_cli", "notices", "central"),
-    "sim": ("speedledger.simulator.cli", "sim_app", "sim"),
+    # `sim scenarios` needs [sim] only; `sim run` drives real agents against central and plots: [all].
+    "sim": ("speedledger.simulator.cli", "sim_app", "all"),
 }
 
 #: What a command that is not installed accepts: anything, so that it can say what is missing.

@@ -40,7 +40,7 @@ EXTRAS = (
         "sim",
         ("speedledger.simulator.roadside", "speedledger.simulator.scenes"),
         ("fastapi", "psycopg", "tesserocr", "matplotlib"),
-        (("--help",),),
+        (("--help",), ("sim", "scenarios")),
         (("token", "mint", "--role", "admin", "--subject", "x"), "central"),
     ),
 )
