@@ -64,6 +64,8 @@ def write_frames(directory: Path, passes: list[Pass], seed: int) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     for vehicle_pass in passes:
+        if not vehicle_pass.plate:
+            continue  # no plate to show (a replayed log's unread pass): the agent finds no frame
         degradation = None if vehicle_pass.readable else UNREADABLE
         frame = render_frame(vehicle_pass.plate, rng, char_height_px=48, degradation=degradation)
         ok, jpeg = cv2.imencode(".jpg", frame.image_bgr, [cv2.IMWRITE_JPEG_QUALITY, 90])
@@ -209,8 +211,11 @@ class RadarRun:
     @staticmethod
     def _write(agent: SpeedledgerProcess, data: bytes) -> None:
         assert agent.process is not None and agent.process.stdin is not None
-        agent.process.stdin.write(data)
-        agent.process.stdin.flush()
+        try:
+            agent.process.stdin.write(data)
+            agent.process.stdin.flush()
+        except BrokenPipeError:
+            raise RuntimeError(f"the radar agent exited with status {agent.process.wait()}") from None
 
     def _reboot(self, agent: SpeedledgerProcess, reader: threading.Thread) -> None:
         """SIGKILL right after the agent journals its next violation (mid-send), or after REBOOT_WAIT_S."""

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from speedledger.central.radars.metrology import DAY_MS, PERIODIC_VERIFICATION
 from speedledger.simulator.scenario import Scenario
 from speedledger.simulator.traffic import Truth
 
@@ -21,6 +24,7 @@ class RegistrationError(RuntimeError):
 @dataclass(frozen=True)
 class Registered:
     key_files: dict[str, Path]  # radar id -> private key file
+    public_keys: dict[str, str]  # radar id -> public key (base64), e.g. for `speedledger verify`
     owner_ids: tuple[str, ...]  # aligned with Truth.owners
     central_key: str  # central's config-signing public key, for the agents
 
@@ -37,6 +41,19 @@ def generate_radar_key(key_file: Path) -> str:
     return public_key
 
 
+def verification_certificate(radar_id: str) -> dict[str, object]:
+    """A periodic verification issued 30 days ago, valid a year: central dismisses what an unverified radar measures."""
+    verified_at_ms = int(time.time() * 1000) - 30 * DAY_MS
+    return {
+        "kind": PERIODIC_VERIFICATION,
+        "approval_number": f"SIM-VP-{radar_id}",
+        "verifying_body": "Simulated verification body",
+        "verified_at_ms": verified_at_ms,
+        "valid_until_ms": verified_at_ms + 365 * DAY_MS,
+        "certificate_sha256": hashlib.sha256(f"periodic verification of {radar_id}".encode()).hexdigest(),
+    }
+
+
 def post(api: httpx.Client, path: str, body: dict[str, object]) -> dict[str, object]:
     response = api.post(path, json=body)
     if response.is_error:
@@ -48,9 +65,10 @@ def post(api: httpx.Client, path: str, body: dict[str, object]) -> dict[str, obj
 def register(api: httpx.Client, scenario: Scenario, truth: Truth, keys_dir: Path, start_ms: int) -> Registered:
     """Radars (each with a fresh key), owners, vehicles, then the transfers, effective at their stream time."""
     keys_dir.mkdir(parents=True, exist_ok=True)
-    key_files = {}
+    key_files, public_keys = {}, {}
     for radar in scenario.radars:
         key_files[radar.id] = keys_dir / f"{radar.id}.pem"
+        public_keys[radar.id] = generate_radar_key(key_files[radar.id])
         post(
             api,
             "/api/v1/radars",
@@ -60,7 +78,8 @@ def register(api: httpx.Client, scenario: Scenario, truth: Truth, keys_dir: Path
                 "latitude": radar.latitude,
                 "longitude": radar.longitude,
                 "speed_limit_kmh": radar.speed_limit_kmh,
-                "public_key": generate_radar_key(key_files[radar.id]),
+                "public_key": public_keys[radar.id],
+                "metrology": [verification_certificate(radar.id)],
             },
         )
     owner_ids = tuple(
@@ -78,4 +97,4 @@ def register(api: httpx.Client, scenario: Scenario, truth: Truth, keys_dir: Path
             {"owner_id": owner_ids[transfer.to_owner], "effective_at_ms": effective_at_ms},
         )
     central_key = str(api.get("/api/v1/config-key").json()["public_key"])
-    return Registered(key_files, owner_ids, central_key)
+    return Registered(key_files, public_keys, owner_ids, central_key)

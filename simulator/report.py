@@ -4,8 +4,8 @@ Invariants (the run fails when one does not hold):
 - no false violation: no infraction for a pass whose true speed was within the limit, nor for a pass
   that never happened;
 - no confident misread: no violation carries a plate other than the true one (unread "" is allowed);
-- exactly once: every true violation the radar could measure (alone in the beam, not while it was
-  rebooting, not within `BORDERLINE_KMH` of the threshold) gives exactly one infraction, charged to
+- exactly once: every true violation the radar could measure (measured, or alone in the beam; not
+  while it was rebooting; not within `BORDERLINE_KMH` of the threshold) gives exactly one infraction, charged to
   the owner at that time (`unidentified` for unregistered or unread plates), nothing extra;
 - speed error of every measured violation within `MAX_SPEED_ERROR_KMH`;
 - every journal empty at the end (every agent drained and exited 0).
@@ -98,7 +98,8 @@ def build(record: RunRecord) -> dict[str, Any]:
                 misreads.append(row)
         if infractions and p.speed_kmh <= radar.speed_limit_kmh:
             false_violations.append(row)
-        if not violation or row["borderline"] or row["shared_beam"] or down:
+        # A vehicle that shared the beam may rightly go unmeasured; once measured it counts like any other.
+        if not violation or row["borderline"] or down or (row["shared_beam"] and message is None):
             continue
         eligible += 1
         detected += message is not None

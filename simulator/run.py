@@ -88,9 +88,12 @@ def run_scenario(
     workdir: Path,
     speedup: float = 1.0,
     progress: Progress | None = None,
+    truth: Truth | None = None,
 ) -> RunRecord:
+    """Run `scenario` (its generated truth, or `truth`, e.g. a replayed pass log) against `deployment`."""
     check_faults(scenario, deployment)
-    truth = generate(scenario)
+    workdir = workdir.resolve()  # the agents run in their own folders
+    truth = truth if truth is not None else generate(scenario)
     start_ms = int(time.time() * 1000) - round(scenario.duration_s * 1000) - 60_000
     with deployment.api() as api:
         registered = register(api, scenario, truth, workdir / "keys", start_ms)
@@ -130,7 +133,7 @@ def run_scenario(
         threads = [threading.Thread(target=r.run, args=(started, speedup), name=r.radar.id) for r in runs]
         for thread in threads:
             thread.start()
-        faults = threading.Thread(target=_apply_faults, args=(scenario, deployment, runs, started, speedup, record))
+        faults = threading.Thread(target=_apply_faults, args=(scenario, deployment, runs, threads, started, record))
         faults.start()
         _watch(record, observer, api, threads, started, progress)
         faults.join()
@@ -151,8 +154,8 @@ def _apply_faults(
     scenario: Scenario,
     deployment: Deployment,
     runs: list[RadarRun],
+    feeders: list[threading.Thread],
     started: float,
-    speedup: float,
     record: RunRecord,
 ) -> None:
     """Central and broker faults at their stream time (radar faults are applied by each RadarRun)."""
@@ -166,6 +169,8 @@ def _apply_faults(
             continue
         # Stream time, as the radars see it: the slowest radar sets the pace.
         while min(r.log.fed_s for r in runs) < fault.at_s:
+            if not all(feeder.is_alive() for feeder in feeders):
+                return  # a radar stopped early: the run is failing, no more faults
             time.sleep(0.05)
         record.faults_applied.append((time.monotonic() - started, fault.kind))
         actions[fault.kind]()
