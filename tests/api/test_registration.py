@@ -126,3 +126,31 @@ def test_bad_input_is_422(client: TestClient, tokens: Tokens) -> None:
         "/api/v1/vehicles/FF1/transfer", json={"owner_id": owner["owner_id"], "effective_at_ms": -5}, headers=headers
     )
     assert transfer.status_code == 422
+
+
+def test_a_vehicle_registered_with_its_past_takes_a_transfer_inside_it(client: TestClient, tokens: Tokens) -> None:
+    """`registered_at_ms` (optional): a register migrated with its history, or the simulator's past stream."""
+    first = register_owner(client, tokens)
+    second = register_owner(client, tokens, name="Lou Bernard", email="lou@example.fr")
+    since = 1_700_000_000_000
+    body = {"plate": "EF-456-GH", "brand": "Renault", "model": "Clio", "fiscal_power": 5}
+    created = client.post(
+        "/api/v1/vehicles",
+        json=body | {"owner_id": first["owner_id"], "registered_at_ms": since},
+        headers=tokens.headers(Role.REGISTRY),
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["ownership_history"][0]["from_ms"] == since
+    transferred = client.post(
+        "/api/v1/vehicles/EF456GH/transfer",
+        json={"owner_id": second["owner_id"], "effective_at_ms": since + 1000},
+        headers=tokens.headers(Role.REGISTRY),
+    )
+    assert transferred.status_code == 200, transferred.text
+    assert [o["to_ms"] for o in transferred.json()["ownership_history"]] == [since + 1000, None]
+    refused = client.post(
+        "/api/v1/vehicles",
+        json=body | {"plate": "JK789LM", "owner_id": first["owner_id"], "registered_at_ms": -1},
+        headers=tokens.headers(Role.REGISTRY),
+    )
+    assert refused.status_code == 422 and "detail" in refused.json()
