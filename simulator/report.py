@@ -108,9 +108,10 @@ def build(record: RunRecord) -> dict[str, Any]:
         elif len(infractions) > 1:
             duplicated.append(row)
         else:
-            owner = truth.owner_at(p.plate, p.t_s)
+            # Central charges the owner of the plate as read (a misread is its own invariant) at that time.
             read_plate = str(message["plate"]) if message else ""
-            expected_owner = record.registered.owner_ids[owner] if owner is not None and read_plate else None
+            owner = truth.owner_at(read_plate, p.t_s) if read_plate else None
+            expected_owner = record.registered.owner_ids[owner] if owner is not None else None
             if infractions[0]["owner_id"] != expected_owner:
                 wrong_owner.append(row | {"owner_id": infractions[0]["owner_id"], "expected_owner_id": expected_owner})
     event_counts = Counter(str(i["event_id"]) for i in record.infractions)
