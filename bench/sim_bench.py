@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 from speedledger.edge.core.violation import SpeedPolicy, speed_ckmh  # noqa: E402
 from speedledger.edge.dsp import DopplerProcessor  # noqa: E402
 from speedledger.edge.plates.tesseract import TesseractPlateReader  # noqa: E402
-from speedledger.simulator.fleet import radar_scene  # noqa: E402
+from speedledger.simulator.fleet import radar_scene, radar_seed  # noqa: E402
 from speedledger.simulator.iq import synthesise, synthesise_blocks  # noqa: E402
 from speedledger.simulator.plates import render_frame  # noqa: E402
 from speedledger.simulator.scenario import Radar, Registry, Scenario, Traffic  # noqa: E402
@@ -77,7 +77,7 @@ def realtime_fleet() -> tuple[float, float]:
     passes = list(generate(scenario).passes)
     processor = DopplerProcessor(radar.sample_rate, angle_deg=radar.angle_deg)
     synthesis = dsp = 0.0
-    blocks = synthesise_blocks(radar_scene(scenario, radar, passes), scenario.seed, 0.1)
+    blocks = synthesise_blocks(radar_scene(scenario, radar, passes), radar_seed(scenario, radar), 0.1)
     while True:
         start = time.process_time()
         block = next(blocks, None)

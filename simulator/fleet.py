@@ -74,8 +74,13 @@ def write_frames(directory: Path, passes: list[Pass], seed: int) -> None:
         (directory / f"{round(vehicle_pass.t_s * 1000)}.jpg").write_bytes(jpeg.tobytes())
 
 
+def radar_seed(scenario: Scenario, radar: Radar) -> int:
+    """Each radar's own seed for its noise, front end and frames (radars do not share a noise sequence)."""
+    return scenario.seed * 1000 + scenario.radars.index(radar)
+
+
 def radar_scene(scenario: Scenario, radar: Radar, passes: list[Pass]) -> Scene:
-    rng = np.random.default_rng([scenario.seed, 3])
+    rng = np.random.default_rng([radar_seed(scenario, radar), 3])
     return Scene(
         radar.sample_rate,
         scenario.duration_s,
@@ -153,7 +158,7 @@ class RadarRun:
 
     def prepare(self) -> None:
         """Render the camera frames and boot the agent (before the clock starts: neither is traffic)."""
-        write_frames(self.workdir / "frames", self.passes, self.scenario.seed)
+        write_frames(self.workdir / "frames", self.passes, radar_seed(self.scenario, self.radar))
         self._booted = self._start_agent(0.0)
 
     def run(self, started_monotonic: float, speedup: float) -> None:
@@ -184,7 +189,7 @@ class RadarRun:
         agent, reader = self._booted
         skip_until_s = 0.0
         scene = radar_scene(self.scenario, self.radar, self.passes)
-        for block in synthesise_blocks(scene, self.scenario.seed, BLOCK_S):
+        for block in synthesise_blocks(scene, radar_seed(self.scenario, self.radar), BLOCK_S):
             t_s = self.log.fed_s
             self.log.fed_s += block.size / self.radar.sample_rate
             self._cut_link(t_s, offline)

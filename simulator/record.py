@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from speedledger.simulator import passlog
-from speedledger.simulator.fleet import radar_scene
+from speedledger.simulator.fleet import radar_scene, radar_seed
 from speedledger.simulator.roadside import write_recording
 from speedledger.simulator.scenario import Scenario
 from speedledger.simulator.traffic import generate
@@ -28,6 +28,7 @@ def record(scenario: Scenario, out: Path) -> list[str]:
         directory = out / radar.id
         directory.mkdir(exist_ok=True)
         plates = [p.plate if p.readable else None for p in passes]  # an unreadable plate: no usable frame
-        wav, _ = write_recording(directory, radar_scene(scenario, radar, passes), plates, scenario.seed)
+        scene = radar_scene(scenario, radar, passes)
+        wav, _ = write_recording(directory, scene, plates, radar_seed(scenario, radar))
         commands.append(f"speedledger edge measure {wav} --angle-deg {radar.angle_deg:g}")
     return commands
