@@ -116,7 +116,6 @@ class RadarRun:
         self.passes = passes
         self.workdir = workdir
         self.agent_args = agent_args
-        self.skew_ms = sum(f.skew_ms for f in scenario.faults if f.kind == "clock-skew" and f.radar == radar.id)
         self.start_ms = start_ms
         self.on_journaled = on_journaled
         self.link = link  # the radar's uplink, when a fault cuts it
@@ -142,7 +141,7 @@ class RadarRun:
         args = [
             *self.agent_args,
             "--camera", str(camera),
-            "--start-ms", str(self.start_ms + offset_ms + self.skew_ms),
+            "--start-ms", str(self.start_ms + offset_ms + self.scenario.clock_skew_ms(self.radar.id)),
         ]  # fmt: skip
         agent = SpeedledgerProcess(args, dict(os.environ), self.workdir / "agent.log")
         process = agent.start(stdin=subprocess.PIPE, stdout=subprocess.PIPE)

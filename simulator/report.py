@@ -52,9 +52,9 @@ def _nearest(passes: list[Pass], at_ms: int, expected_ms: dict[str, int]) -> Pas
 
 def build(record: RunRecord) -> dict[str, Any]:
     scenario, truth = record.scenario, record.truth
-    skew = {r.id: sum(f.skew_ms for f in scenario.faults if f.kind == "clock-skew" and f.radar == r.id)
-            for r in scenario.radars}  # fmt: skip
-    expected_ms = {p.key: record.start_ms + skew[p.radar_id] + round(p.t_s * 1000) for p in truth.passes}
+    expected_ms = {
+        p.key: record.start_ms + scenario.clock_skew_ms(p.radar_id) + round(p.t_s * 1000) for p in truth.passes
+    }
     by_radar = {r.id: [p for p in truth.passes if p.radar_id == r.id] for r in scenario.radars}
     shared = shares_beam(truth.passes)
     sent = {str(j.message["event_id"]): j.message for j in record.journaled}

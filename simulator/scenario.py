@@ -87,6 +87,10 @@ class Scenario:
     def radar(self, radar_id: str) -> Radar:
         return next(radar for radar in self.radars if radar.id == radar_id)
 
+    def clock_skew_ms(self, radar_id: str) -> int:
+        """How far that radar's clock runs ahead (negative: behind) for the whole run."""
+        return sum(f.skew_ms for f in self.faults if f.kind == "clock-skew" and f.radar == radar_id)
+
 
 def _build(cls: type, table: dict[str, Any], where: str) -> Any:
     """`cls(**table)` with unknown keys and wrong types reported as one line naming them."""
