@@ -40,7 +40,7 @@ def infraction(event_id: str, owner_id: str | None) -> dict[str, Any]:
 
 def record(journaled: list[Journaled], infractions: list[dict[str, Any]], exit_code: int = 0) -> RunRecord:
     return RunRecord(
-        SCENARIO, TRUTH, START_MS, 1.0, Registered({}, ("owner-a", "owner-b"), "key"),
+        SCENARIO, TRUTH, START_MS, 1.0, Registered({}, {}, ("owner-a", "owner-b"), "key"),
         {"R-1": RadarLog("R-1", fed_s=60.0, exit_codes=[exit_code])}, journaled, {}, {}, [12.0], infractions,
     )  # fmt: skip
 
