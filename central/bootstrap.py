@@ -275,7 +275,7 @@ def bootstrap(
         command: _bind(handler, dependencies)
         for command, handler in {**RADAR_HANDLERS, **REGISTRATION_HANDLERS, **INFRACTION_HANDLERS}.items()
     }
-    bus = MessageBus(handlers, after_handle=runner.catch_up if read_your_writes else None)
+    bus = MessageBus(handlers, after_handle=runner.catch_up_to_now if read_your_writes else None)
     return Central(
         settings=settings,
         store=store,

@@ -93,26 +93,33 @@ class ProjectionRunner:
 
     # -- catching up ----------------------------------------------------------------------------
 
-    def catch_up(self) -> int:
-        """Apply every committed event to every projection, synchronously; returns events applied.
+    def catch_up(self, until: int | None = None) -> int:
+        """Apply committed events to every projection, synchronously; returns events applied.
 
-        Raises ProjectionFailed (after the batch rolled back) when a projection raises.
+        Without `until`, until nothing moves (a process manager may append while we run). With it,
+        until every projection has applied position `until`: a bounded wait however much traffic
+        keeps arriving (`catch_up_to_now` is what a command waits for). Raises ProjectionFailed
+        (after the batch rolled back) when a projection raises.
         """
         applied = 0
-        while True:  # a process manager may append while we run: go round until nothing moves
-            behind = self._behind()
+        while True:
+            behind = self._behind(until)
             if not behind:
                 return applied
             for name in behind:
-                applied += self._catch_up_one(self.projections[name])
+                applied += self._catch_up_one(self.projections[name], until)
 
-    def _behind(self) -> list[str]:
+    def catch_up_to_now(self) -> int:
+        """Read-your-writes after a command: catch up to the head as it is now, not as it moves on."""
+        return self.catch_up(until=self.store.last_position())
+
+    def _behind(self, until: int | None = None) -> list[str]:
         with self.store.engine.connect() as conn:
             positions = checkpoints.read_all(conn)
-        head = self.store.last_position()
-        return [name for name in self.projections if positions.get(name, 0) < head]
+        target = self.store.last_position() if until is None else until
+        return [name for name in self.projections if positions.get(name, 0) < target]
 
-    def _catch_up_one(self, projection: Projection) -> int:
+    def _catch_up_one(self, projection: Projection, until: int | None = None) -> int:
         applied = 0
         while True:
             with self.store.transaction() as tx:
@@ -124,7 +131,7 @@ class ProjectionRunner:
                 if count:
                     checkpoints.store(tx.connection, projection.name, position)
             applied += count
-            if count < self.batch_size or self._stopping.is_set():
+            if count < self.batch_size or self._stopping.is_set() or (until is not None and position >= until):
                 return applied
 
     def _apply_batch(self, tx: Transaction, projection: Projection, after: int) -> tuple[int, int]:
