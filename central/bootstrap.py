@@ -98,6 +98,8 @@ def _ingest_settings(env: Mapping[str, str], mqtt_url: str, db_url: str) -> Inge
             max_skew_ms=_positive_int(env, "SPEEDLEDGER_MAX_SKEW_MS", defaults.max_skew_ms),
             max_evidence_bytes=_positive_int(env, "SPEEDLEDGER_MAX_EVIDENCE_BYTES", defaults.max_evidence_bytes),
             max_batch=_positive_int(env, "SPEEDLEDGER_INGEST_BATCH", defaults.max_batch),
+            inbox_messages=_positive_int(env, "SPEEDLEDGER_INGEST_INBOX_MESSAGES", defaults.inbox_messages),
+            inbox_bytes=_positive_int(env, "SPEEDLEDGER_INGEST_INBOX_BYTES", defaults.inbox_bytes),
         ),
         config_key_path=Path(key_path) if key_path else _default_config_key_path(db_url),
     )
