@@ -23,11 +23,13 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import statistics
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -122,6 +124,24 @@ class LagProbe:
         return self.lags_ms
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used: what a violation costs, whatever else the box runs."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def settle(http_address: str, timeout: float = 300) -> float:
+    """Wait until every projection has applied the whole log (/health); returns the seconds it took."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        with urllib.request.urlopen(f"http://{http_address}/health", timeout=10) as response:
+            health = json.loads(response.read())
+        if all(projection["lag"] == 0 for projection in health["projections"].values()):
+            return time.perf_counter() - started
+        time.sleep(0.05)
+    raise RuntimeError(f"projections still behind after {timeout} s")
+
+
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -135,6 +155,10 @@ class StoreRun:
     latencies: dict[tuple[str, float], list[float]] = field(default_factory=dict)
     throughput: dict[str, float] = field(default_factory=dict)
     lags_ms: list[float] = field(default_factory=list)
+    #: Central's CPU milliseconds per violation (ingest, process manager, projections), per phase.
+    cpu_ms: dict[str, float] = field(default_factory=dict)
+    #: Seconds from the flat-out burst's last ack until the projections had applied everything.
+    drain_s: float = 0.0
     rss_mib: tuple[float, float] = (0.0, 0.0)
     metrics: dict[str, float] = field(default_factory=dict)
 
@@ -161,16 +185,24 @@ def _bench_store(store: str, db_url: str, workdir: Path, args: argparse.Namespac
                 messages = traffic.violations(int(rate * args.seconds))
                 trips = RoundTrips(broker.port, reply)
                 probe = LagProbe(central.http, trips, traffic.samples) if traffic.samples else None
+                cpu = cpu_seconds(central.process.pid)
                 trips.run(topic, messages, rate)
                 run.latencies[name, rate] = trips.latencies_ms(messages)
                 if probe is not None:
                     run.lags_ms = probe.join()
                 trips.close()
+                if name == "central":
+                    settle(central.http)
+                    run.cpu_ms[f"{rate:.0f}/s"] = (cpu_seconds(central.process.pid) - cpu) * 1000 / len(messages)
         for name, (topic, reply) in routes.items():
             burst = Traffic(radars, 0).violations(args.burst)
             trips = RoundTrips(broker.port, reply)
+            cpu = cpu_seconds(central.process.pid)
             run.throughput[name] = args.burst / trips.run(topic, burst, None)
             trips.close()
+            if name == "central":
+                run.drain_s = settle(central.http)
+                run.cpu_ms["flat out"] = (cpu_seconds(central.process.pid) - cpu) * 1000 / args.burst
         run.rss_mib = (started_rss, rss_mib(central.process.pid))
         run.metrics = ingest_metrics(central.http)
     finally:
@@ -217,6 +249,10 @@ def report(run: StoreRun, args: argparse.Namespace) -> None:
     ratio = central_rate / bare_rate
     print(f"flat out, burst of {args.burst}: bare {bare_rate:.0f}/s, central {central_rate:.0f}/s, ratio x{ratio:.2f}; "
           f"goal >= x{GOAL_THROUGHPUT_RATIO}: {_verdict(ratio >= GOAL_THROUGHPUT_RATIO)}")  # fmt: skip
+    print(f"projections drained {run.drain_s:.2f} s after the burst's last ack")
+    cpu = ", ".join(f"{phase} {ms:.2f}" for phase, ms in run.cpu_ms.items())
+    print(f"central CPU per violation, ms (ingest + process manager + projections): {cpu}; "
+          f"one core at that cost: {1000 / run.cpu_ms['flat out']:.0f} violations/s")  # fmt: skip
     print(f"central memory (VmRSS): {run.rss_mib[0]:.0f} -> {run.rss_mib[1]:.0f} MiB")
     commits = run.metrics.get("speedledger_ingest_commit_seconds_count")
     if commits:
@@ -240,7 +276,8 @@ def main() -> None:
     if args.quick:
         args.seconds, args.burst, args.warm_seconds = min(args.seconds, 10.0), min(args.burst, 3000), 2.0
     print(f"mosquitto (deploy config); SQLite WAL synchronous=FULL; PostgreSQL throwaway cluster (fsync off); "
-          f"{'quick' if args.quick else 'full'} run")  # fmt: skip
+          f"{'quick' if args.quick else 'full'} run; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
+          "(a shared box: compare ratios and CPU per violation, not absolute latencies)")  # fmt: skip
     for store in args.stores.split(","):
         with tempfile.TemporaryDirectory() as workdir, _database(store, Path(workdir)) as db_url:
             report(_bench_store(store, db_url, Path(workdir), args), args)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from speedledger.central.eventstore.port import EventStore, Transaction
 from speedledger.central.projections import checkpoints
-from speedledger.central.projections.port import Projection
+from speedledger.central.projections.port import Projection, apply_events
 from speedledger.central.projections.rebuild import ShadowTables, drop_leftovers
 
 log = logging.getLogger(__name__)
@@ -106,8 +106,7 @@ class ProjectionRunner:
             behind = self._behind(until)
             if not behind:
                 return applied
-            for name in behind:
-                applied += self._catch_up_one(self.projections[name], until)
+            applied += self._round(behind)[0]
 
     def catch_up_to_now(self) -> int:
         """Read-your-writes after a command: catch up to the head as it is now, not as it moves on."""
@@ -119,7 +118,44 @@ class ProjectionRunner:
         target = self.store.last_position() if until is None else until
         return [name for name in self.projections if positions.get(name, 0) < target]
 
-    def _catch_up_one(self, projection: Projection, until: int | None = None) -> int:
+    def _catch_up_together(self, names: Sequence[str]) -> None:
+        """Rounds of `_round` until `names` have applied everything there was."""
+        while self._round(names)[1] and not self._stopping.is_set():
+            pass
+
+    def _round(self, names: Sequence[str]) -> tuple[int, bool]:
+        """One write transaction for every projection in `names`; returns (events applied, more to do).
+
+        The log is read once from the lowest checkpoint and each projection applies what lies after
+        its own; events appended meanwhile (a process manager's decisions) are read and applied in
+        the same transaction (a command's infraction is visible when its wait ends), up to
+        `batch_size` events in all. One commit, one fsync and one turn
+        at the store's writer lock per wake-up, instead of one per projection.
+        """
+        applied = 0
+        with self.store.transaction() as tx:
+            positions = {name: checkpoints.lock(tx.connection, name) for name in names}
+            start, budget = min(positions.values()), self.batch_size
+            while budget > 0:
+                events = tx.read_all(start, budget)
+                if not events:
+                    break
+                for name in names:
+                    unseen = [event for event in events if event.position > positions[name]]
+                    if not unseen:
+                        continue
+                    try:
+                        apply_events(self.projections[name], tx, unseen)
+                    except Exception as error:
+                        raise ProjectionFailed(name, positions[name]) from error
+                    positions[name] = unseen[-1].position
+                    applied += len(unseen)
+                start, budget = events[-1].position, budget - len(events)
+            for name in names:
+                checkpoints.store(tx.connection, name, positions[name])
+        return applied, budget <= 0
+
+    def _catch_up_one(self, projection: Projection) -> int:
         applied = 0
         while True:
             with self.store.transaction() as tx:
@@ -131,13 +167,12 @@ class ProjectionRunner:
                 if count:
                     checkpoints.store(tx.connection, projection.name, position)
             applied += count
-            if count < self.batch_size or self._stopping.is_set() or (until is not None and position >= until):
+            if count < self.batch_size or self._stopping.is_set():
                 return applied
 
     def _apply_batch(self, tx: Transaction, projection: Projection, after: int) -> tuple[int, int]:
         batch = tx.read_all(after, self.batch_size)
-        for event in batch:
-            projection.apply(tx, event)
+        apply_events(projection, tx, batch)
         return (batch[-1].position if batch else after), len(batch)
 
     # -- background thread ----------------------------------------------------------------------
@@ -169,11 +204,22 @@ class ProjectionRunner:
             except Exception:
                 log.exception("projection runner cannot read checkpoints; retrying")
                 behind = []
-            for name in behind:
-                if self._stopping.is_set():
-                    break
-                self._run_one(name)
+            self._run_round(behind)
             self._wake.wait(self._next_wait())
+
+    def _run_round(self, behind: Sequence[str]) -> None:
+        """The healthy projections together; any that failed before, or fails now, on its own."""
+        alone = [name for name in behind if name in self._failures]
+        together = [name for name in behind if name not in self._failures]
+        if together:
+            try:
+                self._catch_up_together(together)
+            except Exception:  # which one failed, and why, is found out and logged one by one
+                alone += together
+        for name in alone:
+            if self._stopping.is_set():
+                break
+            self._run_one(name)
 
     def _run_one(self, name: str) -> None:
         failure = self._failures.get(name)
