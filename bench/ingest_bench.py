@@ -186,8 +186,9 @@ class CentralProcess:
 
     @classmethod
     def start(
-        cls, workdir: Path, db_url: str, broker: DeployedMosquitto, name: str = "bench-central"
+        cls, workdir: Path, db_url: str, broker: DeployedMosquitto, name: str = "bench-central", share_group: str = ""
     ) -> CentralProcess:
+        """Started and online at the broker; with `share_group`, one ingest worker of that group."""
         http = f"127.0.0.1:{free_port()}"
         env = {
             **os.environ,
@@ -197,6 +198,7 @@ class CentralProcess:
             "SPEEDLEDGER_SECRET": SECRET,
             "SPEEDLEDGER_MQTT_CLIENT_ID": name,
             "SPEEDLEDGER_CONFIG_KEY": f"{workdir}/config-key.pem",
+            "SPEEDLEDGER_MQTT_SHARE_GROUP": share_group,
         }
         log = open(workdir / f"{name}.log", "wb")  # noqa: SIM115 - owned by the process
         process = subprocess.Popen([sys.executable, "-m", "speedledger", "central"], env=env, stdout=log, stderr=log)

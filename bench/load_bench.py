@@ -13,9 +13,12 @@ Printed per store, each goal next to its baseline:
   `GET /api/v1/infractions?plate=...` from its ack until it is listed (an upper bound: the prober
   serves the samples in order);
 - flat out: a burst as fast as the publisher goes, rate against the echo client's;
-- central's memory (VmRSS) before and after, and the ingest's commits from /metrics.
+- central's CPU time per violation (ingest, process manager and projections until they caught up):
+  the figure that does not depend on what else the shared machine runs, and the capacity model's;
+- central's memory (VmRSS) before and after, and the ingest's commits from /metrics;
+- PostgreSQL: the flat-out rate with 1, 2 and 4 workers behind a shared subscription (`--workers`).
 
-    .venv/bin/python bench/load_bench.py [--quick] [--stores sqlite,postgresql] [--seconds 60]
+    .venv/bin/python bench/load_bench.py [--quick] [--stores sqlite,postgresql] [--seconds 60] [--workers 1,2,4]
 """
 
 from __future__ import annotations
@@ -212,6 +215,28 @@ def _bench_store(store: str, db_url: str, workdir: Path, args: argparse.Namespac
     return run
 
 
+def scale_out(db_url: str, workdir: Path, args: argparse.Namespace) -> dict[int, float]:
+    """Flat-out rate with 1, 2, 4... `speedledger central` workers in one share group on `db_url`
+    (a fresh broker each time: a stopped worker's session would keep its share of the messages)."""
+    radars = [SigningRadar(f"SCALE-{number:02d}") for number in range(args.radars)]
+    register(db_url, radars)
+    rates: dict[int, float] = {}
+    for count in args.workers:
+        broker = DeployedMosquitto(free_port(), workdir)
+        broker.start()
+        workers = [CentralProcess.start(workdir, db_url, broker, f"worker-{count}-{n}", "bench") for n in range(count)]
+        try:
+            trips = RoundTrips(broker.port, f"{RADARS}+/acks")
+            rates[count] = args.burst / trips.run(radar_topic, Traffic(radars, 0).violations(args.burst), None)
+            trips.close()
+            settle(workers[0].http)
+        finally:
+            for worker in workers:
+                worker.stop()
+            broker.stop()
+    return rates
+
+
 def _no_postgres(what: str) -> NoReturn:
     raise SystemExit(f"load_bench: PostgreSQL needs {what}; run with --stores sqlite")
 
@@ -261,6 +286,13 @@ def report(run: StoreRun, args: argparse.Namespace) -> None:
         print(f"ingest commits: {commits:.0f}, {per_commit:.1f} messages and {commit_ms:.2f} ms each on average")
 
 
+def report_scale_out(rates: dict[int, float]) -> None:
+    print("\n== postgresql scale-out: flat-out rate by ingest workers (one share group)")
+    one = rates[min(rates)]
+    for count, rate in rates.items():
+        print(f"  {count} worker(s): {rate:.0f} violations/s, speed-up x{rate / one:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short runs (10 s per load, bursts of 3000)")
@@ -272,15 +304,22 @@ def main() -> None:
     parser.add_argument("--warm-seconds", type=float, default=5.0)
     parser.add_argument("--burst", type=int, default=20_000, help="violations in the flat-out run")
     parser.add_argument("--sample-every", type=int, default=50, help="every n-th violation is probed for lag")
+    parser.add_argument(
+        "--workers", default="1,2,4", help="PostgreSQL scale-out: worker counts to compare (empty: skip)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.burst, args.warm_seconds = min(args.seconds, 10.0), min(args.burst, 3000), 2.0
     print(f"mosquitto (deploy config); SQLite WAL synchronous=FULL; PostgreSQL throwaway cluster (fsync off); "
           f"{'quick' if args.quick else 'full'} run; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
           "(a shared box: compare ratios and CPU per violation, not absolute latencies)")  # fmt: skip
+    args.workers = [int(count) for count in args.workers.split(",") if count]
     for store in args.stores.split(","):
         with tempfile.TemporaryDirectory() as workdir, _database(store, Path(workdir)) as db_url:
             report(_bench_store(store, db_url, Path(workdir), args), args)
+            sys.stdout.flush()
+            if store == "postgresql" and args.workers:
+                report_scale_out(scale_out(db_url, Path(workdir), args))
         sys.stdout.flush()
 
 

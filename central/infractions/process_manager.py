@@ -13,7 +13,6 @@ explicit, audited lifecycle event (a cancellation with its reason), never a seco
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Generic, TypeVar
@@ -23,12 +22,11 @@ from sqlalchemy import Table
 from speedledger.central.aggregates import to_new_event
 from speedledger.central.eventstore.port import (
     NO_STREAM,
-    DuplicateEvent,
+    AppendRequest,
     EventStore,
     NewEvent,
     RecordedEvent,
     Transaction,
-    WrongExpectedVersion,
 )
 from speedledger.central.infractions.domain import decide_violation, decision_event_id
 from speedledger.central.infractions.events import (
@@ -76,10 +74,9 @@ class InfractionProcessManager:
             recorded = INFRACTION_EVENTS.decode(event.type, event.data)
             if isinstance(recorded, ViolationRecorded):
                 decisions.append(self._decide(event, recorded, radars, vehicles))
-        for stream_id, decision in decisions:
-            # Already decided (a replay, or a rebuild of this process manager): keep the first decision.
-            with contextlib.suppress(WrongExpectedVersion, DuplicateEvent):
-                tx.append(stream_id, [decision], NO_STREAM)
+        # One append for the batch; a decision already taken (a replay, or a rebuild of this process
+        # manager) comes back as a conflict or duplicate, and the first decision stands.
+        tx.append_batch([AppendRequest(stream_id, [decision], NO_STREAM) for stream_id, decision in decisions])
 
     def _decide(
         self,
