@@ -230,12 +230,14 @@ class Central:
 
 
 def build_projections(store: EventStore, vault: KeyVault, schedule: FineSchedule, clock: Clock) -> list[Projection]:
+    # The process manager last: the runner applies projections in this order in one transaction, so
+    # its appends (and PostgreSQL's append lock) come just before the commit.
     return [
         RadarsProjection(),
         RegistrationProjection(),
-        InfractionProcessManager(store, schedule, clock),
         InfractionsProjection(),
         EvidenceProjection(),
+        InfractionProcessManager(store, schedule, clock),
     ]
 
 
