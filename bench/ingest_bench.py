@@ -25,8 +25,9 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -34,6 +35,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[1]
 RADARS = "speedledger/v1/radars/"
+#: The topic each message goes to (one per radar).
+Route = Callable[[dict[str, Any]], str]
+BARE_TOPIC, BARE_ACKS = "bench/bare/violations", "bench/bare/acks"
+SECRET = "b" * 40
 sys.path.insert(0, str(ROOT))  # reuse the test suite's mosquitto launcher and signing radar
 
 from speedledger.central.bootstrap import Settings, bootstrap  # noqa: E402
@@ -42,8 +47,10 @@ from tests.fixtures.mosquitto import free_port  # noqa: E402
 from tests.ingest.deployed import DeployedMosquitto  # noqa: E402
 from tests.ingest.harness import SigningRadar  # noqa: E402
 
+OnMessage = Callable[[mqtt.Client, Any, mqtt.MQTTMessage], None]
 
-def _client(port: int, on_message: Callable[[mqtt.Client, Any, mqtt.MQTTMessage], None] | None = None) -> mqtt.Client:
+
+def mqtt_client(port: int, on_message: OnMessage | None = None) -> mqtt.Client:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-{uuid.uuid4().hex[:8]}")
     client.max_inflight_messages_set(0)
     client.max_queued_messages_set(0)
@@ -63,7 +70,7 @@ class RoundTrips:
         self.replied: dict[str, float] = {}
         self._done = threading.Condition()
         subscribed = threading.Event()
-        self.client = _client(port, self._on_reply)
+        self.client = mqtt_client(port, self._on_reply)
         self.client.on_subscribe = lambda *_args: subscribed.set()
         self.client.subscribe(reply_topic, qos=1)
         subscribed.wait(10)
@@ -74,23 +81,25 @@ class RoundTrips:
             self.replied.setdefault(event_id, time.perf_counter())
             self._done.notify_all()
 
-    def run(self, topic: str, messages: list[dict[str, Any]], rate: float | None) -> float:
-        """Send all (at `rate` per second, or as fast as possible); returns seconds until the last reply."""
-        payloads = [(message["event_id"], json.dumps(message).encode()) for message in messages]
+    def run(self, topic: str | Route, messages: list[dict[str, Any]], rate: float | None) -> float:
+        """Send all to `topic` (or the topic it gives each message) at `rate` per second, or as fast as
+        possible; returns seconds until the last reply."""
+        route = topic if callable(topic) else lambda _message: topic
+        payloads = [(message["event_id"], route(message), json.dumps(message).encode()) for message in messages]
         start = time.perf_counter()
-        for index, (event_id, payload) in enumerate(payloads):
+        for index, (event_id, destination, payload) in enumerate(payloads):
             if rate is not None:
                 delay = start + index / rate - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
             self.sent[event_id] = time.perf_counter()
-            self.client.publish(topic, payload, qos=1)
+            self.client.publish(destination, payload, qos=1)
         with self._done:
-            self._done.wait_for(lambda: all(event_id in self.replied for event_id, _ in payloads), timeout=300)
-        missing = sum(1 for event_id, _ in payloads if event_id not in self.replied)
+            self._done.wait_for(lambda: all(event_id in self.replied for event_id, _, _ in payloads), timeout=300)
+        missing = sum(1 for event_id, _, _ in payloads if event_id not in self.replied)
         if missing:
             raise RuntimeError(f"{missing} messages got no reply")
-        return max(self.replied[event_id] for event_id, _ in payloads) - start
+        return max(self.replied[event_id] for event_id, _, _ in payloads) - start
 
     def latencies_ms(self, messages: list[dict[str, Any]]) -> list[float]:
         return [(self.replied[m["event_id"]] - self.sent[m["event_id"]]) * 1000 for m in messages]
@@ -105,18 +114,18 @@ def echo_forever(port: int) -> None:
 
     def reply(client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         event_id = json.loads(message.payload)["event_id"]
-        client.publish("bench/bare/acks", json.dumps({"event_id": event_id}), qos=1)
+        client.publish(BARE_ACKS, json.dumps({"event_id": event_id}), qos=1)
 
     subscribed = threading.Event()
-    client = _client(port, reply)
-    client.on_subscribe = lambda *_args: subscribed.set()
-    client.subscribe("bench/bare/violations", qos=1)
+    echo = mqtt_client(port, reply)
+    echo.on_subscribe = lambda *_args: subscribed.set()
+    echo.subscribe(BARE_TOPIC, qos=1)
     subscribed.wait(10)
     print("ready", flush=True)
     threading.Event().wait()
 
 
-def _wait_for(port: int, topic: str, accept: Callable[[bytes], bool], timeout: float = 60) -> None:
+def wait_for(port: int, topic: str, accept: Callable[[bytes], bool], timeout: float = 60) -> None:
     """Until a message on `topic` (retained ones included) passes `accept`."""
     arrived = threading.Event()
 
@@ -124,17 +133,17 @@ def _wait_for(port: int, topic: str, accept: Callable[[bytes], bool], timeout: f
         if accept(message.payload):
             arrived.set()
 
-    client = _client(port, check)
-    client.subscribe(topic, qos=1)
+    waiter = mqtt_client(port, check)
+    waiter.subscribe(topic, qos=1)
     try:
         if not arrived.wait(timeout):
             raise RuntimeError(f"nothing acceptable on {topic} within {timeout} s")
     finally:
-        client.disconnect()
-        client.loop_stop()
+        waiter.disconnect()
+        waiter.loop_stop()
 
 
-def _ingest_metrics(http: str) -> dict[str, float]:
+def ingest_metrics(http: str) -> dict[str, float]:
     """The ingest's Prometheus counters, from central's /metrics."""
     with urllib.request.urlopen(f"http://{http}/metrics", timeout=10) as response:
         text = response.read().decode()
@@ -146,24 +155,72 @@ def _ingest_metrics(http: str) -> dict[str, float]:
     }
 
 
-def _percentile(values: list[float], fraction: float) -> float:
+def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def _line(name: str, latencies: list[float]) -> str:
+def latency_line(name: str, latencies: list[float]) -> str:
     return (
-        f"  {name:<8} p50 {statistics.median(latencies):7.2f} ms   p99 {_percentile(latencies, 0.99):7.2f} ms   "
+        f"  {name:<8} p50 {statistics.median(latencies):7.2f} ms   p99 {percentile(latencies, 0.99):7.2f} ms   "
         f"max {max(latencies):7.2f} ms"
     )
 
 
-def _register(db_url: str, radar: SigningRadar) -> None:
-    central = bootstrap(Settings(db_url=db_url, secret="b" * 32, demo=True))
+def register(db_url: str, radars: list[SigningRadar]) -> None:
+    central = bootstrap(Settings(db_url=db_url, secret=SECRET, demo=True))
     try:
-        central.bus.handle(radar.registration("bench"))
+        for radar in radars:
+            central.bus.handle(radar.registration("bench"))
     finally:
         central.close()
+
+
+@dataclass
+class CentralProcess:
+    """`speedledger central` in its own process (API, projections, ingest), on `db_url`."""
+
+    process: subprocess.Popen[bytes]
+    http: str
+    log: IO[bytes]
+
+    @classmethod
+    def start(
+        cls, workdir: Path, db_url: str, broker: DeployedMosquitto, name: str = "bench-central", share_group: str = ""
+    ) -> CentralProcess:
+        """Started and online at the broker; with `share_group`, one ingest worker of that group."""
+        http = f"127.0.0.1:{free_port()}"
+        env = {
+            **os.environ,
+            "SPEEDLEDGER_DB": db_url,
+            "SPEEDLEDGER_MQTT": broker.url,
+            "SPEEDLEDGER_HTTP": http,
+            "SPEEDLEDGER_SECRET": SECRET,
+            "SPEEDLEDGER_MQTT_CLIENT_ID": name,
+            "SPEEDLEDGER_CONFIG_KEY": f"{workdir}/config-key.pem",
+            "SPEEDLEDGER_MQTT_SHARE_GROUP": share_group,
+        }
+        log = open(workdir / f"{name}.log", "wb")  # noqa: SIM115 - owned by the process
+        process = subprocess.Popen([sys.executable, "-m", "speedledger", "central"], env=env, stdout=log, stderr=log)
+        wait_for(broker.port, f"speedledger/v1/central/{name}/status", lambda body: b'"online"' in body)
+        return cls(process, http, log)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(20)
+        self.log.close()
+
+
+class EchoProcess:
+    """The baseline consumer in its own process (this file with `--echo PORT`)."""
+
+    def __init__(self, port: int) -> None:
+        self.process = subprocess.Popen([sys.executable, __file__, "--echo", str(port)], stdout=subprocess.PIPE)
+        assert self.process.stdout is not None and self.process.stdout.readline().strip() == b"ready"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(20)
 
 
 def main() -> None:
@@ -183,29 +240,16 @@ def main() -> None:
         broker.start()
         db_url = f"sqlite:///{workdir}/bench.db"
         radar = SigningRadar("BENCH-1")
-        _register(db_url, radar)
-        http = f"127.0.0.1:{free_port()}"
-        env = {
-            **os.environ,
-            "SPEEDLEDGER_DB": db_url,
-            "SPEEDLEDGER_MQTT": broker.url,
-            "SPEEDLEDGER_HTTP": http,
-            "SPEEDLEDGER_SECRET": "b" * 40,
-            "SPEEDLEDGER_MQTT_CLIENT_ID": "bench-central",
-            "SPEEDLEDGER_CONFIG_KEY": f"{workdir}/config-key.pem",
-        }
-        log = open(Path(workdir) / "central.log", "wb")  # noqa: SIM115 - owned by the process
-        central = subprocess.Popen([sys.executable, "-m", "speedledger", "central"], env=env, stdout=log, stderr=log)
-        echo = subprocess.Popen([sys.executable, __file__, "--echo", str(broker.port)], stdout=subprocess.PIPE)
+        register(db_url, [radar])
+        central = CentralProcess.start(Path(workdir), db_url, broker)
+        echo = EchoProcess(broker.port)
         routes = {
-            "bare": ("bench/bare/violations", "bench/bare/acks"),
+            "bare": (BARE_TOPIC, BARE_ACKS),
             "ingest": (f"{RADARS}{radar.radar_id}/violations", f"{RADARS}{radar.radar_id}/acks"),
         }
         latencies: dict[tuple[str, float], list[float]] = {}
         throughput: dict[str, float] = {}
         try:
-            assert echo.stdout is not None and echo.stdout.readline().strip() == b"ready"
-            _wait_for(broker.port, "speedledger/v1/central/bench-central/status", lambda body: b'"online"' in body)
             for rate in rates:
                 for name, (topic, reply) in routes.items():  # alternate, so load drift hits both alike
                     messages = [radar.violation() for _ in range(int(rate * args.seconds))]
@@ -218,22 +262,20 @@ def main() -> None:
                 trips = RoundTrips(broker.port, reply)
                 throughput[name] = args.burst / trips.run(topic, burst, None)
                 trips.close()
-            metrics = _ingest_metrics(http)
+            metrics = ingest_metrics(central.http)
         finally:
-            for process in (central, echo):
-                process.terminate()
-                process.wait(20)
-            log.close()
+            central.stop()
+            echo.stop()
             broker.stop()
 
     print(f"mosquitto (deploy config), SQLite (WAL, FULL); {args.seconds:.0f} s per offered load; publish -> reply")
     for rate in rates:
         bare, ingested = latencies["bare", rate], latencies["ingest", rate]
         print(f"{rate:.0f} msg/s offered")
-        print(_line("bare", bare))
-        print(_line("ingest", ingested))
+        print(latency_line("bare", bare))
+        print(latency_line("ingest", ingested))
         p50 = statistics.median(ingested) / statistics.median(bare)
-        p99 = _percentile(ingested, 0.99) / _percentile(bare, 0.99)
+        p99 = percentile(ingested, 0.99) / percentile(bare, 0.99)
         print(f"  ratio ingest/bare: p50 x{p50:.2f}, p99 x{p99:.2f}")
     bare_rate, ingest_rate = throughput["bare"], throughput["ingest"]
     print(f"burst of {args.burst}: bare {bare_rate:.0f} msg/s, ingest {ingest_rate:.0f} msg/s")

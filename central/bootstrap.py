@@ -98,6 +98,8 @@ def _ingest_settings(env: Mapping[str, str], mqtt_url: str, db_url: str) -> Inge
             max_skew_ms=_positive_int(env, "SPEEDLEDGER_MAX_SKEW_MS", defaults.max_skew_ms),
             max_evidence_bytes=_positive_int(env, "SPEEDLEDGER_MAX_EVIDENCE_BYTES", defaults.max_evidence_bytes),
             max_batch=_positive_int(env, "SPEEDLEDGER_INGEST_BATCH", defaults.max_batch),
+            inbox_messages=_positive_int(env, "SPEEDLEDGER_INGEST_INBOX_MESSAGES", defaults.inbox_messages),
+            inbox_bytes=_positive_int(env, "SPEEDLEDGER_INGEST_INBOX_BYTES", defaults.inbox_bytes),
         ),
         config_key_path=Path(key_path) if key_path else _default_config_key_path(db_url),
     )
@@ -228,12 +230,14 @@ class Central:
 
 
 def build_projections(store: EventStore, vault: KeyVault, schedule: FineSchedule, clock: Clock) -> list[Projection]:
+    # The process manager last: the runner applies projections in this order in one transaction, so
+    # its appends (and PostgreSQL's append lock) come just before the commit.
     return [
         RadarsProjection(),
         RegistrationProjection(),
-        InfractionProcessManager(store, schedule, clock),
         InfractionsProjection(),
         EvidenceProjection(),
+        InfractionProcessManager(store, schedule, clock),
     ]
 
 
@@ -275,7 +279,7 @@ def bootstrap(
         command: _bind(handler, dependencies)
         for command, handler in {**RADAR_HANDLERS, **REGISTRATION_HANDLERS, **INFRACTION_HANDLERS}.items()
     }
-    bus = MessageBus(handlers, after_handle=runner.catch_up if read_your_writes else None)
+    bus = MessageBus(handlers, after_handle=runner.catch_up_to_now if read_your_writes else None)
     return Central(
         settings=settings,
         store=store,

@@ -2,9 +2,10 @@
 
 Handlers get their dependencies (event store, key vault, clock, ...) bound by `bootstrap`, write
 events to the store and return a small result (see each command's docstring). After a successful
-command the bus calls `after_handle` (bootstrap passes the projection runner's `catch_up` when
-read-your-writes is on), so projections see the new events: events reach read models and the
-infraction process manager only after they are committed.
+command the bus calls `after_handle` (bootstrap passes the projection runner's `catch_up_to_now`
+when read-your-writes is on: a wait bounded by the head at the command's end), so projections see
+the new events: events reach read models and the infraction process manager only after they are
+committed.
 """
 
 from __future__ import annotations

@@ -128,6 +128,11 @@ class Transaction(Protocol):
         """As `EventStore.append`, committed with the transaction; a failed append leaves it usable."""
         ...
 
+    def append_batch(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
+        """As `EventStore.append_batch`, committed with the transaction: one turn at the append lock
+        and one round of lookups for every request, each with its own outcome."""
+        ...
+
     def read_all(self, after_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
         """As `EventStore.read_all`, inside the transaction (it sees its own appends)."""
         ...

@@ -336,6 +336,16 @@ class SqlTransaction:
             self.last_position = outcome[-1].position
         return outcome
 
+    def append_batch(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
+        for request in requests:
+            _validate(request.stream_id, request.events, request.expected_version)
+        if not requests:
+            return []
+        cursor = self.connection.connection.cursor()
+        outcomes = self._store._append_requests(cursor, requests, lookups=True)
+        self.last_position = max([self.last_position, *(o[-1].position for o in outcomes if isinstance(o, list) and o)])
+        return outcomes
+
     def read_all(self, after_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
         return self._store._read_all(after_position, limit, self.connection)
 

@@ -3,7 +3,8 @@
 It runs as a checkpointed projection: for each `ViolationRecorded` it loads the radar (limit and
 status at detection time) and the vehicle (owner at detection time) from the event store, decides,
 and appends the decision inside the runner's transaction (`tx.append`), so the decision and the
-checkpoint commit together. The decision's stream is derived from the violation's event_id and
+checkpoint commit together. It takes the runner's batch at once (`apply_batch`): all decisions
+first, then all appends. The decision's stream is derived from the violation's event_id and
 appended at NO_STREAM, and its store event id is derived from the violation's (`decision_event_id`),
 which the store keeps unique across all streams: so replaying or rebuilding never decides twice, even
 when a back-dated limit or status change would now give the other decision. Such a correction is an
@@ -12,20 +13,20 @@ explicit, audited lifecycle event (a cancellation with its reason), never a seco
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Generic, TypeVar
 
 from sqlalchemy import Table
 
 from speedledger.central.aggregates import to_new_event
 from speedledger.central.eventstore.port import (
     NO_STREAM,
-    DuplicateEvent,
+    AppendRequest,
     EventStore,
+    NewEvent,
     RecordedEvent,
     Transaction,
-    WrongExpectedVersion,
 )
 from speedledger.central.infractions.domain import decide_violation, decision_event_id
 from speedledger.central.infractions.events import (
@@ -37,10 +38,11 @@ from speedledger.central.infractions.events import (
 )
 from speedledger.central.infractions.fines import FineSchedule
 from speedledger.central.messages import Clock
-from speedledger.central.radars.lookup import load_radar
-from speedledger.central.registration.lookup import load_vehicle
+from speedledger.central.radars.lookup import RadarState, load_radar
+from speedledger.central.registration.lookup import VehicleState, load_vehicle
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class InfractionProcessManager:
@@ -59,13 +61,34 @@ class InfractionProcessManager:
         return self
 
     def apply(self, tx: Transaction, event: RecordedEvent) -> None:
-        recorded = INFRACTION_EVENTS.decode(event.type, event.data)
-        if not isinstance(recorded, ViolationRecorded):
-            return
+        self.apply_batch(tx, [event])
+
+    def apply_batch(self, tx: Transaction, events: Sequence[RecordedEvent]) -> None:
+        """Decide every violation of the batch, then append the decisions: the store's append lock
+        (PostgreSQL's global one) is taken only for the appends, not while deciding. Radars and
+        vehicles are loaded once per batch (as of now, as one by one would)."""
+        radars = _Memo(lambda radar_id: load_radar(self._store, radar_id))
+        vehicles = _Memo(lambda plate: load_vehicle(self._store, plate))
+        decisions = []
+        for event in events:
+            recorded = INFRACTION_EVENTS.decode(event.type, event.data)
+            if isinstance(recorded, ViolationRecorded):
+                decisions.append(self._decide(event, recorded, radars, vehicles))
+        # One append for the batch; a decision already taken (a replay, or a rebuild of this process
+        # manager) comes back as a conflict or duplicate, and the first decision stands.
+        tx.append_batch([AppendRequest(stream_id, [decision], NO_STREAM) for stream_id, decision in decisions])
+
+    def _decide(
+        self,
+        event: RecordedEvent,
+        recorded: ViolationRecorded,
+        radars: _Memo[RadarState | None],
+        vehicles: _Memo[VehicleState | None],
+    ) -> tuple[str, NewEvent]:
         message = recorded.message
-        radar = load_radar(self._store, str(message["radar_id"]))
+        radar = radars(str(message["radar_id"]))
         plate = str(message["plate"])
-        vehicle = load_vehicle(self._store, plate) if plate else None
+        vehicle = vehicles(plate) if plate else None
         decision = decide_violation(message, radar, vehicle, self._schedule, self._clock())
         central_limit = decision.speed_limit_kmh
         if central_limit is not None and central_limit != decision.device_speed_limit_kmh:
@@ -81,7 +104,17 @@ class InfractionProcessManager:
         else:
             stream_id = dismissal_stream(event.event_id)
         metadata = {"actor": "process-manager", "causation_id": event.event_id}
-        new_event = to_new_event(decision, metadata, event_id=decision_event_id(event.event_id))
-        # Already decided (a replay, or a rebuild of this process manager): keep the first decision.
-        with contextlib.suppress(WrongExpectedVersion, DuplicateEvent):
-            tx.append(stream_id, [new_event], NO_STREAM)
+        return stream_id, to_new_event(decision, metadata, event_id=decision_event_id(event.event_id))
+
+
+class _Memo(Generic[T]):
+    """`load(key)` once per key."""
+
+    def __init__(self, load: Callable[[str], T]) -> None:
+        self._load = load
+        self._loaded: dict[str, T] = {}
+
+    def __call__(self, key: str) -> T:
+        if key not in self._loaded:
+            self._loaded[key] = self._load(key)
+        return self._loaded[key]

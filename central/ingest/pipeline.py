@@ -1,6 +1,7 @@
 """The ingest pipeline: check, then commit, then ack, then PUBACK, in two overlapping stages.
 
-- The network thread only enqueues (`submit`), so it never waits on the database.
+- The network thread only enqueues (`submit`) into a bounded inbox (`inbox.py`): it never waits on
+  the database, only for room, which is the backpressure that keeps a flood at the broker.
 - The check stage takes whatever has arrived (up to `max_batch`), looks radars up (once per radar
   per batch) and classifies each message (`classify.py`: decoding, signature, the decision): CPU
   work, done while the previous batch commits.
@@ -31,6 +32,7 @@ from speedledger.central.eventstore.port import EventStore
 from speedledger.central.ingest import tables
 from speedledger.central.ingest.checks import RadarLookup
 from speedledger.central.ingest.classify import Checked, classify
+from speedledger.central.ingest.inbox import Inbox
 from speedledger.central.ingest.metrics import BATCH_SIZE, COMMIT_SECONDS, MESSAGES
 from speedledger.central.ingest.mqtt import Delivery, Received
 from speedledger.central.ingest.parse import Rejected, topic_parts
@@ -67,7 +69,7 @@ class Pipeline:
         self._transport = transport
         self._writer = BatchWriter(store, record)
         self._limits = limits or IngestLimits()
-        self._inbox: queue.Queue[Received | None] = queue.Queue()
+        self.inbox = Inbox(self._limits.inbox_messages, self._limits.inbox_bytes)
         self._checked: queue.Queue[list[Checked] | None] = queue.Queue(maxsize=4)
         self._threads: list[threading.Thread] = []
         self._verifiers: ThreadPoolExecutor | None = None
@@ -88,12 +90,12 @@ class Pipeline:
             thread.start()
 
     def submit(self, received: Received) -> None:
-        """Called from the MQTT network thread; never blocks."""
-        self._inbox.put(received)
+        """Called from the MQTT network thread; blocks while the inbox is full (backpressure)."""
+        self.inbox.put(received)
 
     def stop(self, timeout_s: float = 10) -> None:
         """Finish what was received, then stop (unfinished messages stay unacked at the broker)."""
-        self._inbox.put(None)
+        self.inbox.close()
         for thread in self._threads:
             thread.join(timeout_s)
         if self._verifiers is not None:
@@ -104,7 +106,7 @@ class Pipeline:
 
     def _check_loop(self) -> None:
         while True:
-            batch = _take(self._inbox, self._limits.max_batch)
+            batch = self.inbox.take(self._limits.max_batch)
             received = [item for item in batch if item is not None]
             if received:
                 self._checked.put(self._check_retrying(received))

@@ -32,7 +32,8 @@ def list_quarantine(
 ) -> list[dict[str, Any]]:
     """Quarantined messages, oldest first, `after_id` as the cursor (the last `quarantine_id` seen).
 
-    `payload_b64` is the raw payload exactly as received, base64-encoded (it may not be text).
+    `payload_b64` is the raw payload as received, base64-encoded (it may not be text): whole up to
+    `rows.QUARANTINE_PREFIX_BYTES`, else that prefix (`payload_truncated`).
     """
     columns = [column for column in quarantine.columns if include_payload or column.name != "payload"]
     query = select(*columns).where(quarantine.c.quarantine_id > after_id)
@@ -48,6 +49,7 @@ def list_quarantine(
         item = {key: value for key, value in row.items() if key != "payload"}
         if include_payload:
             item["payload_b64"] = base64.b64encode(row["payload"]).decode()
+            item["payload_truncated"] = len(row["payload"]) < row["payload_size"]
         items.append(item)
     return items
 

@@ -13,10 +13,17 @@ from speedledger.central.ingest.classify import EvidenceImage, Status
 from speedledger.central.ingest.mqtt import Received
 from speedledger.central.ingest.parse import Rejected
 from speedledger.central.ingest.sql import upsert
+from speedledger.shared import violation
+
+#: Bytes of a refused payload kept in the quarantine: a whole violation up to its size limit; of
+#: anything larger (an oversized violation or image) only this prefix, beside its size and SHA-256,
+#: so the limits protect the disk too.
+QUARANTINE_PREFIX_BYTES = violation.MAX_PAYLOAD_BYTES
 
 
 def quarantine(conn: Connection, received: Received, radar_id: str | None, rejected: Rejected) -> None:
-    """Keep the refused message with its reason; the same bytes refused again bump `occurrences`."""
+    """Keep the refused message with its reason, size, SHA-256 and at most `QUARANTINE_PREFIX_BYTES`
+    of its bytes; the same bytes refused again bump `occurrences`."""
     upsert(
         conn,
         tables.quarantine,
@@ -30,7 +37,7 @@ def quarantine(conn: Connection, received: Received, radar_id: str | None, rejec
             "detail": _printable(rejected.detail),
             "payload_sha256": hashlib.sha256(received.payload).hexdigest(),
             "payload_size": len(received.payload),
-            "payload": received.payload,
+            "payload": received.payload[:QUARANTINE_PREFIX_BYTES],
             "occurrences": 1,
         },
         keys=("topic", "payload_sha256", "reason"),

@@ -18,6 +18,10 @@ class IngestLimits:
     max_skew_ms: int = 5 * 60 * 1000
     max_evidence_bytes: int = 4 * 1024 * 1024
     max_batch: int = 256
+    #: Bound of the inbox between the MQTT network thread and the checks (inbox.py): beyond it the
+    #: ingest stops reading and the broker holds the messages.
+    inbox_messages: int = 1024
+    inbox_bytes: int = 16 * 1024 * 1024
     #: Threads checking a large batch in parallel (signature verification runs outside the GIL).
     verify_threads: int = min(4, os.cpu_count() or 1)
 

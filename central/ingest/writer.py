@@ -1,10 +1,11 @@
 """The commit stage's transaction: what a checked batch writes, and the acks it owes once committed.
 
-`BatchWriter.write(batch)` writes the whole batch in ONE store transaction (the port's unit of work):
-each verified violation appended as `ViolationRecorded` (NO_STREAM on `violation-{radar_id}-{seq}`,
-store event_id = message event_id), answered `accepted`, `duplicate` or refused when the store says
-its event_id or seq was already used; each refusal kept in the quarantine; evidence images stored
-(or quarantined when they do not match what their violation signed); liveness rows. It returns the
+`BatchWriter.write(batch)` writes the whole batch in ONE store transaction (the port's unit of work)
+and ONE append (`tx.append_batch`): each verified violation appended as `ViolationRecorded`
+(NO_STREAM on `violation-{radar_id}-{seq}`, store event_id = message event_id), answered `accepted`,
+`duplicate` or refused when the store says its event_id or seq was already used; each refusal kept in
+the quarantine; evidence images stored (or quarantined when they do not match what their violation
+signed); liveness rows. It returns the
 acks to publish and the metric labels to count; the pipeline does both only after the commit.
 """
 
@@ -16,6 +17,8 @@ from typing import Any, Protocol
 
 from speedledger.central.eventstore.port import (
     NO_STREAM,
+    AppendOutcome,
+    AppendRequest,
     DuplicateEvent,
     EventStore,
     NewEvent,
@@ -62,10 +65,11 @@ class BatchWriter:
         appended: dict[str, str] = {}  # stream_id -> event_id appended in this transaction
         seen: dict[str, int] = {}  # radar_id -> latest arrival of a live (not retained) message
         with self._store.transaction() as tx:
-            for item in batch:
+            stored = self._append_all(tx, batch)
+            for index, item in enumerate(batch):
                 outcome = item.outcome
                 if isinstance(outcome, Verified):
-                    outcome = self._append(tx, item, outcome, appended, written)
+                    outcome = self._answer(item, outcome, stored.get(index), appended, written)
                 if isinstance(outcome, Rejected):
                     self._quarantine(tx, item, outcome, written)
                 elif isinstance(outcome, EvidenceImage):
@@ -80,26 +84,45 @@ class BatchWriter:
                 rows.record_seen(tx.connection, radar_id, at_ms)
         return written
 
-    def _append(
-        self, tx: Transaction, item: Checked, verified: Verified, appended: dict[str, str], written: Written
+    def _append_all(self, tx: Transaction, batch: Sequence[Checked]) -> dict[int, tuple[str, AppendOutcome]]:
+        """Every verified violation of the batch (key not revoked) in ONE append: one turn at the
+        store's append lock and one round of lookups, not one per message. By batch index: the
+        stream and what the store said."""
+        requests: dict[int, AppendRequest] = {}
+        for index, item in enumerate(batch):
+            if isinstance(item.outcome, Verified) and not item.outcome.revoked_key:
+                received = item.received
+                stream_id, event = self._record(item.outcome.message, received.received_at_ms, payload=received.payload)
+                requests[index] = AppendRequest(stream_id, [event], NO_STREAM)
+        outcomes = tx.append_batch(list(requests.values()))
+        answered = zip(requests.items(), outcomes, strict=True)
+        return {index: (request.stream_id, outcome) for (index, request), outcome in answered}
+
+    def _answer(
+        self,
+        item: Checked,
+        verified: Verified,
+        stored: tuple[str, AppendOutcome] | None,
+        appended: dict[str, str],
+        written: Written,
     ) -> Rejected | None:
-        """Append the violation and owe its ack; or the refusal the store's answer amounts to."""
+        """Owe the violation's ack, or the refusal the store's answer amounts to (`stored` None: its
+        key is revoked and nothing was appended)."""
         message = verified.message
         event_id, seq = message["event_id"], message["seq"]
-        stream_id, event = self._record(message, item.received.received_at_ms, payload=item.received.payload)
-        if verified.revoked_key:
+        if stored is None:
+            stream_id, _ = self._record(message, item.received.received_at_ms, payload=item.received.payload)
             if self._recorded_event_id(stream_id, appended) == event_id:
                 _ack(item, written, event_id, seq, "duplicate", original="accepted")
                 return None
             return Rejected(Reason.REVOKED_KEY, f"key {message['key_id']} is revoked", event_id, seq)
-        try:
-            tx.append(stream_id, [event], NO_STREAM)
-        except DuplicateEvent:
+        stream_id, outcome = stored
+        if isinstance(outcome, DuplicateEvent):
             if self._recorded_event_id(stream_id, appended) == event_id:
                 _ack(item, written, event_id, seq, "duplicate", original="accepted")
                 return None
             return Rejected(Reason.EVENT_ID_REUSE, "event_id already recorded for another radar or seq", event_id, seq)
-        except WrongExpectedVersion:
+        if isinstance(outcome, WrongExpectedVersion):
             return Rejected(Reason.SEQ_REUSE, f"seq {seq} already recorded under another event_id", event_id, seq)
         appended[stream_id] = event_id
         _ack(item, written, event_id, seq, "accepted")

@@ -9,7 +9,7 @@ replays from position 0 into them and swaps them in, while the live tables keep 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy import Table
 
@@ -33,3 +33,22 @@ class Projection(Protocol):
         """Apply one event inside the runner's transaction: rows on `tx.connection`, new events with
         `tx.append` (a process manager); must not commit."""
         ...
+
+
+@runtime_checkable
+class BatchProjection(Projection, Protocol):
+    """A projection that takes a runner batch at once (a process manager deciding every event before
+    it appends, so it holds the store's append lock only for the appends)."""
+
+    def apply_batch(self, tx: Transaction, events: Sequence[RecordedEvent]) -> None:
+        """Apply `events` in order, as `apply` would one by one."""
+        ...
+
+
+def apply_events(projection: Projection, tx: Transaction, events: Sequence[RecordedEvent]) -> None:
+    """Feed `events` to `projection`: as one batch when it takes batches, else one by one."""
+    if isinstance(projection, BatchProjection):
+        projection.apply_batch(tx, events)
+        return
+    for event in events:
+        projection.apply(tx, event)

@@ -76,14 +76,14 @@ def test_a_message_the_database_refuses_is_quarantined_and_the_rest_commit(
     radar = register("R-1")
     messages = [radar.violation() for _ in range(3)]
     poisoned = messages[1]["event_id"]
-    append = run._writer._append
+    answer = run._writer._answer
 
-    def failing_append(tx: Any, item: Any, verified: Any, *args: Any) -> Any:
+    def failing_answer(item: Any, verified: Any, *args: Any) -> Any:
         if verified.message["event_id"] == poisoned:
             raise ValueError("refused by the database")
-        return append(tx, item, verified, *args)
+        return answer(item, verified, *args)
 
-    monkeypatch.setattr(run._writer, "_append", failing_append)
+    monkeypatch.setattr(run._writer, "_answer", failing_answer)
     run.commit(run.check([_received(message, mid) for mid, message in enumerate(messages, start=1)]))
     by_id = {ack["event_id"]: (ack["result"], ack["reason"]) for ack in transport.acks}
     assert by_id == {

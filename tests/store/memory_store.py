@@ -50,7 +50,7 @@ class MemoryEventStore:
 
     def append_batch(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
         with self.transaction() as tx:
-            return tx.record(requests)
+            return tx.append_batch(requests)
 
     def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
         return [e for e in self._events if e.stream_id == stream_id and e.version > after_version]
@@ -75,7 +75,7 @@ class MemoryTransaction:
         self.connection = connection
         self.pending: list[RecordedEvent] = []
 
-    def record(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
+    def append_batch(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
         every = [*self._committed, *self.pending]
         versions = {event.stream_id: event.version for event in every}
         known = {event.event_id for event in every}
@@ -101,7 +101,7 @@ class MemoryTransaction:
         return outcomes
 
     def append(self, stream_id: str, events: Sequence[NewEvent], expected_version: int) -> list[RecordedEvent]:
-        [outcome] = self.record([AppendRequest(stream_id, events, expected_version)])
+        [outcome] = self.append_batch([AppendRequest(stream_id, events, expected_version)])
         if isinstance(outcome, Exception):
             raise outcome
         return outcome

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import MetaData, inspect, select
 
 from speedledger.central.eventstore import ANY_VERSION, NewEvent, SqlEventStore, create_event_store
+from speedledger.central.eventstore.port import RecordedEvent, Transaction
 from speedledger.central.eventstore.schema import checkpoints
 from speedledger.central.projections.runner import ProjectionFailed, ProjectionRunner
 from tests.store.tally import APPLIED, TOTALS, Tally, applied_positions, totals
@@ -331,3 +332,38 @@ def test_processes_starting_together_create_the_schema_once(database_url: str) -
     for thread in threads:
         thread.join(60)
     assert errors == []
+
+
+class Traffic(Tally):
+    """Tally that appends one more event for each it applies (up to `cap`): traffic that never stops
+    while the runner works, as a busy road gives a command's read-your-writes wait."""
+
+    def __init__(self, cap: int) -> None:
+        super().__init__()
+        self.cap = cap
+
+    def apply(self, tx: Transaction, event: RecordedEvent) -> None:
+        super().apply(tx, event)
+        if event.position < self.cap:
+            tx.append("traffic", [NewEvent("Counted", {"n": event.position})], ANY_VERSION)
+
+
+def test_catch_up_until_a_position_is_bounded_under_steady_traffic(event_store: SqlEventStore) -> None:
+    fill(event_store, 5)
+    runner = ProjectionRunner(event_store, [Traffic(cap=300)], batch_size=5)
+
+    applied = runner.catch_up(until=5)  # what a command waits for: its own position, not the moving head
+
+    assert checkpoint(event_store) >= 5
+    assert applied <= 10  # at most the batch that reached the position and the one in flight
+    assert event_store.last_position() > checkpoint(event_store)  # traffic went on without it
+    assert runner.catch_up() + applied == event_store.last_position() > 300  # unbounded: chases it to its end
+
+
+def test_a_command_waits_for_its_own_position_only(event_store: SqlEventStore) -> None:
+    runner = ProjectionRunner(event_store, [Traffic(cap=300)], batch_size=5)
+    fill(event_store, 5)
+
+    runner.catch_up_to_now()
+
+    assert 5 <= checkpoint(event_store) < 300

@@ -29,8 +29,10 @@ class QuarantinedMessage(BaseModel):
     #: The same bytes refused on the same topic for the same reason count here instead of adding a row.
     occurrences: int
     last_received_at_ms: int
-    #: The payload exactly as received, standard base64; only with `include_payload=true`.
+    #: The payload as received, standard base64; only with `include_payload=true`. Payloads above
+    #: 64 KiB (oversized ones) keep only their first 64 KiB here: `payload_truncated`.
     payload_b64: str | None = None
+    payload_truncated: bool | None = None
 
 
 @router.get("", response_model=Page[QuarantinedMessage], **requires(Permission.QUARANTINE_READ))
