@@ -22,6 +22,7 @@ from speedledger.shared.plates import normalise
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 MAX_PLATE = 12
+MAX_FISCAL_POWER = 200
 
 
 @dataclass(frozen=True)
@@ -138,8 +139,8 @@ def register_vehicle(
         raise Invalid("brand and model must have 1 to 100 characters")
     if isinstance(command.fiscal_power, bool) or not isinstance(command.fiscal_power, int):
         raise Invalid("fiscal_power must be an integer")
-    if not 1 <= command.fiscal_power <= 200:
-        raise Invalid("fiscal_power must be between 1 and 200")
+    if not 1 <= command.fiscal_power <= MAX_FISCAL_POWER:
+        raise Invalid(f"fiscal_power must be between 1 and {MAX_FISCAL_POWER}")
     require_active_owner(command.owner_id, owner)
     registered_at_ms = now_ms
     if command.registered_at_ms is not None:

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
 
 from speedledger import __version__
@@ -17,6 +18,7 @@ from speedledger.central.entrypoints.api.health import CentralCollector
 from speedledger.central.entrypoints.api.limits import BodyLimit
 from speedledger.central.entrypoints.api.live import AppendSignal
 from speedledger.central.entrypoints.api.metrics import HttpMetrics, MetricsMiddleware
+from speedledger.central.entrypoints.api.openapi import install_openapi
 from speedledger.central.entrypoints.api.routes import (
     config_key,
     dismissals,
@@ -37,7 +39,8 @@ DESCRIPTION = """\
 The speedledger central REST API (CONTRACT §5). Every `/api/` path needs `Authorization: Bearer <token>`
 (mint one with `speedledger token mint --role ROLE --subject NAME`); the role decides what you may do,
 see docs/rest.md. Errors are JSON `{"detail": ...}`: 401 without a valid token, 403 for a wrong role,
-404 unknown resource, 409 conflicting state, 422 invalid input.
+400 unparsable body, 404 unknown resource, 409 conflicting state, 413 body over 1 MiB, 422 invalid input,
+503 database unavailable (retry after `Retry-After` seconds).
 """
 
 TAGS = [
@@ -88,13 +91,15 @@ def create_app(
         finally:
             signal.close()
 
-    app = FastAPI(
+    # Swagger UI from assets shipped in the package: /docs works offline (no CDN).
+    app = FastAPIOffline(
         lifespan=lifespan,
         title="speedledger",
         version=__version__,
         description=DESCRIPTION,
         openapi_tags=TAGS,
         docs_url="/docs",
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     app.state.central = central
@@ -112,4 +117,5 @@ def create_app(
         app.include_router(router, dependencies=[Depends(bearer_scheme)])
     app.include_router(ops.router)
     install_dashboard(app, central)
+    install_openapi(app)
     return app

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from speedledger.central.auth import Permission
 from speedledger.central.entrypoints.api.deps import CentralDep, PrincipalDep
+from speedledger.central.entrypoints.api.schemas import EMAIL_PATTERN, NAME_PATTERN, TEXT_PATTERN
 from speedledger.central.entrypoints.api.security import GuardedRoute, requires
 from speedledger.central.errors import NotFound
 from speedledger.central.registration.commands import EraseOwner, RegisterOwner
@@ -17,15 +18,15 @@ from speedledger.central.registration.queries import OwnerView, get_owner
 
 router = APIRouter(prefix="/api/v1/owners", tags=["owners"], route_class=GuardedRoute)
 
-OwnerId = Annotated[str, Path(min_length=1, max_length=64)]
+OwnerId = Annotated[str, Path(min_length=1, max_length=64, pattern=TEXT_PATTERN)]
 
 
 class OwnerCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Annotated[str, Field(min_length=1, max_length=200, pattern=NAME_PATTERN)]
     birth_date: datetime.date
-    email: Annotated[str, Field(min_length=3, max_length=254)]
+    email: Annotated[str, Field(min_length=3, max_length=254, pattern=EMAIL_PATTERN)]
 
 
 def _owner(central: CentralDep, owner_id: str) -> OwnerView:

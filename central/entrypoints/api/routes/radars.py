@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from speedledger.central.auth import Permission
 from speedledger.central.entrypoints.api.deps import CentralDep, PrincipalDep
 from speedledger.central.entrypoints.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, paginate
-from speedledger.central.entrypoints.api.schemas import RADAR_ID_PATTERN, ErrorOut, Millis
+from speedledger.central.entrypoints.api.schemas import NAME_PATTERN, RADAR_ID_PATTERN, TEXT_PATTERN, ErrorOut, Millis
 from speedledger.central.entrypoints.api.security import GuardedRoute, requires
 from speedledger.central.errors import NotFound
 from speedledger.central.ingest.queries import list_liveness, radar_liveness
@@ -22,6 +22,7 @@ from speedledger.central.radars.commands import (
     RotateRadarKey,
     UpdateRadar,
 )
+from speedledger.central.radars.domain import MAX_LIMIT_KMH, MIN_LIMIT_KMH
 from speedledger.central.radars.metrology import DAY_MS, KINDS, MetrologyRecord
 from speedledger.central.radars.queries import RadarView, get_radar, list_radars, radars_due_for_verification
 
@@ -30,7 +31,7 @@ router = APIRouter(prefix="/api/v1/radars", tags=["radars"], route_class=Guarded
 RadarId = Annotated[str, Path(pattern=RADAR_ID_PATTERN, description="`[A-Za-z0-9-]{1,32}`")]
 Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
 Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
-SpeedLimit = Annotated[int, Field(ge=1, le=300)]
+SpeedLimit = Annotated[int, Field(ge=MIN_LIMIT_KMH, le=MAX_LIMIT_KMH)]
 PublicKey = Annotated[str, Field(min_length=1, max_length=64, description="Standard base64 of the raw 32-byte key.")]
 
 
@@ -54,7 +55,7 @@ class RadarCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     radar_id: Annotated[str, Field(pattern=RADAR_ID_PATTERN)]
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Annotated[str, Field(min_length=1, max_length=200, pattern=NAME_PATTERN)]
     latitude: Latitude
     longitude: Longitude
     speed_limit_kmh: SpeedLimit
@@ -69,7 +70,7 @@ class RadarPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str | None, Field(min_length=1, max_length=200)] = None
+    name: Annotated[str | None, Field(min_length=1, max_length=200, pattern=NAME_PATTERN)] = None
     latitude: Latitude | None = None
     longitude: Longitude | None = None
     speed_limit_kmh: SpeedLimit | None = None
@@ -181,7 +182,7 @@ def revoke_key(
     key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")],
     central: CentralDep,
     principal: PrincipalDep,
-    reason: Annotated[str, Query(max_length=500)] = "",
+    reason: Annotated[str, Query(max_length=500, pattern=TEXT_PATTERN)] = "",
 ) -> RadarView:
     """Ingest rejects new messages signed with a revoked key; evidence signed earlier still verifies."""
     central.bus.handle(RevokeRadarKey(radar_id=radar_id, key_id=key_id, reason=reason, actor=principal.subject))
