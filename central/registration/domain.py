@@ -18,7 +18,7 @@ from speedledger.central.registration.events import (
     VehicleRegistered,
 )
 from speedledger.central.registration.personal_data import PersonalData
-from speedledger.shared.plates import normalise
+from speedledger.shared.plates import is_french_siv, normalise
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 MAX_PLATE = 12
@@ -142,6 +142,10 @@ def register_vehicle(
     if not 1 <= command.fiscal_power <= MAX_FISCAL_POWER:
         raise Invalid(f"fiscal_power must be between 1 and {MAX_FISCAL_POWER}")
     require_active_owner(command.owner_id, owner)
+    if not (command.foreign or is_french_siv(plate)):
+        raise Invalid(
+            f"plate {plate} is not a French SIV plate (AA-123-AA); register a foreign plate with foreign=true"
+        )
     registered_at_ms = now_ms
     if command.registered_at_ms is not None:
         registered_at_ms = _instant(command.registered_at_ms, "registered_at_ms")

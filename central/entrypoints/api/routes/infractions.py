@@ -6,11 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, HTTPException, Path, Query, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from speedledger.central.auth import Permission
 from speedledger.central.entrypoints.api.deps import CentralDep, PrincipalDep
-from speedledger.central.entrypoints.api.schemas import PLATE_QUERY_PATTERN, RADAR_ID_PATTERN, TEXT_PATTERN, Millis
+from speedledger.central.entrypoints.api.schemas import (
+    PLATE_PATTERN,
+    RADAR_ID_PATTERN,
+    STRICT_BODY,
+    TEXT_PATTERN,
+    Millis,
+)
 from speedledger.central.entrypoints.api.security import GuardedRoute, requires
 from speedledger.central.errors import NotFound
 from speedledger.central.infractions.commands import (
@@ -40,13 +46,13 @@ NO_IMAGE = "the radar sent no image for this infraction"
 
 
 class StatusChangeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
 
     reason: Annotated[str, Field(max_length=500, pattern=TEXT_PATTERN)] = ""
 
 
 class PaymentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
 
     reference: Annotated[
         str, Field(max_length=200, pattern=TEXT_PATTERN, description="Payment reference, e.g. the transaction id.")
@@ -84,7 +90,7 @@ def read_infractions(
         str | None,
         Query(
             max_length=32,
-            pattern=PLATE_QUERY_PATTERN,
+            pattern=PLATE_PATTERN,
             description="Normalised before matching; needs a letter or digit.",
         ),
     ] = None,

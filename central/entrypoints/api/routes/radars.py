@@ -6,12 +6,21 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from speedledger.central.auth import Permission
 from speedledger.central.entrypoints.api.deps import CentralDep, PrincipalDep
 from speedledger.central.entrypoints.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, paginate
-from speedledger.central.entrypoints.api.schemas import NAME_PATTERN, RADAR_ID_PATTERN, TEXT_PATTERN, ErrorOut, Millis
+from speedledger.central.entrypoints.api.schemas import (
+    NAME_PATTERN,
+    PUBLIC_KEY_PATTERN,
+    RADAR_ID_PATTERN,
+    STRICT_BODY,
+    TEXT_PATTERN,
+    ErrorOut,
+    Millis,
+    WholeNumber,
+)
 from speedledger.central.entrypoints.api.security import GuardedRoute, requires
 from speedledger.central.errors import NotFound
 from speedledger.central.ingest.queries import list_liveness, radar_liveness
@@ -31,14 +40,14 @@ router = APIRouter(prefix="/api/v1/radars", tags=["radars"], route_class=Guarded
 RadarId = Annotated[str, Path(pattern=RADAR_ID_PATTERN, description="`[A-Za-z0-9-]{1,32}`")]
 Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
 Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
-SpeedLimit = Annotated[int, Field(ge=MIN_LIMIT_KMH, le=MAX_LIMIT_KMH)]
-PublicKey = Annotated[str, Field(min_length=1, max_length=64, description="Standard base64 of the raw 32-byte key.")]
+SpeedLimit = Annotated[int, Field(ge=MIN_LIMIT_KMH, le=MAX_LIMIT_KMH), WholeNumber]
+PublicKey = Annotated[str, Field(pattern=PUBLIC_KEY_PATTERN, description="Standard base64 of the raw 32-byte key.")]
 
 
 class MetrologyIn(BaseModel):
     """A certificate; a periodic verification covering a violation's detection time is needed for an infraction."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
 
     kind: Annotated[str, Field(description=f"One of {', '.join(KINDS)}.", pattern=f"^({'|'.join(KINDS)})$")]
     approval_number: Annotated[str, Field(min_length=1, max_length=200)]
@@ -52,7 +61,7 @@ class MetrologyIn(BaseModel):
 
 
 class RadarCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
 
     radar_id: Annotated[str, Field(pattern=RADAR_ID_PATTERN)]
     name: Annotated[str, Field(min_length=1, max_length=200, pattern=NAME_PATTERN)]
@@ -68,7 +77,7 @@ class RadarCreate(BaseModel):
 class RadarPatch(BaseModel):
     """Only the fields given change. A limit or status change applies from `effective_at_ms` (default now)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
 
     name: Annotated[str | None, Field(min_length=1, max_length=200, pattern=NAME_PATTERN)] = None
     latitude: Latitude | None = None
@@ -79,7 +88,7 @@ class RadarPatch(BaseModel):
 
 
 class KeyAdd(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
 
     public_key: PublicKey
 

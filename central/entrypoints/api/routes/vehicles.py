@@ -5,11 +5,18 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from speedledger.central.auth import Permission
 from speedledger.central.entrypoints.api.deps import CentralDep, PrincipalDep
-from speedledger.central.entrypoints.api.schemas import NAME_PATTERN, PLATE_QUERY_PATTERN, TEXT_PATTERN, Millis
+from speedledger.central.entrypoints.api.schemas import (
+    NAME_PATTERN,
+    PLATE_PATTERN,
+    STRICT_BODY,
+    TEXT_PATTERN,
+    Millis,
+    WholeNumber,
+)
 from speedledger.central.entrypoints.api.security import GuardedRoute, requires
 from speedledger.central.errors import NotFound
 from speedledger.central.registration.commands import RegisterVehicle, TransferOwnership
@@ -23,7 +30,7 @@ Plate = Annotated[
     Path(
         min_length=1,
         max_length=32,
-        pattern=PLATE_QUERY_PATTERN,
+        pattern=PLATE_PATTERN,
         description="Normalised on lookup: `ab-123-cd` is `AB123CD`.",
     ),
 ]
@@ -31,17 +38,22 @@ OwnerRef = Annotated[str, Field(min_length=1, max_length=64, pattern=TEXT_PATTER
 
 
 class VehicleCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
 
-    plate: Annotated[str, Field(min_length=1, max_length=32, description="Normalised (CONTRACT §3).")]
+    plate: Annotated[
+        str, Field(min_length=1, max_length=32, pattern=PLATE_PATTERN, description="Normalised (CONTRACT §3).")
+    ]
     brand: Annotated[str, Field(min_length=1, max_length=100, pattern=NAME_PATTERN)]
     model: Annotated[str, Field(min_length=1, max_length=100, pattern=NAME_PATTERN)]
-    fiscal_power: Annotated[int, Field(ge=1, le=MAX_FISCAL_POWER)]
+    fiscal_power: Annotated[int, Field(ge=1, le=MAX_FISCAL_POWER), WholeNumber]
     owner_id: OwnerRef
+    foreign: Annotated[bool, Field(description="A foreign plate: skip the French SIV format check (AA-123-AA).")] = (
+        False
+    )
 
 
 class Transfer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
 
     owner_id: OwnerRef
     effective_at_ms: Millis
