@@ -48,6 +48,7 @@ from speedledger.central.registration.handlers import HANDLERS as REGISTRATION_H
 from speedledger.central.registration.keyvault import SqlKeyVault, default_keys_url, keys_engine
 from speedledger.central.registration.personal_data import KeyVault, PersonalDataCipher
 from speedledger.central.registration.projection import RegistrationProjection
+from speedledger.central.settings_checks import broker_url, database_url, fine_schedule, http_address
 from speedledger.shared import topics
 
 log = logging.getLogger(__name__)
@@ -149,12 +150,19 @@ class Settings:
         schedule = env.get("SPEEDLEDGER_FINE_SCHEDULE")
         db_url = env.get("SPEEDLEDGER_DB") or DEFAULT_DB
         mqtt_url = env.get("SPEEDLEDGER_MQTT") or topics.DEFAULT_MQTT_URL
+        http = env.get("SPEEDLEDGER_HTTP") or DEFAULT_HTTP
+        # Every setting is checked before anything connects or creates a file.
+        database_url(db_url)
+        broker_url(mqtt_url)
+        http_address(http)
+        if schedule:
+            fine_schedule(Path(schedule))
         ingest = _ingest_settings(env, mqtt_url, db_url)
         timezone = _timezone(env)
         return cls(
             db_url=db_url,
             mqtt_url=mqtt_url,
-            http=env.get("SPEEDLEDGER_HTTP") or DEFAULT_HTTP,
+            http=http,
             secret=secret,
             throwaway_secret=throwaway_secret,
             demo=demo,
@@ -177,16 +185,11 @@ class Settings:
 
     @property
     def http_host(self) -> str:
-        host, _, _ = self.http.rpartition(":")
-        return host or "127.0.0.1"
+        return http_address(self.http)[0]
 
     @property
     def http_port(self) -> int:
-        _, _, port = self.http.rpartition(":")
-        try:
-            return int(port)
-        except ValueError as error:
-            raise ConfigurationError(f"SPEEDLEDGER_HTTP must be HOST:PORT, got {self.http!r}") from error
+        return http_address(self.http)[1]
 
 
 def _timezone(env: Mapping[str, str]) -> str:

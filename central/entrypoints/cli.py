@@ -4,20 +4,23 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from speedledger.central.auth.roles import Role
 
 if TYPE_CHECKING:
-    from speedledger.central.bootstrap import Settings
+    from speedledger.central.bootstrap import Central, Settings
 
 central_app = typer.Typer(
     help="Central: ingest, projections and the REST API in one process (`speedledger central`).",
     invoke_without_command=True,
 )
+T = TypeVar("T")
+
 token_app = typer.Typer(help="Bearer tokens for the REST API.", no_args_is_help=True)
 
 
@@ -55,12 +58,16 @@ def run_central(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from speedledger.central.bootstrap import bootstrap, start_ingest
-    from speedledger.central.entrypoints.api.server import serve
+    from speedledger.central.bootstrap import start_ingest
+    from speedledger.central.entrypoints.api.server import listen, serve
     from speedledger.central.eventstore import redacted_url
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    central = bootstrap(_settings(demo=demo or None))
+    settings = _settings(demo=demo or None)
+    # Everything that can be wrong is found before the broker sees us: a second central that cannot
+    # start must not take over the running one's MQTT session.
+    http_socket = _exit_on_configuration_error(lambda: listen(settings.http_host, settings.http_port))
+    central = _bootstrap(settings)
     stop_ingest = None
     try:
         if ingest:
@@ -73,22 +80,53 @@ def run_central(
 
             token = TokenAuthority(settings.secret).mint(Role.ADMIN, "demo", 24 * 3600)
             typer.echo(f"demo mode: throw-away token secret; admin bearer token for this run:\n{token}")
-        serve(central, settings.http_host, settings.http_port)  # ends open SSE streams on Ctrl-C
+        serve(central, http_socket)  # ends open SSE streams on Ctrl-C
     finally:
         if stop_ingest is not None:
             stop_ingest()
         central.close()
 
 
-def _settings(*, demo: bool | None, require_secret: bool = True) -> "Settings":
-    from speedledger.central.bootstrap import Settings
+def _exit_on_configuration_error(step: "Callable[[], T]") -> "T":
+    """Run `step`; a ConfigurationError becomes one line on stderr and exit status 2."""
     from speedledger.central.errors import ConfigurationError
 
     try:
-        return Settings.from_env(demo=demo, require_secret=require_secret)
+        return step()
     except ConfigurationError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
+
+
+def _settings(*, demo: bool | None, require_secret: bool = True, existing_db: bool = False) -> "Settings":
+    """Settings from the environment; `existing_db` for commands that must not create a database."""
+    from speedledger.central.bootstrap import Settings
+    from speedledger.central.settings_checks import existing_database
+
+    settings = _exit_on_configuration_error(lambda: Settings.from_env(demo=demo, require_secret=require_secret))
+    if existing_db:
+        _exit_on_configuration_error(lambda: existing_database(settings.db_url))
+    return settings
+
+
+def _bootstrap(settings: "Settings", *, read_your_writes: bool = True) -> "Central":
+    """Central for `settings`; a database that does not answer is one line naming SPEEDLEDGER_DB."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    from speedledger.central.bootstrap import bootstrap
+    from speedledger.central.errors import ConfigurationError
+    from speedledger.central.eventstore import redacted_url
+
+    def connect() -> "Central":
+        try:
+            return bootstrap(settings, read_your_writes=read_your_writes)
+        except (OperationalError, InterfaceError) as error:
+            reason = str(error.orig or error).strip().splitlines()[0]
+            raise ConfigurationError(
+                f"SPEEDLEDGER_DB: cannot connect to {redacted_url(settings.db_url)}: {reason}"
+            ) from None
+
+    return _exit_on_configuration_error(connect)
 
 
 @central_app.command("rebuild")
@@ -99,9 +137,7 @@ def rebuild(
 
     Safe while `speedledger central` runs: reads keep using the old tables until the swap.
     """
-    from speedledger.central.bootstrap import bootstrap
-
-    central = bootstrap(_settings(demo=None, require_secret=False), read_your_writes=False)
+    central = _bootstrap(_settings(demo=None, require_secret=False, existing_db=True), read_your_writes=False)
     try:
         names = list(central.runner.projections)
         if projection is not None and projection not in names:
@@ -120,7 +156,6 @@ def seed_central(
     file: Annotated[Path, typer.Argument(help="JSON with radars, owners, vehicles, violations (docs/domain.md).")],
 ) -> None:
     """Register what a JSON seed file describes; entries already there are left as they are."""
-    from speedledger.central.bootstrap import bootstrap
     from speedledger.central.errors import CentralError
     from speedledger.central.seeding import seed
 
@@ -129,12 +164,12 @@ def seed_central(
     except (OSError, ValueError) as error:
         typer.echo(f"error: cannot read {file}: {error}", err=True)
         raise typer.Exit(2) from None
-    central = bootstrap(_settings(demo=None, require_secret=False))
+    central = _bootstrap(_settings(demo=None, require_secret=False))
     try:
         report = seed(central.bus, document, file.parent)
-    except CentralError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from None
+    except CentralError as error:  # the file's content: a user error like a file that cannot be read
+        typer.echo(f"error: {file}: {error}", err=True)
+        raise typer.Exit(2) from None
     finally:
         central.close()
     for line, count in sorted(report.items()):
@@ -144,9 +179,7 @@ def seed_central(
 @central_app.command("status")
 def status() -> None:
     """Each projection's position, the log's head and any error."""
-    from speedledger.central.bootstrap import bootstrap
-
-    central = bootstrap(_settings(demo=None, require_secret=False), read_your_writes=False)
+    central = _bootstrap(_settings(demo=None, require_secret=False, existing_db=True), read_your_writes=False)
     try:
         for item in central.runner.status():
             state = f"error: {item.error}" if item.error else "ok"
