@@ -37,6 +37,7 @@ RADARS = "speedledger/v1/radars/"
 sys.path.insert(0, str(ROOT))  # reuse the test suite's mosquitto launcher and signing radar
 
 from speedledger.central.bootstrap import Settings, bootstrap  # noqa: E402
+from speedledger.central.ingest.config_push import ConfigKey  # noqa: E402
 from speedledger.shared.broker import set_nodelay  # noqa: E402
 from tests.fixtures.mosquitto import free_port  # noqa: E402
 from tests.ingest.deployed import DeployedMosquitto  # noqa: E402
@@ -185,6 +186,8 @@ def main() -> None:
         radar = SigningRadar("BENCH-1")
         _register(db_url, radar)
         http = f"127.0.0.1:{free_port()}"
+        config_key = Path(workdir) / "config-key.pem"
+        ConfigKey.load_or_create(config_key)  # what `speedledger central config-key --create` does
         env = {
             **os.environ,
             "SPEEDLEDGER_DB": db_url,
@@ -192,7 +195,7 @@ def main() -> None:
             "SPEEDLEDGER_HTTP": http,
             "SPEEDLEDGER_SECRET": "b" * 40,
             "SPEEDLEDGER_MQTT_CLIENT_ID": "bench-central",
-            "SPEEDLEDGER_CONFIG_KEY": f"{workdir}/config-key.pem",
+            "SPEEDLEDGER_CONFIG_KEY": str(config_key),
         }
         log = open(Path(workdir) / "central.log", "wb")  # noqa: SIM115 - owned by the process
         central = subprocess.Popen([sys.executable, "-m", "speedledger", "central"], env=env, stdout=log, stderr=log)

@@ -101,6 +101,7 @@ def _ingest_settings(env: Mapping[str, str], mqtt_url: str, db_url: str) -> Inge
             max_batch=_positive_int(env, "SPEEDLEDGER_INGEST_BATCH", defaults.max_batch),
         ),
         config_key_path=Path(key_path) if key_path else _default_config_key_path(db_url),
+        create_config_key=not key_path,
     )
 
 
@@ -292,8 +293,10 @@ def bootstrap(
 
 
 def central_config_key(settings: Settings) -> ConfigKey:
-    """Central's config-signing key (created on first use), as the ingest signs with it and the API publishes it."""
-    return ConfigKey.load_or_create(settings.ingest_settings.config_key_path)
+    """Central's config-signing key, as the ingest signs with it and the API publishes it (the default file
+    is created on first use; a file named by SPEEDLEDGER_CONFIG_KEY only by `central config-key --create`)."""
+    ingest = settings.ingest_settings
+    return ConfigKey.load_or_create(ingest.config_key_path, create=ingest.create_config_key)
 
 
 def build_ingest(central: Central, settings: IngestSettings | None = None) -> Ingest:
@@ -305,7 +308,7 @@ def build_ingest(central: Central, settings: IngestSettings | None = None) -> In
         settings,
         radars=partial(load_radar, store),
         record=violation_recorded,
-        config_key=ConfigKey.load_or_create(settings.config_key_path),
+        config_key=ConfigKey.load_or_create(settings.config_key_path, create=settings.create_config_key),
         rule=central.fine_schedule.retained_rule,
     )
 

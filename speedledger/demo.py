@@ -101,6 +101,26 @@ def record_traffic(directory: Path) -> tuple[Path, Path]:
     return write_recording(directory, scene, [plate for *_, plate in TRAFFIC], seed=2026)
 
 
+def create_config_key(env: dict[str, str]) -> None:
+    """`speedledger central config-key --create`: the key central signs radar configs with, made once."""
+    subprocess.run(
+        [sys.executable, "-m", "speedledger", "central", "config-key", "--create"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    console.print(f"[bold]$ speedledger central config-key --create[/]: {env['SPEEDLEDGER_CONFIG_KEY']}")
+
+
+def show_token(out: Console, base_url: str, token: str) -> None:
+    """The admin token alone on its line, never wrapped by the console (so it can be copied)."""
+    out.print(
+        f"Central keeps running: dashboard {base_url}/ and Swagger UI {base_url}/docs "
+        "(sign in with the admin token below). Ctrl+C to stop."
+    )
+    out.print(token, soft_wrap=True, highlight=False)
+
+
 def generate_radar_key(env: dict[str, str]) -> str:
     """`speedledger keys generate`, as an installer would run it; returns the public key (base64)."""
     key_file = WORKDIR / "radar.pem"
@@ -263,6 +283,7 @@ def main() -> None:
     console.rule("speedledger demo")
     wav, camera = record_traffic(WORKDIR)
     console.print(f"Synthesised {wav} (14 s of IQ at {SAMPLE_RATE} Hz, {len(TRAFFIC)} vehicles) and camera frames.")
+    create_config_key(env)
     with (
         background("broker", ["broker"], env),
         background("central", ["central"], env),
@@ -287,10 +308,7 @@ def main() -> None:
         show_quarantine(api)
         console.print(f"{len(events)} events in the log (GET /api/v1/events). Logs and data in ./{WORKDIR}/.")
         if sys.stdin.isatty():
-            console.print(
-                f"Central keeps running: dashboard {base_url}/ and Swagger UI {base_url}/docs "
-                f"(sign in with the admin token below). Ctrl+C to stop.\n{token}"
-            )
+            show_token(console, base_url, token)
             try:
                 while True:
                     time.sleep(3600)

@@ -67,6 +67,10 @@ def run_central(
     # Everything that can be wrong is found before the broker sees us: a second central that cannot
     # start must not take over the running one's MQTT session.
     http_socket = _exit_on_configuration_error(lambda: listen(settings.http_host, settings.http_port))
+    if ingest:
+        from speedledger.central.bootstrap import central_config_key
+
+        _exit_on_configuration_error(lambda: central_config_key(settings))
     central = _bootstrap(settings)
     stop_ingest = None
     try:
@@ -75,6 +79,9 @@ def run_central(
         central.runner.start()
         settings = central.settings
         typer.echo(f"speedledger central: API on http://{settings.http}, database {redacted_url(settings.db_url)}")
+        typer.echo(
+            f"Swagger UI: http://{settings.http}/docs (tokens: speedledger token mint --role ROLE --subject NAME)"
+        )
         if settings.demo and settings.throwaway_secret:
             from speedledger.central.auth import TokenAuthority
 
@@ -186,3 +193,22 @@ def status() -> None:
             typer.echo(f"{item.name}: position {item.position} of {item.head} (lag {item.lag}) {state}")
     finally:
         central.close()
+
+
+@central_app.command("config-key")
+def config_key(
+    create: Annotated[bool, typer.Option(help="Create the key when the file does not exist yet.")] = False,
+) -> None:
+    """Print central's config-signing public key (radars verify their config with it).
+
+    The file is SPEEDLEDGER_CONFIG_KEY (default: central-config-key.pem beside the SQLite database).
+    A file named by SPEEDLEDGER_CONFIG_KEY is created only here, with --create.
+    """
+    from speedledger.central.ingest.config_push import ConfigKey
+
+    path = _settings(demo=None, require_secret=False).ingest_settings.config_key_path
+    key = _exit_on_configuration_error(lambda: ConfigKey.load_or_create(path, create=create))
+    info = key.public_info()
+    typer.echo(f"config key: {path}")
+    typer.echo(f"public_key: {info['public_key']}")
+    typer.echo(f"key_id: {info['key_id']}")

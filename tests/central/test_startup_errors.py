@@ -15,13 +15,17 @@ from tests.fixtures.mosquitto import free_port
 SECRET = "startup-test-secret-" + "0123456789abcdef" * 2
 
 
-def speedledger(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def environment(**env: str) -> dict[str, str]:
+    """This process's environment without any SPEEDLEDGER_ setting but a secret and `env`."""
     environ = {key: value for key, value in os.environ.items() if not key.startswith("SPEEDLEDGER_")}
-    environ |= {"SPEEDLEDGER_SECRET": SECRET, **env}
+    return environ | {"SPEEDLEDGER_SECRET": SECRET, **env}
+
+
+def speedledger(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "speedledger", *args],
         cwd=cwd,
-        env=environ,
+        env=environment(**env),
         capture_output=True,
         text=True,
         timeout=60,

@@ -1,0 +1,59 @@
+"""What central tells a new user at start, and the config key that only an explicit command creates."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from tests.central.test_startup_errors import environment, one_line_error, speedledger
+from tests.fixtures.mosquitto import free_port
+
+
+def test_a_named_config_key_is_created_only_by_the_explicit_command(tmp_path: Path) -> None:
+    key = tmp_path / "typo" / "central-config-key.pem"
+    env = {"SPEEDLEDGER_DB": f"sqlite:///{tmp_path / 'central.db'}", "SPEEDLEDGER_CONFIG_KEY": str(key)}
+    start = speedledger("central", cwd=tmp_path, SPEEDLEDGER_HTTP=f"127.0.0.1:{free_port()}", **env)
+    one_line_error(start, "SPEEDLEDGER_CONFIG_KEY", str(key), "config-key --create")
+    assert not key.exists() and not key.parent.exists()
+    assert speedledger("central", "config-key", cwd=tmp_path, **env).returncode == 2
+    created = speedledger("central", "config-key", "--create", cwd=tmp_path, **env)
+    assert created.returncode == 0, created.stderr
+    again = speedledger("central", "config-key", cwd=tmp_path, **env)
+    assert again.returncode == 0 and again.stdout == created.stdout
+    assert key.stat().st_mode & 0o777 == 0o600
+
+
+def test_central_says_where_the_docs_are_and_how_to_get_a_token(tmp_path: Path) -> None:
+    environ = {
+        "SPEEDLEDGER_DB": f"sqlite:///{tmp_path / 'central.db'}",
+        "SPEEDLEDGER_HTTP": f"127.0.0.1:{free_port()}",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "speedledger", "central", "--no-ingest"],
+        cwd=tmp_path,
+        env=environment(**environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(2)]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert f"http://{environ['SPEEDLEDGER_HTTP']}/docs" in lines[1]
+    assert "speedledger token mint" in lines[1]
+
+
+def test_the_demo_token_is_never_wrapped() -> None:
+    from speedledger.demo import show_token
+
+    out = io.StringIO()
+    token = "eyJ" + "x" * 300
+    show_token(Console(file=out, width=60), "http://127.0.0.1:8000", token)
+    assert token in out.getvalue().splitlines()
