@@ -58,7 +58,7 @@ def run_central(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from speedledger.central.bootstrap import start_ingest
+    from speedledger.central.bootstrap import central_config_key, start_ingest
     from speedledger.central.entrypoints.api.server import listen, serve
     from speedledger.central.eventstore import redacted_url
 
@@ -67,14 +67,11 @@ def run_central(
     # Everything that can be wrong is found before the broker sees us: a second central that cannot
     # start must not take over the running one's MQTT session.
     http_socket = _exit_on_configuration_error(lambda: listen(settings.http_host, settings.http_port))
-    if ingest:
-        from speedledger.central.bootstrap import central_config_key
-
-        _exit_on_configuration_error(lambda: central_config_key(settings))
     central = _bootstrap(settings)
     stop_ingest = None
     try:
         if ingest:
+            _exit_on_configuration_error(lambda: central_config_key(settings))
             stop_ingest = start_ingest(central)
         central.runner.start()
         settings = central.settings
