@@ -313,8 +313,8 @@ def build_ingest(central: Central, settings: IngestSettings | None = None) -> In
     )
 
 
-def start_ingest(central: Central) -> Callable[[], None]:
-    """Start the ingest of a bootstrapped central on its own settings (`speedledger central`); returns its stop."""
+def start_ingest(central: Central) -> Ingest:
+    """Start the ingest of a bootstrapped central on its own settings (`speedledger central`); `.stop()` it."""
     ingest = build_ingest(central)
     ingest.start()
-    return ingest.stop
+    return ingest

@@ -68,11 +68,11 @@ def run_central(
     # start must not take over the running one's MQTT session.
     http_socket = _exit_on_configuration_error(lambda: listen(settings.http_host, settings.http_port))
     central = _bootstrap(settings)
-    stop_ingest = None
+    ingest_part = None
     try:
         if ingest:
             _exit_on_configuration_error(lambda: central_config_key(settings))
-            stop_ingest = start_ingest(central)
+            ingest_part = start_ingest(central)
         central.runner.start()
         settings = central.settings
         typer.echo(f"speedledger central: API on http://{settings.http}, database {redacted_url(settings.db_url)}")
@@ -84,10 +84,11 @@ def run_central(
 
             token = TokenAuthority(settings.secret).mint(Role.ADMIN, "demo", 24 * 3600)
             typer.echo(f"demo mode: throw-away token secret; admin bearer token for this run:\n{token}")
-        serve(central, http_socket)  # ends open SSE streams on Ctrl-C
+        broker = None if ingest_part is None else ingest_part.session.state
+        serve(central, http_socket, broker=broker)  # ends open SSE streams on Ctrl-C
     finally:
-        if stop_ingest is not None:
-            stop_ingest()
+        if ingest_part is not None:
+            ingest_part.stop()
         central.close()
 
 

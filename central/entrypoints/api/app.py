@@ -14,7 +14,7 @@ from speedledger import __version__
 from speedledger.central.auth import TokenAuthority
 from speedledger.central.bootstrap import Central
 from speedledger.central.entrypoints.api.errors import install_error_handlers
-from speedledger.central.entrypoints.api.health import CentralCollector
+from speedledger.central.entrypoints.api.health import BrokerProbe, CentralCollector
 from speedledger.central.entrypoints.api.limits import BodyLimit
 from speedledger.central.entrypoints.api.live import AppendSignal
 from speedledger.central.entrypoints.api.metrics import HttpMetrics, MetricsMiddleware
@@ -79,9 +79,14 @@ class StreamSettings:
 
 
 def create_app(
-    central: Central, *, authority: TokenAuthority | None = None, stream: StreamSettings | None = None
+    central: Central,
+    *,
+    authority: TokenAuthority | None = None,
+    stream: StreamSettings | None = None,
+    broker: BrokerProbe = None,
 ) -> FastAPI:
-    """The API for `central`; tokens are checked with `central.settings.secret` unless `authority` is given."""
+    """The API for `central`; tokens are checked with `central.settings.secret` unless `authority` is given.
+    `broker` reports the ingest's broker session in /health and /metrics (a process with ingest)."""
     signal = AppendSignal(central.store)
 
     @asynccontextmanager
@@ -106,9 +111,10 @@ def create_app(
     app.state.token_authority = authority or TokenAuthority(central.settings.secret)
     app.state.stream_settings = stream or StreamSettings()
     app.state.append_signal = signal
+    app.state.broker = broker
     registry = CollectorRegistry()
     app.state.metrics_registry = registry
-    registry.register(CentralCollector(central))
+    registry.register(CentralCollector(central, broker))
     registry.register(IngestCollector())
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))

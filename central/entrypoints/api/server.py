@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from speedledger.central.bootstrap import Central
 from speedledger.central.entrypoints.api.app import create_app
+from speedledger.central.entrypoints.api.health import BrokerProbe
 from speedledger.central.entrypoints.api.live import AppendSignal
 from speedledger.central.errors import ConfigurationError
 
@@ -45,10 +46,11 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(central: Central, sock: socket.socket, *, log_level: str = "info") -> None:
+def serve(central: Central, sock: socket.socket, *, broker: BrokerProbe = None, log_level: str = "info") -> None:
     """Run the REST API for `central` on `sock` (from `listen`) until SIGINT/SIGTERM; returns after a
-    clean shutdown."""
-    config = uvicorn.Config(create_app(central), log_level=log_level, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
+    clean shutdown. `broker`: the ingest's session state, for /health and /metrics."""
+    app = create_app(central, broker=broker)
+    config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
     # uvicorn re-raises the SIGINT it captured once it has shut down cleanly; uvicorn.run swallows it too.
     with contextlib.suppress(KeyboardInterrupt):
         ApiServer(config).run(sockets=[sock])
