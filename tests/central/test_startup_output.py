@@ -1,15 +1,13 @@
-"""What central tells a new user at start, and the config key that only an explicit command creates."""
+"""The config key that only an explicit command creates, and the demo token a user can copy."""
 
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 from pathlib import Path
 
 from rich.console import Console
 
-from tests.central.test_startup_errors import environment, one_line_error, speedledger
+from tests.central.test_startup_errors import one_line_error, speedledger
 from tests.fixtures.mosquitto import free_port
 
 
@@ -25,29 +23,6 @@ def test_a_named_config_key_is_created_only_by_the_explicit_command(tmp_path: Pa
     again = speedledger("central", "config-key", cwd=tmp_path, **env)
     assert again.returncode == 0 and again.stdout == created.stdout
     assert key.stat().st_mode & 0o777 == 0o600
-
-
-def test_central_says_where_the_docs_are_and_how_to_get_a_token(tmp_path: Path) -> None:
-    environ = {
-        "SPEEDLEDGER_DB": f"sqlite:///{tmp_path / 'central.db'}",
-        "SPEEDLEDGER_HTTP": f"127.0.0.1:{free_port()}",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "speedledger", "central", "--no-ingest"],
-        cwd=tmp_path,
-        env=environment(**environ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(2)]
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-    assert f"http://{environ['SPEEDLEDGER_HTTP']}/docs" in lines[1]
-    assert "speedledger token mint" in lines[1]
 
 
 def test_the_demo_token_is_never_wrapped() -> None:
