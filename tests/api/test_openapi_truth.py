@@ -167,3 +167,24 @@ def test_reads_answer_503_with_retry_after_while_the_database_is_gone(tmp_path: 
             assert "detail" in response.json()
     finally:
         central.close()
+
+
+def test_a_missing_named_config_key_is_503_not_500(tmp_path: Path, tokens: Tokens) -> None:
+    from speedledger.central.bootstrap import Settings, bootstrap
+    from tests.api.conftest import SECRET
+
+    settings = Settings.from_env(
+        {
+            "SPEEDLEDGER_SECRET": SECRET,
+            "SPEEDLEDGER_DB": f"sqlite:///{tmp_path / 'central.db'}",
+            "SPEEDLEDGER_CONFIG_KEY": str(tmp_path / "typo" / "key.pem"),
+        }
+    )
+    central = bootstrap(settings)
+    try:
+        with TestClient(create_app(central), raise_server_exceptions=False) as client:
+            response = client.get("/api/v1/config-key", headers=tokens.headers(ADMIN))
+        assert response.status_code == 503 and "misconfigured" in response.json()["detail"]
+        assert not (tmp_path / "typo").exists()
+    finally:
+        central.close()

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from speedledger.central.entrypoints.api.metrics import METHODS
-from speedledger.central.errors import Conflict, Invalid, NotFound
+from speedledger.central.errors import ConfigurationError, Conflict, Invalid, NotFound
 from speedledger.central.eventstore import WrongExpectedVersion
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,12 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     )
 
 
+async def _misconfigured(request: Request, exc: Exception) -> JSONResponse:
+    """A setting the request needs is wrong (e.g. SPEEDLEDGER_CONFIG_KEY names no file): the operator's to fix."""
+    log.error("%s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(status_code=503, content={"detail": "central is misconfigured; the server log says how"})
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     """Starlette's errors as JSON; a 405 names every method the path has (Starlette names one route's)."""
     assert isinstance(exc, StarletteHTTPException)
@@ -93,6 +99,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(InterfaceError, _database_unavailable)
+    app.add_exception_handler(ConfigurationError, _misconfigured)
     for kind in _STATUS:
         app.add_exception_handler(kind, _domain_error)
     app.add_exception_handler(Exception, _unexpected_error)
