@@ -50,7 +50,7 @@ class ValidationProblem(BaseModel):
     msg: str
 
 
-class ValidationErrorBody(BaseModel):
+class ValidationErrorOut(BaseModel):
     """422: a sentence for a domain rule or a bad cursor, else one entry per invalid field."""
 
     detail: str | list[ValidationProblem]
