@@ -28,7 +28,7 @@ MAX_EXAMPLES = 15
 EXCEPTIONS: list[tuple[str, str, str]] = [
     (
         "positive_data_acceptance",
-        "^GET /api/v1/(infractions|quarantine|radars)$",
+        "^GET /api/v1/(infractions|quarantine|radars|dismissals)$",
         "cursors are opaque: only a `next_cursor` the server sent is valid, any other string is 422 "
         "(docs/rest.md); a JSON Schema cannot describe that",
     ),
@@ -43,6 +43,12 @@ EXCEPTIONS: list[tuple[str, str, str]] = [
         "^POST /api/v1/vehicles$",
         "the plate must be French SIV (AA-123-AA) unless `foreign` is true: the format depends on another "
         "field's value (422 with the reason)",
+    ),
+    (
+        "positive_data_acceptance",
+        r"^POST /api/v1/radars/\{radar_id\}/metrology$",
+        "a verification's `valid_until_ms` must come after its `verified_at_ms`: a relation between two "
+        "fields (422 with the reason)",
     ),
 ]
 
@@ -96,8 +102,10 @@ def test_the_api_does_what_its_document_says(
         str(MAX_EXAMPLES),
         "--phases",
         "examples,coverage,fuzzing",
+        # One worker: Hypothesis describes filters with ast.parse, which CPython 3.11 cannot run in two
+        # threads at once ("AST constructor recursion depth mismatch", a crash of the tool, not a finding).
         "--workers",
-        "2",
+        "1",
         "--exclude-path",
         "/api/v1/events/stream",
         "--suppress-health-check",

@@ -50,8 +50,8 @@ class MetrologyIn(BaseModel):
     model_config = STRICT_BODY
 
     kind: Annotated[str, Field(description=f"One of {', '.join(KINDS)}.", pattern=f"^({'|'.join(KINDS)})$")]
-    approval_number: Annotated[str, Field(min_length=1, max_length=200)]
-    verifying_body: Annotated[str, Field(min_length=1, max_length=200)]
+    approval_number: Annotated[str, Field(min_length=1, max_length=200, pattern=NAME_PATTERN)]
+    verifying_body: Annotated[str, Field(min_length=1, max_length=200, pattern=NAME_PATTERN)]
     verified_at_ms: Millis
     valid_until_ms: Millis
     certificate_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the certificate.")]
