@@ -45,12 +45,12 @@ def existing_database(value: str, variable: str = "SPEEDLEDGER_DB") -> None:
 
 
 def http_address(value: str, variable: str = "SPEEDLEDGER_HTTP") -> tuple[str, int]:
-    """HOST:PORT with a port from 1 to 65535."""
+    """HOST:PORT with a port from 0 (any free port) to 65535."""
     host, separator, port = value.rpartition(":")
     if not separator or not port.isdigit():
         raise ConfigurationError(f"{variable} must be HOST:PORT (e.g. 127.0.0.1:8000), got {value!r}")
-    if not 1 <= int(port) <= 65535:
-        raise ConfigurationError(f"{variable}: port must be from 1 to 65535, got {port}")
+    if int(port) > 65535:
+        raise ConfigurationError(f"{variable}: port must be from 0 (any free port) to 65535, got {port}")
     return host or "127.0.0.1", int(port)
 
 
