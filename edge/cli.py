@@ -78,7 +78,8 @@ def measure(
     for record in diagnostics(processor, passes):
         typer.echo(json.dumps(record, separators=(",", ":")) if json_output else describe(record), err=True)
     measured = sum(1 for vehicle_pass in passes if vehicle_pass.valid)
-    typer.echo(f"{measured} vehicle{'' if measured == 1 else 's'} measured in {file.name}", err=True)
+    summary = f"{measured} vehicle{'' if measured == 1 else 's'} measured in {file.name}"
+    typer.echo(json.dumps({"vehicles": measured}) if json_output else summary, err=True)
     if plot is not None:
         from speedledger.edge.dsp.plot import plot_measurement
 

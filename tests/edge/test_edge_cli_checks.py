@@ -35,9 +35,11 @@ def silence(tmp_path: Path) -> Path:
 
 
 def test_measure_says_0_vehicles_on_a_silent_recording(silence: Path) -> None:
-    result = runner.invoke(app, ["edge", "measure", str(silence), "--json"])
+    result = runner.invoke(app, ["edge", "measure", str(silence)])
     assert result.exit_code == 0 and result.stdout == ""
     assert "0 vehicles measured in silence.wav" in result.stderr
+    as_json = runner.invoke(app, ["edge", "measure", str(silence), "--json"])
+    assert as_json.stdout == "" and '{"vehicles": 0}' in as_json.stderr.splitlines()
 
 
 def test_measure_plot_into_a_missing_folder(silence: Path, tmp_path: Path) -> None:
