@@ -42,6 +42,7 @@ SECRET = "b" * 40
 sys.path.insert(0, str(ROOT))  # reuse the test suite's mosquitto launcher and signing radar
 
 from speedledger.central.bootstrap import Settings, bootstrap  # noqa: E402
+from speedledger.central.ingest.config_push import ConfigKey  # noqa: E402
 from speedledger.shared.broker import set_nodelay  # noqa: E402
 from tests.fixtures.mosquitto import free_port  # noqa: E402
 from tests.ingest.deployed import DeployedMosquitto  # noqa: E402
@@ -200,6 +201,7 @@ class CentralProcess:
             "SPEEDLEDGER_CONFIG_KEY": f"{workdir}/config-key.pem",
             "SPEEDLEDGER_MQTT_SHARE_GROUP": share_group,
         }
+        ConfigKey.load_or_create(workdir / "config-key.pem")  # what `speedledger central config-key --create` does
         log = open(workdir / f"{name}.log", "wb")  # noqa: SIM115 - owned by the process
         process = subprocess.Popen([sys.executable, "-m", "speedledger", "central"], env=env, stdout=log, stderr=log)
         wait_for(broker.port, f"speedledger/v1/central/{name}/status", lambda body: b'"online"' in body)

@@ -48,6 +48,7 @@ from speedledger.central.registration.handlers import HANDLERS as REGISTRATION_H
 from speedledger.central.registration.keyvault import SqlKeyVault, default_keys_url, keys_engine
 from speedledger.central.registration.personal_data import KeyVault, PersonalDataCipher
 from speedledger.central.registration.projection import RegistrationProjection
+from speedledger.central.settings_checks import broker_url, database_url, fine_schedule, http_address
 from speedledger.shared import topics
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ def _ingest_settings(env: Mapping[str, str], mqtt_url: str, db_url: str) -> Inge
             inbox_bytes=_positive_int(env, "SPEEDLEDGER_INGEST_INBOX_BYTES", defaults.inbox_bytes),
         ),
         config_key_path=Path(key_path) if key_path else _default_config_key_path(db_url),
+        create_config_key=not key_path,
     )
 
 
@@ -151,12 +153,19 @@ class Settings:
         schedule = env.get("SPEEDLEDGER_FINE_SCHEDULE")
         db_url = env.get("SPEEDLEDGER_DB") or DEFAULT_DB
         mqtt_url = env.get("SPEEDLEDGER_MQTT") or topics.DEFAULT_MQTT_URL
+        http = env.get("SPEEDLEDGER_HTTP") or DEFAULT_HTTP
+        # Every setting is checked before anything connects or creates a file.
+        database_url(db_url)
+        broker_url(mqtt_url)
+        http_address(http)
+        if schedule:
+            fine_schedule(Path(schedule))
         ingest = _ingest_settings(env, mqtt_url, db_url)
         timezone = _timezone(env)
         return cls(
             db_url=db_url,
             mqtt_url=mqtt_url,
-            http=env.get("SPEEDLEDGER_HTTP") or DEFAULT_HTTP,
+            http=http,
             secret=secret,
             throwaway_secret=throwaway_secret,
             demo=demo,
@@ -179,16 +188,11 @@ class Settings:
 
     @property
     def http_host(self) -> str:
-        host, _, _ = self.http.rpartition(":")
-        return host or "127.0.0.1"
+        return http_address(self.http)[0]
 
     @property
     def http_port(self) -> int:
-        _, _, port = self.http.rpartition(":")
-        try:
-            return int(port)
-        except ValueError as error:
-            raise ConfigurationError(f"SPEEDLEDGER_HTTP must be HOST:PORT, got {self.http!r}") from error
+        return http_address(self.http)[1]
 
 
 def _timezone(env: Mapping[str, str]) -> str:
@@ -293,8 +297,10 @@ def bootstrap(
 
 
 def central_config_key(settings: Settings) -> ConfigKey:
-    """Central's config-signing key (created on first use), as the ingest signs with it and the API publishes it."""
-    return ConfigKey.load_or_create(settings.ingest_settings.config_key_path)
+    """Central's config-signing key, as the ingest signs with it and the API publishes it (the default file
+    is created on first use; a file named by SPEEDLEDGER_CONFIG_KEY only by `central config-key --create`)."""
+    ingest = settings.ingest_settings
+    return ConfigKey.load_or_create(ingest.config_key_path, create=ingest.create_config_key)
 
 
 def build_ingest(central: Central, settings: IngestSettings | None = None) -> Ingest:
@@ -306,13 +312,13 @@ def build_ingest(central: Central, settings: IngestSettings | None = None) -> In
         settings,
         radars=partial(load_radar, store),
         record=violation_recorded,
-        config_key=ConfigKey.load_or_create(settings.config_key_path),
+        config_key=ConfigKey.load_or_create(settings.config_key_path, create=settings.create_config_key),
         rule=central.fine_schedule.retained_rule,
     )
 
 
-def start_ingest(central: Central) -> Callable[[], None]:
-    """Start the ingest of a bootstrapped central on its own settings (`speedledger central`); returns its stop."""
+def start_ingest(central: Central) -> Ingest:
+    """Start the ingest of a bootstrapped central on its own settings (`speedledger central`); `.stop()` it."""
     ingest = build_ingest(central)
     ingest.start()
-    return ingest.stop
+    return ingest

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping
+from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
@@ -67,12 +68,35 @@ def _builder(command: type[Command]) -> Callable[[Mapping[str, Any], Path], Comm
     return lambda entry, base: command(**entry, actor="seed")
 
 
+#: The command each section's entries become (violations are whole signed messages, not fields).
+_COMMANDS: dict[str, type[Command]] = {"radars": RegisterRadar, "owners": RegisterOwner, "vehicles": RegisterVehicle}
+
 _BUILDERS: dict[str, Callable[[Mapping[str, Any], Path], Command]] = {
     "radars": _radar,
-    "owners": _builder(RegisterOwner),
-    "vehicles": _builder(RegisterVehicle),
+    "owners": _builder(_COMMANDS["owners"]),
+    "vehicles": _builder(_COMMANDS["vehicles"]),
     "violations": _violation,
 }
+
+
+def _check_fields(section: str, index: int, entry: Mapping[str, Any]) -> None:
+    """Unknown or missing fields named in the seed's own terms (not as Python's TypeError)."""
+    command = _COMMANDS.get(section)
+    if command is None:
+        return
+    known = {field.name for field in fields(command)} - {"actor"} | ({"key_file"} if section == "radars" else set())
+    required = {
+        field.name
+        for field in fields(command)
+        if field.default is MISSING and field.default_factory is MISSING and field.name != "actor"
+    }
+    if section == "radars" and "key_file" in entry:
+        required.discard("public_key")
+    unknown, missing = sorted(set(entry) - known), sorted(required - set(entry))
+    if unknown or missing:
+        problems = [f"unknown field {', '.join(unknown)}"] if unknown else []
+        problems += [f"missing field {', '.join(missing)}"] if missing else []
+        raise Invalid(f"{section}[{index}]: {'; '.join(problems)} (fields: {', '.join(sorted(known))})")
 
 
 def seed(bus: MessageBus, document: Mapping[str, Any], base: Path = Path()) -> Counter[str]:
@@ -86,10 +110,10 @@ def seed(bus: MessageBus, document: Mapping[str, Any], base: Path = Path()) -> C
     report: Counter[str] = Counter()
     for section in SECTIONS:
         for index, entry in enumerate(document.get(section, [])):
-            try:
-                command = _BUILDERS[section](entry, base)
-            except TypeError as error:
-                raise Invalid(f"{section}[{index}]: {error}") from error
+            if not isinstance(entry, Mapping):
+                raise Invalid(f"{section}[{index}]: expected an object with the fields of a {section[:-1]}")
+            _check_fields(section, index, entry)
+            command = _BUILDERS[section](entry, base)
             try:
                 result = bus.handle(command)
             except Conflict:

@@ -1,13 +1,35 @@
-"""`speedledger edge ...` commands."""
+"""`speedledger edge ...` commands. A usage mistake is one line on stderr and exit status 2."""
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
 from speedledger.shared import topics
 
+#: CONTRACT §2.
+RADAR_ID_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-")
+RADAR_ID_MAX = 32
+
 edge_app = typer.Typer(help="The radar agent: measure, read plates, run.", no_args_is_help=True)
+
+
+def usage_error(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def mqtt_password(password_file: Path | None, environ: Mapping[str, str]) -> str | None:
+    """The broker password: the file's first line, else SPEEDLEDGER_MQTT_PASSWORD, else none."""
+    if password_file is not None:
+        try:
+            lines = password_file.read_text().splitlines()
+        except OSError as error:
+            usage_error(f"--mqtt-password-file: cannot read {password_file}: {error.strerror}")
+        return lines[0] if lines else ""
+    return environ.get("SPEEDLEDGER_MQTT_PASSWORD") or None
 
 
 @edge_app.command("measure")
@@ -24,6 +46,9 @@ def measure(
 
     from speedledger.edge.dsp import DopplerProcessor, iter_iq_wav, read_iq_wav
     from speedledger.edge.dsp.diagnostics import describe, diagnostics
+
+    if plot is not None and not plot.resolve().parent.is_dir():
+        usage_error(f"--plot: directory {plot.parent} does not exist")
 
     try:
         if plot is not None:  # the plot needs the whole recording in memory
@@ -52,6 +77,9 @@ def measure(
             )
     for record in diagnostics(processor, passes):
         typer.echo(json.dumps(record, separators=(",", ":")) if json_output else describe(record), err=True)
+    measured = sum(1 for vehicle_pass in passes if vehicle_pass.valid)
+    summary = f"{measured} vehicle{'' if measured == 1 else 's'} measured in {file.name}"
+    typer.echo(json.dumps({"vehicles": measured}) if json_output else summary, err=True)
     if plot is not None:
         from speedledger.edge.dsp.plot import plot_measurement
 
@@ -107,7 +135,16 @@ def run(
     journal: Annotated[
         Path | None, typer.Option(help="Journal folder (default ./journal-RADAR_ID); keep it on durable storage.")
     ] = None,
-    mqtt: Annotated[str, typer.Option(envvar="SPEEDLEDGER_MQTT", help="Broker URL.")] = topics.DEFAULT_MQTT_URL,
+    mqtt: Annotated[
+        str, typer.Option(envvar="SPEEDLEDGER_MQTT", help="Broker URL, mqtt:// or mqtts:// (TLS); no password in it.")
+    ] = topics.DEFAULT_MQTT_URL,
+    mqtt_password_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="File whose first line is the broker password (username: the URL's, else the radar id). "
+            "Or set SPEEDLEDGER_MQTT_PASSWORD."
+        ),
+    ] = None,
     speed_limit: Annotated[int, typer.Option(help="Limit (km/h) until central sends a signed config.")] = 90,
     central_key: Annotated[
         str | None,
@@ -139,10 +176,18 @@ def run(
 
     from speedledger.edge.agent.runner import RunOptions
     from speedledger.edge.agent.runner import run as run_agent
+    from speedledger.edge.mqtt_transport import MqttTransport
     from speedledger.edge.signing import KeyFileError, load_public_key
 
     level = logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not (1 <= len(radar_id) <= RADAR_ID_MAX and set(radar_id) <= RADAR_ID_CHARACTERS):
+        usage_error(f"--radar-id must be 1 to {RADAR_ID_MAX} letters, digits or '-' (CONTRACT §2), got {radar_id!r}")
+    if camera is not None and not camera.is_dir():
+        usage_error(f"--camera: {camera} is not a folder of camera frames")
+    if source not in (None, "-") and not Path(source).is_file():
+        usage_error(f"--source: no recording at {source}")
+    password = mqtt_password(mqtt_password_file, os.environ)
     try:
         central_public_key = load_public_key(central_key) if central_key else None
     except ValueError as error:
@@ -174,6 +219,7 @@ def run(
         start_ms=start_ms,
         realtime=realtime,
         drain_timeout_s=drain_timeout,
+        mqtt_password=password,
     )
 
     stop = threading.Event()
@@ -197,6 +243,10 @@ def run(
         f"{outbox.acked['duplicate']} duplicate, {outbox.acked['rejected']} rejected; {pending} pending",
         err=True,
     )
+    transport = outbox.transport
+    broker_error = transport.last_error if isinstance(transport, MqttTransport) else None
+    if broker_error is not None:
+        typer.echo(f"delivery: {broker_error}", err=True)
     if received:
         raise typer.Exit(128 + received[0])
     if pending:

@@ -15,7 +15,7 @@ import logging
 import queue
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -48,8 +48,14 @@ class MqttTransport:
         keepalive_s: int = 30,
         min_reconnect_s: int = 1,
         max_reconnect_s: int = 30,
+        password: str | None = None,
     ) -> None:
-        self.address = BrokerAddress.from_url(url)
+        address = BrokerAddress.from_url(url)
+        if password is not None:  # kept out of the URL (and so out of `ps`); the username defaults to the radar id
+            address = replace(address, username=address.username or radar_id, password=password)
+        self.address = address
+        #: Why the radar has no broker session (unreachable, refused, dropped); None while connected.
+        self.last_error: str | None = None
         self.radar_id = radar_id
         self.firmware = firmware
         self.events: queue.Queue[TransportEvent] = queue.Queue()
@@ -65,6 +71,7 @@ class MqttTransport:
         client.reconnect_delay_set(min_delay=min_reconnect_s, max_delay=max_reconnect_s)
         client.max_inflight_messages_set(32)
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         self._client = client
@@ -105,8 +112,10 @@ class MqttTransport:
         properties: mqtt.Properties | None,
     ) -> None:
         if reason_code.is_failure:
-            log.warning("broker refused the connection: %s", reason_code)
+            self.last_error = f"the broker at {self._where()} refused the connection: {reason_code}"
+            log.warning("%s", self.last_error)
             return
+        self.last_error = None
         set_nodelay(client)
         client.subscribe([(topics.acks(self.radar_id), 1), (topics.config(self.radar_id), 1)])
         client.publish(topics.status(self.radar_id), status_payload("online", self.firmware, self._wall_ms()), 1, True)
@@ -116,6 +125,13 @@ class MqttTransport:
     def _host_port(self) -> tuple[str, int]:
         return self.address.host, self.address.port
 
+    def _where(self) -> str:
+        return f"{self.address.host}:{self.address.port}"
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
+        self.last_error = f"cannot reach the broker at {self._where()} (check --mqtt / SPEEDLEDGER_MQTT)"
+        log.info("%s", self.last_error)
+
     def _on_disconnect(
         self,
         client: mqtt.Client,
@@ -124,6 +140,8 @@ class MqttTransport:
         reason_code: mqtt.ReasonCode,
         properties: mqtt.Properties | None,
     ) -> None:
+        if self.last_error is None:
+            self.last_error = f"disconnected from the broker at {self._where()}: {reason_code}"
         log.info("disconnected from the broker: %s", reason_code)
         self.events.put(TransportEvent("disconnected"))
 

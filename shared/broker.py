@@ -25,9 +25,15 @@ class BrokerAddress:
         if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
             raise ValueError(f"unsupported MQTT URL {url!r}: use mqtt://host:port or mqtts://host:port")
         tls = parts.scheme in ("mqtts", "ssl")
+        try:
+            port = parts.port
+        except ValueError:
+            port = 0
+        if port is not None and not 1 <= port <= 65535:
+            raise ValueError(f"MQTT URL {url!r}: the port must be from 1 to 65535")
         return cls(
             host=parts.hostname or "127.0.0.1",
-            port=parts.port or (8883 if tls else 1883),
+            port=port or (8883 if tls else 1883),
             tls=tls,
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -103,6 +105,13 @@ def local(workdir: Path, database_url: str | None = None, broker: BrokerLike | N
         "SPEEDLEDGER_SECRET": secret,
         "SPEEDLEDGER_CONFIG_KEY": str(workdir.resolve() / "central-config-key.pem"),
     }
+    # Central signs radar configs with this key and creates it only when told (docs/operations.md).
+    subprocess.run(
+        [sys.executable, "-m", "speedledger", "central", "config-key", "--create"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     with ExitStack() as stack:
         if broker is None:
             managed = ManagedBroker(workdir, env)

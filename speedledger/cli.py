@@ -7,10 +7,12 @@ packages are missing says which extra to install, in one line.
 
 import importlib
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
+
+from speedledger import __version__
 
 #: Command -> (module, attribute: a Typer app or a command function, the extra it needs).
 COMMANDS = {
@@ -93,4 +95,18 @@ class LazyGroup(TyperGroup):
 app = typer.Typer(
     cls=LazyGroup, help="speedledger: automatic speed enforcement, edge to central.", no_args_is_help=True
 )
-app.callback()(_no_options)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"speedledger {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """speedledger: automatic speed enforcement, edge to central."""

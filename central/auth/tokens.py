@@ -51,7 +51,7 @@ class TokenAuthority:
         self._jwt = jwt.PyJWT(options={"enforce_minimum_key_length": True})
 
     def mint(self, role: Role, subject: str, ttl_s: int = DEFAULT_TTL_S, *, now: int | None = None) -> str:
-        if not subject:
+        if not subject.strip():
             raise ValueError("subject must not be empty")
         if not 0 < ttl_s <= MAX_TTL_S:
             raise ValueError(f"token lifetime must be between 1 s and {MAX_TTL_S // 86400} days")
@@ -80,6 +80,8 @@ class TokenAuthority:
             raise InvalidToken("token expired") from exc
         except jwt.InvalidTokenError as exc:
             raise InvalidToken(f"invalid token: {exc}") from exc
+        if not isinstance(claims["sub"], str) or not claims["sub"].strip():
+            raise InvalidToken("invalid token: empty subject")
         try:
             role = Role(str(claims.get("role")))
         except ValueError as exc:

@@ -4,20 +4,23 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from speedledger.central.auth.roles import Role
 
 if TYPE_CHECKING:
-    from speedledger.central.bootstrap import Settings
+    from speedledger.central.bootstrap import Central, Settings
 
 central_app = typer.Typer(
     help="Central: ingest, projections and the REST API in one process (`speedledger central`).",
     invoke_without_command=True,
 )
+T = TypeVar("T")
+
 token_app = typer.Typer(help="Bearer tokens for the REST API.", no_args_is_help=True)
 
 
@@ -55,40 +58,80 @@ def run_central(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from speedledger.central.bootstrap import bootstrap, start_ingest
-    from speedledger.central.entrypoints.api.server import serve
+    from speedledger.central.bootstrap import central_config_key, start_ingest
+    from speedledger.central.entrypoints.api.server import listen, serve
     from speedledger.central.eventstore import redacted_url
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    central = bootstrap(_settings(demo=demo or None))
-    stop_ingest = None
+    settings = _settings(demo=demo or None)
+    # Everything that can be wrong is found before the broker sees us: a second central that cannot
+    # start must not take over the running one's MQTT session.
+    http_socket = _exit_on_configuration_error(lambda: listen(settings.http_host, settings.http_port))
+    central = _bootstrap(settings)
+    ingest_part = None
     try:
         if ingest:
-            stop_ingest = start_ingest(central)
+            _exit_on_configuration_error(lambda: central_config_key(settings))
+            ingest_part = start_ingest(central)
         central.runner.start()
         settings = central.settings
         typer.echo(f"speedledger central: API on http://{settings.http}, database {redacted_url(settings.db_url)}")
+        typer.echo(
+            f"Swagger UI: http://{settings.http}/docs (tokens: speedledger token mint --role ROLE --subject NAME)"
+        )
         if settings.demo and settings.throwaway_secret:
             from speedledger.central.auth import TokenAuthority
 
             token = TokenAuthority(settings.secret).mint(Role.ADMIN, "demo", 24 * 3600)
             typer.echo(f"demo mode: throw-away token secret; admin bearer token for this run:\n{token}")
-        serve(central, settings.http_host, settings.http_port)  # ends open SSE streams on Ctrl-C
+        broker = None if ingest_part is None else ingest_part.session.state
+        serve(central, http_socket, broker=broker)  # ends open SSE streams on Ctrl-C
     finally:
-        if stop_ingest is not None:
-            stop_ingest()
+        if ingest_part is not None:
+            ingest_part.stop()
         central.close()
 
 
-def _settings(*, demo: bool | None, require_secret: bool = True) -> "Settings":
-    from speedledger.central.bootstrap import Settings
+def _exit_on_configuration_error(step: "Callable[[], T]") -> "T":
+    """Run `step`; a ConfigurationError becomes one line on stderr and exit status 2."""
     from speedledger.central.errors import ConfigurationError
 
     try:
-        return Settings.from_env(demo=demo, require_secret=require_secret)
+        return step()
     except ConfigurationError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
+
+
+def _settings(*, demo: bool | None, require_secret: bool = True, existing_db: bool = False) -> "Settings":
+    """Settings from the environment; `existing_db` for commands that must not create a database."""
+    from speedledger.central.bootstrap import Settings
+    from speedledger.central.settings_checks import existing_database
+
+    settings = _exit_on_configuration_error(lambda: Settings.from_env(demo=demo, require_secret=require_secret))
+    if existing_db:
+        _exit_on_configuration_error(lambda: existing_database(settings.db_url))
+    return settings
+
+
+def _bootstrap(settings: "Settings", *, read_your_writes: bool = True) -> "Central":
+    """Central for `settings`; a database that does not answer is one line naming SPEEDLEDGER_DB."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    from speedledger.central.bootstrap import bootstrap
+    from speedledger.central.errors import ConfigurationError
+    from speedledger.central.eventstore import redacted_url
+
+    def connect() -> "Central":
+        try:
+            return bootstrap(settings, read_your_writes=read_your_writes)
+        except (OperationalError, InterfaceError) as error:
+            reason = str(error.orig or error).strip().splitlines()[0]
+            raise ConfigurationError(
+                f"SPEEDLEDGER_DB: cannot connect to {redacted_url(settings.db_url)}: {reason}"
+            ) from None
+
+    return _exit_on_configuration_error(connect)
 
 
 @central_app.command("rebuild")
@@ -99,9 +142,7 @@ def rebuild(
 
     Safe while `speedledger central` runs: reads keep using the old tables until the swap.
     """
-    from speedledger.central.bootstrap import bootstrap
-
-    central = bootstrap(_settings(demo=None, require_secret=False), read_your_writes=False)
+    central = _bootstrap(_settings(demo=None, require_secret=False, existing_db=True), read_your_writes=False)
     try:
         names = list(central.runner.projections)
         if projection is not None and projection not in names:
@@ -120,7 +161,6 @@ def seed_central(
     file: Annotated[Path, typer.Argument(help="JSON with radars, owners, vehicles, violations (docs/domain.md).")],
 ) -> None:
     """Register what a JSON seed file describes; entries already there are left as they are."""
-    from speedledger.central.bootstrap import bootstrap
     from speedledger.central.errors import CentralError
     from speedledger.central.seeding import seed
 
@@ -129,12 +169,12 @@ def seed_central(
     except (OSError, ValueError) as error:
         typer.echo(f"error: cannot read {file}: {error}", err=True)
         raise typer.Exit(2) from None
-    central = bootstrap(_settings(demo=None, require_secret=False))
+    central = _bootstrap(_settings(demo=None, require_secret=False))
     try:
         report = seed(central.bus, document, file.parent)
-    except CentralError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from None
+    except CentralError as error:  # the file's content: a user error like a file that cannot be read
+        typer.echo(f"error: {file}: {error}", err=True)
+        raise typer.Exit(2) from None
     finally:
         central.close()
     for line, count in sorted(report.items()):
@@ -144,12 +184,29 @@ def seed_central(
 @central_app.command("status")
 def status() -> None:
     """Each projection's position, the log's head and any error."""
-    from speedledger.central.bootstrap import bootstrap
-
-    central = bootstrap(_settings(demo=None, require_secret=False), read_your_writes=False)
+    central = _bootstrap(_settings(demo=None, require_secret=False, existing_db=True), read_your_writes=False)
     try:
         for item in central.runner.status():
             state = f"error: {item.error}" if item.error else "ok"
             typer.echo(f"{item.name}: position {item.position} of {item.head} (lag {item.lag}) {state}")
     finally:
         central.close()
+
+
+@central_app.command("config-key")
+def config_key(
+    create: Annotated[bool, typer.Option(help="Create the key when the file does not exist yet.")] = False,
+) -> None:
+    """Print central's config-signing public key (radars verify their config with it).
+
+    The file is SPEEDLEDGER_CONFIG_KEY (default: central-config-key.pem beside the SQLite database).
+    A file named by SPEEDLEDGER_CONFIG_KEY is created only here, with --create.
+    """
+    from speedledger.central.ingest.config_push import ConfigKey
+
+    path = _settings(demo=None, require_secret=False).ingest_settings.config_key_path
+    key = _exit_on_configuration_error(lambda: ConfigKey.load_or_create(path, create=create))
+    info = key.public_info()
+    typer.echo(f"config key: {path}")
+    typer.echo(f"public_key: {info['public_key']}")
+    typer.echo(f"key_id: {info['key_id']}")

@@ -11,7 +11,9 @@ always give the same bytes: publishing again (at every start, from every worker)
 a radar never takes an older config for a newer one.
 
 The key lives in a PEM file (SPEEDLEDGER_CONFIG_KEY, default `central-config-key.pem` beside the
-database), created on first start; its public half is what radars are configured with.
+database); its public half is what radars are configured with. The default file is created on first
+start; a file named by SPEEDLEDGER_CONFIG_KEY is created only by `speedledger central config-key
+--create`, so a typo in the variable cannot silently replace the key the radars trust.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from speedledger.central.errors import ConfigurationError
 from speedledger.central.eventstore.port import EventStore
 from speedledger.central.ingest.config_rule import rule_in_force_since
 from speedledger.central.ingest.mqtt import now_ms
@@ -45,13 +48,21 @@ class ConfigKey:
         self.key_id = keys.key_id(self.public_key)
 
     @classmethod
-    def load_or_create(cls, path: Path) -> ConfigKey:
-        """Read the PEM at `path`, or create it (mode 0600) when absent."""
+    def load_or_create(cls, path: Path, *, create: bool = True) -> ConfigKey:
+        """Read the PEM at `path`, or (with `create`) create it, mode 0600, when absent."""
         if path.exists():
-            private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            try:
+                private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            except (OSError, ValueError, TypeError) as error:
+                raise ConfigurationError(f"SPEEDLEDGER_CONFIG_KEY: cannot read {path}: {error}") from None
             if not isinstance(private, Ed25519PrivateKey):
-                raise ValueError(f"{path} is not an Ed25519 private key")
+                raise ConfigurationError(f"SPEEDLEDGER_CONFIG_KEY: {path} is not an Ed25519 private key")
             return cls(private)
+        if not create:
+            raise ConfigurationError(
+                f"SPEEDLEDGER_CONFIG_KEY: {path} does not exist; create it once with `speedledger central "
+                "config-key --create` (radars provisioned with another key refuse the configs a new one signs)"
+            )
         private = Ed25519PrivateKey.generate()
         pem = private.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()

@@ -46,6 +46,19 @@ class Received:
     delivery: Delivery
 
 
+@dataclass(frozen=True)
+class BrokerState:
+    """What /health and /metrics say about the broker session: held or not, and why not."""
+
+    connected: bool
+    error: str | None = None
+
+
+#: A session the broker closes this soon after it opened, this many times in a row, is being taken over.
+QUICK_DROP_S = 5.0
+QUICK_DROPS_FOR_TAKEOVER = 3
+
+
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -74,6 +87,11 @@ class MqttSession:
         self._lock = threading.Lock()
         self._connection = 0
         self._connected = threading.Event()
+        self._client_id = client_id
+        self._error: str | None = None
+        self._connected_at = 0.0
+        self._quick_drops = 0
+        self._stopping = False
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -104,6 +122,7 @@ class MqttSession:
 
     def stop(self, final: tuple[str, bytes] | None = None) -> None:
         """Disconnect cleanly, after publishing `final` (retained) when connected."""
+        self._stopping = True
         if final is not None and self._connected.is_set():
             info = self._client.publish(final[0], final[1], qos=1, retain=True)
             with contextlib.suppress(RuntimeError):
@@ -115,6 +134,9 @@ class MqttSession:
     def connected(self) -> bool:
         """Connected and subscribed."""
         return self._connected.is_set()
+
+    def state(self) -> BrokerState:
+        return BrokerState(connected=self._connected.is_set(), error=None if self._connected.is_set() else self._error)
 
     # -- outgoing -------------------------------------------------------------------------------
 
@@ -133,8 +155,10 @@ class MqttSession:
 
     def _handle_connect(self, client: mqtt.Client, _userdata: Any, flags: Any, reason: Any, _props: Any) -> None:
         if reason.is_failure:
+            self._error = f"the broker refused the connection: {reason}"
             log.warning("MQTT connect refused: %s", reason)
             return
+        self._connected_at = time.monotonic()
         with self._lock:
             self._connection += 1
         set_nodelay(client)
@@ -150,13 +174,29 @@ class MqttSession:
         refused = [reason for reason in reasons if reason.is_failure]
         if refused:
             log.error("MQTT broker refused subscriptions: %s", refused)
+        self._error = None
         self._connected.set()
 
     def _handle_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
         with self._lock:
             self._connection += 1
         self._connected.clear()
-        log.warning("MQTT disconnected: %s", reason)
+        if self._stopping:
+            return
+        quick = self._connected_at and time.monotonic() - self._connected_at < QUICK_DROP_S
+        self._quick_drops = self._quick_drops + 1 if quick else 0
+        self._connected_at = 0.0
+        if self._quick_drops >= QUICK_DROPS_FOR_TAKEOVER:
+            # MQTT 3.1.1 gives no reason: the broker closing each session right after it opened is
+            # what another client connecting with the same id looks like.
+            self._error = (
+                f"the broker closed our session {self._quick_drops} times right after it opened: another "
+                f"process probably uses the MQTT client id {self._client_id!r} (SPEEDLEDGER_MQTT_CLIENT_ID)"
+            )
+            log.error("%s", self._error)
+        else:
+            self._error = f"disconnected from the broker: {reason}"
+            log.warning("MQTT disconnected: %s", reason)
 
     def _handle_message(self, client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         delivery = Delivery(self._connection, message.mid, message.qos)

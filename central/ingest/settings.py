@@ -34,8 +34,11 @@ class IngestSettings:
     #: Shared-subscription group for several ingest workers (`$share/{group}/...`); None: one worker.
     share_group: str | None = None
     limits: IngestLimits = field(default_factory=IngestLimits)
-    #: Central's config-signing key (PEM), created on first start.
+    #: Central's config-signing key (PEM).
     config_key_path: Path = Path(CONFIG_KEY_FILE)
+    #: Create the key when absent: only for the default path; a path named by SPEEDLEDGER_CONFIG_KEY
+    #: must exist (`speedledger central config-key --create`), so a typo cannot make a new key.
+    create_config_key: bool = True
 
     @property
     def status_topic(self) -> str:

@@ -35,7 +35,8 @@ class EraseOwner(Command):
 class RegisterVehicle(Command):
     """Register a vehicle owned by `owner_id` from `registered_at_ms` (default now).
 
-    The plate is normalised (CONTRACT §3). Result: the normalised plate. Conflict when the plate is
+    The plate is normalised (CONTRACT §3) and must be a French SIV plate (AA-123-AA, the format the
+    radars read) unless `foreign`. Result: the normalised plate. Conflict when the plate is
     registered; NotFound for an unknown owner; Conflict for an erased owner; Invalid for bad fields.
     """
 
@@ -45,6 +46,8 @@ class RegisterVehicle(Command):
     fiscal_power: int
     owner_id: str
     registered_at_ms: int | None = None
+    #: A foreign plate: any 1 to 12 letters and digits, no national format check.
+    foreign: bool = False
 
 
 @dataclass(frozen=True)

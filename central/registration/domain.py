@@ -18,10 +18,11 @@ from speedledger.central.registration.events import (
     VehicleRegistered,
 )
 from speedledger.central.registration.personal_data import PersonalData
-from speedledger.shared.plates import normalise
+from speedledger.shared.plates import is_french_siv, normalise
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 MAX_PLATE = 12
+MAX_FISCAL_POWER = 200
 
 
 @dataclass(frozen=True)
@@ -138,9 +139,13 @@ def register_vehicle(
         raise Invalid("brand and model must have 1 to 100 characters")
     if isinstance(command.fiscal_power, bool) or not isinstance(command.fiscal_power, int):
         raise Invalid("fiscal_power must be an integer")
-    if not 1 <= command.fiscal_power <= 200:
-        raise Invalid("fiscal_power must be between 1 and 200")
+    if not 1 <= command.fiscal_power <= MAX_FISCAL_POWER:
+        raise Invalid(f"fiscal_power must be between 1 and {MAX_FISCAL_POWER}")
     require_active_owner(command.owner_id, owner)
+    if not (command.foreign or is_french_siv(plate)):
+        raise Invalid(
+            f"plate {plate} is not a French SIV plate (AA-123-AA); register a foreign plate with foreign=true"
+        )
     registered_at_ms = now_ms
     if command.registered_at_ms is not None:
         registered_at_ms = _instant(command.registered_at_ms, "registered_at_ms")

@@ -46,6 +46,8 @@ class RunOptions:
     start_ms: int | None = None
     realtime: bool = False
     drain_timeout_s: float = 30.0
+    #: The broker password (from a file or SPEEDLEDGER_MQTT_PASSWORD, never on the command line).
+    mqtt_password: str | None = None
 
 
 def run(
@@ -60,7 +62,7 @@ def run(
     for damage in journal.damage:
         log.error("journal: %d bytes at offset %d refused (%s), kept in %s", damage.length, damage.offset,
                   damage.reason, damage.saved_as)  # fmt: skip
-    transport = MqttTransport(options.mqtt_url, options.radar_id, options.firmware)
+    transport = MqttTransport(options.mqtt_url, options.radar_id, options.firmware, password=options.mqtt_password)
     config = ConfigState(options.radar_id, SpeedPolicy(options.speed_limit_kmh), options.central_key, verify)
     plate_reader = None
     if options.camera_dir is not None and options.read_plates:

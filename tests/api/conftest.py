@@ -14,6 +14,7 @@ from speedledger.central.auth import Role, TokenAuthority
 from speedledger.central.bootstrap import Central, Settings, bootstrap
 from speedledger.central.entrypoints.api import create_app
 from speedledger.central.entrypoints.api.app import StreamSettings
+from speedledger.central.ingest.config_push import ConfigKey
 
 SECRET = "api-test-secret-" + "0123456789abcdef" * 2
 #: Fast SSE timing so stream tests see heartbeats and new events within a fraction of a second.
@@ -38,6 +39,7 @@ class Tokens:
 def make_central(directory: Path, db_url: str | None = None) -> Central:
     """A Central on `db_url`, by default a SQLite file in `directory` (which also holds its config key)."""
     directory.mkdir(parents=True, exist_ok=True)
+    ConfigKey.load_or_create(directory / "central-config-key.pem")  # a named key must exist (config-key --create)
     environ = {
         "SPEEDLEDGER_SECRET": SECRET,
         "SPEEDLEDGER_DB": db_url or f"sqlite:///{directory / 'central.db'}",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -11,7 +10,7 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 
-from speedledger.central.entrypoints.api.server import ApiServer
+from speedledger.central.entrypoints.api.server import ApiServer, listen
 
 
 @contextmanager
@@ -23,11 +22,7 @@ def serve(app: FastAPI) -> Iterator[str]:
 
 @contextmanager
 def running(app: FastAPI) -> Iterator[tuple[str, ApiServer]]:
-    sock = socket.socket()
-    # Accepted connections inherit it; without it keep-alive requests wait ~40 ms on delayed ACKs
-    # (uvicorn sets it only on sockets it creates itself, as `speedledger central` does).
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock = listen("127.0.0.1", 0)
     port = sock.getsockname()[1]
     server = ApiServer(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -88,9 +88,11 @@ def test_central_serves_the_api_until_interrupted(tmp_path: Path) -> None:
     process = start_demo_central(environ, tmp_path)
     try:
         assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(3)]
+        lines = [process.stdout.readline() for _ in range(4)]
         assert lines[0].startswith(f"speedledger central: API on http://127.0.0.1:{port}"), lines
-        token = lines[2].strip()
+        # Where a new user goes next: the Swagger UI and how to get a token.
+        assert f"http://127.0.0.1:{port}/docs" in lines[1] and "speedledger token mint" in lines[1], lines
+        token = lines[3].strip()
         deadline = time.monotonic() + 20
         while True:
             try:

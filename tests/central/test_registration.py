@@ -78,6 +78,16 @@ def test_vehicle_validation(central: Central, world: World) -> None:
 
 
 @sqlite_only
+def test_a_plate_must_have_a_known_format_unless_declared_foreign(central: Central, world: World) -> None:
+    alice = world.owner()
+    for plate in ("XXX", "AB123C", "OO123OO"):
+        with pytest.raises(Invalid, match="SIV"):
+            central.bus.handle(RegisterVehicle(plate=plate, brand="R", model="C", fiscal_power=5, owner_id=alice))
+    foreign = RegisterVehicle(plate="M-AB 1234", brand="BMW", model="3", fiscal_power=9, owner_id=alice, foreign=True)
+    assert central.bus.handle(foreign) == "MAB1234"
+
+
+@sqlite_only
 @pytest.mark.parametrize(
     ("name", "birth_date", "email", "message"),
     [

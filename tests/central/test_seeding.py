@@ -99,6 +99,9 @@ def test_malformed_seeds(tmp_path: Path, clock: FakeClock) -> None:
         with pytest.raises(Invalid, match=r"owners\[0\]: .*colour"):
             seed(central.bus, {"owners": [{"name": "A", "birth_date": "1980-01-01", "email": "a@b.fr", "colour": 1}]})
         with pytest.raises(Invalid, match="not a readable PEM"):
-            seed(central.bus, {"radars": [{"radar_id": "R1", "key_file": "absent.pem"}]}, tmp_path)
+            radar = {"radar_id": "R1", "name": "R", "latitude": 1, "longitude": 2, "speed_limit_kmh": 50}
+            seed(central.bus, {"radars": [radar | {"key_file": "absent.pem"}]}, tmp_path)
+        with pytest.raises(Invalid, match=r"vehicles\[0\]: missing field .*fiscal_power"):
+            seed(central.bus, {"vehicles": [{"plate": "AB123CD", "brand": "R", "model": "C", "owner_id": "x"}]})
     finally:
         central.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -29,14 +30,16 @@ def test_defaults() -> None:
     assert not settings.throwaway_secret
 
 
-def test_everything_from_the_environment() -> None:
+def test_everything_from_the_environment(tmp_path: Path) -> None:
+    schedule = tmp_path / "fines.json"
+    schedule.write_text(resources.files("speedledger.central.infractions").joinpath("fine_schedule.json").read_text())
     settings = Settings.from_env(
         {
             "SPEEDLEDGER_DB": "postgresql://db/speed",
             "SPEEDLEDGER_MQTT": "mqtt://broker:1884",
             "SPEEDLEDGER_HTTP": "0.0.0.0:9000",
             "SPEEDLEDGER_SECRET": SECRET,
-            "SPEEDLEDGER_FINE_SCHEDULE": "/etc/speedledger/fines.json",
+            "SPEEDLEDGER_FINE_SCHEDULE": str(schedule),
             "SPEEDLEDGER_KEYS_DB": "sqlite:///keys.db",
         }
     )
@@ -46,7 +49,7 @@ def test_everything_from_the_environment() -> None:
         "0.0.0.0",
         9000,
     )
-    assert settings.fine_schedule == Path("/etc/speedledger/fines.json")
+    assert settings.fine_schedule == schedule
     assert settings.keys_db_url == "sqlite:///keys.db"
 
 

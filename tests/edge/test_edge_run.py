@@ -88,6 +88,7 @@ def test_edge_run_keeps_undelivered_events_and_says_so(tmp_path: Path) -> None:
     )  # fmt: skip
     assert completed.returncode == 2, completed.stderr
     assert "1 event stays in the journal" in completed.stderr
+    assert "delivery: cannot reach the broker at 127.0.0.1:9" in completed.stderr
     pending = Journal(str(journal_dir)).pending()
     assert [event.seq for event in pending] == [1]
 

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from speedledger.central.bootstrap import Central, build_ingest
 from speedledger.central.infractions.projection import infractions
+from speedledger.central.ingest.config_push import ConfigKey
 from speedledger.central.ingest.queries import list_liveness
 from speedledger.central.ingest.settings import IngestSettings
 from tests.fixtures.mosquitto import Mosquitto, free_port
@@ -71,6 +72,8 @@ class CentralProcess:
     """`speedledger central` as a real subprocess (API, projections, ingest), killable with SIGKILL."""
 
     def __init__(self, central: Central, mosquitto: Mosquitto, workdir: Path) -> None:
+        config_key = workdir / "config-key.pem"
+        ConfigKey.load_or_create(config_key)  # what `speedledger central config-key --create` does
         self.env = {
             **os.environ,
             "SPEEDLEDGER_DB": central.settings.db_url,
@@ -78,7 +81,7 @@ class CentralProcess:
             "SPEEDLEDGER_HTTP": f"127.0.0.1:{free_port()}",
             "SPEEDLEDGER_SECRET": "s" * 40,
             "SPEEDLEDGER_MQTT_CLIENT_ID": "central-under-test",
-            "SPEEDLEDGER_CONFIG_KEY": str(workdir / "config-key.pem"),
+            "SPEEDLEDGER_CONFIG_KEY": str(config_key),
         }
         self.central = central
         self.log = workdir / "central.log"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import ssl
 import subprocess
 import threading
 import uuid
@@ -20,7 +21,7 @@ from speedledger.central.ingest.queries import list_quarantine
 from speedledger.central.ingest.settings import IngestSettings
 from tests.conftest import missing_dependency
 from tests.fixtures.mosquitto import free_port
-from tests.ingest.deployed import DeployedMosquitto
+from tests.ingest.deployed import DEPLOY, DeployedMosquitto, make_tls_files
 from tests.ingest.harness import RadarClient, SigningRadar
 
 pytestmark = pytest.mark.mosquitto
@@ -103,3 +104,51 @@ def test_shipped_config_authenticates_confines_radars_and_never_drops_queued(
     with central.engine.connect() as conn:
         assert list_quarantine(conn) == []
     assert central.store.read_stream(violation_stream("R-2", 1)) == []
+
+
+def _connects(port: int, username: str, password: str, ca: Path | None) -> bool:
+    """Whether a client gets a successful CONNACK (TLS verified against `ca` when given)."""
+    result: list[bool] = []
+    done = threading.Event()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
+    client.username_pw_set(username, password)
+    if ca is not None:
+        client.tls_set(ca_certs=str(ca))
+
+    def on_connect(_c: mqtt.Client, _u: object, _f: object, reason: mqtt.ReasonCode, _p: object) -> None:
+        result.append(not reason.is_failure)
+        done.set()
+
+    client.on_connect = on_connect
+    client.on_disconnect = lambda *_args: done.set()
+    try:
+        client.connect("127.0.0.1", port)
+    except (OSError, ssl.SSLError):
+        return False
+    client.loop_start()
+    try:
+        done.wait(5)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return result == [True]
+
+
+def test_radars_connect_over_tls_and_plain_mqtt_stays_on_loopback(tmp_path: Path) -> None:
+    shipped = (DEPLOY / "mosquitto.conf").read_text()
+    listeners = [line for line in shipped.splitlines() if line.startswith("listener ")]
+    assert listeners == ["listener 1883 127.0.0.1", "listener 8883"]
+    passwd = shutil.which("mosquitto_passwd")
+    if passwd is None:
+        missing_dependency("mosquitto_passwd (apt-get install mosquitto)")
+    password_file = tmp_path / "passwd"
+    subprocess.run([passwd, "-c", "-b", str(password_file), "R-1", PASSWORDS["R-1"]], check=True)
+    tls = make_tls_files(tmp_path)
+    broker = DeployedMosquitto(free_port(), tmp_path, password_file, tls=tls, tls_port=free_port())
+    broker.start()
+    try:
+        assert _connects(broker.tls_port, "R-1", PASSWORDS["R-1"], tls.ca)
+        assert not _connects(broker.tls_port, "R-1", PASSWORDS["R-1"], None), "plain MQTT on the TLS port"
+        assert not _connects(broker.tls_port, "R-1", "wrong", tls.ca)
+    finally:
+        broker.stop()

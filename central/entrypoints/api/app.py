@@ -7,16 +7,18 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
 
 from speedledger import __version__
 from speedledger.central.auth import TokenAuthority
 from speedledger.central.bootstrap import Central
 from speedledger.central.entrypoints.api.errors import install_error_handlers
-from speedledger.central.entrypoints.api.health import CentralCollector
+from speedledger.central.entrypoints.api.health import BrokerProbe, CentralCollector
 from speedledger.central.entrypoints.api.limits import BodyLimit
 from speedledger.central.entrypoints.api.live import AppendSignal
 from speedledger.central.entrypoints.api.metrics import HttpMetrics, MetricsMiddleware
+from speedledger.central.entrypoints.api.openapi import install_openapi
 from speedledger.central.entrypoints.api.routes import (
     config_key,
     dismissals,
@@ -37,7 +39,8 @@ DESCRIPTION = """\
 The speedledger central REST API (CONTRACT §5). Every `/api/` path needs `Authorization: Bearer <token>`
 (mint one with `speedledger token mint --role ROLE --subject NAME`); the role decides what you may do,
 see docs/rest.md. Errors are JSON `{"detail": ...}`: 401 without a valid token, 403 for a wrong role,
-404 unknown resource, 409 conflicting state, 422 invalid input.
+400 unparsable body, 404 unknown resource, 409 conflicting state, 413 body over 1 MiB, 422 invalid input,
+503 database unavailable (retry after `Retry-After` seconds).
 """
 
 TAGS = [
@@ -76,9 +79,14 @@ class StreamSettings:
 
 
 def create_app(
-    central: Central, *, authority: TokenAuthority | None = None, stream: StreamSettings | None = None
+    central: Central,
+    *,
+    authority: TokenAuthority | None = None,
+    stream: StreamSettings | None = None,
+    broker: BrokerProbe = None,
 ) -> FastAPI:
-    """The API for `central`; tokens are checked with `central.settings.secret` unless `authority` is given."""
+    """The API for `central`; tokens are checked with `central.settings.secret` unless `authority` is given.
+    `broker` reports the ingest's broker session in /health and /metrics (a process with ingest)."""
     signal = AppendSignal(central.store)
 
     @asynccontextmanager
@@ -88,22 +96,25 @@ def create_app(
         finally:
             signal.close()
 
-    app = FastAPI(
+    # Swagger UI from assets shipped in the package: /docs works offline (no CDN).
+    app = FastAPIOffline(
         lifespan=lifespan,
         title="speedledger",
         version=__version__,
         description=DESCRIPTION,
         openapi_tags=TAGS,
         docs_url="/docs",
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     app.state.central = central
     app.state.token_authority = authority or TokenAuthority(central.settings.secret)
     app.state.stream_settings = stream or StreamSettings()
     app.state.append_signal = signal
+    app.state.broker = broker
     registry = CollectorRegistry()
     app.state.metrics_registry = registry
-    registry.register(CentralCollector(central))
+    registry.register(CentralCollector(central, broker))
     registry.register(IngestCollector())
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))
@@ -112,4 +123,5 @@ def create_app(
         app.include_router(router, dependencies=[Depends(bearer_scheme)])
     app.include_router(ops.router)
     install_dashboard(app, central)
+    install_openapi(app)
     return app

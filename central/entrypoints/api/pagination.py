@@ -21,6 +21,7 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
 SortKey = tuple[int | str, ...]
+MAX_ROW_ID = 2**63 - 1
 
 
 def _invalid_cursor() -> HTTPException:
@@ -46,8 +47,10 @@ def decode_cursor(cursor: str, shape: Sequence[type]) -> SortKey:
     if not isinstance(key, list) or len(key) != len(shape):
         raise _invalid_cursor()
     for part, expected in zip(key, shape, strict=True):
-        # bool is an int subclass; a cursor never holds one.
+        # bool is an int subclass; a cursor never holds one. Integers are row ids: signed 64-bit, not negative.
         if not isinstance(part, expected) or isinstance(part, bool):
+            raise _invalid_cursor()
+        if isinstance(part, int) and not 0 <= part <= MAX_ROW_ID:
             raise _invalid_cursor()
     return tuple(key)
 

@@ -8,6 +8,7 @@ no permission is refused when the app is built: access is denied unless granted.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -30,6 +31,23 @@ def requires(permission: Permission) -> dict[str, Any]:
 def route_permission(route: APIRoute) -> Permission | None:
     value = (route.openapi_extra or {}).get(PERMISSION_KEY)
     return None if value is None else Permission(value)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise HTTPException(status_code=400, detail=f"duplicate key in the JSON body: {', '.join(repeated)}")
+    return dict(pairs)
+
+
+class StrictJsonRequest(Request):
+    """A request whose JSON body may not repeat a key (json.loads would keep the last one silently)."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = json.loads(await self.body(), object_pairs_hook=_unique_keys)
+        return self._json
 
 
 def _unauthorized(detail: str, error: str | None) -> HTTPException:
@@ -73,6 +91,6 @@ class GuardedRoute(APIRoute):
                     status_code=403, detail=f"role {principal.role.value!r} lacks permission {permission.value!r}"
                 )
             request.state.principal = principal
-            return await handler(request)
+            return await handler(StrictJsonRequest(request.scope, request.receive))
 
         return guarded

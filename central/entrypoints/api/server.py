@@ -1,4 +1,4 @@
-"""Serving the API with uvicorn: `serve(central, host, port)` is what `speedledger central` should run.
+"""Serving the API with uvicorn: `serve(central, listen(host, port))` is what `speedledger central` runs.
 
 uvicorn's graceful shutdown waits for every open response to finish, and an SSE event stream never
 finishes by itself: with a dashboard open, Ctrl-C would hang. `ApiServer` ends the app's streams
@@ -15,7 +15,9 @@ from fastapi import FastAPI
 
 from speedledger.central.bootstrap import Central
 from speedledger.central.entrypoints.api.app import create_app
+from speedledger.central.entrypoints.api.health import BrokerProbe
 from speedledger.central.entrypoints.api.live import AppendSignal
+from speedledger.central.errors import ConfigurationError
 
 #: Seconds other slow responses get to finish on shutdown before uvicorn cancels them.
 GRACEFUL_SHUTDOWN_S = 10
@@ -33,15 +35,22 @@ class ApiServer(uvicorn.Server):
         await super().shutdown(sockets=sockets)
 
 
-def serve(central: Central, host: str, port: int, *, log_level: str = "info") -> None:
-    """Run the REST API for `central` until SIGINT/SIGTERM; returns after a clean shutdown."""
-    config = uvicorn.Config(
-        create_app(central),
-        host=host,
-        port=port,
-        log_level=log_level,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-    )
+def listen(host: str, port: int) -> socket.socket:
+    """The API's listening socket, bound before anything else starts (a port in use is a setting error)."""
+    try:
+        sock = socket.create_server((host, port), reuse_port=False)
+    except OSError as error:
+        raise ConfigurationError(f"SPEEDLEDGER_HTTP: cannot listen on {host}:{port}: {error.strerror}") from None
+    # What uvicorn sets on sockets it creates itself: small responses leave at once (no Nagle delay).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def serve(central: Central, sock: socket.socket, *, broker: BrokerProbe = None, log_level: str = "info") -> None:
+    """Run the REST API for `central` on `sock` (from `listen`) until SIGINT/SIGTERM; returns after a
+    clean shutdown. `broker`: the ingest's session state, for /health and /metrics."""
+    app = create_app(central, broker=broker)
+    config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
     # uvicorn re-raises the SIGINT it captured once it has shut down cleanly; uvicorn.run swallows it too.
     with contextlib.suppress(KeyboardInterrupt):
-        ApiServer(config).run()
+        ApiServer(config).run(sockets=[sock])

@@ -27,6 +27,6 @@ class ConfigKeyOut(BaseModel):
 def read_config_key(central: CentralDep) -> ConfigKeyOut:
     """The key that signs the retained `config` messages (speed limit, tolerance) central sends radars.
 
-    The same key the ingest uses (SPEEDLEDGER_CONFIG_KEY, default beside the SQLite database); created
-    on first use like the ingest does. An addition to CONTRACT §5."""
+    The same key the ingest uses (SPEEDLEDGER_CONFIG_KEY, default beside the SQLite database, created
+    on first use; a named file must exist, else 503). An addition to CONTRACT §5."""
     return ConfigKeyOut.model_validate(central_config_key(central.settings).public_info())

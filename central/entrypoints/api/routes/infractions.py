@@ -6,11 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, HTTPException, Path, Query, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from speedledger.central.auth import Permission
 from speedledger.central.entrypoints.api.deps import CentralDep, PrincipalDep
-from speedledger.central.entrypoints.api.schemas import RADAR_ID_PATTERN, Millis
+from speedledger.central.entrypoints.api.schemas import (
+    PLATE_PATTERN,
+    RADAR_ID_PATTERN,
+    STRICT_BODY,
+    TEXT_PATTERN,
+    Millis,
+)
 from speedledger.central.entrypoints.api.security import GuardedRoute, requires
 from speedledger.central.errors import NotFound
 from speedledger.central.infractions.commands import (
@@ -33,22 +39,24 @@ from speedledger.central.ingest.queries import evidence_for_violation
 
 router = APIRouter(prefix="/api/v1/infractions", tags=["infractions"], route_class=GuardedRoute)
 
-InfractionId = Annotated[str, Path(min_length=1, max_length=64)]
+InfractionId = Annotated[str, Path(min_length=1, max_length=64, pattern=TEXT_PATTERN)]
 #: Seconds a client should wait before asking again for evidence that is still on its way.
 EVIDENCE_RETRY_S = 10
 NO_IMAGE = "the radar sent no image for this infraction"
 
 
 class StatusChangeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
 
-    reason: Annotated[str, Field(max_length=500)] = ""
+    reason: Annotated[str, Field(max_length=500, pattern=TEXT_PATTERN)] = ""
 
 
 class PaymentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
 
-    reference: Annotated[str, Field(max_length=200, description="Payment reference, e.g. the transaction id.")] = ""
+    reference: Annotated[
+        str, Field(max_length=200, pattern=TEXT_PATTERN, description="Payment reference, e.g. the transaction id.")
+    ] = ""
 
 
 def _infraction(central: CentralDep, infraction_id: str) -> InfractionDetail:
@@ -78,8 +86,15 @@ CSV = "text/csv"
 )
 def read_infractions(
     central: CentralDep,
-    plate: Annotated[str | None, Query(max_length=32, description="Normalised before matching.")] = None,
-    owner_id: Annotated[str | None, Query(max_length=64)] = None,
+    plate: Annotated[
+        str | None,
+        Query(
+            max_length=32,
+            pattern=PLATE_PATTERN,
+            description="Normalised before matching; needs a letter or digit.",
+        ),
+    ] = None,
+    owner_id: Annotated[str | None, Query(max_length=64, pattern=TEXT_PATTERN)] = None,
     radar_id: Annotated[str | None, Query(pattern=RADAR_ID_PATTERN)] = None,
     status: InfractionStatus | None = None,
     from_ms: Annotated[Millis | None, Query(description="Detected at or after (inclusive).")] = None,

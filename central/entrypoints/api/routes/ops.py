@@ -17,9 +17,10 @@ router = APIRouter(tags=["operations"])
     response_model=Health,
     responses={503: {"model": Health, "description": "The event store is unreachable."}},
 )
-def health(central: CentralDep) -> JSONResponse:
-    """Event store reachability, its head position and each projection's checkpoint and lag (events behind)."""
-    report = check_health(central)
+def health(central: CentralDep, request: Request) -> JSONResponse:
+    """Event store reachability, its head position, each projection's checkpoint and lag (events behind),
+    and whether the ingest holds its broker session (`degraded` when not, with the reason)."""
+    report = check_health(central, request.app.state.broker)
     return JSONResponse(status_code=503 if report.status == "unavailable" else 200, content=report.model_dump())
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from speedledger.central.auth import Permission
 from speedledger.central.entrypoints.api.deps import CentralDep
 from speedledger.central.entrypoints.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, paginate
+from speedledger.central.entrypoints.api.schemas import TEXT_PATTERN
 from speedledger.central.entrypoints.api.security import GuardedRoute, requires
 from speedledger.central.ingest.queries import list_quarantine
 
@@ -38,9 +39,9 @@ class QuarantinedMessage(BaseModel):
 @router.get("", response_model=Page[QuarantinedMessage], **requires(Permission.QUARANTINE_READ))
 def read_quarantine(
     central: CentralDep,
-    radar_id: Annotated[str | None, Query(max_length=64)] = None,
-    reason: Annotated[str | None, Query(max_length=32)] = None,
-    event_id: Annotated[str | None, Query(max_length=36)] = None,
+    radar_id: Annotated[str | None, Query(max_length=64, pattern=TEXT_PATTERN)] = None,
+    reason: Annotated[str | None, Query(max_length=32, pattern=TEXT_PATTERN)] = None,
+    event_id: Annotated[str | None, Query(max_length=36, pattern=TEXT_PATTERN)] = None,
     include_payload: bool = False,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=200)] = None,

@@ -6,12 +6,21 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from speedledger.central.auth import Permission
 from speedledger.central.entrypoints.api.deps import CentralDep, PrincipalDep
 from speedledger.central.entrypoints.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, paginate
-from speedledger.central.entrypoints.api.schemas import RADAR_ID_PATTERN, ErrorOut, Millis
+from speedledger.central.entrypoints.api.schemas import (
+    NAME_PATTERN,
+    PUBLIC_KEY_PATTERN,
+    RADAR_ID_PATTERN,
+    STRICT_BODY,
+    TEXT_PATTERN,
+    ErrorOut,
+    Millis,
+    WholeNumber,
+)
 from speedledger.central.entrypoints.api.security import GuardedRoute, requires
 from speedledger.central.errors import NotFound
 from speedledger.central.ingest.queries import list_liveness, radar_liveness
@@ -22,6 +31,7 @@ from speedledger.central.radars.commands import (
     RotateRadarKey,
     UpdateRadar,
 )
+from speedledger.central.radars.domain import MAX_LIMIT_KMH, MIN_LIMIT_KMH
 from speedledger.central.radars.metrology import DAY_MS, KINDS, MetrologyRecord
 from speedledger.central.radars.queries import RadarView, get_radar, list_radars, radars_due_for_verification
 
@@ -30,18 +40,18 @@ router = APIRouter(prefix="/api/v1/radars", tags=["radars"], route_class=Guarded
 RadarId = Annotated[str, Path(pattern=RADAR_ID_PATTERN, description="`[A-Za-z0-9-]{1,32}`")]
 Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
 Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
-SpeedLimit = Annotated[int, Field(ge=1, le=300)]
-PublicKey = Annotated[str, Field(min_length=1, max_length=64, description="Standard base64 of the raw 32-byte key.")]
+SpeedLimit = Annotated[int, Field(ge=MIN_LIMIT_KMH, le=MAX_LIMIT_KMH), WholeNumber]
+PublicKey = Annotated[str, Field(pattern=PUBLIC_KEY_PATTERN, description="Standard base64 of the raw 32-byte key.")]
 
 
 class MetrologyIn(BaseModel):
     """A certificate; a periodic verification covering a violation's detection time is needed for an infraction."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
 
     kind: Annotated[str, Field(description=f"One of {', '.join(KINDS)}.", pattern=f"^({'|'.join(KINDS)})$")]
-    approval_number: Annotated[str, Field(min_length=1, max_length=200)]
-    verifying_body: Annotated[str, Field(min_length=1, max_length=200)]
+    approval_number: Annotated[str, Field(min_length=1, max_length=200, pattern=NAME_PATTERN)]
+    verifying_body: Annotated[str, Field(min_length=1, max_length=200, pattern=NAME_PATTERN)]
     verified_at_ms: Millis
     valid_until_ms: Millis
     certificate_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the certificate.")]
@@ -51,10 +61,10 @@ class MetrologyIn(BaseModel):
 
 
 class RadarCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
 
     radar_id: Annotated[str, Field(pattern=RADAR_ID_PATTERN)]
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Annotated[str, Field(min_length=1, max_length=200, pattern=NAME_PATTERN)]
     latitude: Latitude
     longitude: Longitude
     speed_limit_kmh: SpeedLimit
@@ -67,9 +77,9 @@ class RadarCreate(BaseModel):
 class RadarPatch(BaseModel):
     """Only the fields given change. A limit or status change applies from `effective_at_ms` (default now)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
 
-    name: Annotated[str | None, Field(min_length=1, max_length=200)] = None
+    name: Annotated[str | None, Field(min_length=1, max_length=200, pattern=NAME_PATTERN)] = None
     latitude: Latitude | None = None
     longitude: Longitude | None = None
     speed_limit_kmh: SpeedLimit | None = None
@@ -78,7 +88,7 @@ class RadarPatch(BaseModel):
 
 
 class KeyAdd(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
 
     public_key: PublicKey
 
@@ -181,7 +191,7 @@ def revoke_key(
     key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")],
     central: CentralDep,
     principal: PrincipalDep,
-    reason: Annotated[str, Query(max_length=500)] = "",
+    reason: Annotated[str, Query(max_length=500, pattern=TEXT_PATTERN)] = "",
 ) -> RadarView:
     """Ingest rejects new messages signed with a revoked key; evidence signed earlier still verifies."""
     central.bus.handle(RevokeRadarKey(radar_id=radar_id, key_id=key_id, reason=reason, actor=principal.subject))

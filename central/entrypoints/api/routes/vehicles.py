@@ -5,39 +5,60 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from speedledger.central.auth import Permission
 from speedledger.central.entrypoints.api.deps import CentralDep, PrincipalDep
-from speedledger.central.entrypoints.api.schemas import Millis
+from speedledger.central.entrypoints.api.schemas import (
+    NAME_PATTERN,
+    PLATE_PATTERN,
+    STRICT_BODY,
+    TEXT_PATTERN,
+    Millis,
+    WholeNumber,
+)
 from speedledger.central.entrypoints.api.security import GuardedRoute, requires
 from speedledger.central.errors import NotFound
 from speedledger.central.registration.commands import RegisterVehicle, TransferOwnership
+from speedledger.central.registration.domain import MAX_FISCAL_POWER
 from speedledger.central.registration.queries import VehicleView, get_vehicle
 
 router = APIRouter(prefix="/api/v1/vehicles", tags=["vehicles"], route_class=GuardedRoute)
 
-Plate = Annotated[str, Path(min_length=1, max_length=32, description="Normalised on lookup: `ab-123-cd` is `AB123CD`.")]
-OwnerRef = Annotated[str, Field(min_length=1, max_length=64)]
+Plate = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=32,
+        pattern=PLATE_PATTERN,
+        description="Normalised on lookup: `ab-123-cd` is `AB123CD`.",
+    ),
+]
+OwnerRef = Annotated[str, Field(min_length=1, max_length=64, pattern=TEXT_PATTERN)]
 
 
 class VehicleCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
 
-    plate: Annotated[str, Field(min_length=1, max_length=32, description="Normalised (CONTRACT §3).")]
-    brand: Annotated[str, Field(min_length=1, max_length=100)]
-    model: Annotated[str, Field(min_length=1, max_length=100)]
-    fiscal_power: Annotated[int, Field(ge=1, le=1000)]
+    plate: Annotated[
+        str, Field(min_length=1, max_length=32, pattern=PLATE_PATTERN, description="Normalised (CONTRACT §3).")
+    ]
+    brand: Annotated[str, Field(min_length=1, max_length=100, pattern=NAME_PATTERN)]
+    model: Annotated[str, Field(min_length=1, max_length=100, pattern=NAME_PATTERN)]
+    fiscal_power: Annotated[int, Field(ge=1, le=MAX_FISCAL_POWER), WholeNumber]
     owner_id: OwnerRef
     #: Optional (an addition to CONTRACT §5): when the first ownership began, for registers migrated
     #: with their history and for the traffic simulator; default now.
     registered_at_ms: Annotated[
         Millis | None, Field(description="Start of the first ownership (Unix ms); default: now.")
     ] = None
+    foreign: Annotated[bool, Field(description="A foreign plate: skip the French SIV format check (AA-123-AA).")] = (
+        False
+    )
 
 
 class Transfer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
 
     owner_id: OwnerRef
     effective_at_ms: Millis
@@ -51,7 +72,13 @@ def _vehicle(central: CentralDep, plate: str) -> VehicleView:
     return vehicle
 
 
-@router.post("", status_code=201, response_model=VehicleView, **requires(Permission.VEHICLES_WRITE))
+@router.post(
+    "",
+    status_code=201,
+    response_model=VehicleView,
+    responses={404: {"description": "No such owner."}},
+    **requires(Permission.VEHICLES_WRITE),
+)
 def register_vehicle(
     body: VehicleCreate, central: CentralDep, principal: PrincipalDep, response: Response
 ) -> VehicleView:
