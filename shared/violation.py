@@ -18,6 +18,10 @@ MAX_SAFE_INT = 9_007_199_254_740_991
 DIRECTIONS = ("approaching", "receding")
 SIG_B64_LENGTH = 88  # base64 of 64 bytes, with "==" padding
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 _HEX = "0123456789abcdef"
 _UPPER_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 _RADAR_ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-"
@@ -71,7 +75,7 @@ def _is_printable(text: str) -> bool:
     return all(" " <= char <= "~" for char in text)
 
 
-def _is_plate(text: str) -> bool:
+def is_plate(text: str) -> bool:
     return len(text) <= 12 and _only(text, _UPPER_ALNUM)
 
 
@@ -100,7 +104,7 @@ STR_FIELDS = (
     ("event_id", is_event_id, "a lowercase 36-character UUID"),
     ("radar_id", is_radar_id, "1-32 characters of A-Z a-z 0-9 -"),
     ("direction", lambda text: text in DIRECTIONS, "approaching or receding"),
-    ("plate", _is_plate, "0-12 characters of A-Z 0-9"),
+    ("plate", is_plate, "0-12 characters of A-Z 0-9"),
     ("image_sha256", _is_image_sha256, "empty or 64 lowercase hex characters"),
     ("firmware", _is_firmware, "1-64 printable ASCII characters"),
     ("key_id", is_key_id, "16 lowercase hex characters"),
@@ -132,9 +136,23 @@ def validate(message: object, signed: bool = True) -> None:
 
     With `signed=False` (the radar, before signing) the `sig` field must be absent instead.
     """
+    check_fields(message, INT_FIELDS, STR_FIELDS, signed)
+
+
+def check_fields(
+    message: object,
+    int_fields: "tuple[tuple[str, int, int], ...]",
+    str_fields: "tuple[tuple[str, Callable[[str], bool], str], ...]",
+    signed: bool,
+) -> None:
+    """Raise ViolationError unless `message` holds every field of the two specs, extras as allowed.
+
+    The rule shared by every signed message (violations, passages): `int_fields` as (name, low, high),
+    `str_fields` as (name, check, wanted); `sig` must be absent when not `signed`.
+    """
     if not isinstance(message, dict):
         raise ViolationError("$", "the message must be a JSON object")
-    for name, low, high in INT_FIELDS:
+    for name, low, high in int_fields:
         if name not in message:
             raise ViolationError(name, "missing")
         value = message[name]
@@ -142,7 +160,7 @@ def validate(message: object, signed: bool = True) -> None:
             raise ViolationError(name, "must be an integer")
         if not low <= value <= high:
             raise ViolationError(name, "must be between " + str(low) + " and " + str(high))
-    for name, check, wanted in STR_FIELDS:
+    for name, check, wanted in str_fields:
         if name == "sig" and not signed:
             if name in message:
                 raise ViolationError(name, "must be absent before signing")
@@ -154,7 +172,8 @@ def validate(message: object, signed: bool = True) -> None:
             raise ViolationError(name, "must be a string")
         if not check(value):
             raise ViolationError(name, "must be " + wanted)
-    extras = [name for name in message if name not in FIELDS]
+    known = [name for name, _, _ in int_fields] + [name for name, _, _ in str_fields]
+    extras = [name for name in message if name not in known]
     if len(extras) > MAX_EXTRA_FIELDS:
         raise ViolationError("$", "too many unknown fields")
     for name in extras:

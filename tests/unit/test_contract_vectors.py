@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from speedledger.shared import canonical, keys, plates
+from speedledger.shared import canonical, keys, passage, plates
 
 
 def test_violation_canonical_bytes(contract_vectors: dict[str, Any]) -> None:
@@ -66,3 +66,15 @@ def test_plate_normalisation(raw: str, normalised: str) -> None:
 )
 def test_french_siv_format(plate: str, valid: bool) -> None:
     assert plates.is_french_siv(plate) is valid
+
+
+def test_passage_canonical_bytes_and_signature(contract_vectors: dict[str, Any]) -> None:
+    expected = contract_vectors["passage_canonical_bytes_ascii"].encode()
+    unsigned, signed = contract_vectors["passage_unsigned"], contract_vectors["passage_signed"]
+    assert canonical.dumps(unsigned) == expected
+    assert canonical.signing_bytes(signed) == expected
+    passage.validate(unsigned, signed=False)
+    passage.validate(signed)
+    secret = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(contract_vectors["ed25519_secret_key_hex"]))
+    assert keys.b64encode(secret.sign(expected)) == signed["sig"]
+    assert keys.key_id(secret.public_key().public_bytes_raw()) == signed["key_id"]

@@ -1,0 +1,1 @@
+"""Sections: average-speed control between an entry and an exit radar (CONTRACT section 6)."""
