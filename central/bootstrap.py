@@ -48,6 +48,8 @@ from speedledger.central.registration.handlers import HANDLERS as REGISTRATION_H
 from speedledger.central.registration.keyvault import SqlKeyVault, default_keys_url, keys_engine
 from speedledger.central.registration.personal_data import KeyVault, PersonalDataCipher
 from speedledger.central.registration.projection import RegistrationProjection
+from speedledger.central.sections.handlers import HANDLERS as SECTION_HANDLERS
+from speedledger.central.sections.projection import SectionsProjection
 from speedledger.central.settings_checks import broker_url, database_url, fine_schedule, http_address
 from speedledger.shared import topics
 
@@ -238,6 +240,7 @@ def build_projections(store: EventStore, vault: KeyVault, schedule: FineSchedule
     # its appends (and PostgreSQL's append lock) come just before the commit.
     return [
         RadarsProjection(),
+        SectionsProjection(),
         RegistrationProjection(),
         InfractionsProjection(),
         EvidenceProjection(),
@@ -281,7 +284,12 @@ def bootstrap(
     dependencies = {"store": store, "vault": vault, "clock": clock}
     handlers: dict[type[Command], Callable[[Any], Any]] = {
         command: _bind(handler, dependencies)
-        for command, handler in {**RADAR_HANDLERS, **REGISTRATION_HANDLERS, **INFRACTION_HANDLERS}.items()
+        for command, handler in {
+            **RADAR_HANDLERS,
+            **SECTION_HANDLERS,
+            **REGISTRATION_HANDLERS,
+            **INFRACTION_HANDLERS,
+        }.items()
     }
     bus = MessageBus(handlers, after_handle=runner.catch_up_to_now if read_your_writes else None)
     return Central(

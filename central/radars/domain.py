@@ -173,7 +173,7 @@ def register(command: RegisterRadar, state: RadarState | None, now_ms: int) -> l
         raise Conflict(f"radar {command.radar_id} is already registered")
     name = _name(command.name)
     _position(command.latitude, command.longitude)
-    _limit(command.speed_limit_kmh)
+    check_speed_limit(command.speed_limit_kmh)
     raw = parse_public_key(command.public_key)
     records = [_metrology_recorded(command.radar_id, record, now_ms) for record in command.metrology]
     return [
@@ -210,8 +210,8 @@ def update(command: UpdateRadar, state: RadarState | None, now_ms: int) -> list[
             )
         )
     if command.speed_limit_kmh is not None and command.speed_limit_kmh != radar.speed_limit_kmh:
-        _limit(command.speed_limit_kmh)
-        _effective(effective_at_ms, radar.speed_limits, now_ms)
+        check_speed_limit(command.speed_limit_kmh)
+        check_effective_at(effective_at_ms, radar.speed_limits, now_ms)
         events.append(
             SpeedLimitChanged(
                 radar_id=radar.radar_id,
@@ -223,7 +223,7 @@ def update(command: UpdateRadar, state: RadarState | None, now_ms: int) -> list[
     if command.status is not None and command.status != radar.status:
         if command.status not in RADAR_STATUSES:
             raise Invalid(f"status must be one of {', '.join(RADAR_STATUSES)}")
-        _effective(effective_at_ms, radar.statuses, now_ms)
+        check_effective_at(effective_at_ms, radar.statuses, now_ms)
         events.append(
             RadarStatusChanged(
                 radar_id=radar.radar_id,
@@ -302,14 +302,16 @@ def _position(latitude: float, longitude: float) -> None:
         raise Invalid("latitude must be within ±90 and longitude within ±180 degrees")
 
 
-def _limit(speed_limit_kmh: int) -> None:
+def check_speed_limit(speed_limit_kmh: int) -> None:
+    """Invalid unless a whole number of km/h within what radars and sections accept."""
     if isinstance(speed_limit_kmh, bool) or not isinstance(speed_limit_kmh, int):
         raise Invalid("speed_limit_kmh must be an integer")
     if not MIN_LIMIT_KMH <= speed_limit_kmh <= MAX_LIMIT_KMH:
         raise Invalid(f"speed_limit_kmh must be between {MIN_LIMIT_KMH} and {MAX_LIMIT_KMH}")
 
 
-def _effective(effective_at_ms: int, timeline: Timeline, now_ms: int) -> None:
+def check_effective_at(effective_at_ms: int, timeline: Timeline, now_ms: int) -> None:
+    """A change to `timeline` may not take effect in the future nor before its last change."""
     if effective_at_ms > now_ms:
         raise Invalid("effective_at_ms cannot be in the future")
     if effective_at_ms < timeline.last_change_ms:

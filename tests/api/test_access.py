@@ -23,6 +23,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "rest.md"
 #: Values for path parameters; the resources need not exist (an allowed role then gets 404 or 422).
 PATH_VALUES = {
     "radar_id": "R-404",
+    "section_id": "S-404",
     "key_id": "0123456789abcdef",
     "owner_id": "no-such-owner",
     "plate": "AB123CD",

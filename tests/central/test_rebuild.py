@@ -12,6 +12,7 @@ from speedledger.central.infractions.domain import infraction_id_for
 from speedledger.central.projections.readmodel import TableProjection
 from speedledger.central.radars.commands import RevokeRadarKey, RotateRadarKey, UpdateRadar
 from speedledger.central.registration.commands import EraseOwner, TransferOwnership
+from speedledger.central.sections.commands import ChangeSectionLimit, CreateSection
 from tests.central.conftest import HOUR, T0, FakeClock, Radar, World, make_central
 
 
@@ -30,6 +31,10 @@ def _populate(central: Central, clock: FakeClock) -> None:
     clock.advance(HOUR)
     central.bus.handle(TransferOwnership(plate="GZ123QK", owner_id=bob, effective_at_ms=T0 + HOUR))
     central.bus.handle(UpdateRadar(radar_id="R1", speed_limit_kmh=70, name="renamed"))
+    central.bus.handle(
+        CreateSection(section_id="S1", entry_radar_id="R1", exit_radar_id="R2", distance_m=5000, speed_limit_kmh=70)
+    )
+    central.bus.handle(ChangeSectionLimit(section_id="S1", speed_limit_kmh=50))
     rotated = Radar("R1")
     central.bus.handle(RotateRadarKey(radar_id="R1", public_key=rotated.public_key))
     central.bus.handle(RevokeRadarKey(radar_id="R1", key_id=radar.key_id, reason="lost"))
@@ -52,7 +57,7 @@ def test_rebuild_gives_identical_rows(database_url: str, clock: FakeClock) -> No
     try:
         _populate(central, clock)
         projections = [p for p in central.projections if isinstance(p, TableProjection)]
-        assert {p.name for p in projections} >= {"radars", "registration", "infractions"}
+        assert {p.name for p in projections} >= {"radars", "sections", "registration", "infractions"}
         live = {table.name: _rows(central, table) for p in projections for table in p.tables}
         assert all(live.values()), {name: len(rows) for name, rows in live.items()}
         head = central.store.last_position()

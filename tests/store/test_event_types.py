@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,7 @@ from speedledger.central.infractions.events import INFRACTION_EVENTS
 from speedledger.central.messages import Command, Event, EventTypes
 from speedledger.central.radars.events import RADAR_EVENTS
 from speedledger.central.registration.events import REGISTRATION_EVENTS
+from speedledger.central.sections.events import SECTION_EVENTS
 
 #: What every existing database holds: these names must keep decoding for ever.
 STORED_NAMES = {
@@ -26,6 +28,7 @@ STORED_NAMES = {
         "RadarKeyRevoked",
         "MetrologyRecorded",
     },
+    "sections": {"SectionCreated", "SectionLimitChanged"},
     "registration": {"OwnerRegistered", "OwnerErased", "VehicleRegistered", "OwnershipTransferred"},
     "infractions": {
         "ViolationRecorded",
@@ -38,7 +41,12 @@ STORED_NAMES = {
         "InfractionIdentified",
     },
 }
-CONTEXTS = {"radars": RADAR_EVENTS, "registration": REGISTRATION_EVENTS, "infractions": INFRACTION_EVENTS}
+CONTEXTS = {
+    "radars": RADAR_EVENTS,
+    "sections": SECTION_EVENTS,
+    "registration": REGISTRATION_EVENTS,
+    "infractions": INFRACTION_EVENTS,
+}
 
 
 @pytest.mark.parametrize("context", CONTEXTS)
@@ -47,8 +55,8 @@ def test_every_stored_name_still_decodes(context: str) -> None:
 
 
 def test_no_two_contexts_share_a_stored_name() -> None:
-    radars, registration, infractions = (types.names for types in CONTEXTS.values())
-    assert not (radars & registration or radars & infractions or registration & infractions)
+    for one, other in itertools.combinations(CONTEXTS.values(), 2):
+        assert not one.names & other.names
 
 
 # Release 1 stored `SpeedMeasured(kmh)`.

@@ -29,6 +29,7 @@ from speedledger.central.entrypoints.api.routes import (
     owners,
     quarantine,
     radars,
+    sections,
     vehicles,
 )
 from speedledger.central.entrypoints.api.security import bearer_scheme
@@ -45,6 +46,7 @@ see docs/rest.md. Errors are JSON `{"detail": ...}`: 401 without a valid token, 
 
 TAGS = [
     {"name": "radars", "description": "Radar fleet: registration, settings, signing keys, liveness."},
+    {"name": "sections", "description": "Average-speed sections between an entry and an exit radar."},
     {"name": "owners", "description": "Vehicle owners; personal data is erasable."},
     {"name": "vehicles", "description": "Vehicles and their ownership history."},
     {"name": "infractions", "description": "Infractions with fines, points, status and evidence."},
@@ -55,6 +57,7 @@ TAGS = [
 
 API_ROUTERS = (
     radars.router,
+    sections.router,
     config_key.router,
     dismissals.router,
     owners.router,

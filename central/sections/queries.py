@@ -1,0 +1,59 @@
+"""Read side of the sections context: plain functions over a SQLAlchemy connection, returning API schemas."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Connection, Table, select, true
+
+from speedledger.central.radars.queries import SpeedLimitPeriod
+from speedledger.central.sections.domain import max_travel_ms
+from speedledger.central.sections.projection import section_speed_limits, sections
+
+
+class SectionView(BaseModel):
+    section_id: str
+    entry_radar_id: str
+    exit_radar_id: str
+    distance_m: int
+    speed_limit_kmh: int
+    #: The pairing window: an exit later than this after the entry is not paired with it.
+    max_travel_ms: int
+    created_at_ms: int
+    updated_at_ms: int
+    speed_limit_history: list[SpeedLimitPeriod]
+
+
+def list_sections(conn: Connection) -> list[SectionView]:
+    """Every section with its limit history (two queries, whatever the number of sections)."""
+    return _views(conn, None)
+
+
+def get_section(conn: Connection, section_id: str) -> SectionView | None:
+    views = _views(conn, section_id)
+    return views[0] if views else None
+
+
+def _views(conn: Connection, section_id: str | None) -> list[SectionView]:
+    def only(table: Table) -> ColumnElement[bool]:
+        return true() if section_id is None else table.c.section_id == section_id
+
+    rows = conn.execute(select(sections).where(only(sections)).order_by(sections.c.section_id)).mappings().all()
+    limits: dict[str, list[SpeedLimitPeriod]] = defaultdict(list)
+    for limit in conn.execute(
+        select(section_speed_limits)
+        .where(only(section_speed_limits))
+        .order_by(section_speed_limits.c.effective_from_ms)
+    ).mappings():
+        limits[limit["section_id"]].append(SpeedLimitPeriod.model_validate(dict(limit)))
+    return [
+        SectionView.model_validate(
+            {
+                **row,
+                "max_travel_ms": max_travel_ms(row["distance_m"]),
+                "speed_limit_history": limits[row["section_id"]],
+            }
+        )
+        for row in rows
+    ]

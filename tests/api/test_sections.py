@@ -1,0 +1,87 @@
+"""Sections over HTTP: create, read, page, change the limit; conflicts, unknown radars and bad input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from speedledger.central.auth import Role
+from tests.api.conftest import Tokens
+from tests.api.factories import RadarKey, radar_body
+
+
+def section_body(section_id: str = "A7-S1", **changes: Any) -> dict[str, Any]:
+    body = {
+        "section_id": section_id,
+        "entry_radar_id": "FR-A7-201",
+        "exit_radar_id": "FR-A7-202",
+        "distance_m": 10_000,
+        "speed_limit_kmh": 110,
+    }
+    return {**body, **changes}
+
+
+def register_radars(client: TestClient, tokens: Tokens) -> None:
+    for radar_id in ("FR-A7-201", "FR-A7-202"):
+        response = client.post(
+            "/api/v1/radars", json=radar_body(radar_id, RadarKey(), 130), headers=tokens.headers(Role.OPERATOR)
+        )
+        assert response.status_code == 201, response.text
+
+
+def test_create_read_and_change_the_limit(client: TestClient, tokens: Tokens) -> None:
+    register_radars(client, tokens)
+    created = client.post("/api/v1/sections", json=section_body(), headers=tokens.headers(Role.OPERATOR))
+    assert created.status_code == 201, created.text
+    assert created.headers["location"] == "/api/v1/sections/A7-S1"
+    section = created.json()
+    assert {key: section[key] for key in section_body()} == section_body()
+    assert [period["speed_limit_kmh"] for period in section["speed_limit_history"]] == [110]
+
+    read = client.get("/api/v1/sections/A7-S1", headers=tokens.headers(Role.AGENCY))
+    assert read.status_code == 200
+    assert read.json() == section
+
+    changed = client.patch(
+        "/api/v1/sections/A7-S1", json={"speed_limit_kmh": 90}, headers=tokens.headers(Role.OPERATOR)
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["speed_limit_kmh"] == 90
+    assert [period["speed_limit_kmh"] for period in changed.json()["speed_limit_history"]] == [110, 90]
+
+
+def test_list_is_paged_by_cursor(client: TestClient, tokens: Tokens) -> None:
+    register_radars(client, tokens)
+    ids = ["S-3", "S-1", "S-2"]
+    for section_id in ids:
+        client.post("/api/v1/sections", json=section_body(section_id), headers=tokens.headers(Role.ADMIN))
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = client.get("/api/v1/sections", params=params, headers=tokens.headers(Role.OPERATOR)).json()
+        seen += [section["section_id"] for section in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == sorted(ids)
+
+
+def test_errors_are_json(client: TestClient, tokens: Tokens) -> None:
+    headers = tokens.headers(Role.OPERATOR)
+    unknown_radar = client.post("/api/v1/sections", json=section_body(), headers=headers)
+    assert unknown_radar.status_code == 404
+    assert "FR-A7-201" in unknown_radar.json()["detail"]
+    register_radars(client, tokens)
+    same_radar = client.post("/api/v1/sections", json=section_body(exit_radar_id="FR-A7-201"), headers=headers)
+    assert same_radar.status_code == 422
+    assert "different" in same_radar.json()["detail"]
+    too_short = client.post("/api/v1/sections", json=section_body(distance_m=5), headers=headers)
+    assert too_short.status_code == 422
+    assert client.post("/api/v1/sections", json=section_body(), headers=headers).status_code == 201
+    again = client.post("/api/v1/sections", json=section_body(), headers=headers)
+    assert again.status_code == 409
+    missing = client.get("/api/v1/sections/nope", headers=headers)
+    assert missing.status_code == 404
+    assert missing.json() == {"detail": "section 'nope' not found"}
