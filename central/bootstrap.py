@@ -33,10 +33,12 @@ from speedledger.central.infractions.process_manager import InfractionProcessMan
 from speedledger.central.infractions.projection import InfractionsProjection
 from speedledger.central.infractions.violations import violation_recorded
 from speedledger.central.ingest.config_push import ConfigKey
+from speedledger.central.ingest.kinds import PASSAGE, VIOLATION
 from speedledger.central.ingest.projection import EvidenceProjection
 from speedledger.central.ingest.service import Ingest
 from speedledger.central.ingest.settings import CONFIG_KEY_FILE, DEFAULT_CLIENT_ID, IngestLimits, IngestSettings
 from speedledger.central.ingest.tables import create_tables as create_ingest_tables
+from speedledger.central.ingest.writer import RecordBuilders
 from speedledger.central.messagebus import MessageBus
 from speedledger.central.messages import Clock, Command
 from speedledger.central.projections.port import Projection
@@ -49,6 +51,7 @@ from speedledger.central.registration.keyvault import SqlKeyVault, default_keys_
 from speedledger.central.registration.personal_data import KeyVault, PersonalDataCipher
 from speedledger.central.registration.projection import RegistrationProjection
 from speedledger.central.sections.handlers import HANDLERS as SECTION_HANDLERS
+from speedledger.central.sections.passages import passage_recorded
 from speedledger.central.sections.projection import SectionsProjection
 from speedledger.central.settings_checks import broker_url, database_url, fine_schedule, http_address
 from speedledger.shared import topics
@@ -56,6 +59,8 @@ from speedledger.shared import topics
 log = logging.getLogger(__name__)
 
 DEFAULT_DB = "sqlite:///speedledger.db"
+#: The event recording each kind of signed radar message the ingest takes.
+RECORD_BUILDERS: RecordBuilders = {VIOLATION.name: violation_recorded, PASSAGE.name: passage_recorded}
 DEFAULT_HTTP = "127.0.0.1:8000"
 #: The agency's time zone: the dashboard shows every time in it (SPEEDLEDGER_TIMEZONE).
 DEFAULT_TIMEZONE = "Europe/Paris"
@@ -319,7 +324,7 @@ def build_ingest(central: Central, settings: IngestSettings | None = None) -> In
         store,
         settings,
         radars=partial(load_radar, store),
-        record=violation_recorded,
+        records=RECORD_BUILDERS,
         config_key=ConfigKey.load_or_create(settings.config_key_path, create=settings.create_config_key),
         rule=central.fine_schedule.retained_rule,
     )

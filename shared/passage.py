@@ -6,9 +6,15 @@ an exit passage. Same rules as a violation (`shared/violation.py`, whose field c
 """
 
 from speedledger.shared import violation
-from speedledger.shared.violation import MAX_SAFE_INT, MIN_DETECTED_AT_MS, SCHEMA_VERSION, ViolationError
+from speedledger.shared.violation import (
+    MAX_PAYLOAD_BYTES,
+    MAX_SAFE_INT,
+    MIN_DETECTED_AT_MS,
+    SCHEMA_VERSION,
+    ViolationError,
+)
 
-__all__ = ["FIELDS", "MAX_CLOCK_UNCERTAINTY_MS", "ViolationError", "validate"]
+__all__ = ["FIELDS", "MAX_CLOCK_UNCERTAINTY_MS", "MAX_PAYLOAD_BYTES", "ViolationError", "validate"]
 
 #: Largest clock error bound a radar may report: beyond a minute its time is not worth pairing.
 MAX_CLOCK_UNCERTAINTY_MS = 60_000

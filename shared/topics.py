@@ -19,6 +19,11 @@ def violations(radar_id: str) -> str:
     return radar_topic(radar_id, "violations")
 
 
+def passages(radar_id: str) -> str:
+    """Section control (CONTRACT section 6)."""
+    return radar_topic(radar_id, "passages")
+
+
 def evidence(radar_id: str, event_id: str) -> str:
     return radar_topic(radar_id, "evidence/" + event_id)
 

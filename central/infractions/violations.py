@@ -33,6 +33,16 @@ class SignatureRejected(ValueError):
 PAYLOAD_METADATA = "payload_b64"
 
 
+def with_received_payload(
+    message: Mapping[str, Any], metadata: Mapping[str, Any] | None, payload: bytes | None
+) -> Mapping[str, Any] | None:
+    """`metadata` plus the bytes as received (base64, `PAYLOAD_METADATA`) when they are not the message's
+    canonical JSON, so an export can give a signed radar message exactly as received."""
+    if payload is not None and payload != canonical.dumps(dict(message)):
+        return {**(metadata or {}), PAYLOAD_METADATA: keys.b64encode(payload)}
+    return metadata
+
+
 def violation_recorded(
     message: Mapping[str, Any],
     received_at_ms: int,
@@ -46,8 +56,7 @@ def violation_recorded(
     kept there too (base64, `PAYLOAD_METADATA`) when the radar did not send canonical JSON, so evidence
     exports give the bytes exactly as received (`received_payload`).
     """
-    if payload is not None and payload != canonical.dumps(dict(message)):
-        metadata = {**(metadata or {}), PAYLOAD_METADATA: keys.b64encode(payload)}
+    metadata = with_received_payload(message, metadata, payload)
     event = ViolationRecorded(message=dict(message), received_at_ms=received_at_ms, key_id=str(message["key_id"]))
     return violation_stream(str(message["radar_id"]), int(message["seq"])), to_new_event(
         event, metadata, event_id=str(message["event_id"])

@@ -1,9 +1,10 @@
 """Everything decided about one arriving message before it touches the database (CPU only).
 
-`check_violation` runs the contract's checks in order: size, strict JSON, field spec, topic/radar
-match, radar known, key known and not revoked, Ed25519 signature over the canonical bytes, clock
-skew. What passes becomes an append request for `ViolationRecorded`; what fails a `Rejected` with a
-stable reason. Store-side checks (duplicate event_id, seq reuse) happen at append time.
+`check_signed` runs the contract's checks on a violation or a passage (`kinds.py`), in order: size,
+strict JSON, field spec, topic/radar match, radar known, key known and not revoked, Ed25519 signature
+over the canonical bytes, clock skew. What passes becomes an append request for its recorded event
+(`ViolationRecorded`, `PassageRecorded`); what fails a `Rejected` with a stable reason. Store-side
+checks (duplicate event_id, seq reuse) happen at append time.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 
-from speedledger.central.ingest.parse import Rejected, decode_violation
+from speedledger.central.ingest.kinds import VIOLATION, SignedKind
+from speedledger.central.ingest.parse import Rejected, decode_signed
 from speedledger.central.ingest.reasons import Reason
 from speedledger.central.radars.lookup import RadarKey, RadarState
 from speedledger.shared import keys
@@ -26,7 +28,7 @@ RadarLookup = Callable[[str], RadarState | None]
 
 @dataclass(frozen=True)
 class Verified:
-    """A violation that passed every check; `revoked_key` marks one signed by a since-revoked key.
+    """A signed message of `kind` that passed every check; `revoked_key` marks one signed by a since-revoked key.
 
     Such a message is only answered `duplicate` when its event_id is already recorded (a re-send of
     something accepted before the revocation); otherwise it is rejected as `revoked_key`.
@@ -34,10 +36,11 @@ class Verified:
 
     message: dict[str, Any]
     revoked_key: bool = False
+    kind: SignedKind = VIOLATION
 
 
 def signing_bytes(message: dict[str, Any]) -> bytes:
-    """The canonical bytes of a message that passed `violation.validate`, without `sig`.
+    """The canonical bytes of a message that passed its field spec (`kinds.py`), without `sig`.
 
     For such a message (integers, and strings of printable ASCII only) the standard library's
     sorted, compact, ASCII JSON is byte for byte `shared.canonical.signing_bytes`, at a tenth of the
@@ -56,11 +59,11 @@ def signature_verifies(public_key: bytes, message: dict[str, Any]) -> bool:
     return True
 
 
-def check_violation(
-    topic_radar_id: str, payload: bytes, received_at_ms: int, radar: RadarLookup, max_skew_ms: int
+def check_signed(
+    kind: SignedKind, topic_radar_id: str, payload: bytes, received_at_ms: int, radar: RadarLookup, max_skew_ms: int
 ) -> Verified:
     """Raise Rejected, or return the verified message."""
-    message = decode_violation(payload)
+    message = decode_signed(payload, kind)
     event_id, seq = message["event_id"], message["seq"]
     if message["radar_id"] != topic_radar_id:
         raise Rejected(Reason.TOPIC_MISMATCH, f"message radar_id {message['radar_id']!r} on this topic", event_id, seq)
@@ -73,9 +76,9 @@ def check_violation(
     if not signature_verifies(key.public_key, message):
         reason = Reason.REVOKED_KEY if key.revoked else Reason.BAD_SIGNATURE
         raise Rejected(reason, f"the signature does not verify with key {key.key_id}", event_id, seq)
-    skew = message["detected_at_ms"] - received_at_ms
+    skew = message[kind.time_field] - received_at_ms
     if skew > max_skew_ms:
         raise Rejected(
-            Reason.CLOCK_SKEW, f"detected_at_ms {skew} ms ahead of central (max {max_skew_ms})", event_id, seq
+            Reason.CLOCK_SKEW, f"{kind.time_field} {skew} ms ahead of central (max {max_skew_ms})", event_id, seq
         )
-    return Verified(message, revoked_key=key.revoked)
+    return Verified(message, revoked_key=key.revoked, kind=kind)

@@ -1,9 +1,9 @@
 """What an arriving message is and what should become of it, decided before any database write.
 
-`classify` reads the topic: a violation goes through every check of `checks.check_violation`;
+`classify` reads the topic: a violation or a passage goes through every check of `checks.check_signed`;
 evidence must name a lowercase UUID, stay within the size limit, be a JPEG and come from a
 registered radar; a status (a radar's or a central worker's) must be well formed; any other topic
-is refused. The outcome is what the batch writer stores: a `Verified` violation, a `Rejected`
+is refused. The outcome is what the batch writer stores: a `Verified` violation or passage, a `Rejected`
 message with its reason, an `EvidenceImage` or a `Status`. Radars come from a lookup the pipeline
 has filled for the batch, so classifying is CPU work only and may run on several threads.
 """
@@ -14,7 +14,8 @@ import hashlib
 import logging
 from dataclasses import dataclass, replace
 
-from speedledger.central.ingest.checks import RadarLookup, Verified, check_violation
+from speedledger.central.ingest.checks import RadarLookup, Verified, check_signed
+from speedledger.central.ingest.kinds import BY_TOPIC
 from speedledger.central.ingest.mqtt import Received
 from speedledger.central.ingest.parse import Rejected, decode_json_object, topic_parts
 from speedledger.central.ingest.reasons import Reason
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 #: First topic segment after the radar id -> kind of message (metrics label, ack or not).
-_KINDS = {"violations": "violation", "evidence": "evidence", "status": "status"}
+_KINDS = {"evidence": "evidence", "status": "status", **{topic: kind.name for topic, kind in BY_TOPIC.items()}}
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class Status:
 @dataclass(frozen=True)
 class Checked:
     received: Received
-    kind: str  # "violation", "evidence", "status"
+    kind: str  # "violation", "passage", "evidence", "status"
     radar_id: str | None  # from the topic
     outcome: Verified | Rejected | EvidenceImage | Status | None  # None: nothing to do (cleared retained)
     #: The topic's radar is registered: only then does a message count as the radar being seen.
@@ -73,9 +74,12 @@ def _classify(received: Received, radar: RadarLookup, limits: IngestLimits) -> C
     except Rejected as rejected:
         return Checked(received, "status" if topic.startswith(topics.CENTRAL_ROOT) else "unknown", None, rejected)
     try:
-        if rest == ["violations"]:
-            verified = check_violation(radar_id, received.payload, received.received_at_ms, radar, limits.max_skew_ms)
-            return Checked(received, "violation", radar_id, verified)
+        if len(rest) == 1 and rest[0] in BY_TOPIC:
+            kind = BY_TOPIC[rest[0]]
+            verified = check_signed(
+                kind, radar_id, received.payload, received.received_at_ms, radar, limits.max_skew_ms
+            )
+            return Checked(received, kind.name, radar_id, verified)
         if len(rest) == 2 and rest[0] == "evidence":
             return Checked(received, "evidence", radar_id, _evidence(radar_id, rest[1], received, radar, limits))
         if rest == ["status"]:

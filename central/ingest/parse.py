@@ -1,10 +1,11 @@
-"""Strict decoding of what arrives on the wire, before any field rule (shared/violation.py) applies."""
+"""Strict decoding of what arrives on the wire, before any field rule (shared/violation.py, passage.py) applies."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from speedledger.central.ingest.kinds import VIOLATION, SignedKind
 from speedledger.central.ingest.reasons import Reason
 from speedledger.shared import topics, violation
 
@@ -48,13 +49,18 @@ def decode_json_object(payload: bytes) -> dict[str, Any]:
 
 def decode_violation(payload: bytes) -> dict[str, Any]:
     """A validated v1 violation from raw bytes, or Rejected with a stable reason."""
+    return decode_signed(payload, VIOLATION)
+
+
+def decode_signed(payload: bytes, kind: SignedKind) -> dict[str, Any]:
+    """A validated v1 message of `kind` from raw bytes, or Rejected with a stable reason."""
     if len(payload) > violation.MAX_PAYLOAD_BYTES:
         raise Rejected(Reason.OVERSIZED, f"{len(payload)} bytes > {violation.MAX_PAYLOAD_BYTES}")
     message = decode_json_object(payload)
     event_id = message.get("event_id")
     seq = message.get("seq")
     try:
-        violation.validate(message)
+        kind.validate(message)
     except violation.ViolationError as error:
         raise Rejected(
             Reason.INVALID_FIELD,

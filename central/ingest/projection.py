@@ -1,7 +1,8 @@
-"""Projection of `ViolationRecorded` into `ingest_evidence_expected`: which image each violation signed.
+"""Projection of `ViolationRecorded` and `PassageRecorded` into `ingest_evidence_expected`: which image
+each violation or passage signed.
 
 With the evidence blobs (stored by SHA-256 whenever they arrive) this matches an image to its
-violation whichever came first, and shows the violations whose image never arrived.
+message whichever came first, and shows the messages whose image never arrived.
 """
 
 from __future__ import annotations
@@ -9,22 +10,23 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from speedledger.central.eventstore.port import RecordedEvent
-from speedledger.central.infractions.events import INFRACTION_EVENTS, ViolationRecorded
+from speedledger.central.infractions.events import ViolationRecorded
 from speedledger.central.ingest.sql import upsert
 from speedledger.central.ingest.tables import evidence_expected
-from speedledger.central.messages import Event
+from speedledger.central.messages import Event, EventTypes
 from speedledger.central.projections.readmodel import TableProjection
+from speedledger.central.sections.events import PassageRecorded
 
 
 class EvidenceProjection(TableProjection):
     name = "ingest_evidence"
-    event_types = INFRACTION_EVENTS
+    event_types = EventTypes([ViolationRecorded, PassageRecorded])
 
     def __init__(self) -> None:
         super().__init__([evidence_expected])
 
     def handle(self, conn: Connection, event: Event, recorded: RecordedEvent) -> None:
-        if isinstance(event, ViolationRecorded):
+        if isinstance(event, ViolationRecorded | PassageRecorded):
             message = event.message
             upsert(
                 conn,

@@ -1,7 +1,7 @@
 """The ingest as one start/stop-able part of central: MQTT session + pipeline + config push.
 
-`central/bootstrap.py` builds it (`build_ingest`) with the radar lookup, the violation's event
-and the config key; `start()` and `stop()` it next to the REST API and the projection runner
+`central/bootstrap.py` builds it (`build_ingest`) with the radar lookup, the events recording a
+violation and a passage, and the config key; `start()` and `stop()` it next to the REST API and the projection runner
 (docs/mqtt.md).
 """
 
@@ -14,7 +14,7 @@ from speedledger.central.ingest.config_push import ConfigKey, ConfigPublisher
 from speedledger.central.ingest.mqtt import MqttSession, now_ms
 from speedledger.central.ingest.pipeline import Pipeline
 from speedledger.central.ingest.settings import IngestSettings
-from speedledger.central.ingest.writer import RecordBuilder
+from speedledger.central.ingest.writer import RecordBuilders
 from speedledger.shared import canonical
 from speedledger.shared.broker import BrokerAddress
 from speedledger.shared.retained_speed import RetainedSpeedRule
@@ -31,7 +31,7 @@ class Ingest:
         settings: IngestSettings,
         *,
         radars: RadarLookup,
-        record: RecordBuilder,
+        records: RecordBuilders,
         config_key: ConfigKey,
         rule: RetainedSpeedRule,
     ) -> None:
@@ -46,7 +46,7 @@ class Ingest:
             will=(settings.status_topic, _status("offline")),
             on_connected=self._connected,
         )
-        self.pipeline = Pipeline(store, radars, self.session, record, settings.limits)
+        self.pipeline = Pipeline(store, radars, self.session, records, settings.limits)
         self.configs = ConfigPublisher(store, self.config_key, self._publish_retained, rule=rule)
 
     def _connected(self) -> None:

@@ -50,6 +50,7 @@ class IngestSettings:
         return [
             shared + topics.violations("+"),
             shared + topics.evidence("+", "+"),
+            shared + topics.passages("+"),
             topics.status("+"),
             topics.central_status("+"),
         ]

@@ -1,17 +1,17 @@
 """The commit stage's transaction: what a checked batch writes, and the acks it owes once committed.
 
 `BatchWriter.write(batch)` writes the whole batch in ONE store transaction (the port's unit of work)
-and ONE append (`tx.append_batch`): each verified violation appended as `ViolationRecorded`
-(NO_STREAM on `violation-{radar_id}-{seq}`, store event_id = message event_id), answered `accepted`,
-`duplicate` or refused when the store says its event_id or seq was already used; each refusal kept in
-the quarantine; evidence images stored (or quarantined when they do not match what their violation
-signed); liveness rows. It returns the
+and ONE append (`tx.append_batch`): each verified violation or passage appended as `ViolationRecorded`
+or `PassageRecorded` (NO_STREAM on `violation-{radar_id}-{seq}`, the radar's one seq counter; store
+event_id = message event_id), answered `accepted`, `duplicate` or refused when the store says its
+event_id or seq was already used; each refusal kept in the quarantine; evidence images stored (or
+quarantined when they do not match what their message signed); liveness rows. It returns the
 acks to publish and the metric labels to count; the pipeline does both only after the commit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -28,15 +28,23 @@ from speedledger.central.eventstore.port import (
 from speedledger.central.ingest import rows
 from speedledger.central.ingest.checks import Verified
 from speedledger.central.ingest.classify import Checked, EvidenceImage, Status
+from speedledger.central.ingest.kinds import SIGNED_KINDS
+from speedledger.central.ingest.mqtt import Received
 from speedledger.central.ingest.parse import Rejected
 from speedledger.central.ingest.reasons import Reason
 from speedledger.shared import canonical, topics, violation
 
 
 class RecordBuilder(Protocol):
-    """Builds the (stream_id, event) that records a verified violation, given the bytes as received."""
+    """Builds the (stream_id, event) that records a verified message, given the bytes as received."""
 
     def __call__(self, message: dict[str, Any], received_at_ms: int, *, payload: bytes) -> tuple[str, NewEvent]: ...
+
+
+#: The builder of each signed kind, by `SignedKind.name`.
+RecordBuilders = Mapping[str, RecordBuilder]
+
+ACKED_KINDS = frozenset(kind.name for kind in SIGNED_KINDS)
 
 
 @dataclass
@@ -56,9 +64,9 @@ def ack_payload(event_id: str, seq: int | None, result: str, reason: str = "", *
 
 
 class BatchWriter:
-    def __init__(self, store: EventStore, record: RecordBuilder) -> None:
+    def __init__(self, store: EventStore, records: RecordBuilders) -> None:
         self._store = store
-        self._record = record
+        self._records = records
 
     def write(self, batch: Sequence[Checked]) -> Written:
         written = Written()
@@ -84,6 +92,10 @@ class BatchWriter:
                 rows.record_seen(tx.connection, radar_id, at_ms)
         return written
 
+    def _record(self, verified: Verified, received: Received) -> tuple[str, NewEvent]:
+        record = self._records[verified.kind.name]
+        return record(verified.message, received.received_at_ms, payload=received.payload)
+
     def _append_all(self, tx: Transaction, batch: Sequence[Checked]) -> dict[int, tuple[str, AppendOutcome]]:
         """Every verified violation of the batch (key not revoked) in ONE append: one turn at the
         store's append lock and one round of lookups, not one per message. By batch index: the
@@ -91,8 +103,7 @@ class BatchWriter:
         requests: dict[int, AppendRequest] = {}
         for index, item in enumerate(batch):
             if isinstance(item.outcome, Verified) and not item.outcome.revoked_key:
-                received = item.received
-                stream_id, event = self._record(item.outcome.message, received.received_at_ms, payload=received.payload)
+                stream_id, event = self._record(item.outcome, item.received)
                 requests[index] = AppendRequest(stream_id, [event], NO_STREAM)
         outcomes = tx.append_batch(list(requests.values()))
         answered = zip(requests.items(), outcomes, strict=True)
@@ -106,12 +117,12 @@ class BatchWriter:
         appended: dict[str, str],
         written: Written,
     ) -> Rejected | None:
-        """Owe the violation's ack, or the refusal the store's answer amounts to (`stored` None: its
+        """Owe the message's ack, or the refusal the store's answer amounts to (`stored` None: its
         key is revoked and nothing was appended)."""
         message = verified.message
         event_id, seq = message["event_id"], message["seq"]
         if stored is None:
-            stream_id, _ = self._record(message, item.received.received_at_ms, payload=item.received.payload)
+            stream_id, _ = self._record(verified, item.received)
             if self._recorded_event_id(stream_id, appended) == event_id:
                 _ack(item, written, event_id, seq, "duplicate", original="accepted")
                 return None
@@ -156,8 +167,8 @@ class BatchWriter:
 def _ack(
     item: Checked, written: Written, event_id: str, seq: int | None, result: str, reason: str = "", **extra: str
 ) -> None:
-    """Owe an ack for a violation (evidence has none) and count the result either way."""
-    if item.radar_id is not None and violation.is_radar_id(item.radar_id) and item.kind == "violation":
+    """Owe an ack for a violation or passage (evidence has none) and count the result either way."""
+    if item.radar_id is not None and violation.is_radar_id(item.radar_id) and item.kind in ACKED_KINDS:
         written.acks.append((topics.acks(item.radar_id), ack_payload(event_id, seq, result, reason, **extra)))
     written.counts.append((item.kind, result, reason))
 

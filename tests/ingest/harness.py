@@ -1,4 +1,4 @@
-"""Test radars: a registered key pair, signed violations, and a paho client that waits for acks."""
+"""Test radars: a registered key pair, signed violations and passages, and a paho client that waits for acks."""
 
 from __future__ import annotations
 
@@ -61,6 +61,26 @@ class SigningRadar:
         }
         unsigned.update(overrides)
         self.next_seq = max(self.next_seq, int(unsigned["seq"]) + 1) if isinstance(unsigned["seq"], int) else 1
+        return self.sign(unsigned)
+
+    def passage(self, **overrides: Any) -> dict[str, Any]:
+        """A signed passage (CONTRACT §6) on the same seq counter as violations."""
+        unsigned: dict[str, Any] = {
+            "v": 1,
+            "event_id": str(uuid.uuid4()),
+            "radar_id": self.radar_id,
+            "seq": self.next_seq,
+            "passed_at_ms": time.time_ns() // 1_000_000 - 1000,
+            "clock_uncertainty_ms": 20,
+            "direction": "approaching",
+            "plate": "GZ123QK",
+            "plate_confidence_pm": 950,
+            "image_sha256": hashlib.sha256(TINY_JPEG).hexdigest(),
+            "firmware": "test-1.0",
+            "key_id": self.key_id,
+        }
+        unsigned.update(overrides)
+        self.next_seq = int(unsigned["seq"]) + 1
         return self.sign(unsigned)
 
     def sign(self, unsigned: dict[str, Any]) -> dict[str, Any]:
@@ -127,9 +147,11 @@ class RadarClient:
     def publish(self, suffix: str, payload: bytes, *, retain: bool = False) -> None:
         self._client.publish(f"{ROOT}{self.radar_id}/{suffix}", payload, qos=1, retain=retain).wait_for_publish(10)
 
-    def send(self, message: dict[str, Any] | bytes, topic_radar_id: str | None = None) -> None:
+    def send(
+        self, message: dict[str, Any] | bytes, topic_radar_id: str | None = None, suffix: str = "violations"
+    ) -> None:
         payload = message if isinstance(message, bytes) else json.dumps(message).encode()
-        topic = f"{ROOT}{topic_radar_id or self.radar_id}/violations"
+        topic = f"{ROOT}{topic_radar_id or self.radar_id}/{suffix}"
         self._client.publish(topic, payload, qos=1).wait_for_publish(10)
 
     def ack_for(self, event_id: str, timeout: float = 10.0, count: int = 1) -> dict[str, Any]:

@@ -35,9 +35,10 @@ def test_defaults_and_overrides(tmp_path: Path) -> None:
         },
     )
     assert (custom.client_id, custom.limits.max_skew_ms) == ("worker-2", 60_000)
-    assert custom.subscriptions[:2] == [
+    assert custom.subscriptions[:3] == [
         "$share/ingest/speedledger/v1/radars/+/violations",
         "$share/ingest/speedledger/v1/radars/+/evidence/+",
+        "$share/ingest/speedledger/v1/radars/+/passages",
     ]
     assert custom.status_topic == "speedledger/v1/central/worker-2/status"
     assert custom.config_key_path == tmp_path / "k.pem"

@@ -15,7 +15,7 @@ from speedledger.central.infractions.events import INFRACTION_EVENTS
 from speedledger.central.messages import Command, Event, EventTypes
 from speedledger.central.radars.events import RADAR_EVENTS
 from speedledger.central.registration.events import REGISTRATION_EVENTS
-from speedledger.central.sections.events import SECTION_EVENTS
+from speedledger.central.sections.events import PASSAGE_EVENTS, SECTION_EVENTS
 
 #: What every existing database holds: these names must keep decoding for ever.
 STORED_NAMES = {
@@ -29,6 +29,7 @@ STORED_NAMES = {
         "MetrologyRecorded",
     },
     "sections": {"SectionCreated", "SectionLimitChanged"},
+    "passages": {"PassageRecorded"},
     "registration": {"OwnerRegistered", "OwnerErased", "VehicleRegistered", "OwnershipTransferred"},
     "infractions": {
         "ViolationRecorded",
@@ -44,6 +45,7 @@ STORED_NAMES = {
 CONTEXTS = {
     "radars": RADAR_EVENTS,
     "sections": SECTION_EVENTS,
+    "passages": PASSAGE_EVENTS,
     "registration": REGISTRATION_EVENTS,
     "infractions": INFRACTION_EVENTS,
 }
