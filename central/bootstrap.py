@@ -51,6 +51,7 @@ from speedledger.central.registration.keyvault import SqlKeyVault, default_keys_
 from speedledger.central.registration.personal_data import KeyVault, PersonalDataCipher
 from speedledger.central.registration.projection import RegistrationProjection
 from speedledger.central.sections.handlers import HANDLERS as SECTION_HANDLERS
+from speedledger.central.sections.pairing import DEFAULT_MIN_CONFIDENCE_PM, SectionPairingManager
 from speedledger.central.sections.passages import passage_recorded
 from speedledger.central.sections.projection import SectionsProjection
 from speedledger.central.settings_checks import broker_url, database_url, fine_schedule, http_address
@@ -132,6 +133,8 @@ class Settings:
     ingest: IngestSettings | None = None
     #: IANA zone name the dashboard shows times in (SPEEDLEDGER_TIMEZONE).
     timezone: str = DEFAULT_TIMEZONE
+    #: Plate confidence (1/1000) a passage needs to pair in a section (SPEEDLEDGER_PASSAGE_MIN_CONFIDENCE_PM).
+    passage_min_confidence_pm: int = DEFAULT_MIN_CONFIDENCE_PM
 
     @classmethod
     def from_env(
@@ -180,6 +183,9 @@ class Settings:
             keys_db_url=env.get("SPEEDLEDGER_KEYS_DB") or None,
             ingest=ingest,
             timezone=timezone,
+            passage_min_confidence_pm=_positive_int(
+                env, "SPEEDLEDGER_PASSAGE_MIN_CONFIDENCE_PM", DEFAULT_MIN_CONFIDENCE_PM
+            ),
         )
 
     @property
@@ -240,15 +246,18 @@ class Central:
         self.store.close()
 
 
-def build_projections(store: EventStore, vault: KeyVault, schedule: FineSchedule, clock: Clock) -> list[Projection]:
-    # The process manager last: the runner applies projections in this order in one transaction, so
-    # its appends (and PostgreSQL's append lock) come just before the commit.
+def build_projections(
+    store: EventStore, vault: KeyVault, schedule: FineSchedule, clock: Clock, min_confidence_pm: int
+) -> list[Projection]:
+    # The process managers last: the runner applies projections in this order in one transaction, so
+    # their appends (and PostgreSQL's append lock) come just before the commit.
     return [
         RadarsProjection(),
         SectionsProjection(),
         RegistrationProjection(),
         InfractionsProjection(),
         EvidenceProjection(),
+        SectionPairingManager(store, schedule, clock, min_confidence_pm),
         InfractionProcessManager(store, schedule, clock),
     ]
 
@@ -284,7 +293,7 @@ def bootstrap(
             )
             vault = SqlKeyVault(store.engine)
     schedule = load_fine_schedule(settings.fine_schedule)
-    projections = build_projections(store, vault, schedule, clock)
+    projections = build_projections(store, vault, schedule, clock, settings.passage_min_confidence_pm)
     runner = ProjectionRunner(store, projections)
     dependencies = {"store": store, "vault": vault, "clock": clock}
     handlers: dict[type[Command], Callable[[Any], Any]] = {

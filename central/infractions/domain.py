@@ -49,6 +49,36 @@ class DismissalReason(StrEnum):
     NOT_OVER_LIMIT = "not_over_limit"
 
 
+class InfractionKind(StrEnum):
+    """Spot speed at one radar, or average speed over a section (CONTRACT §6)."""
+
+    SPOT = "spot"
+    SECTION = "section"
+
+
+@dataclass(frozen=True)
+class Identification:
+    """Who an infraction is charged to: the owner at the time, or nobody and why (never a guess)."""
+
+    owner_id: str | None
+    status: InfractionStatus
+    #: None, "plate_unread", "plate_unknown" or "no_owner_at_detection".
+    unidentified_reason: str | None
+
+
+def identify_owner(plate: str, vehicle: VehicleFacts | None, at_ms: int) -> Identification:
+    owner_id = vehicle.owner_at(at_ms) if vehicle is not None else None
+    if not plate:
+        reason: str | None = "plate_unread"
+    elif vehicle is None:
+        reason = "plate_unknown"
+    elif owner_id is None:
+        reason = "no_owner_at_detection"
+    else:
+        reason = None
+    return Identification(owner_id, InfractionStatus.UNIDENTIFIED if reason else InfractionStatus.ISSUED, reason)
+
+
 class RadarFacts(Protocol):
     """What a decision asks of the radars context (`radars.lookup.RadarState` gives it)."""
 
@@ -130,24 +160,16 @@ def decide_violation(
         return dismissed(DismissalReason.NOT_OVER_LIMIT, limit)
     fine = schedule.fine(limit, excess)
     plate = str(message["plate"])
-    owner_id = vehicle.owner_at(detected_at_ms) if vehicle is not None else None
-    if not plate:
-        unidentified_reason: str | None = "plate_unread"
-    elif vehicle is None:
-        unidentified_reason = "plate_unknown"
-    elif owner_id is None:
-        unidentified_reason = "no_owner_at_detection"
-    else:
-        unidentified_reason = None
+    identification = identify_owner(plate, vehicle, detected_at_ms)
     return InfractionIssued(
         infraction_id=infraction_id_for(str(message["event_id"])),
         event_id=str(message["event_id"]),
         radar_id=radar.radar_id,
         seq=int(message["seq"]),
         plate=plate,
-        owner_id=owner_id,
-        status=InfractionStatus.UNIDENTIFIED if unidentified_reason else InfractionStatus.ISSUED,
-        unidentified_reason=unidentified_reason,
+        owner_id=identification.owner_id,
+        status=identification.status,
+        unidentified_reason=identification.unidentified_reason,
         detected_at_ms=detected_at_ms,
         direction=str(message["direction"]),
         measured_speed_ckmh=measured,

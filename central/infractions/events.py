@@ -47,6 +47,16 @@ class InfractionIssued(Event, type_name="InfractionIssued"):
     image_sha256: str
     plate_confidence_pm: int
     issued_at_ms: int
+    #: An `InfractionKind`. A section infraction (CONTRACT §6) is charged at its exit passage: `event_id`,
+    #: `radar_id`, `seq`, `detected_at_ms`, `direction` and `image_sha256` are the exit's, the measured
+    #: speed is the average speed, both limits are the section's; it keeps both signed passages.
+    kind: str = "spot"
+    section_id: str | None = None
+    entry_event_id: str | None = None
+    exit_event_id: str | None = None
+    average_speed_kmh: int | None = None
+    entry_message: Mapping[str, Any] | None = None
+    exit_message: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

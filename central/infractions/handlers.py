@@ -7,7 +7,7 @@ from typing import Any
 
 from speedledger.central.aggregates import command_metadata
 from speedledger.central.errors import Conflict, Invalid, NotFound
-from speedledger.central.eventstore.port import NO_STREAM, DuplicateEvent, EventStore, WrongExpectedVersion
+from speedledger.central.eventstore.port import NO_STREAM, DuplicateEvent, EventStore, NewEvent, WrongExpectedVersion
 from speedledger.central.infractions import domain
 from speedledger.central.infractions.aggregate import INFRACTION
 from speedledger.central.infractions.commands import (
@@ -26,6 +26,7 @@ from speedledger.central.infractions.events import (
     InfractionUpheld,
 )
 from speedledger.central.infractions.violations import SignatureRejected, verify_signature, violation_recorded
+from speedledger.central.ingest.kinds import VIOLATION, SignedKind
 from speedledger.central.messages import Clock, Command, Event
 from speedledger.central.radars.lookup import load_radar
 from speedledger.central.registration.lookup import load_vehicle, vehicle_plate
@@ -33,11 +34,26 @@ from speedledger.shared import violation
 
 
 def record_violation(command: RecordViolation, store: EventStore, clock: Clock) -> str:
-    message = dict(command.message)
+    received_at_ms = clock() if command.received_at_ms is None else command.received_at_ms
+    return record_signed_message(
+        store, dict(command.message), VIOLATION, violation_recorded, received_at_ms, command_metadata(command)
+    )
+
+
+def record_signed_message(
+    store: EventStore,
+    message: dict[str, Any],
+    kind: SignedKind,
+    record: Callable[[dict[str, Any], int, dict[str, str]], tuple[str, NewEvent]],
+    received_at_ms: int,
+    metadata: dict[str, str],
+) -> str:
+    """The trusted feed of a signed radar message (a violation, or a passage: `sections/handlers.py`):
+    check it like the ingest does, append the event `record` builds; "accepted" or "duplicate"."""
     try:
-        violation.validate(message)
+        kind.validate(message)
     except violation.ViolationError as error:
-        raise Invalid(f"malformed violation: {error}") from error
+        raise Invalid(f"malformed {kind.name}: {error}") from error
     radar = load_radar(store, message["radar_id"])
     if radar is None:
         raise NotFound(f"radar {message['radar_id']} is not registered")
@@ -45,8 +61,7 @@ def record_violation(command: RecordViolation, store: EventStore, clock: Clock) 
         verify_signature(message, radar)
     except SignatureRejected as error:
         raise Invalid(str(error)) from error
-    received_at_ms = clock() if command.received_at_ms is None else command.received_at_ms
-    stream_id, event = violation_recorded(message, received_at_ms, command_metadata(command))
+    stream_id, event = record(message, received_at_ms, metadata)
     try:
         store.append(stream_id, [event], NO_STREAM)
     except (DuplicateEvent, WrongExpectedVersion) as error:

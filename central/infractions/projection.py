@@ -48,11 +48,20 @@ infractions = Table(
     Column("plate_confidence_pm", Integer, nullable=False),
     Column("issued_at_ms", BigInteger, nullable=False),
     Column("updated_at_ms", BigInteger, nullable=False),
+    # Section control (CONTRACT §6); kind "spot" leaves the rest null.
+    Column("kind", String(16), nullable=False),
+    Column("section_id", String(32)),
+    Column("entry_event_id", String(36)),
+    Column("exit_event_id", String(36)),
+    Column("average_speed_kmh", Integer),
+    Column("entry_message", JSON),
+    Column("exit_message", JSON),
     Index("ix_infractions_detected", "detected_at_ms", "infraction_id"),
     Index("ix_infractions_plate", "plate", "detected_at_ms"),
     Index("ix_infractions_owner", "owner_id", "detected_at_ms"),
     Index("ix_infractions_radar", "radar_id", "detected_at_ms"),
     Index("ix_infractions_status", "status", "detected_at_ms"),
+    Index("ix_infractions_kind", "kind", "detected_at_ms"),
 )
 
 #: Every verified violation with the device's original signed message, and what became of it.

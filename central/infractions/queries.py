@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, and_, or_, select
 
 from speedledger.central.errors import Invalid
-from speedledger.central.infractions.domain import InfractionStatus
+from speedledger.central.infractions.domain import InfractionKind, InfractionStatus
 from speedledger.central.infractions.projection import infraction_history, infractions, violations
 from speedledger.central.registration.lookup import owner_name
 from speedledger.central.registration.personal_data import PersonalDataCipher
@@ -48,6 +48,12 @@ class InfractionView(BaseModel):
     plate_confidence_pm: int
     issued_at_ms: int
     updated_at_ms: int
+    #: `section`: average speed between two radars (CONTRACT §6); the four fields below are then set.
+    kind: InfractionKind
+    section_id: str | None = None
+    entry_event_id: str | None = None
+    exit_event_id: str | None = None
+    average_speed_kmh: int | None = None
 
 
 class StatusChange(BaseModel):
@@ -62,9 +68,12 @@ class InfractionDetail(InfractionView):
     owner_name: str | None
     owner_erased: bool
     history: list[StatusChange]
-    #: The radar's signed message exactly as received (verifiable offline with the radar's key).
+    #: The radar's signed message exactly as received (verifiable offline with the radar's key); for a
+    #: section infraction the exit passage, with the entry passage in `entry_device_message`.
     device_message: dict[str, Any]
-    received_at_ms: int
+    entry_device_message: dict[str, Any] | None = None
+    #: When central received the violation (None for a section infraction).
+    received_at_ms: int | None
 
 
 class InfractionPage(BaseModel):
@@ -79,6 +88,7 @@ def list_infractions(
     owner_id: str | None = None,
     radar_id: str | None = None,
     status: InfractionStatus | None = None,
+    kind: InfractionKind | None = None,
     from_ms: int | None = None,
     to_ms: int | None = None,
     limit: int = DEFAULT_PAGE,
@@ -96,6 +106,8 @@ def list_infractions(
         conditions.append(infractions.c.radar_id == radar_id)
     if status is not None:
         conditions.append(infractions.c.status == status)
+    if kind is not None:
+        conditions.append(infractions.c.kind == kind)
     if from_ms is not None:
         conditions.append(infractions.c.detected_at_ms >= from_ms)
     if to_ms is not None:
@@ -128,8 +140,8 @@ def get_infraction(conn: Connection, infraction_id: str, cipher: PersonalDataCip
     the owner's key; None once erased)."""
     row = (
         conn.execute(
-            select(infractions, violations.c.message.label("device_message"), violations.c.received_at_ms)
-            .join(violations, violations.c.event_id == infractions.c.event_id)
+            select(infractions, violations.c.message.label("violation_message"), violations.c.received_at_ms)
+            .outerjoin(violations, violations.c.event_id == infractions.c.event_id)
             .where(infractions.c.infraction_id == infraction_id)
         )
         .mappings()
@@ -154,7 +166,8 @@ def get_infraction(conn: Connection, infraction_id: str, cipher: PersonalDataCip
             "owner_name": owner.name if owner else None,
             "owner_erased": owner.erased if owner else False,
             "history": [dict(change) for change in history],
-            "device_message": row["device_message"],
+            "device_message": row["violation_message"] or row["exit_message"],
+            "entry_device_message": row["entry_message"],
             "received_at_ms": row["received_at_ms"],
         }
     )

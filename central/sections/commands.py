@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from speedledger.central.messages import Command
 
@@ -32,3 +34,15 @@ class ChangeSectionLimit(Command):
     section_id: str
     speed_limit_kmh: int
     effective_at_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class RecordPassage(Command):
+    """Trusted feed of a signed passage (tests, demo); the MQTT ingest appends the same event.
+
+    Checked like a violation (`infractions.commands.RecordViolation`): result "accepted" or "duplicate";
+    Conflict for a seq already used (violations and passages share it); NotFound, Invalid as there.
+    """
+
+    message: Mapping[str, Any]
+    received_at_ms: int | None = None

@@ -1,17 +1,22 @@
-"""Section command handlers: check both radars exist, load the section, decide (`domain`), append."""
+"""Section command handlers: sections (check both radars exist, load, decide with `domain`, append) and
+the trusted feed of passages."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from speedledger.central.aggregates import command_metadata
 from speedledger.central.errors import NotFound
 from speedledger.central.eventstore.port import EventStore
+from speedledger.central.infractions.handlers import record_signed_message
+from speedledger.central.ingest.kinds import PASSAGE
 from speedledger.central.messages import Clock, Command
 from speedledger.central.radars.lookup import load_radar
 from speedledger.central.sections import domain
 from speedledger.central.sections.aggregate import SECTION
-from speedledger.central.sections.commands import ChangeSectionLimit, CreateSection
+from speedledger.central.sections.commands import ChangeSectionLimit, CreateSection, RecordPassage
+from speedledger.central.sections.passages import passage_recorded
 
 
 def create_section(command: CreateSection, store: EventStore, clock: Clock) -> str:
@@ -26,7 +31,15 @@ def change_section_limit(command: ChangeSectionLimit, store: EventStore, clock: 
     SECTION.execute(store, command.section_id, command, lambda section: domain.change_limit(command, section, clock()))
 
 
+def record_passage(command: RecordPassage, store: EventStore, clock: Clock) -> str:
+    received_at_ms = clock() if command.received_at_ms is None else command.received_at_ms
+    return record_signed_message(
+        store, dict(command.message), PASSAGE, passage_recorded, received_at_ms, command_metadata(command)
+    )
+
+
 HANDLERS: dict[type[Command], Callable[..., Any]] = {
     CreateSection: create_section,
     ChangeSectionLimit: change_section_limit,
+    RecordPassage: record_passage,
 }

@@ -78,6 +78,26 @@ class Radar:
         message.update(fields)
         return sign(message, self.private_key)
 
+    def passage(self, **fields: Any) -> dict[str, Any]:
+        """A signed passage (CONTRACT §6) on the radar's seq counter; any field can be overridden."""
+        self.seq += 1
+        message: dict[str, Any] = {
+            "v": 1,
+            "event_id": str(uuid.uuid4()),
+            "radar_id": self.radar_id,
+            "seq": self.seq,
+            "passed_at_ms": T0,
+            "clock_uncertainty_ms": 0,
+            "direction": "approaching",
+            "plate": "GZ123QK",
+            "plate_confidence_pm": 950,
+            "image_sha256": "a1560975691a0d4585b578058a0dcefb853971ed365c545443f77ed503842372",
+            "firmware": "1.0.0",
+            "key_id": self.key_id,
+        }
+        message.update(fields)
+        return sign(message, self.private_key)
+
 
 def sign(message: dict[str, Any], private_key: Ed25519PrivateKey) -> dict[str, Any]:
     unsigned = {name: value for name, value in message.items() if name != "sig"}

@@ -26,7 +26,7 @@ from speedledger.central.infractions.commands import (
     UpholdInfraction,
 )
 from speedledger.central.infractions.csv_export import COLUMNS, csv_chunks
-from speedledger.central.infractions.domain import InfractionStatus
+from speedledger.central.infractions.domain import InfractionKind, InfractionStatus
 from speedledger.central.infractions.queries import (
     DEFAULT_PAGE,
     MAX_PAGE,
@@ -97,6 +97,7 @@ def read_infractions(
     owner_id: Annotated[str | None, Query(max_length=64, pattern=TEXT_PATTERN)] = None,
     radar_id: Annotated[str | None, Query(pattern=RADAR_ID_PATTERN)] = None,
     status: InfractionStatus | None = None,
+    kind: Annotated[InfractionKind | None, Query(description="`spot` or `section` (CONTRACT §6).")] = None,
     from_ms: Annotated[Millis | None, Query(description="Detected at or after (inclusive).")] = None,
     to_ms: Annotated[Millis | None, Query(description="Detected before (exclusive).")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
@@ -121,6 +122,7 @@ def read_infractions(
             owner_id=owner_id,
             radar_id=radar_id,
             status=status,
+            kind=kind,
             from_ms=from_ms,
             to_ms=to_ms,
             limit=limit,

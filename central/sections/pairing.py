@@ -1,0 +1,314 @@
+"""The process manager that pairs entry and exit passages of a section into section infractions.
+
+It runs as a checkpointed projection (like the infractions' process manager): its working tables
+(sections' radars, passages waiting to pair, ambiguous pairs) and the infractions it appends commit
+with its checkpoint, so a replay or a rebuild makes the same pairs, and an infraction already issued
+(stream `infraction-{id}` at NO_STREAM) is never decided again.
+
+A passage pairs when the other end arrives, whichever comes first (radars may be offline for hours):
+an exit pairs with the entry of the same plate within the section's plausible travel time when that
+entry has no other possible exit and the exit no other possible entry; otherwise the passages are
+listed as ambiguous for an operator and give no infraction. A passage arriving late that would have
+made an already decided pair ambiguous is listed too; the decision stands (one decision, for ever).
+A passage below the confidence threshold never pairs (a misread plate at one end gives nothing). A
+passage is an entry at most once and an exit at most once, and it is in at most one infraction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    select,
+)
+
+from speedledger.central.aggregates import to_new_event
+from speedledger.central.eventstore.port import (
+    NO_STREAM,
+    DuplicateEvent,
+    EventStore,
+    RecordedEvent,
+    Transaction,
+    WrongExpectedVersion,
+)
+from speedledger.central.infractions.events import infraction_stream, violation_stream
+from speedledger.central.infractions.fines import FineSchedule
+from speedledger.central.messages import Clock, EventTypes
+from speedledger.central.registration.lookup import load_vehicle
+from speedledger.central.sections.decision import decide_pair
+from speedledger.central.sections.domain import SectionState
+from speedledger.central.sections.events import PassageRecorded, SectionCreated
+from speedledger.central.sections.lookup import load_section
+
+#: Plate confidence a passage needs to pair (CONTRACT §6 "the deployment's threshold"), in 1/1000.
+DEFAULT_MIN_CONFIDENCE_PM = 800
+
+metadata = MetaData()
+
+pairing_sections = Table(
+    "pairing_sections",
+    metadata,
+    Column("section_id", String(32), primary_key=True),
+    Column("entry_radar_id", String(32), nullable=False, index=True),
+    Column("exit_radar_id", String(32), nullable=False, index=True),
+)
+
+pairing_passages = Table(
+    "pairing_passages",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("radar_id", String(32), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("plate", String(12), nullable=False),
+    Column("passed_at_ms", BigInteger, nullable=False),
+    Column("pairable", Boolean, nullable=False),
+    #: The section it was paired in as an entry / as an exit (null: free).
+    Column("entry_of", String(32)),
+    Column("exit_of", String(32)),
+    Column("infraction_id", String(36)),
+    Index("ix_pairing_passages_plate", "radar_id", "plate", "passed_at_ms"),
+)
+
+#: Passages that could pair in more than one way, or a pair whose passage is already in an infraction.
+section_ambiguities = Table(
+    "section_ambiguities",
+    metadata,
+    Column("section_id", String(32), primary_key=True),
+    #: The passage whose arrival revealed it.
+    Column("event_id", String(36), primary_key=True),
+    Column("plate", String(12), nullable=False),
+    #: "several_candidates"; "after_pairing" (it arrived once the pair was made: the decision stands);
+    #: "already_in_infraction" (a passage of the pair is in another infraction: no second one).
+    Column("reason", String(32), nullable=False),
+    Column("passed_at_ms", BigInteger, nullable=False),
+    #: Every passage involved (event ids), the revealing one included.
+    Column("event_ids", JSON, nullable=False),
+    Column("count", Integer, nullable=False),
+)
+
+_EVENTS = EventTypes([SectionCreated, PassageRecorded])
+
+
+@dataclass(frozen=True)
+class _Passage:
+    """What pairing needs to find a passage again (its stream) and to order it."""
+
+    event_id: str
+    radar_id: str
+    seq: int
+    passed_at_ms: int
+
+
+class SectionPairingManager:
+    name = "section-pairing"
+
+    def __init__(
+        self,
+        store: EventStore,
+        schedule: FineSchedule,
+        clock: Clock,
+        min_confidence_pm: int = DEFAULT_MIN_CONFIDENCE_PM,
+        tables: Mapping[str, Table] | None = None,
+    ) -> None:
+        self._store = store
+        self._schedule = schedule
+        self._clock = clock
+        self._min_confidence_pm = min_confidence_pm
+        self._tables = dict(tables or {table.name: table for table in metadata.sorted_tables})
+
+    @property
+    def tables(self) -> Sequence[Table]:
+        return list(self._tables.values())
+
+    def bind(self, tables: Mapping[str, Table]) -> SectionPairingManager:
+        bound = {name: tables[name] for name in self._tables}
+        return SectionPairingManager(self._store, self._schedule, self._clock, self._min_confidence_pm, bound)
+
+    def apply(self, tx: Transaction, event: RecordedEvent) -> None:
+        decoded = _EVENTS.decode(event.type, event.data)
+        conn = tx.connection
+        if isinstance(decoded, SectionCreated):
+            conn.execute(
+                self._tables["pairing_sections"].insert(),
+                dict(
+                    section_id=decoded.section_id,
+                    entry_radar_id=decoded.entry_radar_id,
+                    exit_radar_id=decoded.exit_radar_id,
+                ),
+            )
+        elif isinstance(decoded, PassageRecorded):
+            self._passage(tx, dict(decoded.message))
+
+    # -- a passage arrives ----------------------------------------------------------------------
+
+    def _passage(self, tx: Transaction, message: dict[str, Any]) -> None:
+        conn = tx.connection
+        pairable = int(message["plate_confidence_pm"]) >= self._min_confidence_pm
+        conn.execute(
+            self._tables["pairing_passages"].insert(),
+            dict(
+                event_id=message["event_id"],
+                radar_id=message["radar_id"],
+                seq=message["seq"],
+                plate=message["plate"],
+                passed_at_ms=message["passed_at_ms"],
+                pairable=pairable,
+            ),
+        )
+        if not pairable:
+            return
+        sections = self._tables["pairing_sections"]
+        radar_id = message["radar_id"]
+        for row in conn.execute(select(sections).where(sections.c.exit_radar_id == radar_id)).mappings().all():
+            section = load_section(self._store, row["section_id"])
+            if section is not None:
+                self._pair_exit(tx, section, message)
+        for row in conn.execute(select(sections).where(sections.c.entry_radar_id == radar_id)).mappings().all():
+            section = load_section(self._store, row["section_id"])
+            if section is not None:
+                self._pair_entry(tx, section, message)
+
+    def _pair_exit(self, tx: Transaction, section: SectionState, exit: dict[str, Any]) -> None:
+        conn, plate, window = tx.connection, str(exit["plate"]), section.max_travel_ms
+        at_ms = int(exit["passed_at_ms"])
+        entries = self._candidates(conn, section.entry_radar_id, plate, "entry_of", at_ms - window, at_ms)
+        if entries:
+            first = entries[0].passed_at_ms
+            exits = self._candidates(conn, section.exit_radar_id, plate, "exit_of", first + 1, first + window + 1)
+            self._settle(tx, section, exit, entries, exits)
+        else:
+            paired = self._candidates(conn, section.entry_radar_id, plate, "entry_of", at_ms - window, at_ms, section)
+            self._too_late(conn, section, exit, paired)
+
+    def _pair_entry(self, tx: Transaction, section: SectionState, entry: dict[str, Any]) -> None:
+        conn, plate, window = tx.connection, str(entry["plate"]), section.max_travel_ms
+        at_ms = int(entry["passed_at_ms"])
+        exits = self._candidates(conn, section.exit_radar_id, plate, "exit_of", at_ms + 1, at_ms + window + 1)
+        if exits:
+            first = exits[0].passed_at_ms
+            entries = self._candidates(conn, section.entry_radar_id, plate, "entry_of", first - window, first)
+            self._settle(tx, section, entry, entries, exits)
+        else:
+            paired = self._candidates(
+                conn, section.exit_radar_id, plate, "exit_of", at_ms + 1, at_ms + window + 1, section
+            )
+            self._too_late(conn, section, entry, paired)
+
+    def _too_late(
+        self, conn: Connection, section: SectionState, arrived: dict[str, Any], paired: list[_Passage]
+    ) -> None:
+        """A passage that would have made a pair already made ambiguous: listed, the decision stands."""
+        if paired:
+            self._ambiguous(conn, section, arrived, paired, "after_pairing")
+
+    def _candidates(
+        self,
+        conn: Connection,
+        radar_id: str,
+        plate: str,
+        role: str,
+        from_ms: int,
+        until_ms: int,
+        paired_in: SectionState | None = None,
+    ) -> list[_Passage]:
+        """Pairable passages at `radar_id` of `plate` (from_ms <= t < until_ms), by time: those not yet
+        paired in `role`, or with `paired_in` those already paired in that role in that section."""
+        passages = self._tables["pairing_passages"]
+        column = passages.c[role]
+        free = column.is_(None) if paired_in is None else column == paired_in.section_id
+        return [
+            _Passage(**row)
+            for row in conn.execute(
+                select(passages.c.event_id, passages.c.radar_id, passages.c.seq, passages.c.passed_at_ms)
+                .where(
+                    passages.c.radar_id == radar_id,
+                    passages.c.plate == plate,
+                    passages.c.pairable.is_(True),
+                    free,
+                    passages.c.passed_at_ms >= from_ms,
+                    passages.c.passed_at_ms < until_ms,
+                )
+                .order_by(passages.c.passed_at_ms, passages.c.event_id)
+            ).mappings()
+        ]
+
+    def _settle(
+        self,
+        tx: Transaction,
+        section: SectionState,
+        arrived: dict[str, Any],
+        entries: list[_Passage],
+        exits: list[_Passage],
+    ) -> None:
+        """Pair the one entry with the one exit, or list them all as ambiguous."""
+        if len(entries) != 1 or len(exits) != 1:
+            self._ambiguous(tx.connection, section, arrived, [*entries, *exits], "several_candidates")
+            return
+        entry, exit = entries[0], exits[0]
+        passages = self._tables["pairing_passages"]
+        conn = tx.connection
+        conn.execute(passages.update().where(passages.c.event_id == entry.event_id).values(entry_of=section.section_id))
+        conn.execute(passages.update().where(passages.c.event_id == exit.event_id).values(exit_of=section.section_id))
+        entry_message, exit_message = self._message(entry), self._message(exit)
+        decision = decide_pair(
+            section,
+            entry_message,
+            exit_message,
+            load_vehicle(self._store, str(exit_message["plate"])),
+            self._schedule,
+            self._clock(),
+        )
+        if decision is None:
+            return
+        used = conn.execute(
+            select(passages.c.event_id).where(
+                passages.c.event_id.in_([entry.event_id, exit.event_id]), passages.c.infraction_id.is_not(None)
+            )
+        ).first()
+        if used is not None:
+            self._ambiguous(conn, section, arrived, [entry, exit], "already_in_infraction")
+            return
+        conn.execute(
+            passages.update()
+            .where(passages.c.event_id.in_([entry.event_id, exit.event_id]))
+            .values(infraction_id=decision.infraction_id)
+        )
+        metadata = {"actor": "section-pairing", "causation_id": exit.event_id}
+        # Already decided (a replay, or a rebuild of this process manager): keep the first decision.
+        with contextlib.suppress(WrongExpectedVersion, DuplicateEvent):
+            tx.append(infraction_stream(decision.infraction_id), [to_new_event(decision, metadata)], NO_STREAM)
+
+    def _ambiguous(
+        self, conn: Connection, section: SectionState, arrived: dict[str, Any], involved: list[_Passage], reason: str
+    ) -> None:
+        event_ids = sorted({passage.event_id for passage in involved} | {str(arrived["event_id"])})
+        conn.execute(
+            self._tables["section_ambiguities"].insert(),
+            dict(
+                section_id=section.section_id,
+                event_id=arrived["event_id"],
+                plate=arrived["plate"],
+                reason=reason,
+                passed_at_ms=arrived["passed_at_ms"],
+                event_ids=event_ids,
+                count=len(event_ids),
+            ),
+        )
+
+    def _message(self, passage: _Passage) -> dict[str, Any]:
+        """The signed passage as recorded (its stream's first event)."""
+        recorded = self._store.read_stream(violation_stream(passage.radar_id, passage.seq))
+        return dict(recorded[0].data["message"])
