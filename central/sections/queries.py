@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, Connection, Table, select, true
 
 from speedledger.central.radars.queries import SpeedLimitPeriod
 from speedledger.central.sections.domain import max_travel_ms
+from speedledger.central.sections.pairing import section_ambiguities
 from speedledger.central.sections.projection import section_speed_limits, sections
 
 
@@ -57,3 +58,26 @@ def _views(conn: Connection, section_id: str | None) -> list[SectionView]:
         )
         for row in rows
     ]
+
+
+class AmbiguityView(BaseModel):
+    """Passages of one plate that could pair in more than one way: no infraction, for an operator to see."""
+
+    section_id: str
+    #: The passage whose arrival revealed it.
+    event_id: str
+    plate: str
+    #: "several_candidates", "after_pairing" (arrived once the pair was decided) or "already_in_infraction".
+    reason: str
+    passed_at_ms: int
+    event_ids: list[str]
+
+
+def list_ambiguities(conn: Connection, section_id: str) -> list[AmbiguityView]:
+    """Oldest first."""
+    rows = conn.execute(
+        select(section_ambiguities)
+        .where(section_ambiguities.c.section_id == section_id)
+        .order_by(section_ambiguities.c.passed_at_ms, section_ambiguities.c.event_id)
+    ).mappings()
+    return [AmbiguityView.model_validate(dict(row)) for row in rows]

@@ -1,12 +1,16 @@
-"""Sections over HTTP: create, read, page, change the limit; conflicts, unknown radars and bad input."""
+"""Sections over HTTP: create, read, page, change the limit; conflicts, unknown radars and bad input;
+section infractions and ambiguities as agencies and operators see them."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from fastapi.testclient import TestClient
 
 from speedledger.central.auth import Role
+from speedledger.central.bootstrap import Central
+from speedledger.central.sections.commands import RecordPassage
 from tests.api.conftest import Tokens
 from tests.api.factories import RadarKey, radar_body
 
@@ -85,3 +89,44 @@ def test_errors_are_json(client: TestClient, tokens: Tokens) -> None:
     missing = client.get("/api/v1/sections/nope", headers=headers)
     assert missing.status_code == 404
     assert missing.json() == {"detail": "section 'nope' not found"}
+
+
+def test_section_infractions_over_http(client: TestClient, tokens: Tokens, central: Central) -> None:
+    """A paired trip listed with `kind=section`, its two passages in full, and the ambiguities endpoint."""
+    entry_key, exit_key = RadarKey(), RadarKey()
+    for radar_id, key in (("FR-A7-201", entry_key), ("FR-A7-202", exit_key)):
+        client.post("/api/v1/radars", json=radar_body(radar_id, key, 130), headers=tokens.headers(Role.ADMIN))
+    client.post("/api/v1/sections", json=section_body(), headers=tokens.headers(Role.ADMIN))
+    now = central.clock()
+    entry = entry_key.sign(passage("FR-A7-201", entry_key, 1, now - 400_000))
+    exit = exit_key.sign(passage("FR-A7-202", exit_key, 1, now - 100_000))  # 10 km in 300 s
+    for message in (entry, exit):
+        assert central.bus.handle(RecordPassage(message=message)) == "accepted"
+    headers = tokens.headers(Role.AGENCY)
+    sections = client.get("/api/v1/infractions", params={"kind": "section"}, headers=headers).json()["items"]
+    assert [(item["kind"], item["average_speed_kmh"], item["exit_event_id"]) for item in sections] == [
+        ("section", 120, exit["event_id"])
+    ]
+    assert client.get("/api/v1/infractions", params={"kind": "spot"}, headers=headers).json()["items"] == []
+    detail = client.get(f"/api/v1/infractions/{sections[0]['infraction_id']}", headers=headers).json()
+    assert (detail["device_message"], detail["entry_device_message"]) == (exit, entry)
+    ambiguities = client.get("/api/v1/sections/A7-S1/ambiguities", headers=headers)
+    assert (ambiguities.status_code, ambiguities.json()) == (200, [])
+    assert client.get("/api/v1/sections/nope/ambiguities", headers=headers).status_code == 404
+
+
+def passage(radar_id: str, key: RadarKey, seq: int, passed_at_ms: int) -> dict[str, Any]:
+    return {
+        "v": 1,
+        "event_id": str(uuid.uuid4()),
+        "radar_id": radar_id,
+        "seq": seq,
+        "passed_at_ms": passed_at_ms,
+        "clock_uncertainty_ms": 0,
+        "direction": "approaching",
+        "plate": "GZ123QK",
+        "plate_confidence_pm": 990,
+        "image_sha256": "a1560975691a0d4585b578058a0dcefb853971ed365c545443f77ed503842372",
+        "firmware": "1.0.0",
+        "key_id": key.key_id,
+    }

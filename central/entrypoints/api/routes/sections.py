@@ -16,7 +16,13 @@ from speedledger.central.entrypoints.api.security import GuardedRoute, requires
 from speedledger.central.errors import NotFound
 from speedledger.central.sections.commands import ChangeSectionLimit, CreateSection
 from speedledger.central.sections.domain import MAX_DISTANCE_M, MIN_DISTANCE_M
-from speedledger.central.sections.queries import SectionView, get_section, list_sections
+from speedledger.central.sections.queries import (
+    AmbiguityView,
+    SectionView,
+    get_section,
+    list_ambiguities,
+    list_sections,
+)
 
 router = APIRouter(prefix="/api/v1/sections", tags=["sections"], route_class=GuardedRoute)
 
@@ -90,3 +96,11 @@ def change_section_limit(
     """Change the limit; pairs already judged keep the limit in force at their exit time."""
     central.bus.handle(ChangeSectionLimit(section_id=section_id, **body.model_dump(), actor=principal.subject))
     return _section(central, section_id)
+
+
+@router.get("/{section_id}/ambiguities", response_model=list[AmbiguityView], **requires(Permission.SECTIONS_READ))
+def read_ambiguities(section_id: SectionId, central: CentralDep) -> list[AmbiguityView]:
+    """Passages that could pair in more than one way and so gave no infraction (addition to the contract)."""
+    _section(central, section_id)
+    with central.engine.connect() as conn:
+        return list_ambiguities(conn, section_id)
