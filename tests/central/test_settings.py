@@ -27,6 +27,7 @@ def test_defaults() -> None:
         False,
     )
     assert settings.fine_schedule is None and settings.keys_db_url is None
+    assert settings.passage_min_confidence_pm == 800
     assert not settings.throwaway_secret
 
 
@@ -41,6 +42,7 @@ def test_everything_from_the_environment(tmp_path: Path) -> None:
             "SPEEDLEDGER_SECRET": SECRET,
             "SPEEDLEDGER_FINE_SCHEDULE": str(schedule),
             "SPEEDLEDGER_KEYS_DB": "sqlite:///keys.db",
+            "SPEEDLEDGER_PASSAGE_MIN_CONFIDENCE_PM": "900",
         }
     )
     assert (settings.db_url, settings.mqtt_url, settings.http_host, settings.http_port) == (
@@ -51,6 +53,7 @@ def test_everything_from_the_environment(tmp_path: Path) -> None:
     )
     assert settings.fine_schedule == schedule
     assert settings.keys_db_url == "sqlite:///keys.db"
+    assert settings.passage_min_confidence_pm == 900
 
 
 def test_secret_required_outside_demo_mode() -> None:
