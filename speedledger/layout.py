@@ -23,6 +23,7 @@ SUBPACKAGES = ("central", "edge", "simulator", "shared")
 BOARD_MODULES = (
     "shared/canonical.py",
     "shared/keys.py",
+    "shared/passage.py",
     "shared/plates.py",
     "shared/retained_speed.py",
     "shared/topics.py",
@@ -32,6 +33,7 @@ BOARD_MODULES = (
     "edge/core/journal.py",
     "edge/core/keyfile.py",
     "edge/core/outbox.py",
+    "edge/core/passage.py",
     "edge/core/radar.py",
     "edge/core/tracker.py",
     "edge/core/violation.py",

@@ -3,12 +3,13 @@
 Payload on `speedledger/v1/radars/{radar_id}/config` (retained, QoS 1): canonical JSON
 
     {"v":1,"radar_id":..,"speed_limit_kmh":..,"tolerance_kmh":5,"tolerance_pct":5,
-     "tolerance_threshold_kmh":100,"issued_at_ms":..,"key_id":..,"sig":..}
+     "tolerance_threshold_kmh":100,"report_passages":1,"issued_at_ms":..,"key_id":..,"sig":..}
 
 `sig` is Ed25519 by central's config key over the canonical bytes without `sig` (the same rule as
 violations); `key_id` names that key. `tolerance_*` carry the deployment's retained-speed rule
 (`shared/retained_speed.py`); each is optional and defaults to the French rule, so a config from an
-older central still works. A config is applied only
+older central still works. `report_passages` (CONTRACT §6, optional, default 0) is 1 when the radar
+is in a section and reports every plate it reads. A config is applied only
 when its signature verifies with the configured central key, it names this radar, and it is newer
 than the one in force (`issued_at_ms` strictly greater), so a replayed old config cannot lower or
 raise the limit.
@@ -31,9 +32,10 @@ class StaleConfig(ConfigError):
 
 
 class RadarConfig:
-    def __init__(self, policy: SpeedPolicy, issued_at_ms: int, payload: bytes) -> None:
+    def __init__(self, policy: SpeedPolicy, issued_at_ms: int, payload: bytes, report_passages: bool = False) -> None:
         self.policy = policy
         self.issued_at_ms = issued_at_ms
+        self.report_passages = report_passages
         #: The signed bytes as received, kept so the device can re-verify them after a reboot.
         self.payload = payload
 
@@ -75,7 +77,9 @@ def verify_config(payload: bytes, radar_id: str, central_public_key: bytes, veri
             low, high = CONFIG_FIELDS[name]
             rule[name] = _int_field(message, name, low, high)
     policy = SpeedPolicy(_int_field(message, "speed_limit_kmh", 1, 300), RetainedSpeedRule.from_config_fields(rule))
-    return RadarConfig(policy, _int_field(message, "issued_at_ms", 0, 2**53 - 1), payload)
+    issued_at_ms = _int_field(message, "issued_at_ms", 0, 2**53 - 1)
+    report_passages = "report_passages" in message and _int_field(message, "report_passages", 0, 1) == 1
+    return RadarConfig(policy, issued_at_ms, payload, report_passages)
 
 
 class ConfigState:
@@ -85,6 +89,8 @@ class ConfigState:
         self.radar_id = radar_id
         self.policy = default
         self.issued_at_ms = -1
+        #: Report a passage for every plate read (section control); only a central config turns it on.
+        self.report_passages = False
         self._central_public_key = central_public_key
         self._verify = verify
 
@@ -97,4 +103,5 @@ class ConfigState:
             raise StaleConfig("config is not newer than the one in force")
         self.policy = config.policy
         self.issued_at_ms = config.issued_at_ms
+        self.report_passages = config.report_passages
         return config

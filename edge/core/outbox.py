@@ -6,7 +6,7 @@ not connected (the CPython adapter wraps paho-mqtt, the board wraps an mqtt_as-s
 
 Rules (CONTRACT section 2: at-least-once, dedup by event_id at central):
 - every pending journal event is published on each new connection, oldest seq first, evidence JPEG
-  before the violation so central has the picture when it records the event;
+  before the violation (or passage, on its own topic) so central has the picture when it records it;
 - at most `window` events wait for an ack at a time, so a radar back from days offline does not
   flood the broker;
 - an event still unacked `resend_ms` after publication is published again on the same connection
@@ -19,6 +19,8 @@ Rules (CONTRACT section 2: at-least-once, dedup by event_id at central):
 import json
 
 from speedledger.shared import canonical, topics
+
+from .passage import is_passage
 
 RESULTS = ("accepted", "duplicate", "rejected")
 
@@ -135,7 +137,8 @@ class Outbox:
             if not transport.publish(topic, evidence, 1, False):  # type: ignore[attr-defined]
                 return False
         payload = journal.payload(event)  # type: ignore[attr-defined]
-        ok: bool = transport.publish(topics.violations(self.radar_id), payload, 1, False)  # type: ignore[attr-defined]
+        topic = topics.passages(self.radar_id) if is_passage(payload) else topics.violations(self.radar_id)
+        ok: bool = transport.publish(topic, payload, 1, False)  # type: ignore[attr-defined]
         return ok
 
     def on_ack(self, payload: bytes) -> Ack | None:

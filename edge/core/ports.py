@@ -29,3 +29,11 @@ class Log(Protocol):
     def warning(self, message: str, *args: object) -> None: ...
 
     def error(self, message: str, *args: object) -> None: ...
+
+
+class TimeSync(Protocol):
+    """The device's time sync (NTP on Linux): how far its clock may be off, for passages (CONTRACT §6)."""
+
+    def uncertainty_ms(self) -> int | None:
+        """The bound on the clock's error now, in ms; None while the clock has no valid time."""
+        ...

@@ -2,6 +2,8 @@
 
     valid pass -> speed policy (central-signed limit) -> evidence (plate, JPEG; none on a board)
       -> violation (seq from the journal) -> Ed25519 signature -> journal (fsync)
+    and, when the config says `report_passages` (section control), for every plate read with an image:
+      -> passage (same seq counter, clock uncertainty from the time sync) -> signature -> journal
 
 A violation is journaled before anything is published (the `Outbox` publishes from the journal),
 so a crash or power cut anywhere after the signature loses nothing. Acks go to the outbox; a
@@ -14,6 +16,7 @@ import hashlib
 
 from speedledger.shared import topics
 
+from . import passage
 from .config import ConfigError, StaleConfig
 from .journal import replace_durably
 from .violation import build, payload, sign, snr_cdb, speed_ckmh, uuid7
@@ -25,7 +28,7 @@ if TYPE_CHECKING:
     from .config import ConfigState
     from .journal import Journal
     from .outbox import Outbox
-    from .ports import Log, Signer
+    from .ports import Log, Signer, TimeSync
     from .tracker import VehiclePass
 
 CONFIG_FILE = "config.json"
@@ -52,11 +55,19 @@ def _format(message: str, args: tuple) -> str:
     return message % args if args else message
 
 
+def image_sha256(jpeg: bytes) -> str:
+    """The contract's `image_sha256`: lowercase hex, "" without an image."""
+    return binascii.hexlify(hashlib.sha256(jpeg).digest()).decode() if jpeg else ""
+
+
 class RadarStats:
     def __init__(self) -> None:
         self.passes = 0
         self.invalid_passes = 0
         self.violations = 0
+        self.passages = 0
+        #: Passages not sent because the clock had no valid time (CONTRACT §6).
+        self.passages_without_time = 0
         self.configs_applied = 0
         self.configs_refused = 0
         #: event_ids central rejected.
@@ -67,7 +78,7 @@ class Radar:
     """Decides, signs and journals violations; routes acks and config from central.
 
     `random_bytes(n)` feeds the event ids (`os.urandom` where the port has it). Subclasses that
-    have a camera override `evidence`.
+    have a camera override `evidence`. Without a `time_sync` the radar never reports passages.
     """
 
     def __init__(
@@ -80,6 +91,7 @@ class Radar:
         config: "ConfigState",
         log: "Log",
         random_bytes: "Callable[[int], bytes]",
+        time_sync: "TimeSync | None" = None,
     ) -> None:
         self.radar_id = radar_id
         self.firmware = firmware
@@ -89,6 +101,7 @@ class Radar:
         self.config = config
         self.log = log
         self.random_bytes = random_bytes
+        self.time_sync = time_sync
         self.stats = RadarStats()
 
     def evidence(self, t_ms: int) -> tuple[str, int, bytes]:
@@ -96,17 +109,34 @@ class Radar:
         return "", 0, b""
 
     def on_pass(self, vehicle_pass: "VehiclePass", detected_at_ms: int) -> dict | None:
-        """Journal a signed violation for a valid pass over the limit; returns the message or None."""
+        """Journal a signed violation for a valid pass over the limit, and a passage when the config asks
+        for them; returns the violation or None."""
         self.stats.passes += 1
         if not vehicle_pass.valid:
             self.stats.invalid_passes += 1
             self.log.info("pass at %d ms not used: %s", vehicle_pass.t_ms, vehicle_pass.invalid)
             return None
         measured = speed_ckmh(vehicle_pass.speed_kmh)
-        policy = self.config.policy
-        if not policy.is_violation(measured):
+        violating = self.config.policy.is_violation(measured)
+        if not violating and not self.config.report_passages:
             return None
         plate, plate_confidence_pm, jpeg = self.evidence(vehicle_pass.t_ms)
+        message = None
+        if violating:
+            message = self._violation(vehicle_pass, detected_at_ms, measured, plate, plate_confidence_pm, jpeg)
+        if self.config.report_passages and plate and jpeg:
+            self._passage(vehicle_pass, detected_at_ms, plate, plate_confidence_pm, jpeg)
+        return message
+
+    def _violation(
+        self,
+        vehicle_pass: "VehiclePass",
+        detected_at_ms: int,
+        measured: int,
+        plate: str,
+        plate_confidence_pm: int,
+        jpeg: bytes,
+    ) -> dict:
         seq = self.journal.next_seq
         message = sign(
             build(
@@ -114,12 +144,12 @@ class Radar:
                 self.radar_id,
                 seq,
                 detected_at_ms,
-                policy.speed_limit_kmh,
+                self.config.policy.speed_limit_kmh,
                 measured,
                 vehicle_pass.direction,
                 plate,
                 plate_confidence_pm,
-                binascii.hexlify(hashlib.sha256(jpeg).digest()).decode() if jpeg else "",
+                image_sha256(jpeg),
                 snr_cdb(vehicle_pass.snr_db),
                 vehicle_pass.frames,
                 self.firmware,
@@ -130,6 +160,40 @@ class Radar:
         self.journal.append(message["event_id"], seq, payload(message), jpeg)
         self.stats.violations += 1
         return message
+
+    def _passage(
+        self,
+        vehicle_pass: "VehiclePass",
+        passed_at_ms: int,
+        plate: str,
+        plate_confidence_pm: int,
+        jpeg: bytes,
+    ) -> None:
+        """Journal a signed passage, unless the clock has no valid time (then none: CONTRACT §6)."""
+        uncertainty_ms = self.time_sync.uncertainty_ms() if self.time_sync is not None else None
+        if uncertainty_ms is None or uncertainty_ms > passage.spec.MAX_CLOCK_UNCERTAINTY_MS:
+            self.stats.passages_without_time += 1
+            self.log.warning("passage at %d ms not sent: the clock has no valid time", vehicle_pass.t_ms)
+            return
+        seq = self.journal.next_seq
+        message = sign(
+            passage.build(
+                uuid7(passed_at_ms, self.random_bytes(10)),
+                self.radar_id,
+                seq,
+                passed_at_ms,
+                uncertainty_ms,
+                vehicle_pass.direction,
+                plate,
+                plate_confidence_pm,
+                image_sha256(jpeg),
+                self.firmware,
+                self.signer.key_id,
+            ),
+            self.signer,
+        )
+        self.journal.append(message["event_id"], seq, payload(message), jpeg)
+        self.stats.passages += 1
 
     def on_message(self, topic: str, body: bytes) -> None:
         if topic == topics.acks(self.radar_id):
