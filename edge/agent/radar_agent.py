@@ -11,7 +11,7 @@ from speedledger.edge.agent.camera import Camera, Frame
 from speedledger.edge.core.config import ConfigState
 from speedledger.edge.core.journal import Journal
 from speedledger.edge.core.outbox import Outbox
-from speedledger.edge.core.ports import Signer
+from speedledger.edge.core.ports import Signer, TimeSync
 from speedledger.edge.core.radar import Radar
 
 if TYPE_CHECKING:
@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 
 class RadarAgent(Radar):
-    """Decides, signs and journals violations with their evidence; routes acks and config from central."""
+    """Decides, signs and journals violations (and passages, for a section) with their evidence; routes
+    acks and config from central."""
 
     def __init__(
         self,
@@ -34,8 +35,9 @@ class RadarAgent(Radar):
         camera: Camera | None = None,
         plate_reader: PlateReader | None = None,
         random_bytes: Callable[[int], bytes] = os.urandom,
+        time_sync: TimeSync | None = None,
     ) -> None:
-        super().__init__(radar_id, firmware, signer, journal, outbox, config, log, random_bytes)
+        super().__init__(radar_id, firmware, signer, journal, outbox, config, log, random_bytes, time_sync)
         self.camera = camera
         self.plate_reader = plate_reader
 

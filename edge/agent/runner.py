@@ -17,6 +17,7 @@ from speedledger.edge.agent.camera import DirectoryCamera
 from speedledger.edge.agent.loop import AgentLoop
 from speedledger.edge.agent.radar_agent import RadarAgent
 from speedledger.edge.agent.sources import pcm_stdin_source, wav_source, without_stalling
+from speedledger.edge.agent.timesync import KernelTimeSync
 from speedledger.edge.core.config import ConfigState
 from speedledger.edge.core.journal import Journal
 from speedledger.edge.core.outbox import Outbox
@@ -78,6 +79,7 @@ def run(
         config,
         camera=DirectoryCamera(options.camera_dir) if options.camera_dir is not None else None,
         plate_reader=plate_reader,
+        time_sync=KernelTimeSync(),
     )
     agent.load_saved_config()
     loop = AgentLoop(agent, transport, stop)
