@@ -5,8 +5,9 @@ Payload (what `edge/core/config.py` verifies): canonical JSON of
 "tolerance_threshold_kmh":..,"issued_at_ms":..,"key_id":..}` plus `sig`, Ed25519 by central's config
 key over the canonical bytes without `sig`. The `tolerance_*` fields carry the deployment's
 retained-speed rule (`shared/retained_speed.py`), so a radar reports exactly what central fines.
-`issued_at_ms` is when central recorded the radar's current limit (registration or last limit
-change), or when the rule came into force if later (`config_rule.py`), so the same limit and rule
+A radar of a section also gets `"report_passages":1` (CONTRACT §6). `issued_at_ms` is when central
+recorded the radar's current limit (registration or last limit change), or when the rule came into
+force, or when the radar was put in its first section, whichever is latest, so the same settings
 always give the same bytes: publishing again (at every start, from every worker) changes nothing, and
 a radar never takes an older config for a newer one.
 
@@ -33,10 +34,13 @@ from speedledger.central.eventstore.port import EventStore
 from speedledger.central.ingest.config_rule import rule_in_force_since
 from speedledger.central.ingest.mqtt import now_ms
 from speedledger.central.radars.lookup import LIMIT_EVENT_TYPES, RadarState, load_radar_and_limit_time
+from speedledger.central.sections.events import SectionCreated
 from speedledger.shared import canonical, keys, topics
 from speedledger.shared.retained_speed import RetainedSpeedRule
 
 log = logging.getLogger(__name__)
+
+SECTION_CREATED_TYPES = frozenset(SectionCreated.stored_type_names())
 
 
 class ConfigKey:
@@ -85,8 +89,12 @@ class ConfigKey:
         return canonical.dumps({**unsigned, "sig": keys.b64encode(signature)})
 
 
-def config_payload(radar: RadarState, issued_at_ms: int, rule: RetainedSpeedRule, key: ConfigKey) -> bytes:
+def config_payload(
+    radar: RadarState, issued_at_ms: int, rule: RetainedSpeedRule, key: ConfigKey, report_passages: bool = False
+) -> bytes:
     body = {"v": 1, "radar_id": radar.radar_id, "speed_limit_kmh": radar.speed_limit_kmh, "issued_at_ms": issued_at_ms}
+    if report_passages:
+        body["report_passages"] = 1
     return key.sign({**body, **rule.config_fields()})
 
 
@@ -115,6 +123,8 @@ class ConfigPublisher:
         self._poll_s = poll_s
         self._position = 0
         self._published: dict[str, bytes] = {}
+        #: Radars in a section -> when central recorded their first section.
+        self._in_section_since: dict[str, int] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -144,7 +154,7 @@ class ConfigPublisher:
             self._wake.clear()
 
     def publish_changes(self) -> int:
-        """Publish configs of radars whose limit changed since the last call; returns how many."""
+        """Publish configs of radars whose limit or sections changed since the last call; returns how many."""
         changed: set[str] = set()
         while True:
             batch = self._store.read_all(self._position, 1000)
@@ -152,6 +162,11 @@ class ConfigPublisher:
                 break
             self._position = batch[-1].position
             changed.update(str(event.data["radar_id"]) for event in batch if event.type in LIMIT_EVENT_TYPES)
+            for event in batch:
+                if event.type in SECTION_CREATED_TYPES:
+                    for radar_id in (str(event.data["entry_radar_id"]), str(event.data["exit_radar_id"])):
+                        self._in_section_since.setdefault(radar_id, event.recorded_at_ms)
+                        changed.add(radar_id)
         count = 0
         for radar_id in sorted(changed):
             payload = self._current(radar_id)
@@ -176,4 +191,8 @@ class ConfigPublisher:
         if found is None:
             return None
         radar, limit_at_ms = found
-        return config_payload(radar, max(limit_at_ms, self._rule_since_ms), self._rule, self._key)
+        issued_at_ms = max(limit_at_ms, self._rule_since_ms)
+        section_at_ms = self._in_section_since.get(radar_id)
+        if section_at_ms is None:
+            return config_payload(radar, issued_at_ms, self._rule, self._key)
+        return config_payload(radar, max(issued_at_ms, section_at_ms), self._rule, self._key, report_passages=True)

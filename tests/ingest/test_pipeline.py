@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from speedledger.central.bootstrap import RECORD_BUILDERS, Central
 from speedledger.central.ingest.config_push import ConfigKey, ConfigPublisher
@@ -17,6 +18,8 @@ from speedledger.central.ingest.pipeline import Pipeline
 from speedledger.central.ingest.queries import list_quarantine
 from speedledger.central.radars.commands import UpdateRadar
 from speedledger.central.radars.lookup import load_radar
+from speedledger.central.sections.commands import CreateSection
+from speedledger.shared import canonical, keys
 from tests.ingest.harness import SigningRadar
 
 
@@ -148,3 +151,26 @@ def test_configs_are_published_once_per_change_and_again_after_a_reconnect(
     configs.republish()
     assert [topic for topic, _ in published] == ["speedledger/v1/radars/R-1/config"] * 2
     assert published[0][1] == published[1][1]
+
+
+def test_radars_of_a_section_are_told_to_report_passages(
+    central: Central, register: Callable[[str], SigningRadar], tmp_path: Any
+) -> None:
+    published: list[tuple[str, bytes]] = []
+    key = ConfigKey.load_or_create(tmp_path / "key.pem")
+    configs = ConfigPublisher(central.store, key, lambda t, p: published.append((t, p)))
+    for radar_id in ("R-1", "R-2", "R-3"):
+        register(radar_id)
+    configs.publish_changes()
+    time.sleep(0.002)  # issued_at_ms has ms resolution: the section is recorded a moment later, as in life
+    central.bus.handle(
+        CreateSection(section_id="S-1", entry_radar_id="R-1", exit_radar_id="R-2", distance_m=5000, speed_limit_kmh=90)
+    )
+    assert configs.publish_changes() == 2  # R-3 is in no section: unchanged
+    latest = {topic.split("/")[3]: json.loads(payload) for topic, payload in published}
+    assert [latest[radar_id].get("report_passages") for radar_id in ("R-1", "R-2", "R-3")] == [1, 1, None]
+    before = [json.loads(payload) for topic, payload in published if "/R-1/" in topic]
+    assert before[1]["issued_at_ms"] > before[0]["issued_at_ms"]  # newer, so the radar applies it
+    central_key = Ed25519PublicKey.from_public_bytes(key.public_key)
+    unsigned = {name: value for name, value in latest["R-1"].items() if name != "sig"}
+    central_key.verify(keys.b64decode(latest["R-1"]["sig"]), canonical.dumps(unsigned))
