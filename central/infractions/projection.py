@@ -49,7 +49,7 @@ infractions = Table(
     Column("issued_at_ms", BigInteger, nullable=False),
     Column("updated_at_ms", BigInteger, nullable=False),
     # Section control (CONTRACT §6); kind "spot" leaves the rest null.
-    Column("kind", String(16), nullable=False),
+    Column("kind", String(16), nullable=False, server_default="spot"),
     Column("section_id", String(32)),
     Column("entry_event_id", String(36)),
     Column("exit_event_id", String(36)),
