@@ -134,14 +134,17 @@ class RadarsProjection(TableProjection):
         )
 
     def _start_limit_period(self, conn: Connection, radar_id: str, from_ms: int, speed_limit_kmh: int) -> None:
-        limit_table = self.table("radar_speed_limits")
-        # A second change at the same instant supersedes the first (as in the domain timeline).
-        conn.execute(
-            limit_table.delete().where(
-                (limit_table.c.radar_id == radar_id) & (limit_table.c.effective_from_ms == from_ms)
-            )
-        )
-        conn.execute(
-            limit_table.insert(),
-            dict(radar_id=radar_id, effective_from_ms=from_ms, speed_limit_kmh=speed_limit_kmh),
-        )
+        start_limit_period(conn, self.table("radar_speed_limits"), "radar_id", radar_id, from_ms, speed_limit_kmh)
+
+
+def start_limit_period(
+    conn: Connection, limit_table: Table, key_column: str, key: str, from_ms: int, speed_limit_kmh: int
+) -> None:
+    """A limit history row (radars', sections'): a second change at the same instant supersedes the
+    first, as in the domain timeline."""
+    conn.execute(
+        limit_table.delete().where((limit_table.c[key_column] == key) & (limit_table.c.effective_from_ms == from_ms))
+    )
+    conn.execute(
+        limit_table.insert(), {key_column: key, "effective_from_ms": from_ms, "speed_limit_kmh": speed_limit_kmh}
+    )

@@ -7,6 +7,7 @@ from sqlalchemy import BigInteger, Column, Connection, Integer, MetaData, String
 from speedledger.central.eventstore.port import RecordedEvent
 from speedledger.central.messages import Event
 from speedledger.central.projections.readmodel import TableProjection
+from speedledger.central.radars.projection import start_limit_period
 from speedledger.central.sections.events import SECTION_EVENTS, SectionCreated, SectionLimitChanged
 
 metadata = MetaData()
@@ -67,14 +68,5 @@ class SectionsProjection(TableProjection):
                 self._start_limit_period(conn, event.section_id, event.effective_at_ms, event.speed_limit_kmh)
 
     def _start_limit_period(self, conn: Connection, section_id: str, from_ms: int, speed_limit_kmh: int) -> None:
-        limit_table = self.table("section_speed_limits")
-        # A second change at the same instant supersedes the first (as in the domain timeline).
-        conn.execute(
-            limit_table.delete().where(
-                (limit_table.c.section_id == section_id) & (limit_table.c.effective_from_ms == from_ms)
-            )
-        )
-        conn.execute(
-            limit_table.insert(),
-            dict(section_id=section_id, effective_from_ms=from_ms, speed_limit_kmh=speed_limit_kmh),
-        )
+        limits = self.table("section_speed_limits")
+        start_limit_period(conn, limits, "section_id", section_id, from_ms, speed_limit_kmh)
