@@ -158,7 +158,9 @@ def test_radars_of_a_section_are_told_to_report_passages(
 ) -> None:
     published: list[tuple[str, bytes]] = []
     key = ConfigKey.load_or_create(tmp_path / "key.pem")
-    configs = ConfigPublisher(central.store, key, lambda t, p: published.append((t, p)))
+    configs = ConfigPublisher(
+        central.store, key, lambda t, p: published.append((t, p)), rule=central.fine_schedule.retained_rule
+    )
     for radar_id in ("R-1", "R-2", "R-3"):
         register(radar_id)
     configs.publish_changes()
