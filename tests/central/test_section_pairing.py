@@ -84,7 +84,7 @@ def test_contract_example_gives_a_section_infraction(road: Road) -> None:
         exit["passed_at_ms"],
     )
     with road.central.engine.connect() as conn:
-        detail = queries.get_infraction(conn, infraction.infraction_id)
+        detail = queries.get_infraction(conn, infraction.infraction_id, road.central.cipher)
     assert detail is not None
     assert (detail.device_message, detail.entry_device_message) == (exit, entry)
 
