@@ -8,6 +8,7 @@ from speedledger.central.bootstrap import Central, central_config_key
 from speedledger.central.errors import Conflict, NotFound
 from speedledger.central.eventstore.port import RecordedEvent
 from speedledger.central.evidence import bundle
+from speedledger.central.infractions.domain import InfractionKind
 from speedledger.central.infractions.events import infraction_stream, violation_stream
 from speedledger.central.infractions.fines import fine_schedule_document
 from speedledger.central.infractions.queries import get_infraction
@@ -18,11 +19,15 @@ from speedledger.shared import keys
 
 
 def export_infraction(central: Central, infraction_id: str) -> bytes:
-    """The zip for `infraction_id`. NotFound when unknown; Conflict while its evidence image has not arrived."""
+    """The zip for `infraction_id`. NotFound when unknown; Conflict while its evidence image has not arrived,
+    and for a section infraction (not built yet)."""
     with central.engine.connect() as conn:
         infraction = get_infraction(conn, infraction_id, central.cipher)
         if infraction is None:
             raise NotFound(f"infraction {infraction_id!r} not found")
+        if infraction.kind is InfractionKind.SECTION:
+            # Two passages, two signatures, the section's distance and limit: a bundle of its own (issue 15).
+            raise Conflict(f"infraction {infraction_id} is a section infraction: its evidence export is not built yet")
         evidence = evidence_for_violation(conn, infraction.event_id, now_ms=central.clock())
     if infraction.image_sha256 and evidence.content is None:
         raise Conflict(f"the evidence image of infraction {infraction_id} has not arrived ({evidence.status})")

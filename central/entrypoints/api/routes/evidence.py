@@ -18,7 +18,11 @@ router = APIRouter(prefix="/api/v1/infractions", tags=["infractions"], route_cla
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "No such infraction."},
-    409: {"model": ErrorOut, "description": "The evidence image has not arrived yet, or the radar's key is unknown."},
+    409: {
+        "model": ErrorOut,
+        "description": "The evidence image has not arrived yet, the radar's key is unknown, or (export) a section "
+        "infraction, whose export is not built yet.",
+    },
 }
 
 
