@@ -89,6 +89,8 @@ def test_errors_are_json(client: TestClient, tokens: Tokens) -> None:
     missing = client.get("/api/v1/sections/nope", headers=headers)
     assert missing.status_code == 404
     assert missing.json() == {"detail": "section 'nope' not found"}
+    documented = client.get("/openapi.json").json()["paths"]["/api/v1/sections"]["post"]["responses"]
+    assert {"201", "404", "409", "422"} <= set(documented)
 
 
 def test_section_infractions_over_http(client: TestClient, tokens: Tokens, central: Central) -> None:

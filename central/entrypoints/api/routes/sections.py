@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,7 +11,7 @@ from speedledger.central.auth import Permission
 from speedledger.central.entrypoints.api.deps import CentralDep, PrincipalDep
 from speedledger.central.entrypoints.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, paginate
 from speedledger.central.entrypoints.api.routes.radars import SpeedLimit
-from speedledger.central.entrypoints.api.schemas import RADAR_ID_PATTERN, Millis
+from speedledger.central.entrypoints.api.schemas import RADAR_ID_PATTERN, ErrorOut, Millis
 from speedledger.central.entrypoints.api.security import GuardedRoute, requires
 from speedledger.central.errors import NotFound
 from speedledger.central.sections.commands import ChangeSectionLimit, CreateSection
@@ -28,6 +28,16 @@ router = APIRouter(prefix="/api/v1/sections", tags=["sections"], route_class=Gua
 
 SectionId = Annotated[str, Path(pattern=RADAR_ID_PATTERN, description="`[A-Za-z0-9-]{1,32}`")]
 RadarIdField = Annotated[str, Field(pattern=RADAR_ID_PATTERN)]
+
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description": "No such section."}}
+_CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "A radar of the section is not registered."},
+    409: {"model": ErrorOut, "description": "The section exists."},
+}
+_CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_NOT_FOUND,
+    409: {"model": ErrorOut, "description": "effective_at_ms is before the previous limit change."},
+}
 
 
 class SectionCreate(BaseModel):
@@ -59,7 +69,9 @@ def _section(central: CentralDep, section_id: str) -> SectionView:
     return section
 
 
-@router.post("", status_code=201, response_model=SectionView, **requires(Permission.SECTIONS_WRITE))
+@router.post(
+    "", status_code=201, response_model=SectionView, responses=_CREATE_ERRORS, **requires(Permission.SECTIONS_WRITE)
+)
 def create_section(
     body: SectionCreate, central: CentralDep, principal: PrincipalDep, response: Response
 ) -> SectionView:
@@ -84,12 +96,14 @@ def read_sections(
     return paginate(page, limit, lambda section: (section.section_id,))
 
 
-@router.get("/{section_id}", response_model=SectionView, **requires(Permission.SECTIONS_READ))
+@router.get("/{section_id}", response_model=SectionView, responses=_NOT_FOUND, **requires(Permission.SECTIONS_READ))
 def read_section(section_id: SectionId, central: CentralDep) -> SectionView:
     return _section(central, section_id)
 
 
-@router.patch("/{section_id}", response_model=SectionView, **requires(Permission.SECTIONS_WRITE))
+@router.patch(
+    "/{section_id}", response_model=SectionView, responses=_CHANGE_ERRORS, **requires(Permission.SECTIONS_WRITE)
+)
 def change_section_limit(
     section_id: SectionId, body: SectionPatch, central: CentralDep, principal: PrincipalDep
 ) -> SectionView:
@@ -98,7 +112,12 @@ def change_section_limit(
     return _section(central, section_id)
 
 
-@router.get("/{section_id}/ambiguities", response_model=list[AmbiguityView], **requires(Permission.SECTIONS_READ))
+@router.get(
+    "/{section_id}/ambiguities",
+    response_model=list[AmbiguityView],
+    responses=_NOT_FOUND,
+    **requires(Permission.SECTIONS_READ),
+)
 def read_ambiguities(section_id: SectionId, central: CentralDep) -> list[AmbiguityView]:
     """Passages that could pair in more than one way and so gave no infraction (addition to the contract)."""
     _section(central, section_id)
