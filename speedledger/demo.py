@@ -31,6 +31,12 @@ SPEEDUP = 3.0  # a minute of traffic in about twenty seconds, where the CPU allo
 console = Console(width=max(100, Console().width))
 
 
+def show_token(out: Console, base_url: str, token: str) -> None:
+    """Where to look, then the admin token alone on its line, never wrapped by the console (to copy)."""
+    out.print(f"Dashboard: {base_url}/   Swagger UI: {base_url}/docs   (sign in with this admin token):")
+    out.print(token, soft_wrap=True, highlight=False)
+
+
 def verify_evidence(target: Deployment, record: RunRecord) -> None:
     """Export one infraction's evidence and check it offline with `speedledger verify`, as a court would."""
     identified = [item for item in record.infractions if item["owner_id"]]
@@ -73,10 +79,7 @@ def main() -> None:
         )
         console.print(f"Report: {page.resolve()} (and report.json beside it)")
         verify_evidence(target, record)
-        console.print(
-            f"Dashboard: {target.base_url}/   Swagger UI: {target.base_url}/docs   (sign in with this admin token):"
-        )
-        console.print(target.token, soft_wrap=True)  # one line, to copy
+        show_token(console, target.base_url, target.token)
         if sys.stdin.isatty():
             console.print("Central keeps running. Ctrl+C to stop.")
             try:

@@ -73,7 +73,6 @@ def deployed(workdir: Path) -> Iterator[Deployment]:
         "SPEEDLEDGER_DB": f"sqlite:///{workdir / 'central.db'}",
         "SPEEDLEDGER_MQTT": broker.url,
         "SPEEDLEDGER_HTTP": f"127.0.0.1:{port}",
-        "SPEEDLEDGER_CONFIG_KEY": str(workdir / "config-key.pem"),
     }
     log = (workdir / "central.log").open("wb")
     process = subprocess.Popen([sys.executable, "-m", "speedledger", "central"], env=env, stdout=log, stderr=log)
