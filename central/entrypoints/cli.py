@@ -63,11 +63,11 @@ def run_central(
     from speedledger.central.eventstore import redacted_url
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = _settings(demo=demo or None)
+    settings = central_settings(demo=demo or None)
     # Everything that can be wrong is found before the broker sees us: a second central that cannot
     # start must not take over the running one's MQTT session.
     http_socket = _exit_on_configuration_error(lambda: listen(settings.http_host, settings.http_port))
-    central = _bootstrap(settings)
+    central = connect_central(settings)
     ingest_part = None
     try:
         if ingest:
@@ -103,7 +103,7 @@ def _exit_on_configuration_error(step: "Callable[[], T]") -> "T":
         raise typer.Exit(2) from None
 
 
-def _settings(*, demo: bool | None, require_secret: bool = True, existing_db: bool = False) -> "Settings":
+def central_settings(*, demo: bool | None, require_secret: bool = True, existing_db: bool = False) -> "Settings":
     """Settings from the environment; `existing_db` for commands that must not create a database."""
     from speedledger.central.bootstrap import Settings
     from speedledger.central.settings_checks import existing_database
@@ -114,7 +114,7 @@ def _settings(*, demo: bool | None, require_secret: bool = True, existing_db: bo
     return settings
 
 
-def _bootstrap(settings: "Settings", *, read_your_writes: bool = True) -> "Central":
+def connect_central(settings: "Settings", *, read_your_writes: bool = True) -> "Central":
     """Central for `settings`; a database that does not answer is one line naming SPEEDLEDGER_DB."""
     from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -142,7 +142,9 @@ def rebuild(
 
     Safe while `speedledger central` runs: reads keep using the old tables until the swap.
     """
-    central = _bootstrap(_settings(demo=None, require_secret=False, existing_db=True), read_your_writes=False)
+    central = connect_central(
+        central_settings(demo=None, require_secret=False, existing_db=True), read_your_writes=False
+    )
     try:
         names = list(central.runner.projections)
         if projection is not None and projection not in names:
@@ -169,7 +171,7 @@ def seed_central(
     except (OSError, ValueError) as error:
         typer.echo(f"error: cannot read {file}: {error}", err=True)
         raise typer.Exit(2) from None
-    central = _bootstrap(_settings(demo=None, require_secret=False))
+    central = connect_central(central_settings(demo=None, require_secret=False))
     try:
         report = seed(central.bus, document, file.parent)
     except CentralError as error:  # the file's content: a user error like a file that cannot be read
@@ -184,7 +186,9 @@ def seed_central(
 @central_app.command("status")
 def status() -> None:
     """Each projection's position, the log's head and any error."""
-    central = _bootstrap(_settings(demo=None, require_secret=False, existing_db=True), read_your_writes=False)
+    central = connect_central(
+        central_settings(demo=None, require_secret=False, existing_db=True), read_your_writes=False
+    )
     try:
         for item in central.runner.status():
             state = f"error: {item.error}" if item.error else "ok"
@@ -204,7 +208,7 @@ def config_key(
     """
     from speedledger.central.ingest.config_push import ConfigKey
 
-    path = _settings(demo=None, require_secret=False).ingest_settings.config_key_path
+    path = central_settings(demo=None, require_secret=False).ingest_settings.config_key_path
     key = _exit_on_configuration_error(lambda: ConfigKey.load_or_create(path, create=create))
     info = key.public_info()
     typer.echo(f"config key: {path}")

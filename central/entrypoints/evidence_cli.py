@@ -93,8 +93,7 @@ def notices(
     """
     from rich.progress import Progress
 
-    from speedledger.central.bootstrap import bootstrap
-    from speedledger.central.entrypoints.cli import _settings as central_settings
+    from speedledger.central.entrypoints.cli import central_settings, connect_central
     from speedledger.central.evidence.notice import gather_notice, render_notice
     from speedledger.central.infractions.streaming import infraction_pages
 
@@ -106,7 +105,8 @@ def notices(
     except OSError as error:
         typer.echo(f"error: cannot create {out}: {error.strerror}", err=True)
         raise typer.Exit(2) from None
-    central = bootstrap(central_settings(demo=None, require_secret=False), read_your_writes=False)
+    settings = central_settings(demo=None, require_secret=False, existing_db=True)
+    central = connect_central(settings, read_your_writes=False)
     try:
         identified = [
             item.infraction_id

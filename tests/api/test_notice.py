@@ -132,3 +132,16 @@ def test_batch_writes_one_notice_per_identified_infraction_in_the_range(
     assert "AB123CD" in pdf_text((out / f"notice-{items[inside[0]['event_id']]}.pdf").read_bytes(), tmp_path)
     bad = CliRunner().invoke(app, ["notices", "--from", "yesterday", "--to", "2026-01-01", "--out", str(out)])
     assert bad.exit_code == 2 and "--from" in bad.output
+
+
+def test_batch_on_a_missing_database_is_one_line_and_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "absent.db"
+    monkeypatch.setenv("SPEEDLEDGER_DB", f"sqlite:///{missing}")
+    result = CliRunner().invoke(
+        app, ["notices", "--from", "2026-01-01", "--to", "2026-01-02", "--out", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 2, result.output
+    assert "SPEEDLEDGER_DB" in result.output and "Traceback" not in result.output
+    assert not missing.exists()
