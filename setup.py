@@ -8,7 +8,7 @@ Metadata lives in pyproject.toml.
 import runpy
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 SUBPACKAGES = runpy.run_path(str(Path(__file__).parent / "speedledger" / "layout.py"))["SUBPACKAGES"]
 
@@ -17,6 +17,11 @@ packages = ["speedledger"]
 for folder in SUBPACKAGES:
     package_dir[f"speedledger.{folder}"] = folder
     packages.append(f"speedledger.{folder}")
-    packages += [f"speedledger.{folder}.{sub}" for sub in find_packages(folder)]
+    # Namespace discovery includes data-only folders (the dashboard's templates/ and static/), so their
+    # package-data ships without setuptools' "package would be ignored" warning.
+    packages += [
+        f"speedledger.{folder}.{sub}"
+        for sub in find_namespace_packages(folder, exclude=["__pycache__", "*.__pycache__"])
+    ]
 
 setup(package_dir=package_dir, packages=packages)
