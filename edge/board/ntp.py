@@ -21,9 +21,12 @@ TIMEOUT_S = 1
 class BoardTimeSync(SntpClock):
     """`SntpClock` fed by `sync()`; `epoch_offset_ms` is the port's epoch (1970 or 2000) in Unix ms."""
 
-    def __init__(self, host: str, monotonic_ms: "Callable[[], int]", epoch_offset_ms: int) -> None:
+    def __init__(
+        self, host: str, monotonic_ms: "Callable[[], int]", epoch_offset_ms: int, port: int = NTP_PORT
+    ) -> None:
         super().__init__(monotonic_ms)
         self.host = host
+        self.port = port
         self.epoch_offset_ms = epoch_offset_ms
 
     def sync(self) -> bool:
@@ -33,7 +36,7 @@ class BoardTimeSync(SntpClock):
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             sock.settimeout(TIMEOUT_S)
-            address = socket.getaddrinfo(self.host, NTP_PORT)[0][-1]
+            address = socket.getaddrinfo(self.host, self.port)[0][-1]
             sent_at = self.monotonic_ms()
             sock.sendto(request(nonce), address)
             answer = sock.recv(PACKET_BYTES)
