@@ -10,7 +10,9 @@ times, photos), the distance, the clock uncertainties, and the average and retai
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
@@ -43,13 +45,14 @@ class Notice:
     terms: PaymentTerms | None
     #: The agency's zone (SPEEDLEDGER_TIMEZONE): every time on the notice is given in it.
     zone: ZoneInfo
-    #: A section infraction's entry: the section, its entry radar and the entry photo (`radar` is the exit's).
+    #: A section infraction's entry: the section, its entry passage, radar and photo (`radar` is the exit's).
     entry: SectionEntry | None = None
 
 
 @dataclass(frozen=True)
 class SectionEntry:
     section: SectionState
+    message: Mapping[str, Any]
     radar: RadarState
     photo: bytes | None
 
@@ -71,7 +74,7 @@ def gather_notice(central: Central, conn: Connection, infraction_id: str) -> Not
             raise Conflict(f"section {infraction.section_id} is not known")
         entry_message = infraction.entry_device_message
         photo = evidence_for_violation(conn, str(entry_message["event_id"]), now_ms=central.clock()).content
-        entry = SectionEntry(section, _radar(central, str(entry_message["radar_id"])), photo)
+        entry = SectionEntry(section, entry_message, _radar(central, str(entry_message["radar_id"])), photo)
     return Notice(infraction, radar, evidence.content, terms, ZoneInfo(central.settings.timezone), entry)
 
 
@@ -140,7 +143,7 @@ def render_notice(notice: Notice) -> bytes:
 def _section_rows(notice: Notice, entry: SectionEntry) -> list[tuple[str, str]]:
     """Average-speed control: both passages, the distance and the average speed in the driver's favour."""
     infraction, section = notice.infraction, entry.section
-    entry_message, exit_message = infraction.entry_device_message or {}, infraction.device_message
+    entry_message, exit_message = entry.message, infraction.device_message
     return [
         ("Control", f"Average-speed control over section {section.section_id}: your average speed between two radars"),
         ("Entry", f"{local_time(int(entry_message['passed_at_ms']), notice.zone)} at {_place(entry.radar)}"),
