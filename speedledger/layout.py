@@ -35,10 +35,12 @@ BOARD_MODULES = (
     "edge/core/outbox.py",
     "edge/core/passage.py",
     "edge/core/radar.py",
+    "edge/core/sntp.py",
     "edge/core/tracker.py",
     "edge/core/violation.py",
     "edge/board/frontend.py",
     "edge/board/main.py",
+    "edge/board/ntp.py",
 )
 #: Protocols the board code imports only under TYPE_CHECKING: type-checked with it, never copied.
 BOARD_TYPING_MODULES = ("edge/core/ports.py", "edge/board/mqtt_client.py")

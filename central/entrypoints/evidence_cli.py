@@ -37,7 +37,11 @@ def public_key_argument(option: str, value: str) -> bytes:
 def verify(
     export: Annotated[Path, typer.Argument(help="The zip from GET /api/v1/infractions/{id}/export.")],
     radar_key: Annotated[
-        str | None, typer.Option(help="The radar's public key (base64, or a file with base64 or PEM) to trust.")
+        list[str] | None,
+        typer.Option(
+            help="The radar's public key (base64, or a file with base64 or PEM) to trust; "
+            "twice for a section infraction (the entry and the exit radar)."
+        ),
     ] = None,
     central_key: Annotated[
         str | None, typer.Option(help="Central's config-signing public key (GET /api/v1/config-key) to trust.")
@@ -51,14 +55,14 @@ def verify(
     """
     from speedledger.central.evidence.verify import verify_export
 
-    radar = public_key_argument("--radar-key", radar_key) if radar_key is not None else None
+    radar = [public_key_argument("--radar-key", value) for value in radar_key or ()]
     central = public_key_argument("--central-key", central_key) if central_key is not None else None
     try:
         data = export.read_bytes()
     except OSError as error:
         typer.echo(f"error: cannot read {export}: {error.strerror}", err=True)
         raise typer.Exit(2) from None
-    report = verify_export(data, radar_key=radar, central_key=central)
+    report = verify_export(data, radar_keys=radar, central_key=central)
     if as_json:
         typer.echo(json.dumps(report.as_dict()))
     else:

@@ -2,6 +2,8 @@
 
 One zip; every member's SHA-256 is listed in `manifest.json`, which is canonical JSON (CONTRACT §1)
 signed with central's config-signing key, like a radar config. Used by the export and by `speedledger verify`.
+The manifest's `kind` says which members to expect: a spot infraction's one violation, or a section
+infraction's two passages and its section.
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ import io
 import json
 import zipfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+
+from speedledger.central.infractions.domain import InfractionKind
 
 FORMAT = "speedledger-evidence"
 VERSION = 1
@@ -33,8 +38,45 @@ FINE_SCHEDULE = "fine-schedule.json"
 #: Central's public key (key id and base64); pin it with `--central-key` instead of trusting this copy.
 CENTRAL_KEY = "central-key.json"
 
-#: Every member but the manifest; EVIDENCE is optional.
-MEMBERS = (VIOLATION, EVIDENCE, RADAR_KEY, METROLOGY, EVENTS, FINE_SCHEDULE, CENTRAL_KEY)
+#: A section infraction's two signed passages (CONTRACT §6, canonical JSON with `sig`), their images and
+#: the two radars' keys, each as VIOLATION, EVIDENCE and RADAR_KEY are for a violation.
+ENTRY_PASSAGE, EXIT_PASSAGE = "entry-passage.json", "exit-passage.json"
+ENTRY_EVIDENCE, EXIT_EVIDENCE = "entry-evidence.jpg", "exit-evidence.jpg"
+ENTRY_RADAR_KEY, EXIT_RADAR_KEY = "entry-radar-key.json", "exit-radar-key.json"
+#: The section: its radars, distance, limit timeline and the limit in force at the exit time.
+SECTION = "section.json"
+
+
+@dataclass(frozen=True)
+class Signed:
+    """Where one signed device message sits in an export, with its image and the radar key that signed it."""
+
+    #: "" for a violation, "entry " / "exit " for a section's passages: the prefix of its check names.
+    role: str
+    message: str
+    evidence: str
+    radar_key: str
+
+
+VIOLATION_SIGNED = Signed("", VIOLATION, EVIDENCE, RADAR_KEY)
+ENTRY = Signed("entry ", ENTRY_PASSAGE, ENTRY_EVIDENCE, ENTRY_RADAR_KEY)
+EXIT = Signed("exit ", EXIT_PASSAGE, EXIT_EVIDENCE, EXIT_RADAR_KEY)
+
+_COMMON = (EVENTS, FINE_SCHEDULE, CENTRAL_KEY)
+#: Every member but the manifest, by the manifest's `kind`; EVIDENCE is optional (a passage always has an image).
+MEMBERS = {
+    InfractionKind.SPOT: (VIOLATION, EVIDENCE, RADAR_KEY, METROLOGY, *_COMMON),
+    InfractionKind.SECTION: (
+        ENTRY_PASSAGE,
+        ENTRY_EVIDENCE,
+        ENTRY_RADAR_KEY,
+        EXIT_PASSAGE,
+        EXIT_EVIDENCE,
+        EXIT_RADAR_KEY,
+        SECTION,
+        *_COMMON,
+    ),
+}
 OPTIONAL = frozenset({EVIDENCE})
 
 
@@ -48,12 +90,13 @@ def json_member(document: Any) -> bytes:
 
 
 def manifest_body(
-    members: Mapping[str, bytes], infraction_id: str, event_id: str, exported_at_ms: int
+    members: Mapping[str, bytes], kind: InfractionKind, infraction_id: str, event_id: str, exported_at_ms: int
 ) -> dict[str, Any]:
-    """What central signs: the format, the infraction, and each member's SHA-256."""
+    """What central signs: the format, the infraction and its kind, and each member's SHA-256."""
     return {
         "format": FORMAT,
         "v": VERSION,
+        "kind": kind.value,
         "infraction_id": infraction_id,
         "event_id": event_id,
         "exported_at_ms": exported_at_ms,

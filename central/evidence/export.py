@@ -1,8 +1,15 @@
-"""Build an infraction's evidence export (format in `bundle`) from the event store and the read models."""
+"""Build an infraction's evidence export (format in `bundle`) from the event store and the read models.
+
+A section infraction's two passages come from its own evidence copies (the infraction's signed
+messages, the images through the evidence context), never from the passage streams or the pairing
+tables: passages that paired are kept with the infraction, the others are forgotten.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+
+from sqlalchemy import Connection
 
 from speedledger.central.bootstrap import Central, central_config_key
 from speedledger.central.errors import Conflict, NotFound
@@ -11,50 +18,41 @@ from speedledger.central.evidence import bundle
 from speedledger.central.infractions.domain import InfractionKind
 from speedledger.central.infractions.events import infraction_stream, violation_stream
 from speedledger.central.infractions.fines import fine_schedule_document
-from speedledger.central.infractions.queries import get_infraction
+from speedledger.central.infractions.queries import InfractionDetail, get_infraction
 from speedledger.central.infractions.violations import received_payload
 from speedledger.central.ingest.queries import evidence_for_violation
-from speedledger.central.radars.lookup import load_radar
-from speedledger.shared import keys
+from speedledger.central.radars.lookup import RadarState, load_radar
+from speedledger.central.sections.lookup import load_section
+from speedledger.shared import canonical, keys
 
 
 def export_infraction(central: Central, infraction_id: str) -> bytes:
-    """The zip for `infraction_id`. NotFound when unknown; Conflict while its evidence image has not arrived,
-    and for a section infraction (not built yet)."""
+    """The zip for `infraction_id`. NotFound when unknown; Conflict while an evidence image has not arrived,
+    or when a radar, its key or the section is no longer known."""
     with central.engine.connect() as conn:
         infraction = get_infraction(conn, infraction_id, central.cipher)
         if infraction is None:
             raise NotFound(f"infraction {infraction_id!r} not found")
         if infraction.kind is InfractionKind.SECTION:
-            # Two passages, two signatures, the section's distance and limit: a bundle of its own (issue 15).
-            raise Conflict(f"infraction {infraction_id} is a section infraction: its evidence export is not built yet")
-        evidence = evidence_for_violation(conn, infraction.event_id, now_ms=central.clock())
-    if infraction.image_sha256 and evidence.content is None:
-        raise Conflict(f"the evidence image of infraction {infraction_id} has not arrived ({evidence.status})")
+            members = _section_members(central, conn, infraction)
+        else:
+            members = _spot_members(central, conn, infraction)
+    config_key = central_config_key(central.settings)
+    members[bundle.FINE_SCHEDULE] = bundle.json_member(fine_schedule_document(central.settings.fine_schedule))
+    members[bundle.CENTRAL_KEY] = bundle.json_member(config_key.public_info())
+    body = bundle.manifest_body(members, infraction.kind, infraction_id, infraction.event_id, central.clock())
+    return bundle.write_zip(members, config_key.sign(body))
+
+
+def _spot_members(central: Central, conn: Connection, infraction: InfractionDetail) -> dict[str, bytes]:
     message = infraction.device_message
-    radar = load_radar(central.store, infraction.radar_id)
-    key = radar.key(str(message["key_id"])) if radar is not None else None
-    if radar is None or key is None:
-        raise Conflict(f"radar {infraction.radar_id} or its key {message['key_id']} is no longer known")
+    radar, key_document = _radar_key(central, infraction.radar_id, str(message["key_id"]))
     detected_at_ms = infraction.detected_at_ms
     in_force = radar.verification_at(detected_at_ms)
     recorded = central.store.read_stream(violation_stream(infraction.radar_id, infraction.seq))
-    events = [*recorded, *central.store.read_stream(infraction_stream(infraction_id))]
-    config_key = central_config_key(central.settings)
     members = {
         bundle.VIOLATION: received_payload(message, recorded[0].metadata if recorded else {}),
-        bundle.RADAR_KEY: bundle.json_member(
-            {
-                "radar_id": radar.radar_id,
-                "key_id": key.key_id,
-                "public_key": keys.b64encode(key.public_key),
-                "added_at_ms": key.added_at_ms,
-                # The key registered with the radar also covers what it measured before central knew it,
-                # as its first speed limit does; a rotated key is valid from when it was added.
-                "valid_from_ms": None if key.key_id == radar.keys[0].key_id else key.added_at_ms,
-                "valid_until_ms": key.revoked_at_ms,
-            }
-        ),
+        bundle.RADAR_KEY: key_document,
         bundle.METROLOGY: bundle.json_member(
             {
                 "radar_id": radar.radar_id,
@@ -63,14 +61,81 @@ def export_infraction(central: Central, infraction_id: str) -> bytes:
                 "records": [record.fields() for record in radar.metrology],
             }
         ),
-        bundle.EVENTS: bundle.json_member([_event(recorded) for recorded in sorted(events, key=_position)]),
-        bundle.FINE_SCHEDULE: bundle.json_member(fine_schedule_document(central.settings.fine_schedule)),
-        bundle.CENTRAL_KEY: bundle.json_member(config_key.public_info()),
+        bundle.EVENTS: _events([*recorded, *central.store.read_stream(infraction_stream(infraction.infraction_id))]),
     }
-    if evidence.content is not None:
-        members[bundle.EVIDENCE] = evidence.content
-    body = bundle.manifest_body(members, infraction_id, infraction.event_id, central.clock())
-    return bundle.write_zip(members, config_key.sign(body))
+    image = _image(central, conn, infraction, infraction.event_id, infraction.image_sha256)
+    if image is not None:
+        members[bundle.EVIDENCE] = image
+    return members
+
+
+def _section_members(central: Central, conn: Connection, infraction: InfractionDetail) -> dict[str, bytes]:
+    entry, exit = infraction.entry_device_message, infraction.device_message
+    section = load_section(central.store, str(infraction.section_id)) if infraction.section_id else None
+    if entry is None or section is None:
+        raise Conflict(f"section {infraction.section_id} of infraction {infraction.infraction_id} is no longer known")
+    members = {
+        bundle.SECTION: bundle.json_member(
+            {
+                "section_id": section.section_id,
+                "entry_radar_id": section.entry_radar_id,
+                "exit_radar_id": section.exit_radar_id,
+                "distance_m": section.distance_m,
+                # The first limit also covers what came before it (as a radar's first limit does).
+                "speed_limits": [
+                    {"from_ms": start, "speed_limit_kmh": limit}
+                    for start, limit in zip(section.speed_limits.starts_ms, section.speed_limits.values, strict=True)
+                ],
+                "exit_at_ms": exit["passed_at_ms"],
+                "speed_limit_kmh": section.speed_limit_at(int(exit["passed_at_ms"])),
+            }
+        ),
+        bundle.EVENTS: _events(central.store.read_stream(infraction_stream(infraction.infraction_id))),
+    }
+    for signed, message in ((bundle.ENTRY, entry), (bundle.EXIT, exit)):
+        _, members[signed.radar_key] = _radar_key(central, str(message["radar_id"]), str(message["key_id"]))
+        # The infraction's copy is the parsed message; its canonical bytes are what the radar signed.
+        members[signed.message] = canonical.dumps(message)
+        image = _image(central, conn, infraction, str(message["event_id"]), str(message["image_sha256"]))
+        if image is not None:
+            members[signed.evidence] = image
+    return members
+
+
+def _radar_key(central: Central, radar_id: str, key_id: str) -> tuple[RadarState, bytes]:
+    """The radar and the `radar-key.json` document of its key `key_id`; Conflict when either is unknown."""
+    radar = load_radar(central.store, radar_id)
+    key = radar.key(key_id) if radar is not None else None
+    if radar is None or key is None:
+        raise Conflict(f"radar {radar_id} or its key {key_id} is no longer known")
+    document = {
+        "radar_id": radar.radar_id,
+        "key_id": key.key_id,
+        "public_key": keys.b64encode(key.public_key),
+        "added_at_ms": key.added_at_ms,
+        # The key registered with the radar also covers what it measured before central knew it,
+        # as its first speed limit does; a rotated key is valid from when it was added.
+        "valid_from_ms": None if key.key_id == radar.keys[0].key_id else key.added_at_ms,
+        "valid_until_ms": key.revoked_at_ms,
+    }
+    return radar, bundle.json_member(document)
+
+
+def _image(
+    central: Central, conn: Connection, infraction: InfractionDetail, event_id: str, image_sha256: str
+) -> bytes | None:
+    """The JPEG the message `event_id` signed (None when it signed none); Conflict while it has not arrived."""
+    evidence = evidence_for_violation(conn, event_id, now_ms=central.clock())
+    if image_sha256 and evidence.content is None:
+        raise Conflict(
+            f"the evidence image of infraction {infraction.infraction_id} (message {event_id}) "
+            f"has not arrived ({evidence.status})"
+        )
+    return evidence.content
+
+
+def _events(events: list[RecordedEvent]) -> bytes:
+    return bundle.json_member([_event(recorded) for recorded in sorted(events, key=_position)])
 
 
 def _position(recorded: RecordedEvent) -> int:

@@ -3,12 +3,16 @@
 It shows the photo, when and where, the radar and its verification, the speeds and limit, the fine's
 reduced / standard / increased amounts with their deadlines, the points, the payment reference and
 how to contest. The owner's name appears only while their personal data exists (not after erasure).
+A section infraction's notice says it is average-speed control and shows both passages (places,
+times, photos), the distance, the clock uncertainties, and the average and retained speeds.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
@@ -28,6 +32,7 @@ from speedledger.central.infractions.queries import InfractionDetail, get_infrac
 from speedledger.central.ingest.queries import evidence_for_violation
 from speedledger.central.radars.lookup import RadarState, load_radar
 from speedledger.central.radars.metrology import MetrologyRecord
+from speedledger.central.sections.lookup import SectionState, load_section
 
 ERASED = "(the owner's personal data has been erased)"
 
@@ -40,6 +45,16 @@ class Notice:
     terms: PaymentTerms | None
     #: The agency's zone (SPEEDLEDGER_TIMEZONE): every time on the notice is given in it.
     zone: ZoneInfo
+    #: A section infraction's entry: the section, its entry passage, radar and photo (`radar` is the exit's).
+    entry: SectionEntry | None = None
+
+
+@dataclass(frozen=True)
+class SectionEntry:
+    section: SectionState
+    message: Mapping[str, Any]
+    radar: RadarState
+    photo: bytes | None
 
 
 def gather_notice(central: Central, conn: Connection, infraction_id: str) -> Notice:
@@ -49,12 +64,25 @@ def gather_notice(central: Central, conn: Connection, infraction_id: str) -> Not
         raise NotFound(f"infraction {infraction_id!r} not found")
     if infraction.status == InfractionStatus.UNIDENTIFIED or infraction.owner_id is None:
         raise Conflict(f"infraction {infraction_id} is unidentified: there is no owner to notify")
-    radar = load_radar(central.store, infraction.radar_id)
-    if radar is None:
-        raise Conflict(f"radar {infraction.radar_id} is not known")
+    radar = _radar(central, infraction.radar_id)
     evidence = evidence_for_violation(conn, infraction.event_id, now_ms=central.clock())
     terms = PaymentTerms.from_schedule(fine_schedule_document(central.settings.fine_schedule))
-    return Notice(infraction, radar, evidence.content, terms, ZoneInfo(central.settings.timezone))
+    entry = None
+    if infraction.entry_device_message is not None and infraction.section_id is not None:
+        section = load_section(central.store, infraction.section_id)
+        if section is None:
+            raise Conflict(f"section {infraction.section_id} is not known")
+        entry_message = infraction.entry_device_message
+        photo = evidence_for_violation(conn, str(entry_message["event_id"]), now_ms=central.clock()).content
+        entry = SectionEntry(section, entry_message, _radar(central, str(entry_message["radar_id"])), photo)
+    return Notice(infraction, radar, evidence.content, terms, ZoneInfo(central.settings.timezone), entry)
+
+
+def _radar(central: Central, radar_id: str) -> RadarState:
+    radar = load_radar(central.store, radar_id)
+    if radar is None:
+        raise Conflict(f"radar {radar_id} is not known")
+    return radar
 
 
 def render_notice(notice: Notice) -> bytes:
@@ -64,8 +92,9 @@ def render_notice(notice: Notice) -> bytes:
     verification = radar.verification_at(infraction.detected_at_ms)
     reference = payment_reference(infraction.infraction_id)
     owner = ERASED if infraction.owner_erased or not infraction.owner_name else infraction.owner_name
+    control = "" if notice.entry is None else " (average-speed control)"
     story: list[Flowable] = [
-        Paragraph("Notice of infraction: speed limit exceeded", styles["Title"]),
+        Paragraph(f"Notice of infraction: speed limit exceeded{control}", styles["Title"]),
         Paragraph(f"To: {escape(owner)}, holder of vehicle <b>{infraction.plate}</b>", body),
         Paragraph(
             f"Infraction {infraction.infraction_id}, notified {local_time(infraction.issued_at_ms, notice.zone)}", body
@@ -73,18 +102,26 @@ def render_notice(notice: Notice) -> bytes:
         Paragraph(f"Payment reference: <b>{reference}</b>", body),
         Spacer(1, 4 * mm),
     ]
-    if notice.photo is not None:
-        story += [Image(io.BytesIO(notice.photo), width=100 * mm, height=60 * mm, kind="proportional")]
+    photos = [notice.photo] if notice.entry is None else [notice.entry.photo, notice.photo]
+    story += [
+        Image(io.BytesIO(photo), width=100 * mm, height=60 * mm, kind="proportional") for photo in photos if photo
+    ]
+    if notice.entry is None:
+        measured = [
+            ("Date and time", local_time(infraction.detected_at_ms, notice.zone)),
+            ("Place", _place(radar)),
+            ("Direction", infraction.direction),
+            ("Radar", f"{radar.radar_id}, signing key {infraction.device_message['key_id']}"),
+            ("Radar verification", _verification(verification, notice.zone)),
+            ("Measured speed", f"{infraction.measured_speed_ckmh / 100:.2f} km/h"),
+        ]
+    else:
+        measured = _section_rows(notice, notice.entry)
     story += [
         Paragraph("What was measured", heading),
         _table(
             [
-                ("Date and time", local_time(infraction.detected_at_ms, notice.zone)),
-                ("Place", f"{radar.name} ({radar.latitude:.5f}, {radar.longitude:.5f})"),
-                ("Direction", infraction.direction),
-                ("Radar", f"{radar.radar_id}, signing key {infraction.device_message['key_id']}"),
-                ("Radar verification", _verification(verification, notice.zone)),
-                ("Measured speed", f"{infraction.measured_speed_ckmh / 100:.2f} km/h"),
+                *measured,
                 ("Retained speed", f"{infraction.retained_speed_kmh} km/h (after the legal tolerance)"),
                 ("Speed limit", f"{infraction.speed_limit_kmh} km/h"),
                 ("Excess", f"{infraction.excess_kmh} km/h"),
@@ -101,6 +138,34 @@ def render_notice(notice: Notice) -> bytes:
     buffer = io.BytesIO()
     SimpleDocTemplate(buffer, pagesize=A4, title=f"Notice of infraction {infraction.infraction_id}").build(story)
     return buffer.getvalue()
+
+
+def _section_rows(notice: Notice, entry: SectionEntry) -> list[tuple[str, str]]:
+    """Average-speed control: both passages, the distance and the average speed in the driver's favour."""
+    infraction, section = notice.infraction, entry.section
+    entry_message, exit_message = entry.message, infraction.device_message
+    return [
+        ("Control", f"Average-speed control over section {section.section_id}: your average speed between two radars"),
+        ("Entry", f"{local_time(int(entry_message['passed_at_ms']), notice.zone)} at {_place(entry.radar)}"),
+        ("Exit", f"{local_time(infraction.detected_at_ms, notice.zone)} at {_place(notice.radar)}"),
+        ("Distance", f"{section.distance_m / 1000:.3f} km between the two radars"),
+        ("Direction", infraction.direction),
+        (
+            "Radars",
+            f"entry {entry.radar.radar_id}, signing key {entry_message['key_id']}; "
+            f"exit {notice.radar.radar_id}, signing key {exit_message['key_id']}",
+        ),
+        (
+            "Clock uncertainty",
+            f"{entry_message['clock_uncertainty_ms']} ms at the entry, {exit_message['clock_uncertainty_ms']} ms at "
+            "the exit, added to your travel time",
+        ),
+        ("Average speed", f"{infraction.average_speed_kmh} km/h (truncated to whole km/h)"),
+    ]
+
+
+def _place(radar: RadarState) -> str:
+    return f"{radar.name} ({radar.latitude:.5f}, {radar.longitude:.5f})"
 
 
 def _amounts(notice: Notice) -> list[Amount]:

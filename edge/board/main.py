@@ -6,11 +6,11 @@ board DIR` lays out (the portable core and this package, under `speedledger/`), 
 `/settings.json`, and a `main.py` that does `from speedledger.edge.board.main import run; run()`.
 
 `/settings.json`: {"radar_id", "ssid", "wifi_pw", "broker", "port" (1883), "central_key" (base64, optional),
-"speed_limit_kmh", "firmware", "uart": {"id", "baudrate", "tx", "rx"}}.
+"speed_limit_kmh", "firmware", "ntp_host" ("pool.ntp.org"), "uart": {"id", "baudrate", "tx", "rx"}}.
 
 The same `Radar` as the Linux agent (decision, journal, outbox, config); the differences are written in
 docs/edge.md: no plate reading and no evidence image, speed frames from a radar module over UART,
-pure-Python Ed25519 (slow but correct), and the wall clock from NTP.
+pure-Python Ed25519 (slow but correct), and the wall clock and its error bound from SNTP (`ntp.py`).
 """
 
 import asyncio
@@ -21,7 +21,6 @@ import time
 
 import machine
 import mqtt_as  # type: ignore[import-not-found]
-import ntptime
 
 from speedledger.edge.core import ed25519
 from speedledger.edge.core.config import ConfigState
@@ -33,6 +32,7 @@ from speedledger.edge.core.violation import SpeedPolicy
 from speedledger.shared import keys, topics
 
 from .frontend import UartFrontEnd
+from .ntp import BoardTimeSync
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -46,6 +46,10 @@ _EPOCH_OFFSET_MS = 946_684_800_000 if time.gmtime(0)[0] == 2000 else 0
 _MAX_UNSTAMPED = 32
 #: A measuring loop stuck this long resets the board; the journal makes the reset lossless.
 WATCHDOG_MS = 30_000
+#: SNTP exchanges: every 15 min once synced (90 ms of drift bound at `sntp.DRIFT_PPM`), every 10 s until then
+#: or after a failure.
+RESYNC_MS = 15 * 60 * 1000
+RETRY_MS = 10_000
 
 
 def wall_ms() -> int:
@@ -83,10 +87,13 @@ class BoardTransport:
 
 
 class BoardAgent(Radar):
-    """The portable `Radar` with the board's key, journal, transport, UART front end and clock."""
+    """The portable `Radar` with the board's key, journal, transport, UART front end, clock and time sync."""
 
     def __init__(self, settings: dict) -> None:
         self.settings = settings
+        self._elapsed_ms = 0
+        self._last_ticks = time.ticks_ms()
+        self.ntp = BoardTimeSync(settings.get("ntp_host", "pool.ntp.org"), self.elapsed_ms, _EPOCH_OFFSET_MS)
         radar_id = settings["radar_id"]
         with open("/radar.pem") as handle:
             signer = ed25519.Ed25519Signer(seed_from_pem(handle.read()))
@@ -101,17 +108,14 @@ class BoardAgent(Radar):
         )
         outbox = Outbox(journal, radar_id, self.transport, window=4)
         firmware = settings.get("firmware", "speedledger-board/0.1.0")
-        super().__init__(radar_id, firmware, signer, journal, outbox, config, PrintLog(), os.urandom)
+        super().__init__(radar_id, firmware, signer, journal, outbox, config, PrintLog(), os.urandom, self.ntp)
         self.load_saved_config()
         uart = settings.get("uart", {})
         self.frontend = UartFrontEnd(
             machine.UART(uart.get("id", 1), baudrate=uart.get("baudrate", 115200), tx=uart.get("tx"), rx=uart.get("rx"))
         )
         self.watchdog = machine.WDT(timeout=WATCHDOG_MS)
-        self.clock_synced = False
-        self._elapsed_ms = 0
-        self._last_ticks = time.ticks_ms()
-        # Passes measured before NTP answered: (elapsed ms at measurement, pass), stamped once synced.
+        # Passes measured and not yet decided: (elapsed ms at measurement, pass), stamped once SNTP answered.
         self.unstamped: list[tuple[int, VehiclePass]] = []
 
     def elapsed_ms(self) -> int:
@@ -126,11 +130,9 @@ class BoardAgent(Radar):
             now = self.elapsed_ms()
             for vehicle_pass in self.frontend.poll(now):
                 self.unstamped.append((now, vehicle_pass))
-            if self.clock_synced:
-                offset_ms = wall_ms() - now
-                for measured_at, vehicle_pass in self.unstamped:
-                    self.on_pass(vehicle_pass, offset_ms + measured_at)
-                self.unstamped = []
+            unix_ms = self.ntp.now_ms()
+            if unix_ms is not None:
+                self.stamp(unix_ms - now)
             elif len(self.unstamped) > _MAX_UNSTAMPED:
                 self.log.warning("no NTP time yet; oldest unstamped pass dropped")
                 self.unstamped.pop(0)
@@ -138,21 +140,33 @@ class BoardAgent(Radar):
             self.watchdog.feed()
             await asyncio.sleep_ms(5)
 
+    def stamp(self, offset_ms: int) -> None:
+        """Decide the passes waiting for a time; those measured before the first SNTP reading had no valid
+        time then: violations if over the limit, never passages (CONTRACT §6)."""
+        for measured_at, vehicle_pass in self.unstamped:
+            valid_since = self.ntp.valid_since_ms
+            self.time_sync = self.ntp if valid_since is not None and measured_at >= valid_since else None
+            self.on_pass(vehicle_pass, offset_ms + measured_at)
+        self.time_sync = self.ntp
+        self.unstamped = []
+
     async def on_up(self, client: MqttAsClient) -> None:
         while True:
             await client.up.wait()
             client.up.clear()
-            if not self.clock_synced:
-                try:
-                    ntptime.settime()
-                    self.clock_synced = True
-                except OSError:
-                    self.log.warning("NTP failed; retrying on the next connection")
             await client.subscribe(topics.acks(self.radar_id), 1)
             await client.subscribe(topics.config(self.radar_id), 1)
             online = status_payload("online", self.firmware, wall_ms())
             await client.publish(topics.status(self.radar_id), online, True, 1)
             self.outbox.on_connect(self.elapsed_ms())
+
+    async def keep_time(self, client: MqttAsClient) -> None:
+        """SNTP while the link is up: sets the RTC and the clock's error bound (passages need both)."""
+        while True:
+            synced = client.isconnected() and self.ntp.sync()
+            if not synced and client.isconnected():
+                self.log.warning("SNTP with %s failed; retrying", self.ntp.host)
+            await asyncio.sleep_ms(RESYNC_MS if synced else RETRY_MS)
 
     async def on_down(self, client: MqttAsClient) -> None:
         while True:
@@ -183,7 +197,13 @@ class BoardAgent(Radar):
         )
         client: MqttAsClient = mqtt_as.MQTTClient(mqtt_as.config)
         self.transport.client = client
-        coroutines = (self.on_up(client), self.on_down(client), self.on_messages(client), self.transport.run())
+        coroutines = (
+            self.on_up(client),
+            self.on_down(client),
+            self.on_messages(client),
+            self.transport.run(),
+            self.keep_time(client),
+        )
         tasks = [asyncio.create_task(coroutine) for coroutine in coroutines]
         tasks.append(asyncio.create_task(self.measure()))
         backoff = Backoff(1000, 60_000, random.random)

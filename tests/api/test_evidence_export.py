@@ -21,6 +21,7 @@ from speedledger.central.bootstrap import Central, central_config_key
 from speedledger.central.eventstore.port import NO_STREAM
 from speedledger.central.evidence import bundle
 from speedledger.central.evidence.verify import verify_export
+from speedledger.central.infractions.domain import InfractionKind
 from speedledger.central.infractions.violations import PAYLOAD_METADATA, violation_recorded
 from speedledger.central.ingest.tables import evidence_blobs
 from speedledger.cli import app
@@ -60,14 +61,14 @@ def central_key(central: Central) -> bytes:
 
 
 def failures(data: bytes, scene: Scene, central: Central) -> list[str]:
-    report = verify_export(data, radar_key=scene.keys["RA"].public_raw, central_key=central_key(central))
+    report = verify_export(data, radar_keys=[scene.keys["RA"].public_raw], central_key=central_key(central))
     return [f"{check.name}: {check.detail}" for check in report.checks if check.status == "fail"]
 
 
 def test_an_export_verifies_offline_with_the_cli(exported: tuple[Scene, bytes, str], central: Central, tmp_path: Path):
     scene, data, infraction_id = exported
     members = bundle.read_zip(data)
-    assert set(members) == {bundle.MANIFEST, *bundle.MEMBERS}
+    assert set(members) == {bundle.MANIFEST, *bundle.MEMBERS[InfractionKind.SPOT]}
     events = json.loads(members[bundle.EVENTS])
     assert [event["type"] for event in events] == ["ViolationRecorded", "InfractionIssued"]
     assert json.loads(members[bundle.METROLOGY])["in_force"]["approval_number"] == "TEST-VP-0001"
@@ -140,12 +141,12 @@ def test_missing_or_extra_members_fail(exported: tuple[Scene, bytes, str], centr
 def test_a_wrong_key_fails(exported: tuple[Scene, bytes, str], central: Central, tmp_path: Path) -> None:
     scene, data, _ = exported
     other = RadarKey()
-    wrong_radar = verify_export(data, radar_key=other.public_raw, central_key=central_key(central))
+    wrong_radar = verify_export(data, radar_keys=[other.public_raw], central_key=central_key(central))
     assert {check.name for check in wrong_radar.checks if check.status == "fail"} == {
         "radar key pinned",
         "violation.json signature",
     }
-    wrong_central = verify_export(data, radar_key=scene.keys["RA"].public_raw, central_key=other.public_raw)
+    wrong_central = verify_export(data, radar_keys=[scene.keys["RA"].public_raw], central_key=other.public_raw)
     assert {check.name for check in wrong_central.checks if check.status == "fail"} == {
         "central key id",
         "manifest.json signature",
@@ -195,7 +196,7 @@ def test_bytes_sent_in_another_form_are_exported_as_received(
     response = client.get(f"/api/v1/infractions/{item['infraction_id']}/export", headers=tokens.headers(Role.AGENCY))
     data = response.content
     assert bundle.read_zip(data)[bundle.VIOLATION] == spaced
-    report = verify_export(data, radar_key=scene.keys["RA"].public_raw, central_key=central_key(central))
+    report = verify_export(data, radar_keys=[scene.keys["RA"].public_raw], central_key=central_key(central))
     assert report.verified
     assert [check.name for check in report.checks if check.status == "skip"] == ["violation.json canonical"]
 

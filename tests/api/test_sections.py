@@ -113,8 +113,8 @@ def test_section_infractions_over_http(client: TestClient, tokens: Tokens, centr
     detail = client.get(f"/api/v1/infractions/{sections[0]['infraction_id']}", headers=headers).json()
     assert (detail["device_message"], detail["entry_device_message"]) == (exit, entry)
     export = client.get(f"/api/v1/infractions/{sections[0]['infraction_id']}/export", headers=headers)
-    assert export.status_code == 409  # not built yet for a section: refused, never a bundle claiming a violation
-    assert "section infraction" in export.json()["detail"]
+    assert export.status_code == 409  # the passages' images never arrived: no export without them
+    assert "has not arrived" in export.json()["detail"]
     ambiguities = client.get("/api/v1/sections/A7-S1/ambiguities", headers=headers)
     assert (ambiguities.status_code, ambiguities.json()) == (200, [])
     assert client.get("/api/v1/sections/nope/ambiguities", headers=headers).status_code == 404

@@ -10,6 +10,7 @@ import os
 import sys
 
 from radar_scenario import run_radar_scenario
+from sntp_scenario import run_sntp_scenario
 
 from speedledger.edge.board.frontend import UartFrontEnd
 from speedledger.edge.core import ed25519
@@ -162,5 +163,8 @@ result["radar"] = run_radar_scenario(
     ed25519.verify,
     {"genuine": given["config"].encode(), "tampered": given["tampered_config"].encode()},
 )
+
+# The board's SNTP request, answers read into a time and bound, the bound over time (compared with CPython).
+result["sntp"] = run_sntp_scenario(given["sntp"])
 
 print("RESULT " + json.dumps(result))

@@ -18,7 +18,9 @@ from speedledger.edge.core.journal import LOG_NAME, Journal
 from speedledger.edge.signing import CryptographySigner, verify
 from speedledger.shared import canonical, keys
 from tests.conftest import missing_dependency
+from tests.edge.test_sntp import GIVEN as SNTP_GIVEN
 from tests.micropython.radar_scenario import run_radar_scenario
+from tests.micropython.sntp_scenario import run_sntp_scenario
 
 pytestmark = pytest.mark.micropython
 
@@ -40,7 +42,8 @@ def run_on_micropython(tmp_path: Path, given: dict[str, Any], script: str = "por
         missing_dependency("npm package @micropython/micropython-webassembly-pyscript (run `npm ci`)")
     (tmp_path / "input.json").write_text(json.dumps(given))
     files = [[str(ROOT / source), "/lib/" + target] for target, source in layout.board_files().items()]
-    files.append([str(HERE / "radar_scenario.py"), "/lib/radar_scenario.py"])
+    for scenario in ("radar_scenario.py", "sntp_scenario.py"):
+        files.append([str(HERE / scenario), "/lib/" + scenario])
     files.append([str(tmp_path / "input.json"), "/input.json"])
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps({"files": files, "main": str(HERE / script)}))
@@ -108,6 +111,7 @@ def given(contract_vectors: dict[str, Any]) -> dict[str, Any]:
         "tampered_config": genuine.replace('"speed_limit_kmh":70', '"speed_limit_kmh":130'),
         "central_public_key_b64": central_key,
         "key_pem": key_pem,
+        "sntp": SNTP_GIVEN,
     }
 
 
@@ -179,3 +183,10 @@ def test_the_radar_decides_identically_on_micropython(
     assert json.loads(on_device["journaled"][0])["speed_limit_kmh"] == 70
     assert "warning config refused: config signature does not verify" in on_device["log"]
     assert on_device["restarted_limit"] == 70
+
+
+def test_the_board_time_sync_reads_sntp_identically_on_micropython(device: dict[str, Any]) -> None:
+    """Packet bytes, times and bounds, refusals and the drifting bound: the same as tests/edge/test_sntp.py's."""
+    on_device = device["sntp"]
+    assert on_device == run_sntp_scenario(SNTP_GIVEN)
+    assert on_device["clock"][0] == [None, None, None] and on_device["clock"][-1][1] is None

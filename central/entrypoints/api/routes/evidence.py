@@ -20,8 +20,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "No such infraction."},
     409: {
         "model": ErrorOut,
-        "description": "The evidence image has not arrived yet, the radar's key is unknown, or (export) a section "
-        "infraction, whose export is not built yet.",
+        "description": "An evidence image has not arrived yet, or a radar's key or the section is no longer known.",
     },
 }
 
@@ -33,7 +32,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         200: {
             "content": {"application/zip": {}},
             "description": "Zip of the signed violation, evidence JPEG, radar key, metrology record, events, "
-            "fine schedule and a manifest signed by central (docs/evidence.md).",
+            "fine schedule and a manifest signed by central (docs/evidence.md); for a section infraction both "
+            "signed passages, their JPEGs and radar keys, and the section instead of the violation.",
         },
         **_ERRORS,
     },
