@@ -3,6 +3,7 @@ keeps the section infractions whole, and a rebuild afterwards decides nothing ne
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -136,3 +137,20 @@ def test_rebuild_after_expiry_gives_the_same_infractions_and_decides_nothing(roa
     assert _infractions(central) == before
     with central.engine.connect() as conn:
         assert [item.reason for item in list_ambiguities(conn, "A7-S1", central.passages)] == []
+
+
+def test_central_closes_due_windows_in_the_background_from_its_start(road: Road, clock: FakeClock) -> None:
+    central = road.central
+    clock.now = W1
+    _record(central, road.entry.passage(passed_at_ms=W1 + 1000, plate="CQ777LM"))
+    assert len(central.passages.windows()) == 1
+    clock.now = W1 + 2 * RETENTION_MS
+    forgetting = central.forgetting
+    forgetting.start()  # `speedledger central` does this after starting its projections
+    try:
+        deadline = time.monotonic() + 10
+        while central.passages.windows():
+            assert time.monotonic() < deadline, "the due window was not closed at start"
+            time.sleep(0.05)
+    finally:
+        forgetting.stop()
