@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from speedledger.central.errors import Conflict
 from speedledger.central.infractions import queries
 from speedledger.central.infractions.domain import InfractionKind
