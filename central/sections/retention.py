@@ -59,6 +59,9 @@ class PassageWindows:
         self._vault = vault
         self.retention_ms = retention_ms
         self._clock = clock
+        #: Keys of open windows already read: a window's key never changes, and is used only while
+        #: the window is open (`_key`), whichever process destroys it.
+        self._keys: dict[Window, bytes] = {}
 
     def window_of(self, passed_at_ms: int) -> Window:
         start = passed_at_ms // self.retention_ms * self.retention_ms
@@ -74,7 +77,9 @@ class PassageWindows:
         """The envelope of one passage's `plaintext`; None when its window is closed (nothing kept)."""
         if not self.is_open(window):
             return None
-        return seal_bytes(self._vault.get_or_create_key(window.subject), plaintext, event_id)
+        key = self._keys.get(window) or self._vault.get_or_create_key(window.subject)
+        self._keys[window] = key
+        return seal_bytes(key, plaintext, event_id)
 
     def open(self, window: Window, envelope: str | None, event_id: str) -> bytes | None:
         """What `seal` sealed; None once the window is closed (due, or its key destroyed)."""
@@ -100,7 +105,15 @@ class PassageWindows:
 
     def forget(self, window: Window) -> None:
         """Destroy the window's key (idempotent): its passages are unreadable for ever."""
+        self._keys.pop(window, None)
         self._vault.delete_key(window.subject)
 
     def _key(self, window: Window) -> bytes | None:
-        return self._vault.get_key(window.subject) if self.is_open(window) else None
+        for cached in [cached for cached in self._keys if not self.is_open(cached)]:
+            self._keys.pop(cached, None)  # no key of a closed window stays in memory either
+        if not self.is_open(window):
+            return None
+        key = self._keys.get(window) or self._vault.get_key(window.subject)
+        if key is not None:
+            self._keys[window] = key
+        return key
