@@ -44,7 +44,8 @@ def now_ms() -> int:
 @pytest.fixture
 def central(database_url: str, tmp_path: Path) -> Iterator[tuple[Central, FakeClock]]:
     clock = FakeClock(now_ms())
-    settings = Settings(db_url=database_url, secret="x" * 32, demo=True, passage_retention_hours=1)
+    # Two hours: the section's longest travel time (1 h) plus an hour to pair, whatever the wall clock says.
+    settings = Settings(db_url=database_url, secret="x" * 32, demo=True, passage_retention_hours=2)
     central = bootstrap(settings, clock=clock)
     try:
         yield central, clock
@@ -130,7 +131,7 @@ def test_after_the_window_no_byte_of_a_compliant_car_is_left(
     keys = [central_.vault.get_key(window.subject) for window in central_.passages.windows()]
     assert keys and None not in keys
 
-    clock.now += 2 * HOUR_MS  # past the window's end plus the retention
+    clock.now += 4 * HOUR_MS  # past the window's end plus the retention
     closed = forgetting.run_once()
     assert (closed.windows, closed.forgotten) == (len(keys), 2)
     # PostgreSQL keeps a deleted row (a key) in its WAL and pages until they are recycled (docs/sections.md).
