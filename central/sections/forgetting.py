@@ -73,8 +73,9 @@ class PassageForgetting:
 
     @property
     def interval_s(self) -> float:
-        """A twentieth of the retention, between 1 s and 1 min: windows close at most that late."""
-        return min(60.0, max(1.0, self._windows.retention_ms / 20_000))
+        """A twentieth of the retention, between 1 s and 10 s: windows close at most that late, and an
+        infraction's images are in its evidence that soon after they arrived."""
+        return min(10.0, max(1.0, self._windows.retention_ms / 20_000))
 
     def run_once(self) -> Closed:
         self._catch_up()
