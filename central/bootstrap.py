@@ -38,7 +38,7 @@ from speedledger.central.ingest.projection import EvidenceProjection
 from speedledger.central.ingest.service import Ingest
 from speedledger.central.ingest.settings import CONFIG_KEY_FILE, DEFAULT_CLIENT_ID, IngestLimits, IngestSettings
 from speedledger.central.ingest.tables import create_tables as create_ingest_tables
-from speedledger.central.ingest.writer import RecordBuilders
+from speedledger.central.ingest.writer import RecordBuilders, Recording
 from speedledger.central.messagebus import MessageBus
 from speedledger.central.messages import Clock, Command
 from speedledger.central.projections.port import Projection
@@ -50,18 +50,18 @@ from speedledger.central.registration.handlers import HANDLERS as REGISTRATION_H
 from speedledger.central.registration.keyvault import SqlKeyVault, default_keys_url, keys_engine
 from speedledger.central.registration.personal_data import KeyVault, PersonalDataCipher
 from speedledger.central.registration.projection import RegistrationProjection
+from speedledger.central.sections.forgetting import PassageForgetting
 from speedledger.central.sections.handlers import HANDLERS as SECTION_HANDLERS
 from speedledger.central.sections.pairing import DEFAULT_MIN_CONFIDENCE_PM, SectionPairingManager
-from speedledger.central.sections.passages import passage_recorded
+from speedledger.central.sections.passages import PassageRecorder
 from speedledger.central.sections.projection import SectionsProjection
+from speedledger.central.sections.retention import DEFAULT_RETENTION_HOURS, PassageWindows, retention_ms
 from speedledger.central.settings_checks import broker_url, database_url, fine_schedule, http_address
 from speedledger.shared import topics
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DB = "sqlite:///speedledger.db"
-#: The event recording each kind of signed radar message the ingest takes.
-RECORD_BUILDERS: RecordBuilders = {VIOLATION.name: violation_recorded, PASSAGE.name: passage_recorded}
 DEFAULT_HTTP = "127.0.0.1:8000"
 #: The agency's time zone: the dashboard shows every time in it (SPEEDLEDGER_TIMEZONE).
 DEFAULT_TIMEZONE = "Europe/Paris"
@@ -85,6 +85,20 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigurationError(f"{name} must be an integer, got {value!r}") from None
     if parsed <= 0:
         raise ConfigurationError(f"{name} must be positive, got {parsed}")
+    return parsed
+
+
+def _positive_hours(env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive number of hours; fractions allowed (0.01 h is 36 s, for tests and demos)."""
+    value = env.get(name)
+    if not value:
+        return default
+    try:
+        parsed = float(value)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number of hours, got {value!r}") from None
+    if not 0 < parsed < float("inf"):
+        raise ConfigurationError(f"{name} must be a positive number of hours, got {value!r}")
     return parsed
 
 
@@ -135,6 +149,8 @@ class Settings:
     timezone: str = DEFAULT_TIMEZONE
     #: Plate confidence (1/1000) a passage needs to pair in a section (SPEEDLEDGER_PASSAGE_MIN_CONFIDENCE_PM).
     passage_min_confidence_pm: int = DEFAULT_MIN_CONFIDENCE_PM
+    #: How long a passage that leads to no infraction stays readable, at least (SPEEDLEDGER_PASSAGE_RETENTION_HOURS).
+    passage_retention_hours: float = DEFAULT_RETENTION_HOURS
 
     @classmethod
     def from_env(
@@ -186,6 +202,9 @@ class Settings:
             passage_min_confidence_pm=_positive_int(
                 env, "SPEEDLEDGER_PASSAGE_MIN_CONFIDENCE_PM", DEFAULT_MIN_CONFIDENCE_PM
             ),
+            passage_retention_hours=_positive_hours(
+                env, "SPEEDLEDGER_PASSAGE_RETENTION_HOURS", DEFAULT_RETENTION_HOURS
+            ),
         )
 
     @property
@@ -227,6 +246,8 @@ class Central:
     vault: KeyVault
     fine_schedule: FineSchedule
     clock: Clock
+    #: The retention windows sealing passages (keys in `vault`).
+    passages: PassageWindows
     projections: Sequence[Projection] = field(default_factory=list)
 
     @property
@@ -239,6 +260,17 @@ class Central:
         """Opens owners' personal data at read time (read models hold only the sealed envelope)."""
         return PersonalDataCipher(self.vault)
 
+    @property
+    def recording(self) -> Recording:
+        """How the ingest records each kind of signed radar message, and seals passages and their images."""
+        builders: RecordBuilders = {VIOLATION.name: violation_recorded, PASSAGE.name: PassageRecorder(self.passages)}
+        return Recording(builders, self.passages)
+
+    @property
+    def forgetting(self) -> PassageForgetting:
+        """What closes the passages' retention windows (`speedledger central` runs it periodically)."""
+        return PassageForgetting(self.engine, self.passages, self.runner.catch_up_to_now)
+
     def close(self) -> None:
         self.runner.close()
         if isinstance(self.vault, SqlKeyVault):
@@ -247,7 +279,7 @@ class Central:
 
 
 def build_projections(
-    store: EventStore, vault: KeyVault, schedule: FineSchedule, clock: Clock, min_confidence_pm: int
+    store: EventStore, schedule: FineSchedule, clock: Clock, passages: PassageWindows, min_confidence_pm: int
 ) -> list[Projection]:
     # The process managers last: the runner applies projections in this order in one transaction, so
     # their appends (and PostgreSQL's append lock) come just before the commit.
@@ -257,7 +289,7 @@ def build_projections(
         RegistrationProjection(),
         InfractionsProjection(),
         EvidenceProjection(),
-        SectionPairingManager(store, schedule, clock, min_confidence_pm),
+        SectionPairingManager(store, schedule, clock, passages, min_confidence_pm),
         InfractionProcessManager(store, schedule, clock),
     ]
 
@@ -293,9 +325,10 @@ def bootstrap(
             )
             vault = SqlKeyVault(store.engine)
     schedule = load_fine_schedule(settings.fine_schedule)
-    projections = build_projections(store, vault, schedule, clock, settings.passage_min_confidence_pm)
+    passages = PassageWindows(vault, retention_ms(settings.passage_retention_hours), clock)
+    projections = build_projections(store, schedule, clock, passages, settings.passage_min_confidence_pm)
     runner = ProjectionRunner(store, projections)
-    dependencies = {"store": store, "vault": vault, "clock": clock}
+    dependencies = {"store": store, "vault": vault, "clock": clock, "passages": passages}
     handlers: dict[type[Command], Callable[[Any], Any]] = {
         command: _bind(handler, dependencies)
         for command, handler in {
@@ -314,6 +347,7 @@ def bootstrap(
         vault=vault,
         fine_schedule=schedule,
         clock=clock,
+        passages=passages,
         projections=projections,
     )
 
@@ -333,7 +367,7 @@ def build_ingest(central: Central, settings: IngestSettings | None = None) -> In
         store,
         settings,
         radars=partial(load_radar, store),
-        records=RECORD_BUILDERS,
+        recording=central.recording,
         config_key=ConfigKey.load_or_create(settings.config_key_path, create=settings.create_config_key),
         rule=central.fine_schedule.retained_rule,
     )

@@ -69,11 +69,13 @@ def run_central(
     http_socket = _exit_on_configuration_error(lambda: listen(settings.http_host, settings.http_port))
     central = connect_central(settings)
     ingest_part = None
+    forgetting = central.forgetting
     try:
         if ingest:
             _exit_on_configuration_error(lambda: central_config_key(settings))
             ingest_part = start_ingest(central)
         central.runner.start()
+        forgetting.start()
         settings = central.settings
         typer.echo(f"speedledger central: API on http://{settings.http}, database {redacted_url(settings.db_url)}")
         typer.echo(
@@ -87,6 +89,7 @@ def run_central(
         broker = None if ingest_part is None else ingest_part.session.state
         serve(central, http_socket, broker=broker)  # ends open SSE streams on Ctrl-C
     finally:
+        forgetting.stop()
         if ingest_part is not None:
             ingest_part.stop()
         central.close()

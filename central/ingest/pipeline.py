@@ -38,7 +38,7 @@ from speedledger.central.ingest.mqtt import Delivery, Received
 from speedledger.central.ingest.parse import Rejected, topic_parts
 from speedledger.central.ingest.reasons import Reason
 from speedledger.central.ingest.settings import IngestLimits
-from speedledger.central.ingest.writer import BatchWriter, RecordBuilders, Written, named_event_id
+from speedledger.central.ingest.writer import BatchWriter, Recording, Written, named_event_id
 from speedledger.central.radars.lookup import RadarState
 from speedledger.shared import topics, violation
 
@@ -61,13 +61,13 @@ class Pipeline:
         store: EventStore,
         radars: RadarLookup,
         transport: Transport,
-        records: RecordBuilders,
+        recording: Recording,
         limits: IngestLimits | None = None,
     ) -> None:
         self._store = store
         self._radars = radars
         self._transport = transport
-        self._writer = BatchWriter(store, records)
+        self._writer = BatchWriter(store, recording)
         self._limits = limits or IngestLimits()
         self.inbox = Inbox(self._limits.inbox_messages, self._limits.inbox_bytes)
         self._checked: queue.Queue[list[Checked] | None] = queue.Queue(maxsize=4)

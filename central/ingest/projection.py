@@ -26,16 +26,20 @@ class EvidenceProjection(TableProjection):
         super().__init__([evidence_expected])
 
     def handle(self, conn: Connection, event: Event, recorded: RecordedEvent) -> None:
-        if isinstance(event, ViolationRecorded | PassageRecorded):
-            message = event.message
-            upsert(
-                conn,
-                self.table(evidence_expected.name),
-                {
-                    "event_id": recorded.event_id,
-                    "radar_id": message["radar_id"],
-                    "image_sha256": message["image_sha256"],
-                    "recorded_at_ms": recorded.recorded_at_ms,
-                },
-                keys=("event_id",),
-            )
+        if isinstance(event, ViolationRecorded):
+            radar_id, image_sha256 = str(event.message["radar_id"]), str(event.message["image_sha256"])
+        elif isinstance(event, PassageRecorded):
+            radar_id, image_sha256 = event.radar_id, event.image_sha256
+        else:
+            return
+        upsert(
+            conn,
+            self.table(evidence_expected.name),
+            {
+                "event_id": recorded.event_id,
+                "radar_id": radar_id,
+                "image_sha256": image_sha256,
+                "recorded_at_ms": recorded.recorded_at_ms,
+            },
+            keys=("event_id",),
+        )

@@ -88,14 +88,21 @@ def evidence_for_violation(
 def missing_evidence(
     conn: Connection, *, now_ms: int, grace_ms: int = DEFAULT_EVIDENCE_GRACE_MS, limit: int = 1000
 ) -> list[dict[str, Any]]:
-    """Recorded violations whose promised image has not arrived within the grace period."""
+    """Recorded violations and passages whose promised image has not arrived within the grace period
+    (a passage's image arrives sealed, and is forgotten with it: it is not missing)."""
+    arrived = and_(
+        evidence_arrivals.c.event_id == evidence_expected.c.event_id,
+        evidence_arrivals.c.sha256 == evidence_expected.c.image_sha256,
+    )
     query = (
         select(evidence_expected)
         .outerjoin(evidence_blobs, evidence_blobs.c.sha256 == evidence_expected.c.image_sha256)
+        .outerjoin(evidence_arrivals, arrived)
         .where(
             and_(
                 evidence_expected.c.image_sha256 != "",
                 evidence_blobs.c.sha256.is_(None),
+                evidence_arrivals.c.event_id.is_(None),
                 evidence_expected.c.recorded_at_ms < now_ms - grace_ms,
             )
         )

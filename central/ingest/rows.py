@@ -1,18 +1,20 @@
-"""The ingest's own rows (tables.py), written inside the batch's transaction: quarantine, evidence,
-liveness. Each is an upsert, so a message delivered again changes nothing but a counter or a time."""
+"""The ingest's own rows (tables.py), written inside the batch's transaction: quarantine, evidence
+(passages' images sealed), liveness. Each is an upsert, so a message delivered again changes nothing
+but a counter or a time."""
 
 from __future__ import annotations
 
 import hashlib
 from typing import Any
 
-from sqlalchemy import Connection, case, select
+from sqlalchemy import Connection, case, delete, select, update
 
 from speedledger.central.ingest import tables
 from speedledger.central.ingest.classify import EvidenceImage, Status
 from speedledger.central.ingest.mqtt import Received
 from speedledger.central.ingest.parse import Rejected
 from speedledger.central.ingest.sql import upsert
+from speedledger.central.sections.retention import PassageWindows, Window
 from speedledger.shared import violation
 
 #: Bytes of a refused payload kept in the quarantine: a whole violation up to its size limit; of
@@ -63,12 +65,54 @@ def store_evidence(conn: Connection, image: EvidenceImage, radar_id: str | None,
         {"sha256": image.sha256, "content": image.content, "size": len(image.content), "received_at_ms": at_ms},
         keys=("sha256",),
     )
+    record_arrival(conn, image, radar_id, at_ms)
+
+
+def record_arrival(conn: Connection, image: EvidenceImage, radar_id: str | None, at_ms: int) -> None:
+    """Which image arrived for which event_id (no bytes of it)."""
     upsert(
         conn,
         tables.evidence_arrivals,
         {"event_id": image.event_id, "sha256": image.sha256, "radar_id": radar_id, "received_at_ms": at_ms},
         keys=("event_id", "sha256"),
     )
+
+
+def expect_passage_image(
+    conn: Connection, windows: PassageWindows, event_id: str, window: str, image_sha256: str
+) -> None:
+    """An accepted passage: its image is kept sealed under `window`'s key. One that arrived before it
+    (stored in clear, as an unmatched image) is sealed now and its clear copy deleted."""
+    images = tables.passage_images
+    upsert(conn, images, {"event_id": event_id, "window": window, "image_sha256": image_sha256}, keys=("event_id",))
+    blobs, arrivals = tables.evidence_blobs, tables.evidence_arrivals
+    early = conn.execute(
+        select(blobs.c.content, arrivals.c.received_at_ms)
+        .join(arrivals, arrivals.c.sha256 == blobs.c.sha256)
+        .where(arrivals.c.event_id == event_id, blobs.c.sha256 == image_sha256)
+    ).first()
+    if early is None:
+        return
+    seal_passage_image(conn, windows, event_id, window, bytes(early.content), early.received_at_ms)
+    others = select(arrivals.c.event_id).where(arrivals.c.sha256 == image_sha256, arrivals.c.event_id != event_id)
+    if conn.execute(others).first() is None:
+        conn.execute(delete(blobs).where(blobs.c.sha256 == image_sha256))
+
+
+def passage_image_window(conn: Connection, event_id: str) -> tuple[str, str] | None:
+    """(window, signed image SHA-256) of the accepted passage `event_id`; None for anything else."""
+    images = tables.passage_images
+    row = conn.execute(select(images.c.window, images.c.image_sha256).where(images.c.event_id == event_id)).first()
+    return (row.window, row.image_sha256) if row is not None else None
+
+
+def seal_passage_image(
+    conn: Connection, windows: PassageWindows, event_id: str, window: str, content: bytes, at_ms: int
+) -> None:
+    """Keep a passage's image sealed under its window's key (nothing when the window has closed)."""
+    images = tables.passage_images
+    sealed = windows.seal(Window.parse(window), content, event_id)
+    conn.execute(update(images).where(images.c.event_id == event_id).values(sealed=sealed, received_at_ms=at_ms))
 
 
 def record_status(conn: Connection, status: Status, received: Received) -> None:

@@ -14,7 +14,7 @@ from speedledger.central.ingest.config_push import ConfigKey, ConfigPublisher
 from speedledger.central.ingest.mqtt import MqttSession, now_ms
 from speedledger.central.ingest.pipeline import Pipeline
 from speedledger.central.ingest.settings import IngestSettings
-from speedledger.central.ingest.writer import RecordBuilders
+from speedledger.central.ingest.writer import Recording
 from speedledger.shared import canonical
 from speedledger.shared.broker import BrokerAddress
 from speedledger.shared.retained_speed import RetainedSpeedRule
@@ -31,7 +31,7 @@ class Ingest:
         settings: IngestSettings,
         *,
         radars: RadarLookup,
-        records: RecordBuilders,
+        recording: Recording,
         config_key: ConfigKey,
         rule: RetainedSpeedRule,
     ) -> None:
@@ -46,7 +46,7 @@ class Ingest:
             will=(settings.status_topic, _status("offline")),
             on_connected=self._connected,
         )
-        self.pipeline = Pipeline(store, radars, self.session, records, settings.limits)
+        self.pipeline = Pipeline(store, radars, self.session, recording, settings.limits)
         self.configs = ConfigPublisher(store, self.config_key, self._publish_retained, rule=rule)
 
     def _connected(self) -> None:

@@ -1,4 +1,5 @@
-"""Ingest-owned tables in central's database: quarantine, evidence blobs, liveness, expected evidence.
+"""Ingest-owned tables in central's database: quarantine, evidence blobs, sealed passage images,
+liveness, expected evidence.
 
 Quarantine, evidence blobs and liveness are written by the ingest directly (they are what arrived over
 MQTT, not domain facts); `evidence_expected` is a projection of `ViolationRecorded` (see projection.py).
@@ -57,6 +58,19 @@ evidence_blobs = Table(
     Column("received_at_ms", BigInteger, nullable=False),
 )
 
+# The image of each accepted passage, only ever sealed under its retention window's key
+# (`sections/retention.py`): null until it arrives; the rows of a window go when it closes
+# (`sections/forgetting.py`), after the images of passages in an infraction were copied to the blobs.
+passage_images = Table(
+    "ingest_passage_images",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("window", String(64), nullable=False, index=True),
+    Column("image_sha256", String(64), nullable=False),
+    Column("sealed", Text),
+    Column("received_at_ms", BigInteger),
+)
+
 # Which image arrived on which `evidence/{event_id}` topic (a radar may re-send the same image).
 evidence_arrivals = Table(
     "ingest_evidence_arrivals",
@@ -99,7 +113,7 @@ config_rule = Table(
 )
 
 #: Tables the ingest writes itself; the projection runner creates `evidence_expected`.
-DIRECT_TABLES = (quarantine, evidence_blobs, evidence_arrivals, liveness, config_rule)
+DIRECT_TABLES = (quarantine, evidence_blobs, evidence_arrivals, passage_images, liveness, config_rule)
 
 
 def create_tables(engine: Engine) -> None:

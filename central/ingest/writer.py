@@ -7,6 +7,7 @@ event_id = message event_id), answered `accepted`, `duplicate` or refused when t
 event_id or seq was already used; each refusal kept in the quarantine; evidence images stored (or
 quarantined when they do not match what their message signed); liveness rows. It returns the
 acks to publish and the metric labels to count; the pipeline does both only after the commit.
+A passage's image is only ever stored sealed under its retention window's key (`rows.seal_passage_image`).
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ from speedledger.central.eventstore.port import (
 from speedledger.central.ingest import rows
 from speedledger.central.ingest.checks import Verified
 from speedledger.central.ingest.classify import Checked, EvidenceImage, Status
-from speedledger.central.ingest.kinds import SIGNED_KINDS
+from speedledger.central.ingest.kinds import PASSAGE, SIGNED_KINDS
 from speedledger.central.ingest.mqtt import Received
 from speedledger.central.ingest.parse import Rejected
 from speedledger.central.ingest.reasons import Reason
+from speedledger.central.sections.retention import PassageWindows
 from speedledger.shared import canonical, topics, violation
 
 
@@ -43,6 +45,16 @@ class RecordBuilder(Protocol):
 
 #: The builder of each signed kind, by `SignedKind.name`.
 RecordBuilders = Mapping[str, RecordBuilder]
+
+
+@dataclass(frozen=True)
+class Recording:
+    """What the writer records messages with: the event builder of each kind, and the retention windows
+    that seal passages' images."""
+
+    builders: RecordBuilders
+    passages: PassageWindows
+
 
 ACKED_KINDS = frozenset(kind.name for kind in SIGNED_KINDS)
 
@@ -64,9 +76,9 @@ def ack_payload(event_id: str, seq: int | None, result: str, reason: str = "", *
 
 
 class BatchWriter:
-    def __init__(self, store: EventStore, records: RecordBuilders) -> None:
+    def __init__(self, store: EventStore, recording: Recording) -> None:
         self._store = store
-        self._records = records
+        self._recording = recording
 
     def write(self, batch: Sequence[Checked]) -> Written:
         written = Written()
@@ -74,6 +86,7 @@ class BatchWriter:
         seen: dict[str, int] = {}  # radar_id -> latest arrival of a live (not retained) message
         with self._store.transaction() as tx:
             stored = self._append_all(tx, batch)
+            self._expect_passage_images(tx, batch, stored)
             for index, item in enumerate(batch):
                 outcome = item.outcome
                 if isinstance(outcome, Verified):
@@ -93,7 +106,7 @@ class BatchWriter:
         return written
 
     def _record(self, verified: Verified, received: Received) -> tuple[str, NewEvent]:
-        record = self._records[verified.kind.name]
+        record = self._recording.builders[verified.kind.name]
         return record(verified.message, received.received_at_ms, payload=received.payload)
 
     def _append_all(self, tx: Transaction, batch: Sequence[Checked]) -> dict[int, tuple[str, AppendOutcome]]:
@@ -108,6 +121,16 @@ class BatchWriter:
         outcomes = tx.append_batch(list(requests.values()))
         answered = zip(requests.items(), outcomes, strict=True)
         return {index: (request.stream_id, outcome) for (index, request), outcome in answered}
+
+    def _expect_passage_images(
+        self, tx: Transaction, batch: Sequence[Checked], stored: Mapping[int, tuple[str, AppendOutcome]]
+    ) -> None:
+        for index, (_, outcome) in stored.items():
+            if batch[index].kind == PASSAGE.name and isinstance(outcome, list):
+                data = outcome[0].data
+                rows.expect_passage_image(
+                    tx.connection, self._recording.passages, outcome[0].event_id, data["window"], data["image_sha256"]
+                )
 
     def _answer(
         self,
@@ -153,14 +176,19 @@ class BatchWriter:
         else:
             written.counts.append((item.kind, "rejected", rejected.reason.value))
 
-    @classmethod
-    def _store_evidence(cls, tx: Transaction, item: Checked, image: EvidenceImage, written: Written) -> None:
-        expected = rows.expected_image(tx.connection, image.event_id)
+    def _store_evidence(self, tx: Transaction, item: Checked, image: EvidenceImage, written: Written) -> None:
+        conn, at_ms = tx.connection, item.received.received_at_ms
+        passage = rows.passage_image_window(conn, image.event_id)
+        expected = passage[1] if passage is not None else rows.expected_image(conn, image.event_id)
         if expected is not None and expected != image.sha256:
-            detail = f"image sha256 {image.sha256} but the violation signed {expected or 'no image'}"
-            cls._quarantine(tx, item, Rejected(Reason.EVIDENCE_MISMATCH, detail, image.event_id), written)
+            detail = f"image sha256 {image.sha256} but the message signed {expected or 'no image'}"
+            self._quarantine(tx, item, Rejected(Reason.EVIDENCE_MISMATCH, detail, image.event_id), written)
             return
-        rows.store_evidence(tx.connection, image, item.radar_id, item.received.received_at_ms)
+        if passage is None:
+            rows.store_evidence(conn, image, item.radar_id, at_ms)
+        else:
+            rows.record_arrival(conn, image, item.radar_id, at_ms)
+            rows.seal_passage_image(conn, self._recording.passages, image.event_id, passage[0], image.content, at_ms)
         written.counts.append(("evidence", "stored", ""))
 
 

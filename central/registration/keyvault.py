@@ -1,4 +1,5 @@
-"""SQL key vault: owner data keys in their own table, never in the event log nor in a projection.
+"""SQL key vault: data keys in their own table, never in the event log nor in a projection: one per
+owner (`personal_data.py`) and one per retention window of section passages (`sections/retention.py`).
 
 The vault has its own database: `SPEEDLEDGER_KEYS_DB`, by default a SQLite file beside a SQLite event
 database (`speedledger.db` -> `speedledger-keys.db`), so a backup of the events never holds a key.
@@ -125,6 +126,12 @@ class SqlKeyVault:
                 raise
             return raced
         return key
+
+    def subjects(self, prefix: str) -> list[str]:
+        column = personal_data_keys.c.subject_id
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(column).where(column.startswith(prefix, autoescape=True)).order_by(column))
+            return [str(subject) for subject in rows.scalars()]
 
     def adopt_keys_from(self, events: Engine) -> int:
         """Move the keys an older central kept in the events' database (`personal_data_keys` there)

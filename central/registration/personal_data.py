@@ -43,6 +43,10 @@ class KeyVault(Protocol):
         """Forget the key for ever (idempotent)."""
         ...
 
+    def subjects(self, prefix: str) -> list[str]:
+        """The subjects whose key exists and whose id starts with `prefix`, sorted."""
+        ...
+
 
 class InMemoryKeyVault:
     """A vault for unit tests."""
@@ -59,6 +63,25 @@ class InMemoryKeyVault:
     def delete_key(self, subject_id: str) -> None:
         self._keys.pop(subject_id, None)
 
+    def subjects(self, prefix: str) -> list[str]:
+        return sorted(subject for subject in self._keys if subject.startswith(prefix))
+
+
+def seal_bytes(key: bytes, plaintext: bytes, associated: str) -> str:
+    """The AES-GCM envelope of `plaintext` under `key`, bound to `associated` (it opens only with it)."""
+    nonce = os.urandom(_NONCE_BYTES)
+    ciphertext = AESGCM(key).encrypt(nonce, plaintext, associated.encode())
+    return f"{_ENVELOPE_VERSION}.{base64.b64encode(nonce + ciphertext).decode()}"
+
+
+def open_bytes(key: bytes, envelope: str, associated: str) -> bytes:
+    """What `seal_bytes` sealed; ValueError for an unknown envelope, InvalidTag for another key or subject."""
+    version, _, payload = envelope.partition(".")
+    if version != _ENVELOPE_VERSION:
+        raise ValueError(f"unknown envelope version {version!r}")
+    raw = base64.b64decode(payload)
+    return AESGCM(key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], associated.encode())
+
 
 class PersonalDataCipher:
     def __init__(self, vault: KeyVault) -> None:
@@ -66,10 +89,7 @@ class PersonalDataCipher:
 
     def seal(self, owner_id: str, data: PersonalData) -> str:
         key = self._vault.get_or_create_key(owner_id)
-        nonce = os.urandom(_NONCE_BYTES)
-        plaintext = json.dumps(asdict(data), sort_keys=True).encode()
-        ciphertext = AESGCM(key).encrypt(nonce, plaintext, owner_id.encode())
-        return f"{_ENVELOPE_VERSION}.{base64.b64encode(nonce + ciphertext).decode()}"
+        return seal_bytes(key, json.dumps(asdict(data), sort_keys=True).encode(), owner_id)
 
     def open(self, owner_id: str, envelope: str | None) -> PersonalData | None:
         """The personal data, or None once erased: the owner's key is deleted (or, in a read model,
@@ -79,12 +99,8 @@ class PersonalDataCipher:
         key = self._vault.get_key(owner_id)
         if key is None:
             return None
-        version, _, payload = envelope.partition(".")
-        if version != _ENVELOPE_VERSION:
-            raise ValueError(f"unknown personal data envelope version {version!r}")
-        raw = base64.b64decode(payload)
         try:
-            plaintext = AESGCM(key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], owner_id.encode())
+            plaintext = open_bytes(key, envelope, owner_id)
         except InvalidTag as error:
             raise ValueError(f"personal data of owner {owner_id} does not open with its key") from error
         return PersonalData(**json.loads(plaintext))

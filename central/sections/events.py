@@ -3,9 +3,7 @@ the radar's message stream `violation-{radar_id}-{seq}` (one seq counter for vio
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from speedledger.central.messages import Event, EventTypes
 
@@ -30,11 +28,24 @@ class SectionLimitChanged(Event, type_name="SectionLimitChanged"):
 
 @dataclass(frozen=True)
 class PassageRecorded(Event, type_name="PassageRecorded"):
-    """A verified passage (CONTRACT §6), the device's signed message kept whole."""
+    """A verified passage (CONTRACT §6). The device's signed message is kept whole, as received, but only
+    sealed under its retention window's key (`retention.py`): the plate, image hash and signature are
+    in `sealed` alone; the fields in clear say nothing about who passed."""
 
-    message: Mapping[str, Any]
+    event_id: str
+    radar_id: str
+    seq: int
+    passed_at_ms: int
+    plate_confidence_pm: int
+    #: Which evidence image the passage signed (matched by the ingest; a hash says nothing of the picture).
+    image_sha256: str
     received_at_ms: int
     key_id: str
+    #: `Window.subject` of the key that seals it.
+    window: str
+    #: The bytes the radar sent, sealed (`PassageWindows.seal`); None: its window had already closed
+    #: when it arrived (a radar offline for longer than the retention), so it was forgotten on arrival.
+    sealed: str | None
 
 
 SECTION_EVENTS = EventTypes([SectionCreated, SectionLimitChanged])

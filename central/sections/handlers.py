@@ -16,7 +16,8 @@ from speedledger.central.radars.lookup import load_radar
 from speedledger.central.sections import domain
 from speedledger.central.sections.aggregate import SECTION
 from speedledger.central.sections.commands import ChangeSectionLimit, CreateSection, RecordPassage
-from speedledger.central.sections.passages import passage_recorded
+from speedledger.central.sections.passages import PassageRecorder
+from speedledger.central.sections.retention import PassageWindows
 
 
 def create_section(command: CreateSection, store: EventStore, clock: Clock) -> str:
@@ -31,10 +32,10 @@ def change_section_limit(command: ChangeSectionLimit, store: EventStore, clock: 
     SECTION.execute(store, command.section_id, command, lambda section: domain.change_limit(command, section, clock()))
 
 
-def record_passage(command: RecordPassage, store: EventStore, clock: Clock) -> str:
+def record_passage(command: RecordPassage, store: EventStore, clock: Clock, passages: PassageWindows) -> str:
     received_at_ms = clock() if command.received_at_ms is None else command.received_at_ms
     return record_signed_message(
-        store, dict(command.message), PASSAGE, passage_recorded, received_at_ms, command_metadata(command)
+        store, dict(command.message), PASSAGE, PassageRecorder(passages), received_at_ms, command_metadata(command)
     )
 
 

@@ -12,6 +12,13 @@ listed as ambiguous for an operator and give no infraction. A passage arriving l
 made an already decided pair ambiguous is listed too; the decision stands (one decision, for ever).
 A passage below the confidence threshold never pairs (a misread plate at one end gives nothing). A
 passage is an entry at most once and an exit at most once, and it is in at most one infraction.
+
+Plates are never kept in clear (`retention.py`): the working table holds each passage's plate as an
+HMAC under its retention window's key (`plate_tag`), and a passage looks for its partner with its own
+plate's tag in each window that can hold it (within `max_travel_ms`, so at most a few). A passage whose
+window is closed is forgotten: it pairs with nothing. A passage whose partner's windows may already be
+closed decides nothing either (a forgotten passage could have made the pair ambiguous), so a rebuild
+after keys were destroyed makes fewer pairs, never another one, and never decides twice.
 """
 
 from __future__ import annotations
@@ -32,6 +39,10 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
+    and_,
+    false,
+    or_,
     select,
 )
 
@@ -50,8 +61,10 @@ from speedledger.central.messages import Clock, EventTypes
 from speedledger.central.registration.lookup import load_vehicle
 from speedledger.central.sections.decision import decide_pair
 from speedledger.central.sections.domain import SectionState
-from speedledger.central.sections.events import PassageRecorded, SectionCreated
+from speedledger.central.sections.events import PASSAGE_EVENTS, PassageRecorded, SectionCreated
 from speedledger.central.sections.lookup import load_section
+from speedledger.central.sections.passages import open_passage
+from speedledger.central.sections.retention import PassageWindows, Window
 
 #: Plate confidence a passage needs to pair (CONTRACT §6 "the deployment's threshold"), in 1/1000.
 DEFAULT_MIN_CONFIDENCE_PM = 800
@@ -72,14 +85,17 @@ pairing_passages = Table(
     Column("event_id", String(36), primary_key=True),
     Column("radar_id", String(32), nullable=False),
     Column("seq", BigInteger, nullable=False),
-    Column("plate", String(12), nullable=False),
+    #: `Window.subject` of its retention window, and its plate's HMAC under that window's key (null:
+    #: forgotten, or not pairable).
+    Column("window", String(64), nullable=False),
+    Column("plate_tag", String(64)),
     Column("passed_at_ms", BigInteger, nullable=False),
     Column("pairable", Boolean, nullable=False),
     #: The section it was paired in as an entry / as an exit (null: free).
     Column("entry_of", String(32)),
     Column("exit_of", String(32)),
     Column("infraction_id", String(36)),
-    Index("ix_pairing_passages_plate", "radar_id", "plate", "passed_at_ms"),
+    Index("ix_pairing_passages_plate", "radar_id", "window", "plate_tag", "passed_at_ms"),
 )
 
 #: Passages that could pair in more than one way, or a pair whose passage is already in an infraction.
@@ -89,7 +105,10 @@ section_ambiguities = Table(
     Column("section_id", String(32), primary_key=True),
     #: The passage whose arrival revealed it.
     Column("event_id", String(36), primary_key=True),
-    Column("plate", String(12), nullable=False),
+    #: The plate, sealed under the revealing passage's window key (`PassageWindows.seal`): unreadable
+    #: once that window closes, like the passages.
+    Column("window", String(64), nullable=False),
+    Column("plate_sealed", Text),
     #: "several_candidates"; "after_pairing" (it arrived once the pair was made: the decision stands);
     #: "already_in_infraction" (a passage of the pair is in another infraction: no second one).
     Column("reason", String(32), nullable=False),
@@ -100,6 +119,16 @@ section_ambiguities = Table(
 )
 
 _EVENTS = EventTypes([SectionCreated, PassageRecorded])
+
+
+@dataclass(frozen=True)
+class _Arrival:
+    """A passage being applied, opened: its signed message and its retention window."""
+
+    message: dict[str, Any]
+    window: Window
+    #: (window subject, plate tag) of every open window that may hold its partner.
+    tags: list[tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -120,10 +149,12 @@ class SectionPairingManager:
         store: EventStore,
         schedule: FineSchedule,
         clock: Clock,
+        windows: PassageWindows,
         min_confidence_pm: int = DEFAULT_MIN_CONFIDENCE_PM,
         tables: Mapping[str, Table] | None = None,
     ) -> None:
         self._store = store
+        self._windows = windows
         self._schedule = schedule
         self._clock = clock
         self._min_confidence_pm = min_confidence_pm
@@ -135,7 +166,9 @@ class SectionPairingManager:
 
     def bind(self, tables: Mapping[str, Table]) -> SectionPairingManager:
         bound = {name: tables[name] for name in self._tables}
-        return SectionPairingManager(self._store, self._schedule, self._clock, self._min_confidence_pm, bound)
+        return SectionPairingManager(
+            self._store, self._schedule, self._clock, self._windows, self._min_confidence_pm, bound
+        )
 
     def apply(self, tx: Transaction, event: RecordedEvent) -> None:
         decoded = _EVENTS.decode(event.type, event.data)
@@ -150,66 +183,85 @@ class SectionPairingManager:
                 ),
             )
         elif isinstance(decoded, PassageRecorded):
-            self._passage(tx, dict(decoded.message))
+            self._passage(tx, decoded)
 
     # -- a passage arrives ----------------------------------------------------------------------
 
-    def _passage(self, tx: Transaction, message: dict[str, Any]) -> None:
+    def _passage(self, tx: Transaction, recorded: PassageRecorded) -> None:
         conn = tx.connection
-        pairable = int(message["plate_confidence_pm"]) >= self._min_confidence_pm
+        window = Window.parse(recorded.window)
+        opened = open_passage(self._windows, recorded)
+        pairable = opened is not None and recorded.plate_confidence_pm >= self._min_confidence_pm
+        plate = str(opened.message["plate"]) if opened is not None else ""
         conn.execute(
             self._tables["pairing_passages"].insert(),
             dict(
-                event_id=message["event_id"],
-                radar_id=message["radar_id"],
-                seq=message["seq"],
-                plate=message["plate"],
-                passed_at_ms=message["passed_at_ms"],
+                event_id=recorded.event_id,
+                radar_id=recorded.radar_id,
+                seq=recorded.seq,
+                window=recorded.window,
+                plate_tag=self._windows.tag(window, plate) if pairable else None,
+                passed_at_ms=recorded.passed_at_ms,
                 pairable=pairable,
             ),
         )
-        if not pairable:
+        if opened is None or not pairable:
             return
         sections = self._tables["pairing_sections"]
-        radar_id = message["radar_id"]
+        radar_id = recorded.radar_id
         for row in conn.execute(select(sections).where(sections.c.exit_radar_id == radar_id)).mappings().all():
             section = load_section(self._store, row["section_id"])
-            if section is not None:
-                self._pair_exit(tx, section, message)
+            if section is not None and (arrival := self._arrival(section, opened.message, window)) is not None:
+                self._pair_exit(tx, section, arrival)
         for row in conn.execute(select(sections).where(sections.c.entry_radar_id == radar_id)).mappings().all():
             section = load_section(self._store, row["section_id"])
-            if section is not None:
-                self._pair_entry(tx, section, message)
+            if section is not None and (arrival := self._arrival(section, opened.message, window)) is not None:
+                self._pair_entry(tx, section, arrival)
 
-    def _pair_exit(self, tx: Transaction, section: SectionState, exit: dict[str, Any]) -> None:
-        conn, plate, window = tx.connection, str(exit["plate"]), section.max_travel_ms
-        at_ms = int(exit["passed_at_ms"])
-        entries = self._candidates(conn, section.entry_radar_id, plate, "entry_of", at_ms - window, at_ms)
+    def _arrival(self, section: SectionState, message: dict[str, Any], window: Window) -> _Arrival | None:
+        """The passage with its plate's tag in every window that can hold its partner in `section`
+        (within `max_travel_ms` either side); None when the earliest of them is closed: a forgotten
+        passage could have been a candidate, so nothing is decided."""
+        at_ms, travel = int(message["passed_at_ms"]), section.max_travel_ms
+        if not self._windows.is_open(self._windows.window_of(at_ms - travel)):
+            return None
+        plate, reach = str(message["plate"]), Window(at_ms - travel, at_ms + travel + 1)
+        tags = [
+            (candidate.subject, tag)
+            for candidate in self._windows.windows()
+            if candidate.start_ms < reach.end_ms
+            and reach.start_ms < candidate.end_ms
+            and (tag := self._windows.tag(candidate, plate)) is not None
+        ]
+        return _Arrival(message, window, tags)
+
+    def _pair_exit(self, tx: Transaction, section: SectionState, exit: _Arrival) -> None:
+        conn, window = tx.connection, section.max_travel_ms
+        at_ms = int(exit.message["passed_at_ms"])
+        entries = self._candidates(conn, section.entry_radar_id, exit, "entry_of", at_ms - window, at_ms)
         if entries:
             first = entries[0].passed_at_ms
-            exits = self._candidates(conn, section.exit_radar_id, plate, "exit_of", first + 1, first + window + 1)
+            exits = self._candidates(conn, section.exit_radar_id, exit, "exit_of", first + 1, first + window + 1)
             self._settle(tx, section, exit, entries, exits)
         else:
-            paired = self._candidates(conn, section.entry_radar_id, plate, "entry_of", at_ms - window, at_ms, section)
+            paired = self._candidates(conn, section.entry_radar_id, exit, "entry_of", at_ms - window, at_ms, section)
             self._too_late(conn, section, exit, paired)
 
-    def _pair_entry(self, tx: Transaction, section: SectionState, entry: dict[str, Any]) -> None:
-        conn, plate, window = tx.connection, str(entry["plate"]), section.max_travel_ms
-        at_ms = int(entry["passed_at_ms"])
-        exits = self._candidates(conn, section.exit_radar_id, plate, "exit_of", at_ms + 1, at_ms + window + 1)
+    def _pair_entry(self, tx: Transaction, section: SectionState, entry: _Arrival) -> None:
+        conn, window = tx.connection, section.max_travel_ms
+        at_ms = int(entry.message["passed_at_ms"])
+        exits = self._candidates(conn, section.exit_radar_id, entry, "exit_of", at_ms + 1, at_ms + window + 1)
         if exits:
             first = exits[0].passed_at_ms
-            entries = self._candidates(conn, section.entry_radar_id, plate, "entry_of", first - window, first)
+            entries = self._candidates(conn, section.entry_radar_id, entry, "entry_of", first - window, first)
             self._settle(tx, section, entry, entries, exits)
         else:
             paired = self._candidates(
-                conn, section.exit_radar_id, plate, "exit_of", at_ms + 1, at_ms + window + 1, section
+                conn, section.exit_radar_id, entry, "exit_of", at_ms + 1, at_ms + window + 1, section
             )
             self._too_late(conn, section, entry, paired)
 
-    def _too_late(
-        self, conn: Connection, section: SectionState, arrived: dict[str, Any], paired: list[_Passage]
-    ) -> None:
+    def _too_late(self, conn: Connection, section: SectionState, arrived: _Arrival, paired: list[_Passage]) -> None:
         """A passage that would have made a pair already made ambiguous: listed, the decision stands."""
         if paired:
             self._ambiguous(conn, section, arrived, paired, "after_pairing")
@@ -218,24 +270,28 @@ class SectionPairingManager:
         self,
         conn: Connection,
         radar_id: str,
-        plate: str,
+        arrived: _Arrival,
         role: str,
         from_ms: int,
         until_ms: int,
         paired_in: SectionState | None = None,
     ) -> list[_Passage]:
-        """Pairable passages at `radar_id` of `plate` (from_ms <= t < until_ms), by time: those not yet
-        paired in `role`, or with `paired_in` those already paired in that role in that section."""
+        """Pairable passages at `radar_id` of the plate of `arrived` (from_ms <= t < until_ms), by time:
+        those not yet paired in `role`, or with `paired_in` those already paired in that role in that section."""
         passages = self._tables["pairing_passages"]
         column = passages.c[role]
         free = column.is_(None) if paired_in is None else column == paired_in.section_id
+        same_plate = or_(
+            false(),
+            *(and_(passages.c.window == window, passages.c.plate_tag == tag) for window, tag in arrived.tags),
+        )
         return [
             _Passage(**row)
             for row in conn.execute(
                 select(passages.c.event_id, passages.c.radar_id, passages.c.seq, passages.c.passed_at_ms)
                 .where(
                     passages.c.radar_id == radar_id,
-                    passages.c.plate == plate,
+                    same_plate,
                     passages.c.pairable.is_(True),
                     free,
                     passages.c.passed_at_ms >= from_ms,
@@ -249,7 +305,7 @@ class SectionPairingManager:
         self,
         tx: Transaction,
         section: SectionState,
-        arrived: dict[str, Any],
+        arrived: _Arrival,
         entries: list[_Passage],
         exits: list[_Passage],
     ) -> None:
@@ -258,11 +314,13 @@ class SectionPairingManager:
             self._ambiguous(tx.connection, section, arrived, [*entries, *exits], "several_candidates")
             return
         entry, exit = entries[0], exits[0]
+        entry_message, exit_message = self._message(entry), self._message(exit)
+        if entry_message is None or exit_message is None:
+            return  # its window closed while this ran: forgotten, it pairs with nothing
         passages = self._tables["pairing_passages"]
         conn = tx.connection
         conn.execute(passages.update().where(passages.c.event_id == entry.event_id).values(entry_of=section.section_id))
         conn.execute(passages.update().where(passages.c.event_id == exit.event_id).values(exit_of=section.section_id))
-        entry_message, exit_message = self._message(entry), self._message(exit)
         decision = decide_pair(
             section,
             entry_message,
@@ -292,23 +350,29 @@ class SectionPairingManager:
             tx.append(infraction_stream(decision.infraction_id), [to_new_event(decision, metadata)], NO_STREAM)
 
     def _ambiguous(
-        self, conn: Connection, section: SectionState, arrived: dict[str, Any], involved: list[_Passage], reason: str
+        self, conn: Connection, section: SectionState, arrived: _Arrival, involved: list[_Passage], reason: str
     ) -> None:
-        event_ids = sorted({passage.event_id for passage in involved} | {str(arrived["event_id"])})
+        message = arrived.message
+        event_id = str(message["event_id"])
+        event_ids = sorted({passage.event_id for passage in involved} | {event_id})
         conn.execute(
             self._tables["section_ambiguities"].insert(),
             dict(
                 section_id=section.section_id,
-                event_id=arrived["event_id"],
-                plate=arrived["plate"],
+                event_id=event_id,
+                window=arrived.window.subject,
+                plate_sealed=self._windows.seal(arrived.window, str(message["plate"]).encode(), event_id),
                 reason=reason,
-                passed_at_ms=arrived["passed_at_ms"],
+                passed_at_ms=message["passed_at_ms"],
                 event_ids=event_ids,
                 count=len(event_ids),
             ),
         )
 
-    def _message(self, passage: _Passage) -> dict[str, Any]:
-        """The signed passage as recorded (its stream's first event)."""
-        recorded = self._store.read_stream(violation_stream(passage.radar_id, passage.seq))
-        return dict(recorded[0].data["message"])
+    def _message(self, passage: _Passage) -> dict[str, Any] | None:
+        """The signed passage as recorded (its stream's first event), None once forgotten."""
+        (recorded, *_) = self._store.read_stream(violation_stream(passage.radar_id, passage.seq))
+        event = PASSAGE_EVENTS.decode(recorded.type, recorded.data)
+        assert isinstance(event, PassageRecorded)
+        opened = open_passage(self._windows, event)
+        return opened.message if opened is not None else None

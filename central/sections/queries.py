@@ -11,6 +11,7 @@ from speedledger.central.radars.queries import SpeedLimitPeriod
 from speedledger.central.sections.domain import max_travel_ms
 from speedledger.central.sections.pairing import section_ambiguities
 from speedledger.central.sections.projection import section_speed_limits, sections
+from speedledger.central.sections.retention import PassageWindows, Window
 
 
 class SectionView(BaseModel):
@@ -66,18 +67,34 @@ class AmbiguityView(BaseModel):
     section_id: str
     #: The passage whose arrival revealed it.
     event_id: str
-    plate: str
+    #: Null once the passage's retention window has closed (forgotten, as the passages are).
+    plate: str | None
     #: "several_candidates", "after_pairing" (arrived once the pair was decided) or "already_in_infraction".
     reason: str
     passed_at_ms: int
     event_ids: list[str]
 
 
-def list_ambiguities(conn: Connection, section_id: str) -> list[AmbiguityView]:
-    """Oldest first."""
+def list_ambiguities(conn: Connection, section_id: str, windows: PassageWindows) -> list[AmbiguityView]:
+    """Oldest first; the plate opened with its retention window's key while it exists."""
     rows = conn.execute(
         select(section_ambiguities)
         .where(section_ambiguities.c.section_id == section_id)
         .order_by(section_ambiguities.c.passed_at_ms, section_ambiguities.c.event_id)
     ).mappings()
-    return [AmbiguityView.model_validate(dict(row)) for row in rows]
+    return [
+        AmbiguityView(
+            section_id=row["section_id"],
+            event_id=row["event_id"],
+            plate=_plate(windows, row["window"], row["plate_sealed"], row["event_id"]),
+            reason=row["reason"],
+            passed_at_ms=row["passed_at_ms"],
+            event_ids=row["event_ids"],
+        )
+        for row in rows
+    ]
+
+
+def _plate(windows: PassageWindows, window: str, sealed: str | None, event_id: str) -> str | None:
+    plate = windows.open(Window.parse(window), sealed, event_id)
+    return plate.decode() if plate is not None else None

@@ -7,14 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from speedledger.central.errors import Conflict
 from speedledger.central.infractions import queries
 from speedledger.central.infractions.domain import InfractionKind
 from speedledger.central.infractions.queries import InfractionView
 from speedledger.central.sections.commands import CreateSection, RecordPassage
-from speedledger.central.sections.pairing import section_ambiguities
+from speedledger.central.sections.queries import list_ambiguities
 from tests.central.conftest import HOUR, T0, FakeClock, World
 
 #: 12:00:00 and 10 km, limit 110 km/h, as in the contract's `section_examples`.
@@ -56,8 +55,9 @@ class Road:
             return queries.list_infractions(conn, kind=kind).items
 
     def ambiguities(self) -> list[dict[str, Any]]:
+        """As operators see them (the plate opened while its window is open)."""
         with self.central.engine.connect() as conn:
-            return [dict(row) for row in conn.execute(select(section_ambiguities)).mappings()]
+            return [view.model_dump() for view in list_ambiguities(conn, "A7-S1", self.central.passages)]
 
 
 @pytest.fixture
@@ -131,9 +131,10 @@ def test_ambiguous_pair_gives_no_infraction_and_is_listed(road: Road) -> None:
         road.record(message)
     assert road.infractions() == []
     (listed,) = road.ambiguities()
-    assert (listed["section_id"], listed["event_id"], listed["reason"]) == (
+    assert (listed["section_id"], listed["event_id"], listed["plate"], listed["reason"]) == (
         "A7-S1",
         exit["event_id"],
+        "GZ123QK",
         "several_candidates",
     )
     assert listed["event_ids"] == sorted([entry["event_id"], other_entry["event_id"], exit["event_id"]])

@@ -28,6 +28,7 @@ def test_defaults() -> None:
     )
     assert settings.fine_schedule is None and settings.keys_db_url is None
     assert settings.passage_min_confidence_pm == 800
+    assert settings.passage_retention_hours == 24
     assert not settings.throwaway_secret
 
 
@@ -43,6 +44,7 @@ def test_everything_from_the_environment(tmp_path: Path) -> None:
             "SPEEDLEDGER_FINE_SCHEDULE": str(schedule),
             "SPEEDLEDGER_KEYS_DB": "sqlite:///keys.db",
             "SPEEDLEDGER_PASSAGE_MIN_CONFIDENCE_PM": "900",
+            "SPEEDLEDGER_PASSAGE_RETENTION_HOURS": "0.01",
         }
     )
     assert (settings.db_url, settings.mqtt_url, settings.http_host, settings.http_port) == (
@@ -54,6 +56,7 @@ def test_everything_from_the_environment(tmp_path: Path) -> None:
     assert settings.fine_schedule == schedule
     assert settings.keys_db_url == "sqlite:///keys.db"
     assert settings.passage_min_confidence_pm == 900
+    assert settings.passage_retention_hours == 0.01  # 36 s: short windows for demos and tests
 
 
 def test_secret_required_outside_demo_mode() -> None:

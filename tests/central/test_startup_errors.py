@@ -52,6 +52,9 @@ def one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> str
         ("SPEEDLEDGER_FINE_SCHEDULE", "no-such-schedule.json", ["SPEEDLEDGER_FINE_SCHEDULE", "no-such-schedule.json"]),
         ("SPEEDLEDGER_MQTT", "127.0.0.1:1883", ["SPEEDLEDGER_MQTT", "mqtt://"]),
         ("SPEEDLEDGER_MQTT", "mqtt://127.0.0.1:0", ["SPEEDLEDGER_MQTT", "port"]),
+        ("SPEEDLEDGER_PASSAGE_RETENTION_HOURS", "a day", ["SPEEDLEDGER_PASSAGE_RETENTION_HOURS", "'a day'"]),
+        ("SPEEDLEDGER_PASSAGE_RETENTION_HOURS", "-1", ["SPEEDLEDGER_PASSAGE_RETENTION_HOURS", "positive"]),
+        ("SPEEDLEDGER_PASSAGE_RETENTION_HOURS", "nan", ["SPEEDLEDGER_PASSAGE_RETENTION_HOURS", "positive"]),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_it(tmp_path: Path, variable: str, value: str, words: list[str]) -> None:

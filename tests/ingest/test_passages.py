@@ -9,12 +9,17 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sqlalchemy import Row, select
 
 from speedledger.central.bootstrap import Central
 from speedledger.central.infractions.events import violation_stream
-from speedledger.central.ingest.queries import evidence_for_violation, list_quarantine
+from speedledger.central.ingest.queries import list_quarantine, missing_evidence, unmatched_evidence
 from speedledger.central.ingest.service import Ingest
+from speedledger.central.ingest.tables import evidence_blobs, passage_images
 from speedledger.central.projections.runner import ProjectionRunner
+from speedledger.central.sections.events import PASSAGE_EVENTS, PassageRecorded
+from speedledger.central.sections.passages import open_passage
+from speedledger.central.sections.retention import HOUR_MS, Window
 from speedledger.shared import keys
 from tests.ingest.harness import TINY_JPEG, RadarClient, SigningRadar
 
@@ -42,7 +47,10 @@ def test_accepted_then_duplicate(ingest: Ingest, central: Central, register: Reg
     assert ack == {"event_id": message["event_id"], "seq": message["seq"], "result": "accepted", "reason": ""}
     assert _stored(central, message) == [("PassageRecorded", message["event_id"])]
     stored = central.store.read_stream(violation_stream("R-1", message["seq"]))[0]
-    assert stored.data["message"] == message
+    event = PASSAGE_EVENTS.decode(stored.type, stored.data)
+    assert isinstance(event, PassageRecorded) and message["plate"] not in str(stored.data)
+    opened = open_passage(central.passages, event)
+    assert opened is not None and opened.message == message
     again = _send_passage(client, message, count=2)
     assert (again["result"], again["original"]) == ("duplicate", "accepted")
     assert _stored(central, message) == [("PassageRecorded", message["event_id"])]
@@ -105,19 +113,38 @@ def test_tampered_passage_is_rejected(
     assert (ack["result"], ack["reason"]) == ("rejected", "bad_signature")
 
 
-def test_evidence_of_a_passage(
+@pytest.mark.parametrize("image_first", [True, False])
+def test_the_image_of_a_passage_is_kept_sealed(
     ingest: Ingest,
     central: Central,
     register: Register,
     radar_client: Connect,
     evidence_runner: ProjectionRunner,
+    image_first: bool,
 ) -> None:
+    """Sealed under the passage's window key, whichever arrived first; no clear copy (the blobs hold only
+    infractions' images: sections/forgetting.py copies those)."""
     radar = register("R-1")
     client = radar_client("R-1")
     message = radar.passage()
-    client.publish(f"evidence/{message['event_id']}", TINY_JPEG)
+    if image_first:
+        client.publish(f"evidence/{message['event_id']}", TINY_JPEG)
     assert _send_passage(client, message)["result"] == "accepted"
+    if not image_first:
+        client.publish(f"evidence/{message['event_id']}", TINY_JPEG)
+    deadline = time.monotonic() + 10
+    while (row := _passage_image(central, message["event_id"])) is None or row.sealed is None:
+        assert time.monotonic() < deadline, "the image was not stored"
+        time.sleep(0.05)
+    image = central.passages.open(Window.parse(row.window), row.sealed, message["event_id"])
+    assert image == TINY_JPEG
     evidence_runner.catch_up()
     with central.engine.connect() as conn:
-        evidence = evidence_for_violation(conn, message["event_id"], now_ms=time.time_ns() // 1_000_000)
-    assert (evidence.status, evidence.content) == ("received", TINY_JPEG)
+        assert conn.execute(select(evidence_blobs)).all() == []
+        assert missing_evidence(conn, now_ms=time.time_ns() // 1_000_000 + HOUR_MS) == []
+        assert unmatched_evidence(conn) == []
+
+
+def _passage_image(central: Central, event_id: str) -> Row[Any] | None:
+    with central.engine.connect() as conn:
+        return conn.execute(select(passage_images).where(passage_images.c.event_id == event_id)).first()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from speedledger.central.bootstrap import RECORD_BUILDERS, Central
+from speedledger.central.bootstrap import Central
 from speedledger.central.ingest.config_push import ConfigKey, ConfigPublisher
 from speedledger.central.ingest.mqtt import Delivery, Received
 from speedledger.central.ingest.pipeline import Pipeline
@@ -43,7 +43,7 @@ def _received(message: dict[str, Any], mid: int) -> Received:
 @pytest.fixture
 def pipeline(central: Central) -> tuple[Pipeline, RecordingTransport]:
     transport = RecordingTransport()
-    pipeline = Pipeline(central.store, partial(load_radar, central.store), transport, RECORD_BUILDERS)
+    pipeline = Pipeline(central.store, partial(load_radar, central.store), transport, central.recording)
     pipeline.start()
     yield pipeline, transport  # type: ignore[misc]
     pipeline.stop()
@@ -124,7 +124,7 @@ def test_radar_lookups_retry_database_errors_and_isolate_broken_radars(
         return load_radar(central.store, radar_id)
 
     transport = RecordingTransport()
-    run = Pipeline(central.store, flaky, transport, RECORD_BUILDERS)
+    run = Pipeline(central.store, flaky, transport, central.recording)
     good, broken = radar.violation(), SigningRadar("R-BROKEN").violation()
     checked = run._check_retrying([_received(good, 1), _received(broken, 2)])
     run.commit(checked)

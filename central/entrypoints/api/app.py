@@ -35,6 +35,7 @@ from speedledger.central.entrypoints.api.routes import (
 from speedledger.central.entrypoints.api.security import bearer_scheme
 from speedledger.central.entrypoints.dashboard import install_dashboard
 from speedledger.central.ingest.metrics import IngestCollector
+from speedledger.central.sections.forgetting import ForgettingCollector
 
 DESCRIPTION = """\
 The speedledger central REST API (CONTRACT §5). Every `/api/` path needs `Authorization: Bearer <token>`
@@ -119,6 +120,7 @@ def create_app(
     app.state.metrics_registry = registry
     registry.register(CentralCollector(central, broker))
     registry.register(IngestCollector())
+    registry.register(ForgettingCollector())
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))
     install_error_handlers(app)

@@ -122,4 +122,4 @@ def read_ambiguities(section_id: SectionId, central: CentralDep) -> list[Ambigui
     """Passages that could pair in more than one way and so gave no infraction (addition to the contract)."""
     _section(central, section_id)
     with central.engine.connect() as conn:
-        return list_ambiguities(conn, section_id)
+        return list_ambiguities(conn, section_id, central.passages)

@@ -1,0 +1,156 @@
+"""Forgetting passages (SQLite and PostgreSQL): a closed retention window leaves its passages unreadable,
+keeps the section infractions whole, and a rebuild afterwards decides nothing new, never twice."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from speedledger.central.bootstrap import Central, bootstrap
+from speedledger.central.infractions import queries
+from speedledger.central.infractions.events import violation_stream
+from speedledger.central.sections.commands import CreateSection, RecordPassage
+from speedledger.central.sections.events import PASSAGE_EVENTS, PassageRecorded
+from speedledger.central.sections.passages import open_passage
+from speedledger.central.sections.queries import list_ambiguities
+from speedledger.central.sections.retention import HOUR_MS
+from tests.central.conftest import FakeClock, World, make_central
+
+#: The section's longest travel time (10 km at 10 km/h): a pair may straddle two windows.
+RETENTION_HOURS = 1
+RETENTION_MS = RETENTION_HOURS * HOUR_MS
+#: The start of a window, well after the fake clock's start (the contract vector's day, 08:00).
+W1 = 1_764_316_800_000 + 4 * RETENTION_MS
+
+
+class Road:
+    def __init__(self, central: Central, world: World) -> None:
+        self.central = central
+        self.entry = world.radar("FR-A7-201", 130)
+        self.exit = world.radar("FR-A7-202", 130)
+        central.bus.handle(
+            CreateSection(
+                section_id="A7-S1",
+                entry_radar_id="FR-A7-201",
+                exit_radar_id="FR-A7-202",
+                distance_m=10_000,
+                speed_limit_kmh=110,
+            )
+        )
+        world.vehicle("GZ123QK", world.owner())
+
+
+@pytest.fixture
+def road(database_url: str, clock: FakeClock) -> Iterator[Road]:
+    plain = make_central(database_url, clock)
+    plain.close()
+    central = bootstrap(replace(plain.settings, passage_retention_hours=RETENTION_HOURS), clock=clock)
+    try:
+        yield Road(central, World(central, clock))
+    finally:
+        central.close()
+
+
+def _record(central: Central, *messages: dict[str, Any]) -> None:
+    for message in messages:
+        central.bus.handle(RecordPassage(message=message))
+
+
+def _opened(central: Central, message: dict[str, Any]) -> dict[str, Any] | None:
+    (recorded,) = central.store.read_stream(violation_stream(message["radar_id"], message["seq"]))
+    event = PASSAGE_EVENTS.decode(recorded.type, recorded.data)
+    assert isinstance(event, PassageRecorded)
+    assert message["plate"] not in str(recorded.data) and message["sig"] not in str(recorded.data)
+    opened = open_passage(central.passages, event)
+    return opened.message if opened is not None else None
+
+
+def _infractions(central: Central) -> list[queries.InfractionView]:
+    with central.engine.connect() as conn:
+        return queries.list_infractions(conn).items
+
+
+def test_a_closed_window_forgets_its_passages_and_keeps_the_infraction(road: Road, clock: FakeClock) -> None:
+    central, entry, exit = road.central, road.entry, road.exit
+    clock.now = W1
+    speeding = (entry.passage(passed_at_ms=W1 + 1000), exit.passage(passed_at_ms=W1 + 251_000))  # 143 km/h
+    compliant = (
+        entry.passage(passed_at_ms=W1 + 2000, plate="CQ777LM"),
+        exit.passage(passed_at_ms=W1 + 602_000, plate="CQ777LM"),  # 60 km/h
+    )
+    _record(central, *speeding, *compliant)
+    (infraction,) = _infractions(central)
+    assert [_opened(central, message) for message in compliant] == list(compliant)
+    forgetting = central.forgetting
+    assert forgetting.run_once().windows == 0  # nothing due yet
+
+    clock.now = W1 + 2 * RETENTION_MS  # the window's end, plus the retention
+    closed = forgetting.run_once()
+    assert (closed.windows, closed.forgotten) == (1, 2)
+    assert central.passages.windows() == []
+    assert [_opened(central, message) for message in (*speeding, *compliant)] == [None] * 4
+    with central.engine.connect() as conn:
+        kept = queries.get_infraction(conn, infraction.infraction_id, central.cipher)
+    assert kept is not None and (kept.entry_device_message, kept.device_message) == speeding
+    assert kept.plate == "GZ123QK" and kept.fine_eur > 0
+    assert forgetting.run_once() == type(closed)()  # idempotent: nothing left to close
+
+
+def test_a_passage_whose_window_closed_is_forgotten_on_arrival(road: Road, clock: FakeClock) -> None:
+    central = road.central
+    clock.now = W1 + 2 * RETENTION_MS
+    late = road.entry.passage(passed_at_ms=W1 + 1000)  # a radar offline for longer than retention
+    _record(central, late)
+    assert _opened(central, late) is None
+    assert central.passages.windows() == []  # its window's key was not created again
+
+
+def test_rebuild_after_expiry_gives_the_same_infractions_and_decides_nothing(road: Road, clock: FakeClock) -> None:
+    central, entry, exit = road.central, road.entry, road.exit
+    clock.now = W1 + 400_000
+    # Within one window: an infraction. Straddling two: A1 (previous window) and A2 could both pair
+    # with B: ambiguous, no infraction; A2 with B alone would be one (10 km in 300 s).
+    speeding = (entry.passage(passed_at_ms=W1 + 1000), exit.passage(passed_at_ms=W1 + 251_000))
+    first, second = (
+        entry.passage(passed_at_ms=W1 - 60_000, plate="AB123CD"),
+        entry.passage(passed_at_ms=W1 + 60_000, plate="AB123CD"),
+    )
+    last = exit.passage(passed_at_ms=W1 + 360_000, plate="AB123CD")
+    _record(central, *speeding, first, second, last)
+    before, head = _infractions(central), central.store.last_position()
+    assert [item.entry_event_id for item in before] == [speeding[0]["event_id"]]
+    with central.engine.connect() as conn:
+        (ambiguity,) = list_ambiguities(conn, "A7-S1", central.passages)
+    assert (ambiguity.plate, ambiguity.reason) == ("AB123CD", "several_candidates")
+
+    clock.now = W1 + RETENTION_MS + 1000  # the first window is closed, the second still open
+    assert central.forgetting.run_once().windows == 1
+    assert _opened(central, first) is None and _opened(central, last) is not None
+    for name in ("sections", "section-pairing", "infractions"):
+        central.runner.rebuild(name)
+    central.runner.catch_up()
+    assert central.store.last_position() == head  # no decision appended, no second one
+    assert _infractions(central) == before
+    with central.engine.connect() as conn:
+        assert [item.reason for item in list_ambiguities(conn, "A7-S1", central.passages)] == []
+
+
+def test_central_closes_due_windows_in_the_background_from_its_start(road: Road, clock: FakeClock) -> None:
+    central = road.central
+    clock.now = W1
+    _record(central, road.entry.passage(passed_at_ms=W1 + 1000, plate="CQ777LM"))
+    assert len(central.passages.windows()) == 1
+    clock.now = W1 + 2 * RETENTION_MS
+    forgetting = central.forgetting
+    forgetting.start()  # `speedledger central` does this after starting its projections
+    try:
+        deadline = time.monotonic() + 10
+        while central.passages.windows():
+            assert time.monotonic() < deadline, "the due window was not closed at start"
+            time.sleep(0.05)
+    finally:
+        forgetting.stop()
