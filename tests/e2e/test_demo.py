@@ -1,4 +1,5 @@
-"""`make demo` end to end: embedded broker + central + three real radar agents under the demo scenario."""
+"""`make demo` end to end: embedded broker + central + four real radar agents under the demo scenario, two of
+them a section."""
 
 import json
 import subprocess
@@ -22,6 +23,13 @@ def test_demo_runs_the_demo_scenario_and_passes_its_report(tmp_path: Path) -> No
     assert report["scenario"] == "demo" and report["passed"]
     assert [fault["kind"] for fault in report["faults"]] == ["kill-central"]
     assert report["counts"]["infractions"] > 0 and len(report["infractions_per_radar"]) == 3
+    sections = report["sections"]
+    assert sections["counts"]["found"] >= 1 and sections["counts"]["false"] == 0
+    braked = [t for t in sections["trips"] if t["infractions"] and not t["spot_violation"]]
+    compliant = [t for t in sections["trips"] if not t["owed"] and not t["infractions"]]
+    assert braked and compliant, "a car fined for its average speed although it braked for both radars, and one not"
+    assert f"{braked[0]['plate']}: " in output and "(no spot violation)" in output
+    assert f"{compliant[0]['plate']}: " in output and "compliant, no infraction" in output
     assert "Report: " in output and "report.html" in output
     assert "/docs" in output and "admin token" in output
     assert "verdict: VERIFIED" in output, "an exported infraction's evidence checks offline"
