@@ -19,7 +19,7 @@ import numpy as np
 from speedledger.edge.core.violation import SpeedPolicy, speed_ckmh
 from speedledger.simulator.iq import Vehicle, pass_duration_s
 from speedledger.simulator.plates import random_siv_plate
-from speedledger.simulator.scenario import Radar, Scenario, Section, Traffic
+from speedledger.simulator.scenario import Radar, Scenario, Section
 
 #: Passes whose true speed lies this close to the infraction threshold may fall either side of it
 #: within the DSP's accuracy bound: they are reported, but not held against exactly-once.
@@ -186,9 +186,10 @@ def _speed(
 
 
 def _spot_speed(radar: Radar, rng: np.random.Generator) -> float:
-    traffic: Traffic = radar.traffic
-    return _speed(radar.speed_limit_kmh, traffic.speeder_share, traffic.speeder_excess_kmh,
-                  traffic.compliant_mean_kmh, traffic.compliant_sd_kmh, rng)  # fmt: skip
+    t = radar.traffic
+    return _speed(
+        radar.speed_limit_kmh, t.speeder_share, t.speeder_excess_kmh, t.compliant_mean_kmh, t.compliant_sd_kmh, rng
+    )
 
 
 def _radar_passes(scenario: Scenario, radar: Radar, plates: list[str], rng: np.random.Generator) -> list[Pass]:
