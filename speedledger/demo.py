@@ -5,9 +5,9 @@ Runs the shipped `demo` scenario with the traffic simulator: the embedded MQTT b
 rendered camera frames, two of them a section (average-speed control), registration over the REST
 API, and central killed with -9 and restarted mid-run. Then it prints the ground-truth report's
 verdict and location, a car that braked for both radars of the section and was still fined for its
-average speed beside a compliant one, the dashboard and Swagger URLs and an admin token; in a
-terminal central keeps running until Ctrl+C. Everything lives in ./demo and is thrown away at the
-next run.
+average speed beside a compliant one, the offline verification of a spot and a section infraction's
+evidence, the dashboard and Swagger URLs and an admin token; in a terminal central keeps running
+until Ctrl+C. Everything lives in ./demo and is thrown away at the next run.
 """
 
 from __future__ import annotations
@@ -67,24 +67,26 @@ def show_section(result: dict[str, Any], record: RunRecord) -> None:
             console.print(line + (" (no spot violation)" if verdict == "fined" else ": compliant, no infraction"))
 
 
-def verify_evidence(target: Deployment, record: RunRecord) -> None:
-    """Export one infraction's evidence and check it offline with `speedledger verify`, as a court would."""
-    # A spot-speed one: the export of a section infraction (two passages) is not built yet (docs/sections.md).
-    identified = [item for item in record.infractions if item["owner_id"] and item["kind"] == "spot"]
-    if not identified:
-        return
-    infraction = identified[0]
+def verify_evidence(target: Deployment, record: RunRecord, infraction: dict[str, Any]) -> None:
+    """Export the infraction's evidence and check it offline with `speedledger verify`, as a court would: with
+    its radar's key, or for a section infraction both radars' keys."""
     url = f"/api/v1/infractions/{infraction['infraction_id']}/export"
     export = WORKDIR / f"infraction-{infraction['infraction_id']}.zip"
     with target.api() as api:
-        wait_for("the evidence export", lambda: api.get(url).status_code == 200)  # once its image has arrived
+        wait_for("the evidence export", lambda: api.get(url).status_code == 200)  # once its images have arrived
         export.write_bytes(api.get(url).content)
-    radar_key = record.registered.public_keys[str(infraction["radar_id"])]
-    command = ["verify", str(export), "--radar-key", radar_key, "--central-key", record.registered.central_key]
+    if infraction["kind"] == "section":
+        section = record.scenario.section(str(infraction["section_id"]))
+        radars = [section.entry, section.exit]
+    else:
+        radars = [str(infraction["radar_id"])]
+    keys = [argument for radar_id in radars for argument in ("--radar-key", record.registered.public_keys[radar_id])]
+    command = ["verify", str(export), *keys, "--central-key", record.registered.central_key]
     verdict = subprocess.run(
         [sys.executable, "-m", "speedledger", *command], capture_output=True, text=True, check=False
     ).stdout.splitlines()
-    console.print(f"[bold]$ speedledger verify {export} --radar-key ... --central-key ...[/]: {verdict[-1]}")
+    shown = " ".join(["--radar-key ..."] * len(radars))
+    console.print(f"[bold]$ speedledger verify {export} {shown} --central-key ...[/]: {verdict[-1]}")
 
 
 def main() -> None:
@@ -110,7 +112,11 @@ def main() -> None:
         )
         show_section(result, record)
         console.print(f"Report: {page.resolve()} (and report.json beside it)")
-        verify_evidence(target, record)
+        identified = [item for item in record.infractions if item["owner_id"]]
+        for kind in ("spot", "section"):  # one of each
+            infraction = next((item for item in identified if item["kind"] == kind), None)
+            if infraction is not None:
+                verify_evidence(target, record, infraction)
         show_token(console, target.base_url, target.token)
         if sys.stdin.isatty():
             console.print("Central keeps running. Ctrl+C to stop.")

@@ -4,6 +4,7 @@ them a section."""
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 
@@ -32,4 +33,7 @@ def test_demo_runs_the_demo_scenario_and_passes_its_report(tmp_path: Path) -> No
     assert f"{compliant[0]['plate']}: " in output and "compliant, no infraction" in output
     assert "Report: " in output and "report.html" in output
     assert "/docs" in output and "admin token" in output
-    assert "verdict: VERIFIED" in output, "an exported infraction's evidence checks offline"
+    assert output.count("verdict: VERIFIED") == 2, "a spot and a section infraction's evidence check offline"
+    exports = sorted((tmp_path / "demo").glob("infraction-*.zip"))
+    kinds = {json.loads(zipfile.ZipFile(export).read("manifest.json")).get("kind", "spot") for export in exports}
+    assert kinds == {"spot", "section"}
