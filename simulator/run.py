@@ -53,6 +53,11 @@ class RunRecord:
     wall_s: float = 0.0
 
 
+def stream_start_ms(scenario: Scenario) -> int:
+    """When the stream starts (Unix ms): so that it ends a minute before now."""
+    return int(time.time() * 1000) - round(scenario.duration_s * 1000) - 60_000
+
+
 def check_faults(scenario: Scenario, deployment: Deployment) -> None:
     """Refuse before starting when a fault needs a process this deployment does not own."""
     for fault in scenario.faults:
@@ -91,12 +96,14 @@ def run_scenario(
     speedup: float = 1.0,
     progress: Progress | None = None,
     truth: Truth | None = None,
+    start_ms: int | None = None,
 ) -> RunRecord:
-    """Run `scenario` (its generated truth, or `truth`, e.g. a replayed pass log) against `deployment`."""
+    """Run `scenario` (its generated truth, or `truth`, e.g. a replayed pass log) against `deployment`, its
+    stream dated from `start_ms` (default `stream_start_ms`)."""
     check_faults(scenario, deployment)
     workdir = workdir.resolve()  # the agents run in their own folders
     truth = truth if truth is not None else generate(scenario)
-    start_ms = int(time.time() * 1000) - round(scenario.duration_s * 1000) - 60_000
+    start_ms = start_ms if start_ms is not None else stream_start_ms(scenario)
     with deployment.api() as api:
         registered = register(api, scenario, truth, workdir / "keys", start_ms)
         observer = Observer(deployment.mqtt_url)

@@ -26,6 +26,8 @@ from speedledger.simulator.scenario import Radar, Scenario, Section
 BORDERLINE_KMH = 0.2
 #: Beam half-footprints each side of the centre during which a vehicle is still in the beam.
 BEAM_MARGIN = 2.5
+#: On a one-lane section a vehicle that catches up with the one ahead follows it this far behind.
+EXIT_HEADWAY_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -250,14 +252,18 @@ def _section_road(
             seen.add(plate)
             vehicle_pass = replace(vehicle_pass, plate=plate)
         road.append(vehicle_pass)
-    traffic, trips = section.traffic, []
+    traffic, last_exit_s = section.traffic, 0.0
+    trips: list[Trip] = []
     next_index = sum(1 for p in road if p.radar_id == exit_radar.id)
     for entered in [p for p in road if p.radar_id == entry.id]:
         if rng.random() >= traffic.through_share:
             continue  # it leaves the road between the radars
         average = _speed(section.speed_limit_kmh, traffic.speeder_share, traffic.average_excess_kmh,
                          traffic.compliant_mean_kmh, traffic.compliant_sd_kmh, rng)  # fmt: skip
-        at_exit = round(entered.t_s + section.distance_m / (max(average, 10.0) / 3.6), 3)
+        at_exit = entered.t_s + section.distance_m / (max(average, 10.0) / 3.6)
+        if exit_radar.lanes == 1 and trips:  # no overtaking on one lane: it catches up and follows
+            at_exit = max(at_exit, last_exit_s + EXIT_HEADWAY_S)
+        at_exit = round(at_exit, 3)
         spot, readable = _spot_speed(exit_radar, rng), bool(rng.random() >= exit_radar.traffic.unreadable_share)
         snr_db = float(rng.uniform(*exit_radar.traffic.snr_db))
         if at_exit >= scenario.duration_s - 3.0:
@@ -267,4 +273,5 @@ def _section_road(
         next_index += 1
         road.append(exited)
         trips.append(Trip(section.id, entered.key, exited.key))
+        last_exit_s = at_exit
     return road, trips

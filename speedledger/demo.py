@@ -19,17 +19,25 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+from prometheus_client import Counter
 from rich.console import Console
 
+from speedledger.central.sections.domain import max_travel_ms
+from speedledger.central.sections.forgetting import PASSAGES_FORGOTTEN, WINDOWS_CLOSED
+from speedledger.central.sections.retention import HOUR_MS
 from speedledger.simulator import deployment, report, report_html
 from speedledger.simulator.deployment import Deployment
 from speedledger.simulator.processes import wait_for
-from speedledger.simulator.run import RunRecord, progress_bar, run_scenario
-from speedledger.simulator.scenario import load
+from speedledger.simulator.run import RunRecord, progress_bar, run_scenario, stream_start_ms
+from speedledger.simulator.scenario import Scenario, load
 
 WORKDIR = Path("demo")
 SCENARIO = "demo"
 SPEEDUP = 3.0  # a minute of traffic in about twenty seconds, where the CPU allows
+#: Beyond the stream and the longest pairing look-back, how long the demo's retention window stays open
+#: for the pairs to be decided (the run, its kill -9 of central included, takes well under a minute).
+RETENTION_MARGIN_MS = 30_000
 
 console = Console(width=max(100, Console().width))
 
@@ -38,6 +46,11 @@ def show_token(out: Console, base_url: str, token: str) -> None:
     """Where to look, then the admin token alone on its line, never wrapped by the console (to copy)."""
     out.print(f"Dashboard: {base_url}/   Swagger UI: {base_url}/docs   (sign in with this admin token):")
     out.print(token, soft_wrap=True, highlight=False)
+
+
+def is_compliant(trip: dict[str, Any]) -> bool:
+    """A trip owed nothing, given nothing, both of whose passages central received (so has them to forget)."""
+    return not trip["owed"] and not trip["infractions"] and trip["entry_passage"] and trip["exit_passage"]
 
 
 def show_section(result: dict[str, Any], record: RunRecord) -> None:
@@ -53,7 +66,7 @@ def show_section(result: dict[str, Any], record: RunRecord) -> None:
         )
         mine = [trip for trip in trips if trip["section_id"] == section.id]
         braked = next((t for t in mine if t["infractions"] and not t["spot_violation"]), None)
-        compliant = next((t for t in mine if not t["owed"] and not t["infractions"]), None)
+        compliant = next((t for t in mine if is_compliant(t)), None)
         for trip, verdict in ((braked, "fined"), (compliant, "compliant")):
             if trip is None:
                 continue
@@ -89,16 +102,74 @@ def verify_evidence(target: Deployment, record: RunRecord, infraction: dict[str,
     console.print(f"[bold]$ speedledger verify {export} {shown} --central-key ...[/]: {verdict[-1]}")
 
 
+def demo_retention_ms(scenario: Scenario, start_ms: int) -> int:
+    """A retention (`SPEEDLEDGER_PASSAGE_RETENTION_HOURS`, a day by default) of a few minutes, whose window
+    holds the whole stream and every pairing look-back, so the section's pairs are all decided while it is
+    open, and ends 2 to 3 s after the traffic: the compliant car's passages are forgotten one retention
+    later (docs/sections.md, Privacy), and the demo need not wait for up to two."""
+    duration_ms = round(scenario.duration_s * 1000)
+    end_ms = start_ms + duration_ms
+    look_back_ms = max(max_travel_ms(section.distance_m) for section in scenario.sections)
+    shortest = duration_ms + look_back_ms + RETENTION_MARGIN_MS
+    # Windows are [k R, (k + 1) R): the next multiple of R after the stream's end must come 2 to 3 s after it.
+    return next(retention for retention in range(shortest, 2 * shortest) if 2_000 <= -end_ms % retention <= 3_000)
+
+
+def metric(api: httpx.Client, counter: Counter) -> float:
+    """The counter's value on central's /metrics (0 before it is first counted)."""
+    name = next(iter(counter.collect())).name + "_total"
+    for line in api.get("/metrics").raise_for_status().text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def show_forgetting(target: Deployment, record: RunRecord, result: dict[str, Any], closes_at_ms: int) -> None:
+    """Wait for the retention window to close, then show that the compliant car's passages can no longer be
+    read (their window's key destroyed, their images in no file of central's databases) while the section
+    infraction's evidence is intact."""
+    trips = result["sections"]["trips"]
+    compliant = next((t for t in trips if is_compliant(t)), None)
+    fined = next((i for i in record.infractions if i["kind"] == "section" and i["owner_id"]), None)
+    if compliant is None or fined is None:
+        return
+    wait_s = max(0.0, closes_at_ms / 1000 - time.time())
+    console.print(
+        f"Forgetting: passages that led to no infraction, {compliant['plate']}'s among them, stay readable until "
+        f"their retention window closes, in {wait_s:.0f} s (a day by default); waiting..."
+    )
+    with target.api() as api:
+        wait_for("the passages' retention window to close", lambda: metric(api, WINDOWS_CLOSED) >= 1, wait_s + 60)
+        forgotten = metric(api, PASSAGES_FORGOTTEN)
+    section = record.scenario.section(str(fined["section_id"]))
+    images = [
+        (WORKDIR / "radars" / radar_id / "frames" / f"{round(compliant[f'{end}_t_s'] * 1000)}.jpg").read_bytes()
+        for radar_id, end in ((section.entry, "entry"), (section.exit, "exit"))
+    ]
+    holding = sorted(
+        {path.name for path in WORKDIR.glob("central*.db*") for image in images if image in path.read_bytes()}
+    )
+    console.print(
+        f"Window closed, its key destroyed: {forgotten:.0f} passages forgotten; {compliant['plate']}'s two images "
+        f"in central's database files: {', '.join(holding) or 'none'}. The section infraction keeps its evidence:"
+    )
+    verify_evidence(target, record, fined)
+
+
 def main() -> None:
     shutil.rmtree(WORKDIR, ignore_errors=True)
     WORKDIR.mkdir()
     scenario = load(SCENARIO)
     console.rule(f"speedledger demo: scenario {scenario.name}")
     console.print(scenario.description)
-    with deployment.local(WORKDIR) as target:
+    start_ms = stream_start_ms(scenario)
+    retention_ms = demo_retention_ms(scenario, start_ms)
+    closes_at_ms = (start_ms // retention_ms + 2) * retention_ms  # its window's end, plus the retention
+    settings = {"SPEEDLEDGER_PASSAGE_RETENTION_HOURS": repr(retention_ms / HOUR_MS)}
+    with deployment.local(WORKDIR, settings=settings) as target:
         console.print(f"Embedded broker at {target.mqtt_url}; central (SQLite) at {target.base_url}")
         with progress_bar() as bar:
-            record = run_scenario(scenario, target, WORKDIR, SPEEDUP, bar)
+            record = run_scenario(scenario, target, WORKDIR, SPEEDUP, bar, start_ms=start_ms)
         result = report.build(record)
         page = report_html.write(result, WORKDIR)
         for invariant in result["invariants"]:
@@ -117,6 +188,7 @@ def main() -> None:
             infraction = next((item for item in identified if item["kind"] == kind), None)
             if infraction is not None:
                 verify_evidence(target, record, infraction)
+        show_forgetting(target, record, result, closes_at_ms)
         show_token(console, target.base_url, target.token)
         if sys.stdin.isatty():
             console.print("Central keeps running. Ctrl+C to stop.")

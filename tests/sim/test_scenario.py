@@ -1,5 +1,6 @@
 """Scenario files: the shipped ones load, mistakes are one clear line, the truth is reproducible."""
 
+import itertools
 import subprocess
 import sys
 from pathlib import Path
@@ -126,3 +127,13 @@ def test_the_demo_section_has_a_car_braking_for_both_radars_and_a_compliant_one(
     verdicts = [judge_trip(loaded, truth, trip, load_fine_schedule()) for trip in truth.trips]
     assert any(v.owed and not v.borderline and not v.spot_violation(loaded) for v in verdicts)
     assert any(not v.owed and not v.borderline for v in verdicts)
+
+
+def test_on_a_one_lane_section_a_vehicle_that_catches_up_follows() -> None:
+    loaded = scenarios.load("demo")
+    (section,) = loaded.sections
+    assert loaded.radar(section.exit).lanes == 1
+    truth = traffic.generate(loaded)
+    exits = [truth.pass_by_key(trip.exit).t_s for trip in truth.trips]  # in the order they entered
+    assert len(exits) >= 3
+    assert all(later - earlier >= traffic.EXIT_HEADWAY_S - 0.001 for earlier, later in itertools.pairwise(exits))
