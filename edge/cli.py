@@ -8,6 +8,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from speedledger.shared import topics
+from speedledger.shared.passage import MAX_CLOCK_UNCERTAINTY_MS
 
 #: CONTRACT §2.
 RADAR_ID_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-")
@@ -161,6 +162,15 @@ def run(
         int | None, typer.Option(help="Unix ms of the recording's first sample (default: now).")
     ] = None,
     realtime: Annotated[bool, typer.Option(help="Pace a recording at its sample rate.")] = False,
+    clock_uncertainty_ms: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=MAX_CLOCK_UNCERTAINTY_MS,
+            help="Bound (ms) on the clock's error reported in passages, for a clock the kernel does not "
+            "discipline (GPS, or a stream dated by --start-ms); default: the kernel's NTP state.",
+        ),
+    ] = None,
     drain_timeout: Annotated[
         float, typer.Option(help="Seconds to keep delivering after the source ends (or without one).")
     ] = 30.0,
@@ -218,6 +228,7 @@ def run(
         angle_deg=angle_deg,
         start_ms=start_ms,
         realtime=realtime,
+        clock_uncertainty_ms=clock_uncertainty_ms,
         drain_timeout_s=drain_timeout,
         mqtt_password=password,
     )

@@ -97,14 +97,24 @@ class ManagedCentral:
 
 
 @contextmanager
-def local(workdir: Path, database_url: str | None = None, broker: BrokerLike | None = None) -> Iterator[Deployment]:
-    """Central (SQLite in `workdir` unless `database_url`) and, unless `broker` is given, the embedded broker."""
+def local(
+    workdir: Path,
+    database_url: str | None = None,
+    broker: BrokerLike | None = None,
+    settings: Mapping[str, str] | None = None,
+) -> Iterator[Deployment]:
+    """Central (SQLite in `workdir` unless `database_url`; `settings`: more SPEEDLEDGER_* variables) and,
+    unless `broker` is given, the embedded broker."""
     secret = secrets.token_hex(32)
-    env = dict(os.environ) | {
-        "SPEEDLEDGER_DB": database_url or f"sqlite:///{workdir.resolve()}/central.db",
-        "SPEEDLEDGER_SECRET": secret,
-        "SPEEDLEDGER_CONFIG_KEY": str(workdir.resolve() / "central-config-key.pem"),
-    }
+    env = (
+        dict(os.environ)
+        | dict(settings or {})
+        | {
+            "SPEEDLEDGER_DB": database_url or f"sqlite:///{workdir.resolve()}/central.db",
+            "SPEEDLEDGER_SECRET": secret,
+            "SPEEDLEDGER_CONFIG_KEY": str(workdir.resolve() / "central-config-key.pem"),
+        }
+    )
     # Central signs radar configs with this key and creates it only when told (docs/operations.md).
     subprocess.run(
         [sys.executable, "-m", "speedledger", "central", "config-key", "--create"],

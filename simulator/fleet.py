@@ -5,6 +5,8 @@ Each radar's traffic is synthesised block by block (simulator/iq.py) and written
 the agent measures, reads the plate in the frame rendered for each pass (simulator/plates.py),
 signs, journals and publishes. A reboot kills the agent with SIGKILL mid-send and starts it again on
 the same journal after its boot time; the IQ of that time is lost, as it would be on the road.
+A radar of a section takes its traffic once it has applied central's signed config asking for
+passages, and dates them on the stream's clock with the scenario's declared clock uncertainty.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from speedledger.edge.core.radar import CONFIG_FILE
 from speedledger.simulator.iq import Clutter, Scene, synthesise_blocks
 from speedledger.simulator.netcut import CuttableLink
 from speedledger.simulator.plates import Degradation, render_frame
-from speedledger.simulator.processes import SpeedledgerProcess
+from speedledger.simulator.processes import SpeedledgerProcess, wait_for
 from speedledger.simulator.scenario import Fault, Radar, Scenario
 from speedledger.simulator.scenes import realistic_front_end
 from speedledger.simulator.traffic import Pass
@@ -35,6 +38,7 @@ PCM_FULL_SCALE = 160.0  # noise rms is 1: room for 30 dB of static clutter plus 
 UNREADABLE = Degradation(gaussian_sigma=6.0, exposure=0.3, noise_sigma=6.0, jpeg_quality=20)
 BOOT_IN_BEAM_MS = 1000  # a pass centred this long before a boot is still partly in the beam
 REBOOT_WAIT_S = 5.0  # how long a reboot fault waits for a violation to interrupt mid-send
+CONFIG_WAIT_S = 60.0  # how long a section's radar may take to apply the config asking for passages
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,10 @@ def write_frames(directory: Path, passes: list[Pass], seed: int) -> None:
         if not ok:
             raise RuntimeError("JPEG encoding failed")
         (directory / f"{round(vehicle_pass.t_s * 1000)}.jpg").write_bytes(jpeg.tobytes())
+
+
+def journal_dir(radar_workdir: Path) -> Path:
+    return radar_workdir / "journal"
 
 
 def radar_seed(scenario: Scenario, radar: Radar) -> int:
@@ -160,6 +168,19 @@ class RadarRun:
         write_frames(self.workdir / "frames", self.passes, radar_seed(self.scenario, self.radar))
         self._booted = self._start_agent(0.0)
 
+    def wait_ready(self) -> None:
+        """A radar of a section is ready once it has applied (and saved) central's config asking for passages."""
+        if self.scenario.section_of(self.radar.id) is not None:
+            what = f"radar {self.radar.id}'s signed config with report_passages (see {self.workdir / 'agent.log'})"
+            wait_for(what, self._reports_passages, CONFIG_WAIT_S)
+
+    def _reports_passages(self) -> bool:
+        try:
+            saved = json.loads((journal_dir(self.workdir) / CONFIG_FILE).read_bytes())
+        except (OSError, ValueError):
+            return False
+        return isinstance(saved, dict) and saved.get("report_passages") == 1
+
     def run(self, started_monotonic: float, speedup: float) -> None:
         """Feed the whole scenario; a failure is kept in `log.error` (the agent is killed) for the caller."""
         try:
@@ -247,4 +268,6 @@ def agent_args(radar: Radar, key_file: Path, journal: Path, mqtt_url: str, centr
         "--sample-rate", str(radar.sample_rate), "--angle-deg", str(radar.angle_deg),
         "--journal", str(journal), "--mqtt", mqtt_url, "--central-key", central_key,
         "--speed-limit", str(radar.speed_limit_kmh), "--json", "--drain-timeout", "600",
+        # The stream's clock is exact; the radar declares the bound a real time sync would give.
+        "--clock-uncertainty-ms", str(radar.clock_uncertainty_ms),
     ]  # fmt: skip

@@ -1,4 +1,5 @@
-"""A passive MQTT client that sees every violation and ack go by: ack latency and journal depth, from outside.
+"""A passive MQTT client that sees every violation, passage and ack go by: ack latency and journal depth,
+and the passages of section control as the radars signed them, from outside.
 
 It keeps a persistent session (QoS 1), so what the broker holds for it while it is disconnected (a
 broker restart) still arrives. It never publishes.
@@ -23,6 +24,7 @@ class Observer:
         self.address = BrokerAddress.from_url(mqtt_url)
         self.published: dict[str, float] = {}  # event id -> monotonic time of its first publish
         self.acked: dict[str, tuple[float, str]] = {}  # event id -> (monotonic time, result) of its first ack
+        self.passages: dict[str, dict[str, object]] = {}  # event id -> the signed passage, first seen
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
         client = mqtt.Client(
@@ -49,7 +51,7 @@ class Observer:
         self.client.loop_stop()
 
     def _on_connect(self, client: mqtt.Client, *args: object) -> None:
-        client.subscribe([(topics.ROOT + "+/violations", 1), (topics.ROOT + "+/acks", 1)])
+        client.subscribe([(topics.ROOT + f"+/{kind}", 1) for kind in ("violations", "passages", "acks")])
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         now = time.monotonic()
@@ -64,6 +66,8 @@ class Observer:
         with self._lock:
             if split[1] == ["violations"]:
                 self.published.setdefault(event_id, now)
+            elif split[1] == ["passages"]:
+                self.passages.setdefault(event_id, body)
             elif split[1] == ["acks"]:
                 self.acked.setdefault(event_id, (now, str(body.get("result"))))
 

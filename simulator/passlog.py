@@ -2,7 +2,8 @@
 
 `speedledger sim record` writes one beside the recordings; `speedledger sim replay` drives the fleet
 from one, with the radars (and faults) of a scenario: every plate in the log is registered, spread
-over the scenario's owners, and the speeds and times are the log's.
+over the scenario's owners, and the speeds and times are the log's. On a scenario's section, a trip
+is a plate passing the entry and then the exit within the plausible travel time, once at each.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from speedledger.central.sections.domain import max_travel_ms
 from speedledger.shared.plates import normalise
 from speedledger.simulator.scenario import Scenario, ScenarioError
-from speedledger.simulator.traffic import Pass, RegisteredVehicle, Truth, generate
+from speedledger.simulator.traffic import Pass, RegisteredVehicle, Trip, Truth, generate
 
 FIELDS = ("time_s", "radar", "lane", "speed_kmh", "plate")
 REPLAY_SNR_DB = 14.0  # a log holds no signal level: the middle of the shipped scenarios' range
@@ -54,4 +56,22 @@ def read(path: Path, scenario: Scenario) -> Truth:
         RegisteredVehicle(plate, "Unknown", "Unknown", index % len(generated.owners))
         for index, plate in enumerate(plates)
     )
-    return Truth(generated.owners, vehicles, (), tuple(passes))
+    return Truth(generated.owners, vehicles, (), tuple(passes), trips(scenario, passes))
+
+
+def trips(scenario: Scenario, passes: list[Pass]) -> tuple[Trip, ...]:
+    """Each section's trips in a log: an entry and a later exit of one plate within the plausible travel
+    time, when neither could pair otherwise (a plate seen twice there is no trip anyone can tell)."""
+    found = []
+    for section in scenario.sections:
+        window_s = max_travel_ms(section.distance_m) / 1000
+        entries = [p for p in passes if p.radar_id == section.entry and p.plate]
+        exits = [p for p in passes if p.radar_id == section.exit and p.plate]
+        for entry in entries:
+            later = [p for p in exits if p.plate == entry.plate and 0 < p.t_s - entry.t_s <= window_s]
+            if len(later) != 1:
+                continue
+            earlier = [p for p in entries if p.plate == entry.plate and 0 < later[0].t_s - p.t_s <= window_s]
+            if earlier == [entry]:
+                found.append(Trip(section.id, entry.key, later[0].key))
+    return tuple(found)

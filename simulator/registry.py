@@ -1,4 +1,5 @@
-"""Registering a scenario's radars, owners, vehicles and transfers through the REST API, as an operator would."""
+"""Registering a scenario's radars, sections, owners, vehicles and transfers through the REST API, as an
+operator would."""
 
 from __future__ import annotations
 
@@ -63,7 +64,8 @@ def post(api: httpx.Client, path: str, body: dict[str, object]) -> dict[str, obj
 
 
 def register(api: httpx.Client, scenario: Scenario, truth: Truth, keys_dir: Path, start_ms: int) -> Registered:
-    """Radars (each with a fresh key), owners, vehicles, then the transfers, effective at their stream time."""
+    """Radars (each with a fresh key), sections, owners, vehicles, then the transfers (effective at their
+    stream time)."""
     keys_dir.mkdir(parents=True, exist_ok=True)
     key_files, public_keys = {}, {}
     for radar in scenario.radars:
@@ -80,6 +82,18 @@ def register(api: httpx.Client, scenario: Scenario, truth: Truth, keys_dir: Path
                 "speed_limit_kmh": radar.speed_limit_kmh,
                 "public_key": public_keys[radar.id],
                 "metrology": [verification_certificate(radar.id)],
+            },
+        )
+    for section in scenario.sections:
+        post(
+            api,
+            "/api/v1/sections",
+            {
+                "section_id": section.id,
+                "entry_radar_id": section.entry,
+                "exit_radar_id": section.exit,
+                "distance_m": section.distance_m,
+                "speed_limit_kmh": section.speed_limit_kmh,
             },
         )
     owner_ids = tuple(

@@ -55,6 +55,25 @@ def plots(report: dict[str, Any]) -> dict[str, str]:
     return figures
 
 
+def _sections(sections: dict[str, Any]) -> str:
+    """Section control: the counts, then every trip with its spot speeds, true and fined average speed."""
+    counts = "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in sections["counts"].items())
+    head = (
+        "<tr><th>section</th><th>plate</th><th>entry, exit (s)</th><th>spot km/h at entry, exit</th>"
+        "<th>true average km/h</th><th>rule on true times</th><th>central's average</th><th>infraction</th></tr>"
+    )
+    trips = "".join(
+        f"<tr><td>{html.escape(t['section_id'])}</td><td>{html.escape(t['plate'])}</td>"
+        f"<td>{t['entry_t_s']:.1f}, {t['exit_t_s']:.1f}</td>"
+        f"<td>{t['entry_speed_kmh']:.1f}, {t['exit_speed_kmh']:.1f}</td><td>{t['true_average_kmh']:.1f}</td>"
+        f"<td>{t['average_kmh']} (retained {t['retained_kmh']}){' owed' if t['owed'] else ''}</td>"
+        f"<td>{'' if t['average_speed_kmh'] is None else t['average_speed_kmh']}</td>"
+        f"<td>{html.escape(', '.join(t['infractions']))}</td></tr>"
+        for t in sections["trips"]
+    )
+    return f"<h2>Sections</h2><table>{counts}</table><h3>Trips</h3><table>{head}{trips}</table>"
+
+
 def write(report: dict[str, Any], directory: Path) -> Path:
     """Write report.json and report.html into `directory`; returns the HTML path."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -70,6 +89,7 @@ def write(report: dict[str, Any], directory: Path) -> Path:
         for title, data in plots(report).items()
     )
     verdict = "PASSED" if report["passed"] else "FAILED"
+    sections = _sections(report["sections"]) if "sections" in report else ""
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>speedledger sim: {report["scenario"]}</title>
 <style>body{{font-family:sans-serif;margin:2em}}td{{padding:2px 8px}}.ok{{color:green}}.fail{{color:red}}
 figure{{display:inline-block;margin:4px}}</style></head><body>
@@ -78,7 +98,7 @@ figure{{display:inline-block;margin:4px}}</style></head><body>
 {report["speed_error_kmh"]["max"]} km/h; detection rate {report["detection_rate"]}; plate exact-read rate
 {report["plate_exact_read_rate"]}; ack latency p50/p99 {report["ack_latency_ms"]["p50"]} /
 {report["ack_latency_ms"]["p99"]} ms; {report["wall_s"]} s wall at speedup {report["speedup"]}.</p>
-<h2>Invariants</h2><table>{invariants}</table><h2>Counts</h2><table>{counts}</table>
+<h2>Invariants</h2><table>{invariants}</table><h2>Counts</h2><table>{counts}</table>{sections}
 <h2>Plots</h2>{figures}<p>Every pass, its truth and what was measured and decided: report.json.</p></body></html>"""
     path = directory / "report.html"
     path.write_text(page)

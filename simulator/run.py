@@ -18,7 +18,7 @@ import httpx
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from speedledger.simulator.deployment import Deployment, DeploymentError
-from speedledger.simulator.fleet import Journaled, RadarLog, RadarRun, agent_args
+from speedledger.simulator.fleet import Journaled, RadarLog, RadarRun, agent_args, journal_dir
 from speedledger.simulator.netcut import CuttableLink
 from speedledger.simulator.observer import Observer
 from speedledger.simulator.processes import wait_for
@@ -45,10 +45,17 @@ class RunRecord:
     published: dict[str, float]
     acked: dict[str, tuple[float, str]]
     ack_latencies_ms: list[float]
-    infractions: list[dict[str, object]]
+    infractions: list[dict[str, object]]  # spot and section alike (`kind`)
+    #: The signed passages the radars published (section control), by event id.
+    passages: dict[str, dict[str, object]] = field(default_factory=dict)
     depth: list[tuple[float, int]] = field(default_factory=list)  # (wall s since start, unacked journaled events)
     faults_applied: list[tuple[float, str]] = field(default_factory=list)
     wall_s: float = 0.0
+
+
+def stream_start_ms(scenario: Scenario) -> int:
+    """When the stream starts (Unix ms): so that it ends a minute before now."""
+    return int(time.time() * 1000) - round(scenario.duration_s * 1000) - 60_000
 
 
 def check_faults(scenario: Scenario, deployment: Deployment) -> None:
@@ -89,12 +96,14 @@ def run_scenario(
     speedup: float = 1.0,
     progress: Progress | None = None,
     truth: Truth | None = None,
+    start_ms: int | None = None,
 ) -> RunRecord:
-    """Run `scenario` (its generated truth, or `truth`, e.g. a replayed pass log) against `deployment`."""
+    """Run `scenario` (its generated truth, or `truth`, e.g. a replayed pass log) against `deployment`, its
+    stream dated from `start_ms` (default `stream_start_ms`)."""
     check_faults(scenario, deployment)
     workdir = workdir.resolve()  # the agents run in their own folders
     truth = truth if truth is not None else generate(scenario)
-    start_ms = int(time.time() * 1000) - round(scenario.duration_s * 1000) - 60_000
+    start_ms = start_ms if start_ms is not None else stream_start_ms(scenario)
     with deployment.api() as api:
         registered = register(api, scenario, truth, workdir / "keys", start_ms)
         observer = Observer(deployment.mqtt_url)
@@ -112,7 +121,7 @@ def run_scenario(
                 agent_args(
                     radar,
                     registered.key_files[radar.id],
-                    workdir / "radars" / radar.id / "journal",
+                    journal_dir(workdir / "radars" / radar.id),
                     links[radar.id].url if radar.id in links else deployment.mqtt_url,
                     registered.central_key,
                 ),
@@ -125,9 +134,11 @@ def run_scenario(
         for radar_run in runs:
             radar_run.workdir.mkdir(parents=True, exist_ok=True)
             radar_run.prepare()
+        for radar_run in runs:
+            radar_run.wait_ready()
         record = RunRecord(
             scenario, truth, start_ms, speedup, registered, {r.radar.id: r.log for r in runs}, journaled,
-            observer.published, observer.acked, [], [],
+            observer.published, observer.acked, [], [], observer.passages,
         )  # fmt: skip
         started = time.monotonic()
         threads = [threading.Thread(target=r.run, args=(started, speedup), name=r.radar.id) for r in runs]
@@ -203,11 +214,12 @@ def _watch(
                 with contextlib.suppress(httpx.HTTPError):  # central is down (a fault): keep the last count
                     seen_infractions = len(fetch_infractions(api, list(record.radars)))
             done = sum(1 for p in record.truth.passes if p.t_s <= record.radars[p.radar_id].fed_s)
+            passages = f"passages {len(record.passages)}  " if record.scenario.sections else ""
             progress.update(
                 task,
                 completed=done,
                 description=(
-                    f"passes {done}/{total_passes}  violations sent {len(record.journaled)}  "
+                    f"passes {done}/{total_passes}  violations sent {len(record.journaled)}  {passages}"
                     f"acked {len(acked)}  infractions {seen_infractions}"
                 ),
             )

@@ -1,8 +1,9 @@
 """Scenarios: small seeded TOML files describing roads, radars, traffic, the registry and faults.
 
 A scenario is data, read with the standard library's `tomllib` and checked here once; everything
-else in the simulator takes a `Scenario`. Shipped scenarios live in `simulator/scenarios/` and are
-listed by `speedledger sim scenarios`. The format is documented in docs/simulator.md.
+else in the simulator takes a `Scenario`. A road with section control pairs two of its radars in a
+`Section` (entry, exit, distance, limit, how its vehicles drive it). Shipped scenarios live in
+`simulator/scenarios/` and are listed by `speedledger sim scenarios`. The format is documented in docs/simulator.md.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from speedledger.central.sections.domain import MAX_DISTANCE_M, MIN_DISTANCE_M
+from speedledger.shared.passage import MAX_CLOCK_UNCERTAINTY_MS
 from speedledger.shared.violation import is_radar_id
 
 FAULT_KINDS = ("kill-central", "restart-broker", "radar-offline", "radar-reboot", "clock-skew")
@@ -53,7 +56,32 @@ class Radar:
     lanes: int = 1
     sample_rate: int = 24_000
     receding: bool = False  # traffic moves away from the radar
+    clock_uncertainty_ms: int = 20  # the bound its time sync reports in passages (section control)
     traffic: Traffic = field(default_factory=Traffic)
+
+
+@dataclass(frozen=True)
+class SectionTraffic:
+    """How the vehicles that pass the entry radar drive on to the exit (their spot speed at the exit
+    radar follows that radar's `Traffic`; between the two they keep the average speed drawn here)."""
+
+    through_share: float = 1.0  # of the entry's vehicles, those that drive on to the exit
+    speeder_share: float = 0.3  # of those, the ones whose average speed is over the section's limit
+    average_excess_kmh: tuple[float, float] = (8.0, 40.0)  # their average above the limit, uniform
+    compliant_mean_kmh: float | None = None  # default: 10 km/h under the limit
+    compliant_sd_kmh: float = 6.0
+
+
+@dataclass(frozen=True)
+class Section:
+    """Section control between two radars of the scenario, created through the REST API."""
+
+    id: str
+    entry: str  # radar id
+    exit: str  # radar id
+    distance_m: int
+    speed_limit_kmh: int
+    traffic: SectionTraffic = field(default_factory=SectionTraffic)
 
 
 @dataclass(frozen=True)
@@ -83,9 +111,17 @@ class Scenario:
     radars: tuple[Radar, ...]
     registry: Registry = field(default_factory=Registry)
     faults: tuple[Fault, ...] = ()
+    sections: tuple[Section, ...] = ()
 
     def radar(self, radar_id: str) -> Radar:
         return next(radar for radar in self.radars if radar.id == radar_id)
+
+    def section(self, section_id: str) -> Section:
+        return next(section for section in self.sections if section.id == section_id)
+
+    def section_of(self, radar_id: str) -> Section | None:
+        """The section this radar is the entry or the exit of (a radar is in at most one)."""
+        return next((s for s in self.sections if radar_id in (s.entry, s.exit)), None)
 
     def clock_skew_ms(self, radar_id: str) -> int:
         """How far that radar's clock runs ahead (negative: behind) for the whole run."""
@@ -127,8 +163,15 @@ def parse(text: str, source: str) -> Scenario:
         radars.append(_build(Radar, {**table, "traffic": traffic}, f"{source}: radars[{index}]"))
     registry = _build(Registry, data.pop("registry", {}), f"{source}: registry")
     faults = [_build(Fault, table, f"{source}: faults[{index}]") for index, table in enumerate(data.pop("faults", []))]
+    sections = []
+    for index, table in enumerate(data.pop("sections", [])):
+        where = f"{source}: sections[{index}]"
+        traffic = _build(SectionTraffic, table.pop("traffic", {}), f"{where}.traffic")
+        sections.append(_build(Section, {**table, "traffic": traffic}, where))
     scenario: Scenario = _build(
-        Scenario, {**data, "radars": tuple(radars), "registry": registry, "faults": tuple(faults)}, source
+        Scenario,
+        {**data, "radars": tuple(radars), "registry": registry, "faults": tuple(faults), "sections": tuple(sections)},
+        source,
     )
     _check(scenario, source)
     return scenario
@@ -145,6 +188,11 @@ def _check(scenario: Scenario, source: str) -> None:
             raise ScenarioError(f"{source}: radar id {radar.id!r} must be unique and match [A-Za-z0-9-]{{1,32}}")
         if radar.lanes not in (1, 2):
             raise ScenarioError(f"{source}: radar {radar.id}: lanes must be 1 or 2")
+        if not 0 <= radar.clock_uncertainty_ms <= MAX_CLOCK_UNCERTAINTY_MS:
+            raise ScenarioError(
+                f"{source}: radar {radar.id}: clock_uncertainty_ms must be 0..{MAX_CLOCK_UNCERTAINTY_MS}"
+            )
+    _check_sections(scenario, source, ids)
     if scenario.registry.transfers > scenario.registry.vehicles or scenario.registry.owners < 2:
         raise ScenarioError(f"{source}: registry needs at least 2 owners and no more transfers than vehicles")
     for fault in scenario.faults:
@@ -158,6 +206,24 @@ def _check(scenario: Scenario, source: str) -> None:
             raise ScenarioError(f"{source}: fault {fault.kind} needs a positive duration_s")
         if not 0 <= fault.at_s < scenario.duration_s:
             raise ScenarioError(f"{source}: fault {fault.kind} at_s must lie within the run (0..{scenario.duration_s})")
+
+
+def _check_sections(scenario: Scenario, source: str, radar_ids: list[str]) -> None:
+    in_sections = [radar for section in scenario.sections for radar in (section.entry, section.exit)]
+    section_ids = [section.id for section in scenario.sections]
+    for section in scenario.sections:
+        where = f"{source}: section {section.id}"
+        if not is_radar_id(section.id) or section_ids.count(section.id) > 1:
+            raise ScenarioError(f"{where}: id must be unique and match [A-Za-z0-9-]{{1,32}}")
+        for radar_id in (section.entry, section.exit):
+            if radar_id not in radar_ids:
+                raise ScenarioError(f"{where}: entry and exit must name radars of the scenario, not {radar_id!r}")
+            if in_sections.count(radar_id) > 1:
+                raise ScenarioError(f"{where}: radar {radar_id} is in more than one section (or at both ends)")
+        if not MIN_DISTANCE_M <= section.distance_m <= MAX_DISTANCE_M:
+            raise ScenarioError(f"{where}: distance_m must be between {MIN_DISTANCE_M} and {MAX_DISTANCE_M}")
+        if not 0 <= section.traffic.through_share <= 1 or not 0 <= section.traffic.speeder_share <= 1:
+            raise ScenarioError(f"{where}: through_share and speeder_share are shares between 0 and 1")
 
 
 def shipped() -> dict[str, Path]:

@@ -2,25 +2,32 @@
 
 Everything is drawn from the scenario's seed, so a scenario always yields the same truth. Times are
 seconds since the start of the run (stream time); `Truth.owner_at` answers who owned a plate then.
+
+On a road with section control the entry radar's vehicles drive on to the exit (`Trip`) at an
+average speed of their own, whatever their spot speed at either radar, so a vehicle may brake for
+both radars and still drive the section too fast. Each vehicle passes each radar of a section once
+(a plate seen twice there would be an ambiguous pair, which gives nothing by design).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from speedledger.edge.core.violation import SpeedPolicy, speed_ckmh
 from speedledger.simulator.iq import Vehicle, pass_duration_s
 from speedledger.simulator.plates import random_siv_plate
-from speedledger.simulator.scenario import Radar, Scenario
+from speedledger.simulator.scenario import Radar, Scenario, Section
 
 #: Passes whose true speed lies this close to the infraction threshold may fall either side of it
 #: within the DSP's accuracy bound: they are reported, but not held against exactly-once.
 BORDERLINE_KMH = 0.2
 #: Beam half-footprints each side of the centre during which a vehicle is still in the beam.
 BEAM_MARGIN = 2.5
+#: On a one-lane section a vehicle that catches up with the one ahead follows it this far behind.
+EXIT_HEADWAY_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -72,11 +79,24 @@ class Pass:
 
 
 @dataclass(frozen=True)
+class Trip:
+    """One vehicle driving a section from its entry radar to its exit radar within the run."""
+
+    section_id: str
+    entry: str  # Pass.key at the entry radar
+    exit: str  # Pass.key at the exit radar
+
+
+@dataclass(frozen=True)
 class Truth:
     owners: tuple[Owner, ...]
     vehicles: tuple[RegisteredVehicle, ...]
     transfers: tuple[Transfer, ...]
     passes: tuple[Pass, ...]
+    trips: tuple[Trip, ...] = ()
+
+    def pass_by_key(self, key: str) -> Pass:
+        return next(p for p in self.passes if p.key == key)
 
     def owner_at(self, plate: str, t_s: float) -> int | None:
         """Index of the plate's owner at stream time `t_s`; None for a plate the registry does not know."""
@@ -144,16 +164,44 @@ def generate(scenario: Scenario) -> Truth:
     passes: list[Pass] = []
     for radar in scenario.radars:
         passes.extend(_radar_passes(scenario, radar, plates, rng))
-    return Truth(owners, vehicles, transfers, tuple(passes))
+    trips: list[Trip] = []
+    section_rng = np.random.default_rng([scenario.seed, 15])  # existing scenarios keep their truth
+    for section in scenario.sections:
+        passes, section_trips = _section_road(scenario, section, passes, section_rng)
+        trips.extend(section_trips)
+    return Truth(owners, vehicles, transfers, tuple(passes), tuple(trips))
+
+
+def _speed(
+    limit_kmh: int,
+    speeder_share: float,
+    excess_kmh: tuple[float, float],
+    mean_kmh: float | None,
+    sd_kmh: float,
+    rng: np.random.Generator,
+) -> float:
+    """A speeder's (limit + uniform excess) with `speeder_share`, else a compliant one (never above the limit)."""
+    if rng.random() < speeder_share:
+        return limit_kmh + float(rng.uniform(*excess_kmh))
+    mean = mean_kmh if mean_kmh is not None else limit_kmh - 10.0
+    return min(float(rng.normal(mean, sd_kmh)), float(limit_kmh))
+
+
+def _spot_speed(radar: Radar, rng: np.random.Generator) -> float:
+    t = radar.traffic
+    return _speed(
+        radar.speed_limit_kmh, t.speeder_share, t.speeder_excess_kmh, t.compliant_mean_kmh, t.compliant_sd_kmh, rng
+    )
 
 
 def _radar_passes(scenario: Scenario, radar: Radar, plates: list[str], rng: np.random.Generator) -> list[Pass]:
     traffic = radar.traffic
-    mean = traffic.compliant_mean_kmh if traffic.compliant_mean_kmh is not None else radar.speed_limit_kmh - 10.0
     # The first and last few seconds stay empty: a vehicle must be wholly inside the recording.
     t, end = 3.0, scenario.duration_s - 3.0
     passes: list[Pass] = []
     previous: Pass | None = None
+    if traffic.vehicles_per_hour <= 0:
+        return passes  # e.g. the exit of a section that only its through traffic reaches
     while True:
         follows = previous is not None and rng.random() < traffic.platoon_share
         overtakes = previous is not None and radar.lanes > 1 and rng.random() < traffic.overtaking_share
@@ -165,10 +213,7 @@ def _radar_passes(scenario: Scenario, radar: Radar, plates: list[str], rng: np.r
             speed = previous.speed_kmh + float(rng.normal(0.0, 1.0))
         else:
             t += float(rng.exponential(3600.0 / traffic.vehicles_per_hour))
-            if rng.random() < traffic.speeder_share:
-                speed = radar.speed_limit_kmh + float(rng.uniform(*traffic.speeder_excess_kmh))
-            else:
-                speed = min(float(rng.normal(mean, traffic.compliant_sd_kmh)), float(radar.speed_limit_kmh))
+            speed = _spot_speed(radar, rng)
         if t >= end:
             return passes
         unregistered = rng.random() < traffic.unregistered_share
@@ -177,7 +222,7 @@ def _radar_passes(scenario: Scenario, radar: Radar, plates: list[str], rng: np.r
             index=len(passes),
             t_s=round(t, 3),
             lane=2 if overtakes else 1,
-            speed_kmh=round(max(20.0, min(speed, 250.0 * math.cos(math.radians(radar.angle_deg)))), 3),
+            speed_kmh=_measurable(radar, speed),
             approaching=not radar.receding,
             plate=random_siv_plate(rng) if unregistered else plates[int(rng.integers(0, len(plates)))],
             readable=bool(rng.random() >= traffic.unreadable_share),
@@ -185,3 +230,48 @@ def _radar_passes(scenario: Scenario, radar: Radar, plates: list[str], rng: np.r
         )
         passes.append(current)
         previous = current
+
+
+def _measurable(radar: Radar, speed_kmh: float) -> float:
+    """The speed held within what the radar can measure at its angle (20 to 250 km/h along the beam)."""
+    return round(max(20.0, min(speed_kmh, 250.0 * math.cos(math.radians(radar.angle_deg)))), 3)
+
+
+def _section_road(
+    scenario: Scenario, section: Section, passes: list[Pass], rng: np.random.Generator
+) -> tuple[list[Pass], list[Trip]]:
+    """The section's passes with each plate once per radar, plus the through vehicles' exit passes and trips."""
+    entry, exit_radar = scenario.radar(section.entry), scenario.radar(section.exit)
+    seen: set[str] = set()
+    road: list[Pass] = []
+    for vehicle_pass in sorted(passes, key=lambda p: (p.t_s, p.key)):
+        if vehicle_pass.radar_id in (entry.id, exit_radar.id):
+            plate = vehicle_pass.plate
+            while plate in seen:  # another vehicle: a plate the registry does not know
+                plate = random_siv_plate(rng)
+            seen.add(plate)
+            vehicle_pass = replace(vehicle_pass, plate=plate)
+        road.append(vehicle_pass)
+    traffic, last_exit_s = section.traffic, 0.0
+    trips: list[Trip] = []
+    next_index = sum(1 for p in road if p.radar_id == exit_radar.id)
+    for entered in [p for p in road if p.radar_id == entry.id]:
+        if rng.random() >= traffic.through_share:
+            continue  # it leaves the road between the radars
+        average = _speed(section.speed_limit_kmh, traffic.speeder_share, traffic.average_excess_kmh,
+                         traffic.compliant_mean_kmh, traffic.compliant_sd_kmh, rng)  # fmt: skip
+        at_exit = entered.t_s + section.distance_m / (max(average, 10.0) / 3.6)
+        if exit_radar.lanes == 1 and trips:  # no overtaking on one lane: it catches up and follows
+            at_exit = max(at_exit, last_exit_s + EXIT_HEADWAY_S)
+        at_exit = round(at_exit, 3)
+        spot, readable = _spot_speed(exit_radar, rng), bool(rng.random() >= exit_radar.traffic.unreadable_share)
+        snr_db = float(rng.uniform(*exit_radar.traffic.snr_db))
+        if at_exit >= scenario.duration_s - 3.0:
+            continue  # still driving when the run ends
+        exited = Pass(exit_radar.id, next_index, at_exit, 1, _measurable(exit_radar, spot),
+                      not exit_radar.receding, entered.plate, readable, snr_db)  # fmt: skip
+        next_index += 1
+        road.append(exited)
+        trips.append(Trip(section.id, entered.key, exited.key))
+        last_exit_s = at_exit
+    return road, trips

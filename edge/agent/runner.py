@@ -17,7 +17,7 @@ from speedledger.edge.agent.camera import DirectoryCamera
 from speedledger.edge.agent.loop import AgentLoop
 from speedledger.edge.agent.radar_agent import RadarAgent
 from speedledger.edge.agent.sources import pcm_stdin_source, wav_source, without_stalling
-from speedledger.edge.agent.timesync import KernelTimeSync
+from speedledger.edge.agent.timesync import FixedTimeSync, KernelTimeSync
 from speedledger.edge.core.config import ConfigState
 from speedledger.edge.core.journal import Journal
 from speedledger.edge.core.outbox import Outbox
@@ -47,6 +47,8 @@ class RunOptions:
     start_ms: int | None = None
     realtime: bool = False
     drain_timeout_s: float = 30.0
+    #: The clock's error bound reported in passages; None: the kernel's NTP state (`KernelTimeSync`).
+    clock_uncertainty_ms: int | None = None
     #: The broker password (from a file or SPEEDLEDGER_MQTT_PASSWORD, never on the command line).
     mqtt_password: str | None = None
 
@@ -79,7 +81,9 @@ def run(
         config,
         camera=DirectoryCamera(options.camera_dir) if options.camera_dir is not None else None,
         plate_reader=plate_reader,
-        time_sync=KernelTimeSync(),
+        time_sync=(
+            KernelTimeSync() if options.clock_uncertainty_ms is None else FixedTimeSync(options.clock_uncertainty_ms)
+        ),
     )
     agent.load_saved_config()
     loop = AgentLoop(agent, transport, stop)

@@ -3,7 +3,9 @@ systemd-timesyncd), read with `adjtimex(2)` without changing anything.
 
 `maxerror` is the kernel's maximum error estimate (µs); while the clock is not synchronised
 (`STA_UNSYNC`, or `adjtimex` answering TIME_ERROR) there is no valid time, and the radar sends no
-passages (CONTRACT §6).
+passages (CONTRACT §6). `FixedTimeSync` is a declared bound instead (`edge run --clock-uncertainty-ms`):
+a clock the kernel does not discipline, such as a GPS receiver's, or the stream time of a recording
+or a simulation dated with `--start-ms`.
 """
 
 from __future__ import annotations
@@ -50,3 +52,15 @@ class KernelTimeSync:
         timex = _Timex()
         state = int(self._adjtimex(ctypes.byref(timex)))
         return uncertainty_ms(state, timex.status, timex.maxerror)
+
+
+class FixedTimeSync:
+    """`TimeSync` with a declared bound: a clock the kernel does not know about (GPS, a simulated stream)."""
+
+    def __init__(self, uncertainty_ms: int) -> None:
+        if uncertainty_ms < 0:
+            raise ValueError("the clock uncertainty cannot be negative")
+        self._uncertainty_ms = uncertainty_ms
+
+    def uncertainty_ms(self) -> int:
+        return self._uncertainty_ms

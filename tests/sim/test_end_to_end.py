@@ -65,3 +65,41 @@ def test_radar_faults_lose_nothing(mosquitto: Mosquitto, tmp_path: Path) -> None
     ]  # fmt: skip
     assert held, "a violation measured while the radar was offline reached central afterwards"
     assert max(depth for _, depth in result["journal_depth"]) >= 1
+
+
+def test_section_scenario_fines_average_speed_against_the_truth(
+    mosquitto: Mosquitto, central_db: str | None, tmp_path: Path
+) -> None:
+    """Two radars of a section: vehicles braking for both radars are fined for their average speed, with
+    the entry radar offline (its passages reach central after the exits') and central killed mid-run."""
+    scenario = load("section")
+    (section,) = scenario.sections
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    with deployment.local(workdir, central_db, broker=mosquitto) as target:
+        record = run_scenario(scenario, target, workdir, speedup=8.0)
+        with target.api() as api:
+            created = api.get(f"/api/v1/sections/{section.id}").raise_for_status().json()
+            ambiguities = api.get(f"/api/v1/sections/{section.id}/ambiguities").raise_for_status().json()
+    result = report.build(record)
+    failed = [i for i in result["invariants"] if not i["holds"]]
+    assert not failed, failed
+    assert {"no_false_section_infractions", "section_average_speed", "section_exactly_once"} <= {
+        i["name"] for i in result["invariants"]
+    }
+    assert (created["entry_radar_id"], created["distance_m"]) == (section.entry, section.distance_m)
+    assert ambiguities == [], "each vehicle passes each radar once: nothing to list for an operator"
+    counts = result["sections"]["counts"]
+    assert counts["pairable"] >= 3 and counts["found"] >= counts["pairable"] and counts["false"] == 0
+    assert counts["expected_without_spot_violation"] >= 1, "a car braking for both radars is still fined"
+    section_infractions = [i for i in record.infractions if i["kind"] == "section"]
+    assert len(section_infractions) == counts["found"]
+    assert all(i["radar_id"] == section.exit and i["section_id"] == section.id for i in section_infractions)
+    cut_start, cut_end = record.radars[section.entry].offline[0]
+    late = [
+        trip for trip in result["sections"]["trips"]
+        if cut_start <= trip["entry_t_s"] <= cut_end and trip["exit_t_s"] < cut_end and trip["infractions"]
+    ]  # fmt: skip
+    assert late, "an exit paired with an entry that reached central after it"
+    text = report_html.write(result, tmp_path / "report").read_text()
+    assert "<h2>Sections</h2>" in text and "PASSED" in text
