@@ -211,6 +211,9 @@ def over_http(address: str, draws: dict[str, Draw], requests: int, rate: float) 
     paths: dict[str, Callable[[], str]] = {"GET /health (baseline)": lambda: "/health"}
     paths.update((name, listing(draw)) for name, draw in draws.items())
     samples: dict[str, list[float]] = {name: [] for name in paths}
+    for path in paths.values():  # warm-up, as in process
+        connection.request("GET", path(), headers=headers)
+        connection.getresponse().read()
     started, sent = time.perf_counter(), 0
     for _ in range(requests):
         for name, path in paths.items():
