@@ -12,7 +12,8 @@ Reported, for a backlog of 1/10 of the size and then the full one (same radars; 
 the baseline memory must be compared with):
 - drain time: from the reconnection until every violation is acked, and until every infraction is
   in the read model `GET /api/v1/infractions` lists (counted in the database, by event_id);
-- central's RSS (VmRSS from /proc, sampled every 100 ms): at the start and at its peak;
+- central's RSS (VmRSS from /proc, sampled every 100 ms): at the start and at its peak, called
+  bounded when ten times the backlog does not double the peak;
 - lost (journaled, never listed) and doubled (listed more than once) violations: both must be 0;
   acks by result (a re-sent violation is acked `duplicate`) and re-sends.
 
