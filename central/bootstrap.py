@@ -43,6 +43,7 @@ from speedledger.central.messagebus import MessageBus
 from speedledger.central.messages import Clock, Command
 from speedledger.central.projections.port import Projection
 from speedledger.central.projections.runner import ProjectionRunner
+from speedledger.central.projections.statistics import StatisticsRefresher
 from speedledger.central.radars.handlers import HANDLERS as RADAR_HANDLERS
 from speedledger.central.radars.lookup import load_radar
 from speedledger.central.radars.projection import RadarsProjection
@@ -248,6 +249,8 @@ class Central:
     clock: Clock
     #: The retention windows sealing passages (keys in `vault`).
     passages: PassageWindows
+    #: The query planner's statistics (SQLite), refreshed in the background once started.
+    statistics: StatisticsRefresher
     projections: Sequence[Projection] = field(default_factory=list)
 
     @property
@@ -272,6 +275,7 @@ class Central:
         return PassageForgetting(self.engine, self.passages, self.runner.catch_up_to_now)
 
     def close(self) -> None:
+        self.statistics.stop()
         self.runner.close()
         if isinstance(self.vault, SqlKeyVault):
             self.vault.close()
@@ -348,6 +352,7 @@ def bootstrap(
         fine_schedule=schedule,
         clock=clock,
         passages=passages,
+        statistics=StatisticsRefresher(store),
         projections=projections,
     )
 

@@ -76,6 +76,7 @@ def run_central(
             ingest_part = start_ingest(central)
         central.runner.start()
         forgetting.start()
+        central.statistics.start()
         settings = central.settings
         typer.echo(f"speedledger central: API on http://{settings.http}, database {redacted_url(settings.db_url)}")
         typer.echo(
@@ -145,6 +146,8 @@ def rebuild(
 
     Safe while `speedledger central` runs: reads keep using the old tables until the swap.
     """
+    from speedledger.central.projections.statistics import refresh_statistics
+
     central = connect_central(
         central_settings(demo=None, require_secret=False, existing_db=True), read_your_writes=False
     )
@@ -157,6 +160,7 @@ def rebuild(
             started = time.perf_counter()
             position = central.runner.rebuild(name)
             typer.echo(f"{name}: rebuilt up to position {position} in {time.perf_counter() - started:.2f} s")
+        refresh_statistics(central.store)  # SQLite: the swap rebuilt the indexes without their statistics
     finally:
         central.close()
 

@@ -1,0 +1,278 @@
+"""Rebuild benchmark (issue 16): `speedledger central rebuild` of a road's event log, against a raw
+sequential read of the same events table in the same run.
+
+The log is what a road produces, written through the real paths:
+- registrations through the command bus: `--radars` radars (each with a periodic verification in
+  force), `--owners` owners each with one vehicle;
+- signed violations of every radar (`SigningRadar`, Ed25519), appended with the ingest's own
+  `violation_recorded` in batches (`append_batch`, as the ingest's batch writer does), over a year of
+  detection times: 70 % by registered vehicles, 20 % by unknown plates (unidentified infractions),
+  10 % under the limit (dismissed);
+- the decisions (InfractionIssued / ViolationDismissed) appended by the real infraction process
+  manager after each batch, so they interleave with the violations as on the road.
+
+Then `speedledger central rebuild` runs in its own process on that database and prints each
+projection's time; each projection replays the whole log into shadow tables and swaps them in. The
+baseline, in the same run (before and after the rebuild): a raw sequential read of the events table
+(`SELECT ... ORDER BY position`, rows fetched, nothing decoded), and the store's own `read_all` pages
+(JSON decoded), which is what every projection reads.
+
+    .venv/bin/python bench/rebuild_bench.py [--events 1000000] [--stores sqlite,postgresql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # reuse the test suite's signing radar and PostgreSQL launcher
+
+from speedledger.central.bootstrap import Central, Settings, bootstrap, wall_clock_ms  # noqa: E402
+from speedledger.central.eventstore import NO_STREAM, AppendRequest, SqlEventStore  # noqa: E402
+from speedledger.central.infractions.process_manager import InfractionProcessManager  # noqa: E402
+from speedledger.central.infractions.violations import violation_recorded  # noqa: E402
+from speedledger.central.projections.runner import ProjectionRunner  # noqa: E402
+from speedledger.central.registration.commands import RegisterOwner, RegisterVehicle  # noqa: E402
+from speedledger.shared.plates import SIV_LETTERS  # noqa: E402
+from tests.fixtures.postgres import throwaway_cluster  # noqa: E402
+from tests.ingest.harness import SigningRadar  # noqa: E402
+
+GOAL_EVENTS_PER_S = 50_000
+DAY_MS = 86_400_000
+#: Radars registered with this limit; violations measure 96-150 km/h over it, dismissed ones 85-90.
+LIMIT_KMH = 90
+#: Violations appended (and then decided) per batch.
+BATCH = 1000
+
+
+class SettableClock:
+    """Wall time, or a fixed instant while registering (so radars and vehicles predate the year of traffic)."""
+
+    def __init__(self) -> None:
+        self.fixed_ms: int | None = None
+
+    def __call__(self) -> int:
+        return wall_clock_ms() if self.fixed_ms is None else self.fixed_ms
+
+
+def siv_plate(number: int) -> str:
+    """The `number`-th plate of the French SIV format (AA123AA, normalised): distinct for distinct numbers."""
+    letters = SIV_LETTERS
+    first, rest = divmod(number, 1000)
+    codes = []
+    for _ in range(4):
+        first, code = divmod(first, len(letters))
+        codes.append(letters[code])
+    return f"{codes[0]}{codes[1]}{rest:03d}{codes[2]}{codes[3]}"
+
+
+@dataclass
+class Road:
+    """Violations of many radars over a year, in detection order."""
+
+    radars: list[SigningRadar]
+    plates: list[str]
+    start_ms: int
+    step_ms: float
+    rng: random.Random
+    made: int = 0
+
+    def violations(self, count: int) -> list[dict[str, Any]]:
+        messages = []
+        for _ in range(count):
+            draw = self.rng.random()
+            if draw < 0.7:
+                plate, measured = self.rng.choice(self.plates), self.rng.randrange(9_600, 15_000)
+            elif draw < 0.9:
+                plate, measured = (
+                    siv_plate(len(self.plates) + self.rng.randrange(10**6)),
+                    self.rng.randrange(9_600, 15_000),
+                )
+            else:
+                plate, measured = self.rng.choice(self.plates), self.rng.randrange(8_500, 9_000)
+            radar = self.rng.choice(self.radars)
+            detected_at_ms = self.start_ms + int(self.made * self.step_ms)
+            messages.append(
+                radar.violation(
+                    plate=plate,
+                    measured_speed_ckmh=measured,
+                    detected_at_ms=detected_at_ms,
+                    speed_limit_kmh=LIMIT_KMH,
+                    image_sha256=f"{self.rng.getrandbits(256):064x}",
+                    plate_confidence_pm=self.rng.randrange(850, 1000),
+                )
+            )
+            self.made += 1
+        return messages
+
+
+@dataclass(frozen=True)
+class FilledLog:
+    events: int
+    registrations: int
+    violations: int
+    seconds: float
+
+
+def fill(central: Central, clock: SettableClock, events: int, radar_count: int, owners: int) -> FilledLog:
+    """Registrations, then violations and their decisions until the log holds `events` events."""
+    started = time.perf_counter()
+    now = wall_clock_ms()
+    clock.fixed_ms = now - 400 * DAY_MS
+    radars = [SigningRadar(f"ROAD-{number:04d}") for number in range(radar_count)]
+    for radar in radars:
+        central.bus.handle(radar.registration(f"road radar {radar.radar_id}", speed_limit_kmh=LIMIT_KMH))
+    plates = [siv_plate(number) for number in range(owners)]
+    for number, plate in enumerate(plates):
+        owner_id = central.bus.handle(
+            RegisterOwner(name=f"Owner {number}", birth_date="1980-01-01", email=f"owner{number}@example.org")
+        )
+        central.bus.handle(
+            RegisterVehicle(plate=plate, brand="Renault", model="Clio", fiscal_power=5, owner_id=owner_id)
+        )
+    clock.fixed_ms = None
+    store = central.store
+    registrations = store.last_position()
+    violations = max(1, (events - registrations) // 2)  # each violation and its decision
+    year = 365 * DAY_MS
+    road = Road(radars, plates, now - year, year / violations, random.Random(16))
+    manager = next(p for p in central.projections if isinstance(p, InfractionProcessManager))
+    decider = ProjectionRunner(store, [manager], batch_size=BATCH)
+    try:
+        while road.made < violations:
+            messages = road.violations(min(BATCH, violations - road.made))
+            requests = []
+            for message in messages:
+                stream_id, event = violation_recorded(message, int(message["detected_at_ms"]) + 800, {"via": "mqtt"})
+                requests.append(AppendRequest(stream_id, [event], NO_STREAM))
+            store.append_batch(requests)
+            decider.catch_up()
+            print(f"\r  filling: {store.last_position():,} events", end="", file=sys.stderr, flush=True)
+    finally:
+        decider.close()
+        print(file=sys.stderr)
+    return FilledLog(store.last_position(), registrations, road.made, time.perf_counter() - started)
+
+
+def raw_read(store: SqlEventStore) -> tuple[int, float]:
+    """Every row of the events table in position order, fetched and not decoded: (rows, seconds)."""
+    started = time.perf_counter()
+    rows = 0
+    with store.engine.connect() as conn:
+        result = conn.exec_driver_sql(
+            "SELECT position, stream_id, version, event_id, type, data, metadata, recorded_at_ms "
+            "FROM events ORDER BY position"
+        )
+        while chunk := result.fetchmany(BATCH):
+            rows += len(chunk)
+    return rows, time.perf_counter() - started
+
+
+def decoded_read(store: SqlEventStore) -> tuple[int, float]:
+    """The log through the store's `read_all` (pages of 500 as the runner reads, JSON decoded): (events, seconds)."""
+    started = time.perf_counter()
+    after, count = 0, 0
+    while page := store.read_all(after, 500):
+        after, count = page[-1].position, count + len(page)
+    return count, time.perf_counter() - started
+
+
+REBUILT = re.compile(r"^(?P<name>\S+): rebuilt up to position (?P<position>\d+) in (?P<seconds>[\d.]+) s$")
+
+
+def rebuild_cli(db_url: str) -> tuple[dict[str, float], float]:
+    """`speedledger central rebuild` (every projection) in its own process: seconds per projection, and in all."""
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "speedledger", "central", "rebuild"],
+        env={**os.environ, "SPEEDLEDGER_DB": db_url},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    total = time.perf_counter() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"speedledger central rebuild failed:\n{result.stderr}")
+    seconds = {}
+    for line in result.stdout.splitlines():
+        if match := REBUILT.match(line):
+            seconds[match["name"]] = float(match["seconds"])
+    return seconds, total
+
+
+def _no_postgres(what: str) -> NoReturn:
+    raise SystemExit(f"rebuild_bench: PostgreSQL needs {what}; run with --stores sqlite")
+
+
+@contextmanager
+def database(store: str, workdir: Path) -> Iterator[str]:
+    """A fresh database: a SQLite file in `workdir`, or one on a throwaway PostgreSQL cluster (fsync off)."""
+    if store == "sqlite":
+        yield f"sqlite:///{workdir}/rebuild.db"
+        return
+    with throwaway_cluster(_no_postgres) as cluster:
+        yield cluster.url(cluster.create_database())
+
+
+def bench_store(store: str, db_url: str, args: argparse.Namespace) -> None:
+    clock = SettableClock()
+    central = bootstrap(Settings(db_url=db_url, secret="r" * 40), clock=clock, read_your_writes=False)
+    try:
+        log = fill(central, clock, args.events, args.radars, args.owners)
+        assert isinstance(central.store, SqlEventStore)
+        raw_before = raw_read(central.store)
+        decoded = decoded_read(central.store)
+        per_projection, total = rebuild_cli(db_url)
+        raw_after = raw_read(central.store)
+    finally:
+        central.close()
+    events = log.events
+    raw_s = min(raw_before[1], raw_after[1])  # the warmer page cache: the rebuild reads the log many times
+    print(f"\n== {store}: {events:,} events ({log.registrations:,} of registrations, {log.violations:,} violations "
+          f"and their decisions), filled in {log.seconds:.0f} s")  # fmt: skip
+    print(f"baseline, raw sequential read of the events table: {events / raw_s:,.0f} events/s "
+          f"({raw_before[1]:.2f} s before the rebuild, {raw_after[1]:.2f} s after)")  # fmt: skip
+    print(f"read_all pages of 500, JSON decoded (what each projection reads): {events / decoded[1]:,.0f} events/s, "
+          f"x{raw_s / decoded[1]:.2f} of raw")  # fmt: skip
+    print("speedledger central rebuild, each projection replays the whole log:")
+    for name, seconds in per_projection.items():
+        print(f"  {name:<28} {seconds:7.1f} s  {events / seconds:9,.0f} events/s  x{raw_s / seconds:.3f} of raw")
+    replay_s = sum(per_projection.values())
+    rate = events / replay_s
+    verdict = "goal met" if rate >= GOAL_EVENTS_PER_S else "goal NOT met"
+    print(f"  all {len(per_projection)} projections: {replay_s:.1f} s ({total:.1f} s with the process's start), "
+          f"{rate:,.0f} events/s of log, x{raw_s / replay_s:.3f} of raw; goal >= {GOAL_EVENTS_PER_S:,} events/s: "
+          f"{verdict}")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000, help="events in the log (approximately)")
+    parser.add_argument("--stores", default="sqlite", help="comma-separated: sqlite, postgresql")
+    parser.add_argument("--radars", type=int, help="registered radars (default: one per 1000 events, at least 10)")
+    parser.add_argument("--owners", type=int, help="owners with one vehicle each (default: one per 200 events)")
+    args = parser.parse_args()
+    args.radars = args.radars or max(10, args.events // 1000)
+    args.owners = args.owners or max(10, args.events // 200)
+    print(f"rebuild of {args.events:,} events, {args.radars} radars, {args.owners} owners; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (a shared box: compare the ratios)")  # fmt: skip
+    for store in args.stores.split(","):
+        with tempfile.TemporaryDirectory(prefix="rebuild-bench-") as workdir, database(store, Path(workdir)) as db_url:
+            bench_store(store, db_url, args)
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
