@@ -42,7 +42,7 @@ def verify_signed(message: Mapping[str, Any], radar: RadarState | None, evidence
         key_id=key_id,
         key_known=key is not None,
         key_revoked=key is not None and key.revoked,
-        signature_valid=key is not None and signature_verifies(key.public_key, message),
+        signature_valid=key is not None and signature_verifies(key.public_key, dict(message)),
         evidence_status=evidence.status,
         evidence_hash_matches=matches,
     )
