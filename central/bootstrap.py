@@ -292,7 +292,7 @@ def build_projections(
         SectionsProjection(),
         RegistrationProjection(),
         InfractionsProjection(),
-        EvidenceProjection(),
+        EvidenceProjection(passages),
         SectionPairingManager(store, schedule, clock, passages, min_confidence_pm),
         InfractionProcessManager(store, schedule, clock),
     ]

@@ -43,24 +43,28 @@ CENTRAL_KEY = "central-key.json"
 ENTRY_PASSAGE, EXIT_PASSAGE = "entry-passage.json", "exit-passage.json"
 ENTRY_EVIDENCE, EXIT_EVIDENCE = "entry-evidence.jpg", "exit-evidence.jpg"
 ENTRY_RADAR_KEY, EXIT_RADAR_KEY = "entry-radar-key.json", "exit-radar-key.json"
+#: Each radar's metrology at its passage, as METROLOGY is at a violation's detection.
+ENTRY_METROLOGY, EXIT_METROLOGY = "entry-metrology.json", "exit-metrology.json"
 #: The section: its radars, distance, limit timeline and the limit in force at the exit time.
 SECTION = "section.json"
 
 
 @dataclass(frozen=True)
 class Signed:
-    """Where one signed device message sits in an export, with its image and the radar key that signed it."""
+    """Where one signed device message sits in an export, with its image, the radar key that signed it and
+    the radar's metrology."""
 
     #: "" for a violation, "entry " / "exit " for a section's passages: the prefix of its check names.
     role: str
     message: str
     evidence: str
     radar_key: str
+    metrology: str
 
 
-VIOLATION_SIGNED = Signed("", VIOLATION, EVIDENCE, RADAR_KEY)
-ENTRY = Signed("entry ", ENTRY_PASSAGE, ENTRY_EVIDENCE, ENTRY_RADAR_KEY)
-EXIT = Signed("exit ", EXIT_PASSAGE, EXIT_EVIDENCE, EXIT_RADAR_KEY)
+VIOLATION_SIGNED = Signed("", VIOLATION, EVIDENCE, RADAR_KEY, METROLOGY)
+ENTRY = Signed("entry ", ENTRY_PASSAGE, ENTRY_EVIDENCE, ENTRY_RADAR_KEY, ENTRY_METROLOGY)
+EXIT = Signed("exit ", EXIT_PASSAGE, EXIT_EVIDENCE, EXIT_RADAR_KEY, EXIT_METROLOGY)
 
 _COMMON = (EVENTS, FINE_SCHEDULE, CENTRAL_KEY)
 #: Every member but the manifest, by the manifest's `kind`; EVIDENCE is optional (a passage always has an image).
@@ -70,9 +74,11 @@ MEMBERS = {
         ENTRY_PASSAGE,
         ENTRY_EVIDENCE,
         ENTRY_RADAR_KEY,
+        ENTRY_METROLOGY,
         EXIT_PASSAGE,
         EXIT_EVIDENCE,
         EXIT_RADAR_KEY,
+        EXIT_METROLOGY,
         SECTION,
         *_COMMON,
     ),

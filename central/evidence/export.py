@@ -7,6 +7,7 @@ tables: passages that paired are kept with the infraction, the others are forgot
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection
@@ -20,6 +21,7 @@ from speedledger.central.infractions.events import infraction_stream, violation_
 from speedledger.central.infractions.fines import fine_schedule_document
 from speedledger.central.infractions.queries import InfractionDetail, get_infraction
 from speedledger.central.infractions.violations import received_payload
+from speedledger.central.ingest.kinds import PASSAGE, VIOLATION, SignedKind
 from speedledger.central.ingest.queries import evidence_for_violation
 from speedledger.central.radars.lookup import RadarState, load_radar
 from speedledger.central.sections.lookup import load_section
@@ -47,20 +49,11 @@ def export_infraction(central: Central, infraction_id: str) -> bytes:
 def _spot_members(central: Central, conn: Connection, infraction: InfractionDetail) -> dict[str, bytes]:
     message = infraction.device_message
     radar, key_document = _radar_key(central, infraction.radar_id, str(message["key_id"]))
-    detected_at_ms = infraction.detected_at_ms
-    in_force = radar.verification_at(detected_at_ms)
     recorded = central.store.read_stream(violation_stream(infraction.radar_id, infraction.seq))
     members = {
         bundle.VIOLATION: received_payload(message, recorded[0].metadata if recorded else {}),
         bundle.RADAR_KEY: key_document,
-        bundle.METROLOGY: bundle.json_member(
-            {
-                "radar_id": radar.radar_id,
-                "detected_at_ms": detected_at_ms,
-                "in_force": in_force.fields() if in_force is not None else None,
-                "records": [record.fields() for record in radar.metrology],
-            }
-        ),
+        bundle.METROLOGY: _metrology(radar, VIOLATION, message),
         bundle.EVENTS: _events([*recorded, *central.store.read_stream(infraction_stream(infraction.infraction_id))]),
     }
     image = _image(central, conn, infraction, infraction.event_id, infraction.image_sha256)
@@ -93,7 +86,8 @@ def _section_members(central: Central, conn: Connection, infraction: InfractionD
         bundle.EVENTS: _events(central.store.read_stream(infraction_stream(infraction.infraction_id))),
     }
     for signed, message in ((bundle.ENTRY, entry), (bundle.EXIT, exit)):
-        _, members[signed.radar_key] = _radar_key(central, str(message["radar_id"]), str(message["key_id"]))
+        radar, members[signed.radar_key] = _radar_key(central, str(message["radar_id"]), str(message["key_id"]))
+        members[signed.metrology] = _metrology(radar, PASSAGE, message)
         # The infraction's copy is the parsed message; its canonical bytes are what the radar signed.
         members[signed.message] = canonical.dumps(message)
         image = _image(central, conn, infraction, str(message["event_id"]), str(message["image_sha256"]))
@@ -119,6 +113,21 @@ def _radar_key(central: Central, radar_id: str, key_id: str) -> tuple[RadarState
         "valid_until_ms": key.revoked_at_ms,
     }
     return radar, bundle.json_member(document)
+
+
+def _metrology(radar: RadarState, kind: SignedKind, message: Mapping[str, Any]) -> bytes:
+    """The radar's periodic verification in force when it made `message` (its `kind.time_field`), and every
+    certificate it has."""
+    at_ms = int(message[kind.time_field])
+    in_force = radar.verification_at(at_ms)
+    return bundle.json_member(
+        {
+            "radar_id": radar.radar_id,
+            kind.time_field: at_ms,
+            "in_force": in_force.fields() if in_force is not None else None,
+            "records": [record.fields() for record in radar.metrology],
+        }
+    )
 
 
 def _image(

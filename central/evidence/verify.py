@@ -123,7 +123,7 @@ def _manifest(members: Mapping[str, bytes], report: Report, pinned: bytes | None
 
 def _violation(members: Mapping[str, bytes], report: Report, pinned: frozenset[bytes]) -> None:
     message = _device_message(members, report, pinned, bundle.VIOLATION_SIGNED, VIOLATION, "detection")
-    _metrology(members, message, report)
+    _metrology(members, message, bundle.VIOLATION_SIGNED, VIOLATION, report)
     _decision(members, message, report)
 
 
@@ -193,19 +193,23 @@ def _evidence(members: Mapping[str, bytes], message: Mapping[str, Any], signed: 
     report.add(f"{signed.evidence} hash", digest == expected, f"SHA-256 {digest}, signed {expected}")
 
 
-def _metrology(members: Mapping[str, bytes], message: Mapping[str, Any], report: Report) -> None:
-    document = _json(bundle.METROLOGY, _member(members, bundle.METROLOGY))
+def _metrology(
+    members: Mapping[str, bytes], message: Mapping[str, Any], signed: bundle.Signed, kind: SignedKind, report: Report
+) -> None:
+    """The radar that signed `message` had a periodic verification in force when it made it."""
+    document = _json(signed.metrology, _member(members, signed.metrology))
     in_force = document.get("in_force")
-    name = f"{bundle.METROLOGY} verification in force"
+    name = f"{signed.metrology} verification in force"
+    at_ms = message[kind.time_field]
     if not isinstance(in_force, dict):
-        report.add(name, False, "no periodic verification in force at detection time")
+        report.add(name, False, f"no periodic verification of {message['radar_id']} in force at {kind.time_field}")
         return
-    record = _parsed(bundle.METROLOGY, lambda: MetrologyRecord.from_fields(in_force))
+    record = _parsed(signed.metrology, lambda: MetrologyRecord.from_fields(in_force))
     report.add(
         name,
         record.kind == PERIODIC_VERIFICATION
         and document.get("radar_id") == message["radar_id"]
-        and record.covers(message["detected_at_ms"]),
+        and record.covers(at_ms),
         f"{record.approval_number} by {record.verifying_body}, "
         f"valid {record.verified_at_ms} to {record.valid_until_ms}, certificate SHA-256 {record.certificate_sha256}",
     )
@@ -238,9 +242,12 @@ def _decision(members: Mapping[str, bytes], message: Mapping[str, Any], report: 
 
 
 def _section(members: Mapping[str, bytes], report: Report, pinned: frozenset[bytes]) -> None:
-    """Both passages as a violation's message is checked, the section, and the average speed recomputed."""
+    """Both passages as a violation's message is checked (with each radar's metrology), the section, and the
+    average speed recomputed."""
     entry = _device_message(members, report, pinned, bundle.ENTRY, PASSAGE, "passage")
     exit = _device_message(members, report, pinned, bundle.EXIT, PASSAGE, "passage")
+    for signed, message in ((bundle.ENTRY, entry), (bundle.EXIT, exit)):
+        _metrology(members, message, signed, PASSAGE, report)
     section = _json(bundle.SECTION, _member(members, bundle.SECTION))
     report.add(
         f"{bundle.SECTION} radars",

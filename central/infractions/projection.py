@@ -62,6 +62,8 @@ infractions = Table(
     Index("ix_infractions_radar", "radar_id", "detected_at_ms"),
     Index("ix_infractions_status", "status", "detected_at_ms"),
     Index("ix_infractions_kind", "kind", "detected_at_ms"),
+    # A section infraction's exit is its `event_id` (unique); its entry is found by this one.
+    Index("ix_infractions_entry", "entry_event_id"),
 )
 
 #: Every verified violation with the device's original signed message, and what became of it.

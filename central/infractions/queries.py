@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, exists, or_, select
 
 from speedledger.central.errors import Invalid
 from speedledger.central.infractions.domain import InfractionKind, InfractionStatus
@@ -133,6 +133,15 @@ def list_infractions(
     items = [_view(dict(row)) for row in rows[:limit]]
     next_cursor = _encode_cursor(items[-1]) if len(rows) > limit else None
     return InfractionPage(items=items, next_cursor=next_cursor)
+
+
+def in_section_infraction(event_id: ColumnElement[str] | str) -> ColumnElement[bool]:
+    """SQL: the passage `event_id` (a column to correlate with, or a value) is the entry or the exit of a
+    section infraction (the exit is the infraction's `event_id`)."""
+    return exists().where(
+        infractions.c.kind == InfractionKind.SECTION.value,
+        or_(infractions.c.entry_event_id == event_id, infractions.c.event_id == event_id),
+    )
 
 
 def get_infraction(conn: Connection, infraction_id: str, cipher: PersonalDataCipher) -> InfractionDetail | None:

@@ -1,8 +1,13 @@
 """Projection of `ViolationRecorded` and `PassageRecorded` into `ingest_evidence_expected`: which image
-each violation or passage signed.
+each violation or passage signed; and of a section's `InfractionIssued`: its passages' images kept.
 
 With the evidence blobs (stored by SHA-256 whenever they arrive) this matches an image to its
 message whichever came first, and shows the messages whose image never arrived.
+
+A section infraction's two images are opened from their retention window and kept in the evidence
+blobs in the transaction that projects the infraction (`rows.keep_passage_images`), so its export can
+be made as soon as the infractions read model shows it; an image arriving later goes to the blobs
+directly (`writer.BatchWriter`). The forgetting repeats the copy as a repair (`sections/forgetting.py`).
 """
 
 from __future__ import annotations
@@ -10,22 +15,31 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from speedledger.central.eventstore.port import RecordedEvent
-from speedledger.central.infractions.events import ViolationRecorded
+from speedledger.central.infractions.domain import InfractionKind
+from speedledger.central.infractions.events import InfractionIssued, ViolationRecorded
+from speedledger.central.ingest import rows
 from speedledger.central.ingest.sql import upsert
-from speedledger.central.ingest.tables import evidence_expected
+from speedledger.central.ingest.tables import evidence_expected, passage_images
 from speedledger.central.messages import Event, EventTypes
 from speedledger.central.projections.readmodel import TableProjection
 from speedledger.central.sections.events import PassageRecorded
+from speedledger.central.sections.retention import PassageWindows
 
 
 class EvidenceProjection(TableProjection):
     name = "ingest_evidence"
-    event_types = EventTypes([ViolationRecorded, PassageRecorded])
+    event_types = EventTypes([ViolationRecorded, PassageRecorded, InfractionIssued])
 
-    def __init__(self) -> None:
+    def __init__(self, passages: PassageWindows) -> None:
         super().__init__([evidence_expected])
+        self._passages = passages
 
     def handle(self, conn: Connection, event: Event, recorded: RecordedEvent) -> None:
+        if isinstance(event, InfractionIssued):
+            if event.kind == InfractionKind.SECTION.value:
+                passages = passage_images.c.event_id.in_([event.entry_event_id, event.exit_event_id])
+                rows.keep_passage_images(conn, self._passages, passages)
+            return
         if isinstance(event, ViolationRecorded):
             radar_id, image_sha256 = str(event.message["radar_id"]), str(event.message["image_sha256"])
         elif isinstance(event, PassageRecorded):

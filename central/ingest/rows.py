@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from sqlalchemy import Connection, case, delete, select, update
+from sqlalchemy import ColumnElement, Connection, case, delete, select, update
 
 from speedledger.central.ingest import tables
 from speedledger.central.ingest.classify import EvidenceImage, Status
@@ -113,6 +113,27 @@ def seal_passage_image(
     images = tables.passage_images
     sealed = windows.seal(Window.parse(window), content, event_id)
     conn.execute(update(images).where(images.c.event_id == event_id).values(sealed=sealed, received_at_ms=at_ms))
+
+
+def keep_passage_images(conn: Connection, windows: PassageWindows, which: ColumnElement[bool]) -> int:
+    """Open the sealed images of the passages `which` selects (a condition on `passage_images`: those of a
+    section infraction) and keep them in the evidence blobs, in clear like a spot violation's, out of their
+    window's reach. Images not arrived, already kept, or whose window closed are skipped. Returns the count."""
+    images, blobs = tables.passage_images, tables.evidence_blobs
+    found = conn.execute(
+        select(images)
+        .outerjoin(blobs, blobs.c.sha256 == images.c.image_sha256)
+        .where(images.c.sealed.is_not(None), blobs.c.sha256.is_(None), which)
+    ).all()
+    kept = 0
+    for row in found:
+        image = windows.open(Window.parse(row.window), row.sealed, row.event_id)
+        if image is None:
+            continue
+        values = {"sha256": row.image_sha256, "content": image, "size": len(image)}
+        upsert(conn, blobs, {**values, "received_at_ms": row.received_at_ms}, keys=("sha256",))
+        kept += 1
+    return kept
 
 
 def record_status(conn: Connection, status: Status, received: Received) -> None:

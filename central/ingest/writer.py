@@ -7,7 +7,9 @@ event_id = message event_id), answered `accepted`, `duplicate` or refused when t
 event_id or seq was already used; each refusal kept in the quarantine; evidence images stored (or
 quarantined when they do not match what their message signed); liveness rows. It returns the
 acks to publish and the metric labels to count; the pipeline does both only after the commit.
-A passage's image is only ever stored sealed under its retention window's key (`rows.seal_passage_image`).
+A passage's image is stored sealed under its retention window's key (`rows.seal_passage_image`), or
+dropped once that window has closed; once the passage is in a section infraction, in clear with the
+infraction's evidence.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from sqlalchemy import select
 
 from speedledger.central.eventstore.port import (
     NO_STREAM,
@@ -26,6 +30,7 @@ from speedledger.central.eventstore.port import (
     Transaction,
     WrongExpectedVersion,
 )
+from speedledger.central.infractions.queries import in_section_infraction
 from speedledger.central.ingest import rows
 from speedledger.central.ingest.checks import Verified
 from speedledger.central.ingest.classify import Checked, EvidenceImage, Status
@@ -184,9 +189,10 @@ class BatchWriter:
             detail = f"image sha256 {image.sha256} but the message signed {expected or 'no image'}"
             self._quarantine(tx, item, Rejected(Reason.EVIDENCE_MISMATCH, detail, image.event_id), written)
             return
-        if passage is None:
+        if passage is None or conn.execute(select(in_section_infraction(image.event_id))).scalar():
+            # A violation's image, or a passage's once in a section infraction: kept with it, in clear.
             rows.store_evidence(conn, image, item.radar_id, at_ms)
-        else:
+        else:  # sealed under its window's key; nothing is kept when its window has closed
             rows.record_arrival(conn, image, item.radar_id, at_ms)
             rows.seal_passage_image(conn, self._recording.passages, image.event_id, passage[0], image.content, at_ms)
         written.counts.append(("evidence", "stored", ""))

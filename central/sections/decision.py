@@ -4,6 +4,11 @@ CONTRACT §6: the average speed in favour of the driver (`speed.py`) against the
 the exit time, the spot-speed fine schedule, and the owner at the exit time (an unknown plate is
 `unidentified`, never a guess). The infraction is the exit's: `infraction_id_for(exit event_id)`, so
 an exit passage is in at most one infraction, and it carries both signed passages as its evidence.
+
+Metrology (CONTRACT §6 is silent; the spot-speed rule applied to both ends): a pair over the limit
+whose entry or exit radar had no periodic verification in force when its passage was made is
+dismissed, `radar_not_verified`, as a spot violation is. A pair within the limit gives nothing
+either way (no dismissal recorded for a car that did nothing wrong).
 """
 
 from __future__ import annotations
@@ -11,8 +16,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from speedledger.central.infractions.domain import InfractionKind, VehicleFacts, identify_owner, infraction_id_for
-from speedledger.central.infractions.events import InfractionIssued
+from speedledger.central.infractions.domain import (
+    DismissalReason,
+    InfractionKind,
+    RadarFacts,
+    VehicleFacts,
+    identify_owner,
+    infraction_id_for,
+)
+from speedledger.central.infractions.events import InfractionIssued, ViolationDismissed
 from speedledger.central.infractions.fines import FineSchedule
 from speedledger.central.sections.domain import SectionState
 from speedledger.central.sections.speed import PassageTime, section_speed
@@ -22,20 +34,40 @@ def passage_time(message: Mapping[str, Any]) -> PassageTime:
     return PassageTime(int(message["passed_at_ms"]), int(message["clock_uncertainty_ms"]))
 
 
+def verified(radar: RadarFacts | None, passage: Mapping[str, Any]) -> bool:
+    """The passage's radar had a periodic verification in force when the passage was made."""
+    return radar is not None and radar.verification_at(int(passage["passed_at_ms"])) is not None
+
+
 def decide_pair(
     section: SectionState,
     entry: Mapping[str, Any],
     exit: Mapping[str, Any],
+    radars: tuple[RadarFacts | None, RadarFacts | None],
     vehicle: VehicleFacts | None,
     schedule: FineSchedule,
     now_ms: int,
-) -> InfractionIssued | None:
-    """The infraction for this pair, or None when the retained average speed is within the limit."""
+) -> InfractionIssued | ViolationDismissed | None:
+    """The infraction for this pair; None when the retained average speed is within the limit; the
+    dismissal when it is not but a radar (`radars`: the entry's, the exit's) was not verified."""
     exit_at_ms = int(exit["passed_at_ms"])
     limit = section.speed_limit_at(exit_at_ms)
     speed = section_speed(section.distance_m, limit, passage_time(entry), passage_time(exit), schedule)
     if speed.fine is None:
         return None
+    if not (verified(radars[0], entry) and verified(radars[1], exit)):
+        return ViolationDismissed(
+            event_id=str(exit["event_id"]),
+            radar_id=str(exit["radar_id"]),
+            seq=int(exit["seq"]),
+            reason=DismissalReason.RADAR_NOT_VERIFIED,
+            detected_at_ms=exit_at_ms,
+            measured_speed_ckmh=speed.average_speed_kmh * 100,
+            retained_speed_kmh=speed.retained_speed_kmh,
+            speed_limit_kmh=limit,
+            device_speed_limit_kmh=limit,
+            decided_at_ms=now_ms,
+        )
     plate = str(exit["plate"])
     identification = identify_owner(plate, vehicle, exit_at_ms)
     return InfractionIssued(

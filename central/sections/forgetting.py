@@ -4,13 +4,15 @@
 
 1. catches the projections up, so every passage recorded so far was paired, and every section
    infraction decided is in the infractions read model;
-2. keeps the evidence of section infractions: the image of each passage in one is opened and copied
-   into the evidence blobs (`ingest_evidence_blobs`, by SHA-256, in clear like a spot violation's),
-   out of reach of the window key; the signed passages themselves are already in the infraction's
-   `InfractionIssued` (`entry_message`, `exit_message`). This runs for every window, so an export can
-   be made as soon as the images have arrived;
-3. for each window due (`PassageWindows.closes_at_ms` passed): deletes its sealed images, then destroys
-   its key (the vault zeroes it and checkpoints its WAL on SQLite).
+2. repairs the evidence of section infractions: an image of a passage in one that is still only sealed
+   is opened and copied into the evidence blobs (`rows.keep_passage_images`). That copy is normally
+   made when the infraction is projected (`ingest/projection.py`) or when the image arrives after it
+   (`ingest/writer.py`); only an image arriving while its infraction is being projected, on PostgreSQL
+   (read committed: neither transaction sees the other's), is left for this run. The signed passages
+   themselves are in the infraction's `InfractionIssued` (`entry_message`, `exit_message`);
+3. for each window due (`PassageWindows.closes_at_ms` passed): deletes its sealed images (their rows
+   stay, so an image arriving later is dropped as a forgotten passage's), then destroys its key (the
+   vault zeroes it and checkpoints its WAL on SQLite).
 
 Each step is idempotent and the key goes last, so a crash anywhere is repaired by the next run. The
 sealed events and working rows left behind are ciphertext and keyed hashes with no key to open them.
@@ -26,12 +28,11 @@ from dataclasses import dataclass
 from prometheus_client import Counter
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, delete, func, or_, select
+from sqlalchemy import Engine, func, select, update
 
-from speedledger.central.infractions.domain import InfractionKind
-from speedledger.central.infractions.projection import infractions
-from speedledger.central.ingest.sql import upsert
-from speedledger.central.ingest.tables import evidence_blobs, passage_images
+from speedledger.central.infractions.queries import in_section_infraction
+from speedledger.central.ingest.rows import keep_passage_images
+from speedledger.central.ingest.tables import passage_images
 from speedledger.central.sections.pairing import pairing_passages
 from speedledger.central.sections.retention import PassageWindows, Window
 
@@ -55,7 +56,7 @@ class ForgettingCollector(Collector):
 
 @dataclass(frozen=True)
 class Closed:
-    """One run: the windows closed, the passages forgotten with them, and the images kept for infractions."""
+    """One run: the windows closed, the passages forgotten with them, and the infractions' images its repair kept."""
 
     windows: int = 0
     forgotten: int = 0
@@ -74,7 +75,7 @@ class PassageForgetting:
     @property
     def interval_s(self) -> float:
         """A twentieth of the retention, between 1 s and 10 s: windows close at most that late, and an
-        infraction's images are in its evidence that soon after they arrived."""
+        infraction's image missed by a race (step 2) is repaired that soon."""
         return min(10.0, max(1.0, self._windows.retention_ms / 20_000))
 
     def run_once(self) -> Closed:
@@ -85,28 +86,10 @@ class PassageForgetting:
         return Closed(len(due), forgotten, kept)
 
     def _keep_infraction_images(self) -> int:
-        """Copy the sealed images of passages used in a section infraction into the evidence blobs."""
-        in_infraction = select(infractions.c.entry_event_id).where(infractions.c.kind == InfractionKind.SECTION.value)
-        exits = select(infractions.c.exit_event_id).where(infractions.c.kind == InfractionKind.SECTION.value)
+        """Repair: the images of passages in a section infraction that are still only sealed (on PostgreSQL,
+        one that arrived while its infraction was being projected) are kept in the evidence blobs now."""
         with self._engine.begin() as conn:
-            rows = conn.execute(
-                select(passage_images)
-                .outerjoin(evidence_blobs, evidence_blobs.c.sha256 == passage_images.c.image_sha256)
-                .where(
-                    passage_images.c.sealed.is_not(None),
-                    evidence_blobs.c.sha256.is_(None),
-                    or_(passage_images.c.event_id.in_(in_infraction), passage_images.c.event_id.in_(exits)),
-                )
-            ).all()
-            kept = 0
-            for row in rows:
-                image = self._windows.open(Window.parse(row.window), row.sealed, row.event_id)
-                if image is None:
-                    continue
-                values = {"sha256": row.image_sha256, "content": image, "size": len(image)}
-                upsert(conn, evidence_blobs, {**values, "received_at_ms": row.received_at_ms}, keys=("sha256",))
-                kept += 1
-        return kept
+            return keep_passage_images(conn, self._windows, in_section_infraction(passage_images.c.event_id))
 
     def _close(self, window: Window) -> int:
         """Forget one due window: its sealed images, then its key. Returns the passages forgotten."""
@@ -117,7 +100,10 @@ class PassageForgetting:
                 .select_from(passages)
                 .where(passages.c.window == window.subject, passages.c.infraction_id.is_(None))
             ).scalar_one()
-            conn.execute(delete(passage_images).where(passage_images.c.window == window.subject))
+            # Its images go; the rows stay (event id, window, hash): an image arriving later is known as a
+            # forgotten passage's and dropped, not stored as an unmatched one.
+            closed = passage_images.c.window == window.subject
+            conn.execute(update(passage_images).where(closed).values(sealed=None))
         self._windows.forget(window)
         PASSAGES_FORGOTTEN.inc(forgotten)
         WINDOWS_CLOSED.inc()

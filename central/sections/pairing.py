@@ -55,9 +55,16 @@ from speedledger.central.eventstore.port import (
     Transaction,
     WrongExpectedVersion,
 )
-from speedledger.central.infractions.events import infraction_stream, violation_stream
+from speedledger.central.infractions.domain import decision_event_id
+from speedledger.central.infractions.events import (
+    ViolationDismissed,
+    dismissal_stream,
+    infraction_stream,
+    violation_stream,
+)
 from speedledger.central.infractions.fines import FineSchedule
 from speedledger.central.messages import Clock, EventTypes
+from speedledger.central.radars.lookup import load_radar
 from speedledger.central.registration.lookup import load_vehicle
 from speedledger.central.sections.decision import decide_pair
 from speedledger.central.sections.domain import SectionState
@@ -110,7 +117,8 @@ section_ambiguities = Table(
     Column("window", String(64), nullable=False),
     Column("plate_sealed", Text),
     #: "several_candidates"; "after_pairing" (it arrived once the pair was made: the decision stands);
-    #: "already_in_infraction" (a passage of the pair is in another infraction: no second one).
+    #: "already_in_infraction" (a passage of the pair is in another infraction: no second one);
+    #: "radar_not_verified" (over the limit, but a radar had no verification in force: dismissed).
     Column("reason", String(32), nullable=False),
     Column("passed_at_ms", BigInteger, nullable=False),
     #: Every passage involved (event ids), the revealing one included.
@@ -325,6 +333,7 @@ class SectionPairingManager:
             section,
             entry_message,
             exit_message,
+            (load_radar(self._store, entry.radar_id), load_radar(self._store, exit.radar_id)),
             load_vehicle(self._store, str(exit_message["plate"])),
             self._schedule,
             self._clock(),
@@ -339,15 +348,23 @@ class SectionPairingManager:
         if used is not None:
             self._ambiguous(conn, section, arrived, [entry, exit], "already_in_infraction")
             return
-        conn.execute(
-            passages.update()
-            .where(passages.c.event_id.in_([entry.event_id, exit.event_id]))
-            .values(infraction_id=decision.infraction_id)
-        )
+        if isinstance(decision, ViolationDismissed):
+            self._ambiguous(conn, section, arrived, [entry, exit], decision.reason)
+            stream_id = dismissal_stream(exit.event_id)
+        else:
+            conn.execute(
+                passages.update()
+                .where(passages.c.event_id.in_([entry.event_id, exit.event_id]))
+                .values(infraction_id=decision.infraction_id)
+            )
+            stream_id = infraction_stream(decision.infraction_id)
         metadata = {"actor": "section-pairing", "causation_id": exit.event_id}
-        # Already decided (a replay, or a rebuild of this process manager): keep the first decision.
+        # Already decided (a replay, or a rebuild of this process manager): keep the first decision. Both
+        # decisions have the exit's decision event id, which the store keeps unique: an infraction and a
+        # dismissal can never both be recorded for one pair, whatever a corrected radar history says now.
+        decided = to_new_event(decision, metadata, event_id=decision_event_id(exit.event_id))
         with contextlib.suppress(WrongExpectedVersion, DuplicateEvent):
-            tx.append(infraction_stream(decision.infraction_id), [to_new_event(decision, metadata)], NO_STREAM)
+            tx.append(stream_id, [decided], NO_STREAM)
 
     def _ambiguous(
         self, conn: Connection, section: SectionState, arrived: _Arrival, involved: list[_Passage], reason: str

@@ -62,14 +62,16 @@ def _views(conn: Connection, section_id: str | None) -> list[SectionView]:
 
 
 class AmbiguityView(BaseModel):
-    """Passages of one plate that could pair in more than one way: no infraction, for an operator to see."""
+    """Passages of one plate that gave no infraction, for an operator to see: they could pair in more than one
+    way, or their pair was dismissed (`reason`)."""
 
     section_id: str
     #: The passage whose arrival revealed it.
     event_id: str
     #: Null once the passage's retention window has closed (forgotten, as the passages are).
     plate: str | None
-    #: "several_candidates", "after_pairing" (arrived once the pair was decided) or "already_in_infraction".
+    #: "several_candidates", "after_pairing" (arrived once the pair was decided), "already_in_infraction" or
+    #: "radar_not_verified" (over the limit, dismissed: a radar had no verification in force).
     reason: str
     passed_at_ms: int
     event_ids: list[str]

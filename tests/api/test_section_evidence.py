@@ -166,6 +166,8 @@ def test_a_section_export_verifies_with_both_radars_keys(trip: Trip, tmp_path: P
         "exit radar key pinned",
         "entry-evidence.jpg hash",
         "exit-evidence.jpg hash",
+        "entry-metrology.json verification in force",
+        "exit-metrology.json verification in force",
         "section.json limit in force",
         "same vehicle",
         "average speed",
@@ -211,6 +213,12 @@ def test_tampering_past_the_manifest_is_caught_by_the_content(trip: Trip) -> Non
         changed = {signed.message: json.dumps(earlier, separators=(",", ":"), sort_keys=True).encode()}
         assert f"{signed.message} signature" in failed_checks(**changed)
         assert failed_checks(**{signed.evidence: jpeg((0, 200, 0))}) == {f"{signed.evidence} hash"}
+        metrology = json.loads(members[signed.metrology])
+        assert metrology["radar_id"] == message["radar_id"] and metrology["in_force"] is not None
+        lapsed = {**metrology, "in_force": {**metrology["in_force"], "valid_until_ms": message["passed_at_ms"]}}
+        for document in (lapsed, {**metrology, "in_force": None}):
+            changed = {signed.metrology: bundle.json_member(document)}
+            assert failed_checks(**changed) == {f"{signed.metrology} verification in force"}
     section = json.loads(members[bundle.SECTION])
     longer = bundle.json_member({**section, "distance_m": DISTANCE_M + 1000})
     assert "average speed" in failed_checks(**{bundle.SECTION: longer}) <= {"average speed", "retained speed", "fine"}

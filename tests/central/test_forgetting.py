@@ -3,6 +3,7 @@ keeps the section infractions whole, and a rebuild afterwards decides nothing ne
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -13,6 +14,8 @@ import pytest
 from speedledger.central.bootstrap import Central, bootstrap
 from speedledger.central.infractions import queries
 from speedledger.central.infractions.events import violation_stream
+from speedledger.central.ingest import rows
+from speedledger.central.ingest.queries import evidence_for_violation
 from speedledger.central.sections.commands import CreateSection, RecordPassage
 from speedledger.central.sections.events import PASSAGE_EVENTS, PassageRecorded
 from speedledger.central.sections.passages import open_passage
@@ -154,3 +157,31 @@ def test_central_closes_due_windows_in_the_background_from_its_start(road: Road,
             time.sleep(0.05)
     finally:
         forgetting.stop()
+
+
+def test_the_forgetting_repairs_an_infraction_image_left_sealed(road: Road, clock: FakeClock) -> None:
+    """On PostgreSQL an image the ingest seals while its infraction is being projected is seen by neither
+    transaction: the forgetting's next run keeps it, once."""
+    central = road.central
+    clock.now = W1
+    images = (b"\xff\xd8 entry photo \xff\xd9", b"\xff\xd8 exit photo \xff\xd9")
+    speeding = (
+        road.entry.passage(passed_at_ms=W1 + 1000, image_sha256=hashlib.sha256(images[0]).hexdigest()),
+        road.exit.passage(passed_at_ms=W1 + 251_000, image_sha256=hashlib.sha256(images[1]).hexdigest()),
+    )
+    _record(central, *speeding)
+    assert len(_infractions(central)) == 1
+    with central.engine.begin() as conn:  # as the ingest seals an image that is not (yet) in an infraction
+        for message, image in zip(speeding, images, strict=True):
+            event_id, window = message["event_id"], central.passages.window_of(message["passed_at_ms"]).subject
+            rows.expect_passage_image(conn, central.passages, event_id, window, message["image_sha256"])
+            rows.seal_passage_image(conn, central.passages, event_id, window, image, clock())
+
+    def evidence() -> list[bytes | None]:
+        with central.engine.connect() as conn:
+            return [evidence_for_violation(conn, m["event_id"], now_ms=clock()).content for m in speeding]
+
+    assert evidence() == [None, None]
+    assert central.forgetting.run_once().kept_images == 2
+    assert evidence() == list(images)
+    assert central.forgetting.run_once().kept_images == 0

@@ -4,6 +4,7 @@ the boundary, and a rebuild that decides nothing twice."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -11,10 +12,13 @@ import pytest
 from speedledger.central.errors import Conflict
 from speedledger.central.infractions import queries
 from speedledger.central.infractions.domain import InfractionKind
+from speedledger.central.infractions.events import INFRACTION_EVENTS, ViolationDismissed, dismissal_stream
 from speedledger.central.infractions.queries import InfractionView
+from speedledger.central.radars.metrology import MetrologyRecord
 from speedledger.central.sections.commands import CreateSection, RecordPassage
 from speedledger.central.sections.queries import list_ambiguities
 from tests.central.conftest import HOUR, T0, FakeClock, World
+from tests.fixtures.metrology import VERIFIED
 
 #: 12:00:00 and 10 km, limit 110 km/h, as in the contract's `section_examples`.
 ENTRY_MS = 1_764_676_800_000
@@ -23,11 +27,16 @@ ENTRY_MS = 1_764_676_800_000
 class Road:
     """Two radars 10 km apart forming section A7-S1, and a registered car."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(
+        self,
+        world: World,
+        entry_metrology: tuple[MetrologyRecord, ...] = (VERIFIED,),
+        exit_metrology: tuple[MetrologyRecord, ...] = (VERIFIED,),
+    ) -> None:
         self.world = world
         self.central = world.central
-        self.entry = world.radar("FR-A7-201", 130)
-        self.exit = world.radar("FR-A7-202", 130)
+        self.entry = world.radar("FR-A7-201", 130, entry_metrology)
+        self.exit = world.radar("FR-A7-202", 130, exit_metrology)
         self.central.bus.handle(
             CreateSection(
                 section_id="A7-S1",
@@ -193,3 +202,36 @@ def test_rebuild_makes_the_same_pairs_and_no_second_decision(road: Road) -> None
         road.central.runner.rebuild(name)
     assert (road.infractions(), road.ambiguities()) == (before, listed)
     assert road.central.store.last_position() == head
+
+
+@pytest.mark.parametrize(
+    ("lapsed", "valid_until_ms"),
+    [("entry", ENTRY_MS), ("exit", ENTRY_MS + 100_000)],  # lapsed at the entry, or between entry and exit
+)
+def test_a_pair_over_the_limit_from_a_radar_not_verified_is_dismissed_and_listed(
+    world: World, lapsed: str, valid_until_ms: int
+) -> None:
+    lapsing = (replace(VERIFIED, valid_until_ms=valid_until_ms),)
+    road = Road(world, **{f"{lapsed}_metrology": lapsing})
+    speeding, compliant = road.trip(250), road.trip(400, plate="AB123CD")
+    for message in (*speeding, *compliant):
+        road.record(message)
+    head = road.central.store.last_position()
+    assert road.infractions() == []
+    entry, exit = speeding
+    (listed,) = road.ambiguities()  # the compliant car is not listed: it did nothing wrong
+    assert (listed["reason"], listed["plate"], listed["event_ids"]) == (
+        "radar_not_verified",
+        "GZ123QK",
+        sorted([entry["event_id"], exit["event_id"]]),
+    )
+    (recorded,) = road.central.store.read_stream(dismissal_stream(exit["event_id"]))
+    dismissal = INFRACTION_EVENTS.decode(recorded.type, recorded.data)
+    assert isinstance(dismissal, ViolationDismissed)
+    assert (dismissal.reason, dismissal.measured_speed_ckmh, dismissal.speed_limit_kmh) == (
+        "radar_not_verified",
+        14300,
+        110,
+    )
+    road.central.runner.rebuild("section-pairing")
+    assert (road.infractions(), road.central.store.last_position()) == ([], head)  # decided once

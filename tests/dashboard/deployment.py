@@ -1,10 +1,11 @@
 """A real deployment for the dashboard's browser tests and `make screenshots`: mosquitto, `speedledger central`
-as its own process, radars publishing signed violations and evidence over MQTT, a real radar agent,
+as its own process, radars publishing signed violations, passages and evidence over MQTT, a real radar agent,
 owners and vehicles registered over the REST API."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -141,6 +142,16 @@ class RoadsideRadar:
             detected_at_ms=int(time.time() * 1000),
         )
         self.client.send(message)
+        self.client.publish(f"evidence/{message['event_id']}", photo)
+        assert self.client.ack_for(message["event_id"])["result"] == "accepted"
+        return str(message["event_id"])
+
+    def pass_by(self, plate: str, passed_at_ms: int, seed: int = 1) -> str:
+        """One signed passage (a radar of a section), with its photo; returns its event_id once acknowledged."""
+        photo = evidence_jpeg(plate, seed)
+        image_sha256 = hashlib.sha256(photo).hexdigest()
+        message = self.radar.passage(plate=plate, passed_at_ms=passed_at_ms, image_sha256=image_sha256)
+        self.client.send(message, suffix="passages")
         self.client.publish(f"evidence/{message['event_id']}", photo)
         assert self.client.ack_for(message["event_id"])["result"] == "accepted"
         return str(message["event_id"])

@@ -4,13 +4,18 @@
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from speedledger.central.agency_time import local_time
 from speedledger.central.auth import Role
+from speedledger.central.bootstrap import DEFAULT_TIMEZONE
+from tests.api.test_sections import section_body
 from tests.dashboard.deployment import Deployment, RoadsideRadar, deployed, infraction_for, radar_agent, register_owner
 
 pytestmark = pytest.mark.mosquitto
@@ -111,6 +116,46 @@ def test_an_infraction_shows_its_photo_and_a_valid_verification(page: Page, scen
     expect(page.locator("#points")).to_have_text("3")
     expect(page.locator("#owner-name")).to_have_text('<img src=x onerror="window.pwned=1">Eve <b>Mallory</b>')
     assert page.evaluate("window.pwned") is None
+
+
+def test_a_section_infraction_shows_both_passages_and_their_checks(page: Page, scene: Scene) -> None:
+    deployment = scene.deployment
+    entry = RoadsideRadar(deployment, "FR-A7-201", (45.70, 4.80))
+    exit = RoadsideRadar(deployment, "FR-A7-202", (45.62, 4.82))
+    try:
+        with deployment.api(Role.OPERATOR) as api:
+            api.post("/api/v1/sections", json=section_body(distance_m=10_000, speed_limit_kmh=110)).raise_for_status()
+        exit_at_ms = int(time.time() * 1000) - 1000
+        entry_at_ms = exit_at_ms - 250_000  # 10 km in 250 s (and 2 x 20 ms of clock uncertainty): 143 km/h
+        entry.pass_by(scene.plate, entry_at_ms, seed=3)
+        exit_event_id = exit.pass_by(scene.plate, exit_at_ms, seed=4)
+        with deployment.api() as api:
+            infraction_id = infraction_for(api, exit_event_id)["infraction_id"]
+    finally:
+        entry.close()
+        exit.close()
+    sign_in(page, scene, Role.AGENCY)
+    page.goto(f"{deployment.url}/infractions/{infraction_id}")
+    zone = ZoneInfo(DEFAULT_TIMEZONE)
+    for role, radar, at_ms in (("entry", entry, entry_at_ms), ("exit", exit, exit_at_ms)):
+        expect(page.locator(f"#{role}-place")).to_contain_text(f"{radar.radar.radar_id} — Radar {radar.radar.radar_id}")
+        expect(page.locator(f"#{role}-time")).to_have_text(local_time(at_ms, zone))
+        expect(page.locator(f"#{role}-evidence")).to_be_visible()
+        page.wait_for_function(f"() => document.querySelector('#{role}-evidence').naturalWidth > 100")
+        expect(page.locator(f"#{role}-signature")).to_have_text("valid")
+        expect(page.locator(f"#{role}-evidence-hash")).to_contain_text("matches the signed hash")
+        expect(page.locator("#verification")).to_contain_text(radar.radar.key_id)
+    photos = [page.locator(f"#{role}-evidence").get_attribute("src") for role in ("entry", "exit")]
+    served = [page.request.get(f"{deployment.url}{photo}") for photo in photos]
+    assert [(photo.status, photo.headers["cache-control"]) for photo in served] == [(200, "no-store")] * 2
+    assert served[0].body() != served[1].body()  # each passage its own photo
+    expect(page.locator("#section")).to_have_text("A7-S1 (FR-A7-201 → FR-A7-202)")
+    expect(page.locator("#distance")).to_have_text("10.000 km")
+    expect(page.locator("#average")).to_have_text("143 km/h")
+    expect(page.locator("#retained")).to_have_text("135 km/h")
+    expect(page.locator("#fine")).to_have_text("135 €")
+    export = page.request.get(f"{deployment.url}/infractions/{infraction_id}/export.zip")
+    assert (export.status, export.headers["content-type"]) == (200, "application/zip")  # both images already kept
 
 
 def test_a_role_that_may_changes_the_status_and_one_that_may_not_cannot(

@@ -17,7 +17,7 @@ from speedledger.central.entrypoints.dashboard.eventlog import newest_events
 from speedledger.central.entrypoints.dashboard.formatting import day_start_ms, kmh, next_day_start_ms
 from speedledger.central.entrypoints.dashboard.labels import LANGUAGES, all_labels
 from speedledger.central.entrypoints.dashboard.radarmap import HEIGHT, WIDTH, map_points
-from speedledger.central.entrypoints.dashboard.verification import Verification, verify_infraction
+from speedledger.central.entrypoints.dashboard.verification import Verification, verify_signed
 from speedledger.central.errors import ConfigurationError
 from speedledger.central.infractions.queries import get_infraction
 from speedledger.central.ingest.queries import Evidence
@@ -37,7 +37,7 @@ def verification_of(central: Central, infraction_id: str, evidence: Evidence, **
     assert infraction is not None
     if tamper:
         infraction = infraction.model_copy(update={"device_message": {**infraction.device_message, **tamper}})
-    return verify_infraction(infraction, load_radar(central.store, RADAR), evidence)
+    return verify_signed(infraction.device_message, load_radar(central.store, RADAR), evidence)
 
 
 def test_a_recorded_message_verifies_and_a_changed_one_does_not(central: Central, recorded: Recorded) -> None:

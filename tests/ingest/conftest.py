@@ -58,8 +58,8 @@ def ingest(central: Central, ingest_settings: IngestSettings) -> Iterator[Ingest
 
 @pytest.fixture
 def evidence_runner(central: Central) -> Iterator[ProjectionRunner]:
-    """The evidence projection (until bootstrap registers it with central's runner)."""
-    runner = ProjectionRunner(central.store, [EvidenceProjection()])
+    """The evidence projection alone."""
+    runner = ProjectionRunner(central.store, [EvidenceProjection(central.passages)])
     runner.setup()
     yield runner
     runner.close()

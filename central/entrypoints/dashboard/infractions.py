@@ -3,28 +3,31 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
-from urllib.parse import urlencode
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import Connection
 
 from speedledger.central.auth import Permission
 from speedledger.central.bootstrap import Central
 from speedledger.central.entrypoints.api.deps import CentralDep
 from speedledger.central.entrypoints.api.errors import DOMAIN_ERRORS, status_of
 from speedledger.central.entrypoints.api.routes.evidence import export, notice
-from speedledger.central.entrypoints.api.routes.infractions import InfractionId, read_evidence
+from speedledger.central.entrypoints.api.routes.infractions import InfractionId, read_evidence, signed_photo
 from speedledger.central.entrypoints.dashboard.access import Viewer, needs, needs_form
 from speedledger.central.entrypoints.dashboard.actions import ACTIONS, offered
 from speedledger.central.entrypoints.dashboard.formatting import day_start_ms, next_day_start_ms
 from speedledger.central.entrypoints.dashboard.rendering import Pages, pages
-from speedledger.central.entrypoints.dashboard.verification import verify_infraction
+from speedledger.central.entrypoints.dashboard.verification import Verification, verify_signed
 from speedledger.central.errors import Invalid
 from speedledger.central.infractions.domain import InfractionStatus
-from speedledger.central.infractions.queries import InfractionPage, get_infraction, list_infractions
+from speedledger.central.infractions.queries import InfractionDetail, InfractionPage, get_infraction, list_infractions
 from speedledger.central.ingest.queries import evidence_for_violation
-from speedledger.central.radars.lookup import load_radar
+from speedledger.central.radars.lookup import RadarState, load_radar
+from speedledger.central.sections.lookup import load_section
 
 router = APIRouter(include_in_schema=False)
 
@@ -87,6 +90,40 @@ def infractions_page(
     )
 
 
+@dataclass(frozen=True)
+class SignedEvidence:
+    """One signed message of an infraction, where and when it was made, its photo and their checks."""
+
+    #: "" for a spot violation; "entry" or "exit" for a section's passages (also the prefix of their ids).
+    role: str
+    at_ms: int
+    radar_id: str
+    radar: RadarState | None
+    photo_url: str
+    verification: Verification
+    #: The message as signed, indented for reading.
+    signed_message: str
+
+
+def _signed_evidence(
+    conn: Connection, central: Central, infraction: InfractionDetail, role: str, message: dict[str, Any]
+) -> SignedEvidence:
+    radar_id = str(message["radar_id"])
+    radar = load_radar(central.store, radar_id)
+    evidence = evidence_for_violation(conn, str(message["event_id"]), now_ms=central.clock())
+    photo = f"/infractions/{quote(infraction.infraction_id)}/{'entry-' if role == 'entry' else ''}evidence.jpg"
+    at_ms = message["passed_at_ms"] if role else infraction.detected_at_ms
+    return SignedEvidence(
+        role=role,
+        at_ms=int(at_ms),
+        radar_id=radar_id,
+        radar=radar,
+        photo_url=photo,
+        verification=verify_signed(message, radar, evidence),
+        signed_message=json.dumps(message, indent=2, sort_keys=True),
+    )
+
+
 def _infraction_page(
     request: Request,
     viewer: Viewer,
@@ -97,20 +134,29 @@ def _infraction_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
+    """A spot infraction shows its violation; a section infraction both passages (entry, then exit) and its
+    section."""
     with central.engine.connect() as conn:
         infraction = get_infraction(conn, infraction_id, central.cipher)
         if infraction is None:
             return pages.render(request, "not_found.html", viewer, status_code=404, what=infraction_id)
-        evidence = evidence_for_violation(conn, infraction.event_id, now_ms=central.clock())
-    verification = verify_infraction(infraction, load_radar(central.store, infraction.radar_id), evidence)
+        entry = infraction.entry_device_message
+        if entry is None:
+            signed = [_signed_evidence(conn, central, infraction, "", infraction.device_message)]
+        else:
+            signed = [
+                _signed_evidence(conn, central, infraction, "entry", entry),
+                _signed_evidence(conn, central, infraction, "exit", infraction.device_message),
+            ]
+    section = load_section(central.store, infraction.section_id) if infraction.section_id else None
     return pages.render(
         request,
         "infraction.html",
         viewer,
         status_code=status_code,
         infraction=infraction,
-        verification=verification,
-        signed_message=json.dumps(infraction.device_message, indent=2, sort_keys=True),
+        signed=signed,
+        section=section,
         actions=offered(infraction.status) if viewer.may(Permission.INFRACTIONS_STATUS) else [],
         error=error,
     )
@@ -127,6 +173,17 @@ def infraction_page(
 def evidence_photo(infraction_id: InfractionId, viewer: ReadViewer, central: CentralDep) -> Response:
     """The evidence JPEG as `GET /api/v1/infractions/{id}/evidence` serves it."""
     return _uncached(read_evidence(infraction_id, central))
+
+
+@router.get("/infractions/{infraction_id}/entry-evidence.jpg")
+def entry_evidence_photo(infraction_id: InfractionId, viewer: ReadViewer, central: CentralDep) -> Response:
+    """A section infraction's entry photo (`evidence.jpg` is its exit's)."""
+    with central.engine.connect() as conn:
+        infraction = get_infraction(conn, infraction_id, central.cipher)
+    entry = infraction.entry_device_message if infraction is not None else None
+    if entry is None:
+        raise HTTPException(status_code=404, detail="not a section infraction")
+    return _uncached(signed_photo(central, str(entry["event_id"]), str(entry["image_sha256"])))
 
 
 @router.get("/infractions/{infraction_id}/export.zip")

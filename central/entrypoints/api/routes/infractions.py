@@ -9,6 +9,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from speedledger.central.auth import Permission
+from speedledger.central.bootstrap import Central
 from speedledger.central.entrypoints.api.deps import CentralDep, PrincipalDep
 from speedledger.central.entrypoints.api.schemas import (
     PLATE_PATTERN,
@@ -147,10 +148,15 @@ def read_infraction(infraction_id: InfractionId, central: CentralDep) -> Infract
 )
 def read_evidence(infraction_id: InfractionId, central: CentralDep) -> Response:
     infraction = _infraction(central, infraction_id)
-    if not infraction.image_sha256:
+    return signed_photo(central, infraction.event_id, infraction.image_sha256)
+
+
+def signed_photo(central: Central, event_id: str, image_sha256: str) -> Response:
+    """The JPEG whose `image_sha256` the message `event_id` signed, or the 404 that says why not."""
+    if not image_sha256:
         raise HTTPException(status_code=404, detail=NO_IMAGE)
     with central.engine.connect() as conn:
-        evidence = evidence_for_violation(conn, infraction.event_id, now_ms=central.clock())
+        evidence = evidence_for_violation(conn, event_id, now_ms=central.clock())
     if evidence.content is not None:
         return Response(
             evidence.content,
