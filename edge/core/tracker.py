@@ -12,34 +12,31 @@ Metrology rules (OIML R91, French and German practice: never attribute a speed t
   speed, holds two vehicles closer in speed than one FFT bin: it is invalidated;
 - a pass whose SNR shows two humps is two vehicles in a row at one speed: the pass time would fall
   between them, so it is invalidated;
-- while two tracks at different speeds overlap in time, both are reported only when they are
-  resolved cleanly: far enough apart in speed, both steady, and each one dominating the beam at
-  its own peak (that is when the camera fires); otherwise both passes are invalidated;
-- the IQ-imbalance mirror image of a strong track, satellites of a stronger track in the same
-  direction (wheel micro-Doppler, clutter: unsteady, or seen only while the stronger one is) and
-  weaker fragments at a stronger track's speed are recognised as such and never count as vehicles;
-- a vehicle rises and falls over a dwell that the beam geometry bounds: a track whose rise and fall
-  covers less road than the narrowest beam footprint is clutter (rain, insects, debris), one that
-  lasts longer than any vehicle at its speed can stay in the beam is an interferer (a constant
-  tone). Neither is a vehicle, so neither shares the beam; both still invalidate a vehicle close
-  enough in speed to have disturbed its spectral peak.
+- what is not a vehicle (clutter, interferers, mirror images, satellites) and which vehicles shared
+  the beam are the rejection rules in `rejection` (this module's companion).
 See docs/dsp.md for the thresholds and the reasoning.
 """
 
 import math
 
+from speedledger.edge.core.rejection import (
+    SHARED_BEAM,
+    UNRESOLVED,
+    disturbed,
+    has_two_humps,
+    is_artefact,
+    nature,
+    rise_fall_ms,
+    shared_beam,
+)
+
 APPROACHING = "approaching"
 RECEDING = "receding"
 
-# Why a pass was invalidated (VehiclePass.invalid); None when valid.
-UNRESOLVED = "unresolved_targets"  # another vehicle at a nearby speed (or an unsteady one) in the beam
-SHARED_BEAM = "shared_beam"  # another vehicle was as strong in the beam at this one's peak, or one in a row
+# Why a pass was invalidated (VehiclePass.invalid); None when valid. UNRESOLVED and SHARED_BEAM
+# (and CLUTTER, INTERFERER: why a track is not a vehicle) come with the rules in `rejection`.
 UNSTEADY = "speed_unsteady"  # the speed changed within the pass
 INCOMPLETE = "incomplete_pass"  # the stream started or ended while it was near the beam centre
-
-# Why a track is not a vehicle at all (PassTracker.rejected).
-CLUTTER = "clutter"  # it rose and fell over less road than any beam footprint: rain, debris
-INTERFERER = "interferer"  # longer than any vehicle at its speed stays in the beam, or its level never fell
 
 
 class Detection:
@@ -213,43 +210,6 @@ def _residual_rms(times: list, speeds: list, weights: list) -> float:
     return math.sqrt(_weighted_mean(residuals, weights))
 
 
-def _has_two_humps(snrs: list, dip_db: float) -> bool:
-    """Whether the SNR falls by `dip_db` after the peak and rises again as much: two vehicles in a row
-    at one speed, whose pass time would lie between them."""
-    peak = snrs.index(max(snrs))
-    for step in (1, -1):
-        valley = peak
-        index = peak + step
-        while 0 <= index < len(snrs):
-            if snrs[index] < snrs[valley]:
-                valley = index
-            elif snrs[index] - snrs[valley] >= dip_db:
-                return True
-            index += step
-    return False
-
-
-def _rise_fall_ms(times: list, snrs: list, within_db: float) -> int:
-    """How long the track stayed within `within_db` of its peak SNR around the peak, frame after frame
-    (one weak or missing frame allowed): the main lobe of the beam crossing for a vehicle, a single
-    scatterer's life for clutter. Chains of short-lived scatterers break at their gaps."""
-    peak = snrs.index(max(snrs))
-    floor = snrs[peak] - within_db
-    hop = min([times[i + 1] - times[i] for i in range(len(times) - 1)] or [0])
-    edges = []
-    for step in (1, -1):
-        edge = peak
-        index = peak + step
-        while 0 <= index < len(snrs) and abs(times[index] - times[index - step]) <= 2 * hop:
-            if snrs[index] >= floor:
-                edge = index
-            elif not (0 <= index + step < len(snrs) and snrs[index + step] >= floor):
-                break
-            index += step
-        edges.append(edge)
-    return times[edges[0]] - times[edges[1]]
-
-
 class _Track:
     """Detections linked frame to frame at one speed."""
 
@@ -297,8 +257,8 @@ class _Candidate:
         )
         self.start_ms = track.start_ms
         self.end_ms = track.last_ms
-        self.two_humps = _has_two_humps(self.snrs, config.dip_db)
-        self.rise_fall_ms = _rise_fall_ms(self.times, self.snrs, config.rise_fall_db)
+        self.two_humps = has_two_humps(self.snrs, config.dip_db)
+        self.rise_fall_ms = rise_fall_ms(self.times, self.snrs, config.rise_fall_db)
         top = _median(sorted(self.snrs)[-3:])  # robust to one lucky frame
         self.rise_db = top - _median(self.snrs[:3])
         self.fall_db = top - _median(self.snrs[-3:])
@@ -420,19 +380,6 @@ class PassTracker:
                 groups.append([candidate])
         return groups
 
-    def _nature(self, candidate: _Candidate) -> str | None:
-        """CLUTTER or INTERFERER when the track cannot be a vehicle crossing the beam, else None."""
-        config = self.config
-        metres_per_ms = abs(candidate.speed) / 3600.0
-        duration_ms = candidate.end_ms - candidate.start_ms
-        # One end of the track lies at least half its length of road from the peak.
-        flat = max(candidate.rise_db, candidate.fall_db) < config.min_fall_db(duration_ms * metres_per_ms / 2)
-        if flat or duration_ms > config.max_dwell_ms(candidate.speed):
-            return INTERFERER
-        if candidate.rise_fall_ms * metres_per_ms < config.min_footprint_m:
-            return CLUTTER
-        return None
-
     def _cut_off(self, candidate: _Candidate, final: bool) -> bool:
         """Whether the stream's start (or, at its end, its end) cut into the pass's main lobe: it was
         detected from the first frames (or until the last) within `edge_rise_db` of its peak, so its
@@ -448,28 +395,25 @@ class PassTracker:
 
     def _judge(self, group: list, final: bool) -> list:
         config = self.config
-        natures = [self._nature(c) for c in group]
+        natures = [nature(c, config) for c in group]
         # Artefacts are judged against vehicle-like tracks only (slow ones included, whose wheels
         # reach twice their speed): a vehicle is nobody's satellite because an interferer or a
         # raindrop outshone it.
-        references = [c for c, nature in zip(group, natures) if nature is None]  # noqa: B905
+        references = [c for c, why in zip(group, natures) if why is None]  # noqa: B905
         vehicles = []
         others = []
-        for c, nature in zip(group, natures):  # noqa: B905
-            if abs(c.speed) < config.min_speed_kmh:
+        for c, why in zip(group, natures):  # noqa: B905
+            if abs(c.speed) < config.min_speed_kmh or is_artefact(c, references, config):
                 continue
-            if self._is_artefact(c, references):
-                continue
-            if nature is None:
+            if why is None:
                 vehicles.append(c)
                 continue
             others.append(c)
             if self.rejected is not None:
-                self.rejected.append(c.to_pass(nature))
+                self.rejected.append(c.to_pass(why))
         invalid: dict = {}
         for i, a in enumerate(vehicles):
-            # Clutter or an interferer close in speed may have pulled the vehicle's spectral peak.
-            if any(a.overlaps(o) and abs(a.speed - o.speed) < config.min_separation_kmh for o in others):
+            if disturbed(a, others, config):
                 invalid[i] = UNRESOLVED
             elif not a.steady:
                 invalid[i] = UNSTEADY
@@ -479,43 +423,5 @@ class PassTracker:
                 invalid[i] = SHARED_BEAM
             elif self._cut_off(a, final):
                 invalid[i] = INCOMPLETE
-        for i, a in enumerate(vehicles):
-            for j in range(i + 1, len(vehicles)):
-                b = vehicles[j]
-                # Tracks that hand over within a gap are as suspect as overlapping ones: the stronger
-                # may have hidden the other inside its main lobe.
-                if not a.overlaps(b, config.max_gap_ms) or abs(a.speed - b.speed) <= config.same_speed_kmh:
-                    continue
-                if abs(a.speed - b.speed) < config.min_separation_kmh or not (a.steady and b.steady):
-                    invalid[i] = invalid[j] = UNRESOLVED
-                    continue
-                window = config.max_gap_ms // 2
-                for mine, theirs, index in ((a, b, i), (b, a, j)):
-                    rival = theirs.snr_near(mine.t_ms, window)
-                    own = mine.snr_near(mine.t_ms, window)
-                    if own is None:
-                        own = mine.peak_snr
-                    if rival is not None and rival > own - config.dominance_db:
-                        invalid.setdefault(index, SHARED_BEAM)
+        shared_beam(vehicles, config, invalid)
         return [c.to_pass(invalid.get(i)) for i, c in enumerate(vehicles)]
-
-    def _is_artefact(self, candidate: _Candidate, group: list) -> bool:
-        """IQ-imbalance mirror image, or weak unsteady micro-Doppler/clutter beside a stronger vehicle."""
-        config = self.config
-        for other in group:
-            if other is candidate or not other.overlaps(candidate, config.max_gap_ms):
-                continue
-            weaker_by = other.peak_snr - candidate.peak_snr
-            mirrored = candidate.speed * other.speed < 0 and abs(candidate.speed + other.speed) <= config.gate(
-                other.speed
-            )
-            if mirrored and weaker_by >= config.image_db:
-                return True
-            fragment = abs(candidate.speed - other.speed) <= config.same_speed_kmh
-            if fragment and weaker_by > 0:
-                return True
-            same_side = candidate.speed * other.speed > 0
-            inside = other.start_ms <= candidate.start_ms and candidate.end_ms <= other.end_ms
-            if same_side and (inside or not candidate.steady) and weaker_by >= config.satellite_db:
-                return True
-        return False

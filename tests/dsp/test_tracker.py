@@ -9,12 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from speedledger.edge.core.rejection import CLUTTER, INTERFERER, SHARED_BEAM, UNRESOLVED
 from speedledger.edge.core.tracker import (
-    CLUTTER,
     INCOMPLETE,
-    INTERFERER,
-    SHARED_BEAM,
-    UNRESOLVED,
     UNSTEADY,
     Detection,
     PassTracker,
@@ -201,6 +198,9 @@ RUNNER = ROOT / "tests" / "micropython" / "run.mjs"
 PACKAGE = ROOT / "node_modules" / "@micropython" / "micropython-webassembly-pyscript" / "micropython.mjs"
 
 
+PORTABLE_TRACKER = ("tracker.py", "rejection.py")  # the tracker and the rules it imports
+
+
 @pytest.mark.micropython
 def test_micropython_tracker_matches_cpython(tmp_path: Path) -> None:
     node = shutil.which("node")
@@ -216,7 +216,7 @@ def test_micropython_tracker_matches_cpython(tmp_path: Path) -> None:
         [str(empty), "/lib/speedledger/__init__.py"],
         [str(empty), "/lib/speedledger/edge/__init__.py"],
         [str(empty), "/lib/speedledger/edge/core/__init__.py"],
-        [str(ROOT / "edge" / "core" / "tracker.py"), "/lib/speedledger/edge/core/tracker.py"],
+        *([str(ROOT / "edge" / "core" / name), f"/lib/speedledger/edge/core/{name}"] for name in PORTABLE_TRACKER),
         [str(tmp_path / "input.json"), "/input.json"],
     ]
     manifest = tmp_path / "manifest.json"
