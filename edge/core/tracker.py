@@ -127,6 +127,7 @@ class TrackerConfig:
         rise_fall_db: float = 6.0,
         edge_rise_db: float | None = None,
         level_noise_db: float = 1.5,
+        beam_drift: float = 0.0,
     ) -> None:
         self.min_frames = min_frames  # supporting frames a vehicle needs
         self.max_gap_ms = max_gap_ms  # a track closes after this long without a detection
@@ -160,6 +161,13 @@ class TrackerConfig:
         self.edge_rise_db = edge_rise_db
         self.level_noise_db = level_noise_db
         self.max_visible_m = max_visible_m  # no vehicle is seen over a longer stretch of road: an interferer
+        # Through a real beam the line of sight turns as the vehicle crosses it, so its cosine-corrected
+        # speed falls steadily through the pass (approaching or receding: the angle to the road grows
+        # for the one, shrinks for the other, but the signed speed falls for both), by up to about
+        # tan(angle) x beamwidth of its speed. `beam_drift` is that fraction (0 for a constant angle;
+        # the DSP sets it from the installation): the halves of a pass may differ by that much in that
+        # direction only, and the wander of its frames is measured around a parabola, not a line.
+        self.beam_drift = beam_drift
 
     def max_dwell_ms(self, speed_kmh: float) -> float:
         """The longest any vehicle at this speed can stay in the beam."""
@@ -174,6 +182,12 @@ class TrackerConfig:
 
     def steady_tolerance(self, speed_kmh: float) -> float:
         return max(self.steady_kmh, self.steady_rel * abs(speed_kmh))
+
+    def is_steady(self, first_kmh: float, second_kmh: float) -> bool:
+        """Whether a pass whose halves read these signed speeds kept one speed, the beam's drift aside."""
+        tolerance = self.steady_tolerance(first_kmh)
+        change = second_kmh - first_kmh
+        return -tolerance - self.beam_drift * abs(first_kmh) <= change <= tolerance
 
 
 def _median(values: list) -> float:
@@ -192,22 +206,44 @@ def _weighted_mean(values: list, weights: list) -> float:
     return total / weight_sum
 
 
-def _residual_rms(times: list, speeds: list, weights: list) -> float:
-    """Weighted RMS of the speeds around their weighted straight-line fit over time.
+def _residual_rms(times: list, speeds: list, weights: list, bent: bool) -> float:
+    """Weighted RMS of the speeds around their weighted least-squares fit over time: a straight line,
+    or a parabola when `bent` (a line of sight turning through a real beam bends the speed curve).
 
     A steady or steadily accelerating vehicle leaves only measurement noise; two vehicles closer in
     speed than one FFT bin beat against each other and make the peak wander.
     """
     mean_t = _weighted_mean(times, weights)
-    mean_v = _weighted_mean(speeds, weights)
-    s_tt = 0.0
-    s_tv = 0.0
-    for t, v, w in zip(times, speeds, weights):  # noqa: B905
-        s_tt += w * (t - mean_t) ** 2
-        s_tv += w * (t - mean_t) * (v - mean_v)
-    slope = s_tv / s_tt if s_tt > 0 else 0.0
-    residuals = [(v - mean_v - slope * (t - mean_t)) ** 2 for t, v in zip(times, speeds)]  # noqa: B905
+    xs = [(t - mean_t) / 1000.0 for t in times]
+    powers = [sum(w * x**k for x, w in zip(xs, weights)) for k in range(5)]  # noqa: B905
+    moments = [sum(w * v * x**k for x, v, w in zip(xs, speeds, weights)) for k in range(3)]  # noqa: B905
+    size = 3 if bent else 2
+    matrix = [[powers[row + col] for col in range(size)] + [moments[row]] for row in range(size)]
+    coefficients = _solve(matrix)
+    if coefficients is None:  # every frame at one time: nothing to fit
+        coefficients = [_weighted_mean(speeds, weights)] + [0.0] * (size - 1)
+    residuals = [
+        (v - sum(c * x**k for k, c in enumerate(coefficients))) ** 2
+        for x, v in zip(xs, speeds)  # noqa: B905
+    ]
     return math.sqrt(_weighted_mean(residuals, weights))
+
+
+def _solve(augmented: list) -> list | None:
+    """The solution of a small linear system given as its augmented matrix (Gauss-Jordan with
+    partial pivoting), or None when it is singular."""
+    size = len(augmented)
+    rows = [list(row) for row in augmented]
+    for col in range(size):
+        pivot = max(range(col, size), key=lambda r: abs(rows[r][col]))
+        if abs(rows[pivot][col]) < 1e-12:
+            return None
+        rows[col], rows[pivot] = rows[pivot], rows[col]
+        for r in range(size):
+            if r != col:
+                factor = rows[r][col] / rows[col][col]
+                rows[r] = [a - factor * b for a, b in zip(rows[r], rows[col])]  # noqa: B905
+    return [rows[r][size] / rows[r][r] for r in range(size)]
 
 
 class _Track:
@@ -252,9 +288,13 @@ class _Candidate:
         self.t_ms = round(_weighted_mean(self.times, weights))
         self.peak_snr = max(self.snrs)
         strong = [i for i, s in enumerate(self.snrs) if s >= self.peak_snr - 10.0]
-        self.scatter = _residual_rms(
-            [self.times[i] for i in strong], [self.speeds[i] for i in strong], [weights[i] for i in strong]
+        scatter = _residual_rms(
+            [self.times[i] for i in strong],
+            [self.speeds[i] for i in strong],
+            [weights[i] for i in strong],
+            config.beam_drift > 0,
         )
+        self.wanders = scatter > config.max_scatter_kmh
         self.start_ms = track.start_ms
         self.end_ms = track.last_ms
         self.two_humps = has_two_humps(self.snrs, config.dip_db)
@@ -266,7 +306,7 @@ class _Candidate:
         if half >= 2:
             first = _weighted_mean(self.speeds[:half], weights[:half])
             second = _weighted_mean(self.speeds[-half:], weights[-half:])
-            self.steady = abs(first - second) <= config.steady_tolerance(self.speed)
+            self.steady = config.is_steady(first, second)
         else:
             self.steady = False
 
@@ -417,7 +457,7 @@ class PassTracker:
                 invalid[i] = UNRESOLVED
             elif not a.steady:
                 invalid[i] = UNSTEADY
-            elif a.outliers > config.max_outliers * (a.outliers + len(a.speeds)) or a.scatter > config.max_scatter_kmh:
+            elif a.outliers > config.max_outliers * (a.outliers + len(a.speeds)) or a.wanders:
                 invalid[i] = UNRESOLVED
             elif a.two_humps:
                 invalid[i] = SHARED_BEAM

@@ -83,6 +83,42 @@ def test_a_speed_that_drifts_is_unsteady() -> None:
     assert result.invalid == UNSTEADY
 
 
+def bending_pass(speed: float, fall: float, rng: np.random.Generator) -> Frames:
+    """A vehicle at a steady level whose signed speed falls by about `fall` of itself along a smooth
+    bend through the pass, as through a real beam whose line of sight turns."""
+    frames: Frames = []
+    for t in range(0, 300, HOP_MS):
+        x = t / 300 - 0.5
+        frames.append((t, [(speed - fall * abs(speed) * (x + 0.3 * x * x) + float(rng.normal(0, 0.02)), 25.0)]))
+    return frames
+
+
+@pytest.mark.parametrize("speed", [90.0, -90.0, 200.0])
+def test_the_drift_through_a_real_beam_is_steady_when_the_installation_explains_it(speed: float) -> None:
+    rng = np.random.default_rng(11)
+    frames = bending_pass(speed, 0.03, rng)
+    (result,) = track(frames, TrackerConfig(beam_drift=0.05))
+    assert result.valid, result
+    assert min(abs(v) for _, [(v, _)] in frames) <= result.speed_kmh <= max(abs(v) for _, [(v, _)] in frames)
+    (constant_angle,) = track(frames)  # the same pass where the angle cannot change: refused
+    assert constant_angle.invalid in (UNSTEADY, UNRESOLVED)
+
+
+@pytest.mark.parametrize("speed", [90.0, -90.0])
+def test_a_speed_that_rises_through_the_beam_is_unsteady(speed: float) -> None:
+    """No geometry makes a vehicle's signed speed rise through the beam: the drift allowance is one-sided."""
+    (rising,) = track(bending_pass(speed, -0.03, np.random.default_rng(12)), TrackerConfig(beam_drift=0.05))
+    assert rising.invalid == UNSTEADY
+
+
+def test_two_cars_in_a_row_do_not_pass_for_the_beam_drift() -> None:
+    """A faster car handing over to a slower one also falls, but in a step that no parabola follows."""
+    rng = np.random.default_rng(13)
+    frames = [(t, [(100.0 if t < 1000 else 98.5, snr)]) for t, [(_, snr)] in vehicle(100.0, 1000, 30.0, 150, rng)]
+    (result,) = track(frames, TrackerConfig(beam_drift=0.05))
+    assert result.invalid == UNRESOLVED
+
+
 def test_mirror_image_and_wheel_satellites_are_not_vehicles() -> None:
     rng = np.random.default_rng(2)
     body = vehicle(90.0, 1000, 40.0, 150, rng)
