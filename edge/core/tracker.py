@@ -423,10 +423,19 @@ class PassTracker:
     def _cut_off(self, candidate: _Candidate, final: bool) -> bool:
         """Whether the stream's start (or, at its end, its end) cut into the pass's main lobe: it was
         detected from the first frames (or until the last) within `edge_rise_db` of its peak, so its
-        time at the beam centre is not known."""
+        time at the beam centre is not known.
+
+        Through a real beam (`beam_drift` > 0) a pass must also rise and fall by more than the level
+        noise at both ends wherever it lies: near the radar the line of sight turns fastest and the
+        Doppler sweeps across several bins within one frame, too fast to detect, so a pass whose
+        detections stop while it is still at its peak level has lost its near side, and its speed
+        leans to the far side, which reads high."""
         needed = self.config.edge_rise_db
         if needed is None:
             return False
+        lost_side = min(candidate.rise_db, candidate.fall_db) <= self.config.level_noise_db
+        if self.config.beam_drift > 0 and lost_side:
+            return True
         margin = 2 * self._frame_ms
         first = self._first_ms if self._first_ms is not None else candidate.start_ms
         if candidate.start_ms <= first + margin and candidate.rise_db < needed:

@@ -111,6 +111,17 @@ def test_a_speed_that_rises_through_the_beam_is_unsteady(speed: float) -> None:
     assert rising.invalid == UNSTEADY
 
 
+def test_a_pass_through_a_real_beam_that_stops_at_its_peak_level_is_incomplete() -> None:
+    """Its near side was lost (the Doppler swept too fast there to detect): what is left leans to the
+    far side, which reads high. Inside the stream, not at its ends; a constant angle has no such side."""
+    rng = np.random.default_rng(14)
+    rising_to_the_end = [(t, [(v, snr)]) for t, [(v, snr)] in vehicle(90.0, 1000, 30.0, 150, rng) if t <= 1000]
+    frames = merge(rising_to_the_end, [(600, []), (1400, [])])
+    (through_a_beam,) = track(frames, TrackerConfig(beam_drift=0.05, edge_rise_db=6.0))
+    (constant_angle,) = track(frames, TrackerConfig(edge_rise_db=6.0))
+    assert (through_a_beam.invalid, constant_angle.invalid) == (INCOMPLETE, None)
+
+
 def test_two_cars_in_a_row_do_not_pass_for_the_beam_drift() -> None:
     """A faster car handing over to a slower one also falls, but in a step that no parabola follows."""
     rng = np.random.default_rng(13)
