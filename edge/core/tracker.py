@@ -7,7 +7,9 @@ road (positive = approaching) with their narrowband SNR. The tracker links them 
 a track when its vehicle has left the beam, and turns each closed track into one `VehiclePass`.
 
 Metrology rules (OIML R91, French and German practice: never attribute a speed to the wrong vehicle):
-- a pass needs `min_frames` supporting frames and a steady speed (first and second half agree);
+- a pass needs `min_frames` supporting frames and a steady speed (first and second half agree; through
+  a real beam, beyond the fall in speed the installation explains: `TrackerConfig.beam_drift`), and
+  through a real beam it must be seen rising and falling at both ends (not only its far side);
 - a pass whose frames wander around a straight-line fit, or many of whose frames lie off its median
   speed, holds two vehicles closer in speed than one FFT bin: it is invalidated;
 - a pass whose SNR shows two humps is two vehicles in a row at one speed: the pass time would fall
