@@ -16,8 +16,11 @@ import numpy as np
 from speedledger.edge.dsp.doppler import DEFAULT_CARRIER_HZ, SPEED_OF_LIGHT_M_S
 from speedledger.simulator.iq import FrontEnd, _front_end
 
-# The pass is synthesised while the vehicle lies within this many beamwidths of the beam axis.
+# The pass is synthesised while the vehicle lies within this many beamwidths of the beam axis...
 SPAN_BEAMWIDTHS = 1.5
+# ...and this long before and after, as a radar that keeps listening records it (so the DSP's front
+# end has settled and the stream's ends do not cut the pass; the beam pattern fades the vehicle out).
+LEAD_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -49,9 +52,9 @@ def beam_crossing(
     centre = mounting.along_road_m(mounting.angle_deg)
     speed = speed_kmh / 3.6
     duration = (far - near) / speed
-    t = np.arange(round(duration * sample_rate)) / sample_rate
+    t = np.arange(round((duration + 2 * LEAD_S) * sample_rate)) / sample_rate - LEAD_S
     along = far - speed * t if approaching else near + speed * t
-    crossing_s = (far - centre) / speed if approaching else (centre - near) / speed
+    crossing_s = LEAD_S + ((far - centre) / speed if approaching else (centre - near) / speed)
     theta = np.degrees(np.arctan2(mounting.offset_m, along))
     ranges = np.hypot(along, mounting.offset_m)
     centre_range = math.hypot(centre, mounting.offset_m)

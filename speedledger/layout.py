@@ -35,6 +35,7 @@ BOARD_MODULES = (
     "edge/core/outbox.py",
     "edge/core/passage.py",
     "edge/core/radar.py",
+    "edge/core/rejection.py",
     "edge/core/sntp.py",
     "edge/core/tracker.py",
     "edge/core/violation.py",

@@ -7,39 +7,38 @@ road (positive = approaching) with their narrowband SNR. The tracker links them 
 a track when its vehicle has left the beam, and turns each closed track into one `VehiclePass`.
 
 Metrology rules (OIML R91, French and German practice: never attribute a speed to the wrong vehicle):
-- a pass needs `min_frames` supporting frames and a steady speed (first and second half agree);
+- a pass needs `min_frames` supporting frames and a steady speed (first and second half agree; through
+  a real beam, beyond the fall in speed the installation explains: `TrackerConfig.beam_drift`), and
+  through a real beam it must be seen rising and falling at both ends (not only its far side);
 - a pass whose frames wander around a straight-line fit, or many of whose frames lie off its median
   speed, holds two vehicles closer in speed than one FFT bin: it is invalidated;
 - a pass whose SNR shows two humps is two vehicles in a row at one speed: the pass time would fall
   between them, so it is invalidated;
-- while two tracks at different speeds overlap in time, both are reported only when they are
-  resolved cleanly: far enough apart in speed, both steady, and each one dominating the beam at
-  its own peak (that is when the camera fires); otherwise both passes are invalidated;
-- the IQ-imbalance mirror image of a strong track, satellites of a stronger track in the same
-  direction (wheel micro-Doppler, clutter: unsteady, or seen only while the stronger one is) and
-  weaker fragments at a stronger track's speed are recognised as such and never count as vehicles;
-- a vehicle rises and falls over a dwell that the beam geometry bounds: a track whose rise and fall
-  covers less road than the narrowest beam footprint is clutter (rain, insects, debris), one that
-  lasts longer than any vehicle at its speed can stay in the beam is an interferer (a constant
-  tone). Neither is a vehicle, so neither shares the beam; both still invalidate a vehicle close
-  enough in speed to have disturbed its spectral peak.
+- what is not a vehicle (clutter, interferers, mirror images, satellites) and which vehicles shared
+  the beam are the rejection rules in `rejection` (this module's companion).
 See docs/dsp.md for the thresholds and the reasoning.
 """
 
 import math
 
+from speedledger.edge.core.rejection import (
+    SHARED_BEAM,
+    UNRESOLVED,
+    disturbed,
+    has_two_humps,
+    is_artefact,
+    nature,
+    rise_fall_ms,
+    shared_beam,
+)
+
 APPROACHING = "approaching"
 RECEDING = "receding"
 
-# Why a pass was invalidated (VehiclePass.invalid); None when valid.
-UNRESOLVED = "unresolved_targets"  # another vehicle at a nearby speed (or an unsteady one) in the beam
-SHARED_BEAM = "shared_beam"  # another vehicle was as strong in the beam at this one's peak, or one in a row
+# Why a pass was invalidated (VehiclePass.invalid); None when valid. UNRESOLVED and SHARED_BEAM
+# (and CLUTTER, INTERFERER: why a track is not a vehicle) come with the rules in `rejection`.
 UNSTEADY = "speed_unsteady"  # the speed changed within the pass
 INCOMPLETE = "incomplete_pass"  # the stream started or ended while it was near the beam centre
-
-# Why a track is not a vehicle at all (PassTracker.rejected).
-CLUTTER = "clutter"  # it rose and fell over less road than any beam footprint: rain, debris
-INTERFERER = "interferer"  # longer than any vehicle at its speed stays in the beam, or its level never fell
 
 
 class Detection:
@@ -130,6 +129,7 @@ class TrackerConfig:
         rise_fall_db: float = 6.0,
         edge_rise_db: float | None = None,
         level_noise_db: float = 1.5,
+        beam_drift: float = 0.0,
     ) -> None:
         self.min_frames = min_frames  # supporting frames a vehicle needs
         self.max_gap_ms = max_gap_ms  # a track closes after this long without a detection
@@ -163,6 +163,13 @@ class TrackerConfig:
         self.edge_rise_db = edge_rise_db
         self.level_noise_db = level_noise_db
         self.max_visible_m = max_visible_m  # no vehicle is seen over a longer stretch of road: an interferer
+        # Through a real beam the line of sight turns as the vehicle crosses it, so its cosine-corrected
+        # speed falls steadily through the pass (approaching or receding: the angle to the road grows
+        # for the one, shrinks for the other, but the signed speed falls for both), by up to about
+        # tan(angle) x beamwidth of its speed. `beam_drift` is that fraction (0 for a constant angle;
+        # the DSP sets it from the installation): the halves of a pass may differ by that much in that
+        # direction only, and the wander of its frames is measured around a parabola, not a line.
+        self.beam_drift = beam_drift
 
     def max_dwell_ms(self, speed_kmh: float) -> float:
         """The longest any vehicle at this speed can stay in the beam."""
@@ -177,6 +184,12 @@ class TrackerConfig:
 
     def steady_tolerance(self, speed_kmh: float) -> float:
         return max(self.steady_kmh, self.steady_rel * abs(speed_kmh))
+
+    def is_steady(self, first_kmh: float, second_kmh: float) -> bool:
+        """Whether a pass whose halves read these signed speeds kept one speed, the beam's drift aside."""
+        tolerance = self.steady_tolerance(first_kmh)
+        change = second_kmh - first_kmh
+        return -tolerance - self.beam_drift * abs(first_kmh) <= change <= tolerance
 
 
 def _median(values: list) -> float:
@@ -195,59 +208,44 @@ def _weighted_mean(values: list, weights: list) -> float:
     return total / weight_sum
 
 
-def _residual_rms(times: list, speeds: list, weights: list) -> float:
-    """Weighted RMS of the speeds around their weighted straight-line fit over time.
+def _residual_rms(times: list, speeds: list, weights: list, bent: bool) -> float:
+    """Weighted RMS of the speeds around their weighted least-squares fit over time: a straight line,
+    or a parabola when `bent` (a line of sight turning through a real beam bends the speed curve).
 
     A steady or steadily accelerating vehicle leaves only measurement noise; two vehicles closer in
     speed than one FFT bin beat against each other and make the peak wander.
     """
     mean_t = _weighted_mean(times, weights)
-    mean_v = _weighted_mean(speeds, weights)
-    s_tt = 0.0
-    s_tv = 0.0
-    for t, v, w in zip(times, speeds, weights):  # noqa: B905
-        s_tt += w * (t - mean_t) ** 2
-        s_tv += w * (t - mean_t) * (v - mean_v)
-    slope = s_tv / s_tt if s_tt > 0 else 0.0
-    residuals = [(v - mean_v - slope * (t - mean_t)) ** 2 for t, v in zip(times, speeds)]  # noqa: B905
+    xs = [(t - mean_t) / 1000.0 for t in times]
+    powers = [sum(w * x**k for x, w in zip(xs, weights)) for k in range(5)]  # noqa: B905
+    moments = [sum(w * v * x**k for x, v, w in zip(xs, speeds, weights)) for k in range(3)]  # noqa: B905
+    size = 3 if bent else 2
+    matrix = [[powers[row + col] for col in range(size)] + [moments[row]] for row in range(size)]
+    coefficients = _solve(matrix)
+    if coefficients is None:  # every frame at one time: nothing to fit
+        coefficients = [_weighted_mean(speeds, weights)] + [0.0] * (size - 1)
+    residuals = [
+        (v - sum(c * x**k for k, c in enumerate(coefficients))) ** 2
+        for x, v in zip(xs, speeds)  # noqa: B905
+    ]
     return math.sqrt(_weighted_mean(residuals, weights))
 
 
-def _has_two_humps(snrs: list, dip_db: float) -> bool:
-    """Whether the SNR falls by `dip_db` after the peak and rises again as much: two vehicles in a row
-    at one speed, whose pass time would lie between them."""
-    peak = snrs.index(max(snrs))
-    for step in (1, -1):
-        valley = peak
-        index = peak + step
-        while 0 <= index < len(snrs):
-            if snrs[index] < snrs[valley]:
-                valley = index
-            elif snrs[index] - snrs[valley] >= dip_db:
-                return True
-            index += step
-    return False
-
-
-def _rise_fall_ms(times: list, snrs: list, within_db: float) -> int:
-    """How long the track stayed within `within_db` of its peak SNR around the peak, frame after frame
-    (one weak or missing frame allowed): the main lobe of the beam crossing for a vehicle, a single
-    scatterer's life for clutter. Chains of short-lived scatterers break at their gaps."""
-    peak = snrs.index(max(snrs))
-    floor = snrs[peak] - within_db
-    hop = min([times[i + 1] - times[i] for i in range(len(times) - 1)] or [0])
-    edges = []
-    for step in (1, -1):
-        edge = peak
-        index = peak + step
-        while 0 <= index < len(snrs) and abs(times[index] - times[index - step]) <= 2 * hop:
-            if snrs[index] >= floor:
-                edge = index
-            elif not (0 <= index + step < len(snrs) and snrs[index + step] >= floor):
-                break
-            index += step
-        edges.append(edge)
-    return times[edges[0]] - times[edges[1]]
+def _solve(augmented: list) -> list | None:
+    """The solution of a small linear system given as its augmented matrix (Gauss-Jordan with
+    partial pivoting), or None when it is singular."""
+    size = len(augmented)
+    rows = [list(row) for row in augmented]
+    for col in range(size):
+        pivot = max(range(col, size), key=lambda r: abs(rows[r][col]))
+        if abs(rows[pivot][col]) < 1e-12:
+            return None
+        rows[col], rows[pivot] = rows[pivot], rows[col]
+        for r in range(size):
+            if r != col:
+                factor = rows[r][col] / rows[col][col]
+                rows[r] = [a - factor * b for a, b in zip(rows[r], rows[col])]  # noqa: B905
+    return [rows[r][size] / rows[r][r] for r in range(size)]
 
 
 class _Track:
@@ -292,13 +290,17 @@ class _Candidate:
         self.t_ms = round(_weighted_mean(self.times, weights))
         self.peak_snr = max(self.snrs)
         strong = [i for i, s in enumerate(self.snrs) if s >= self.peak_snr - 10.0]
-        self.scatter = _residual_rms(
-            [self.times[i] for i in strong], [self.speeds[i] for i in strong], [weights[i] for i in strong]
+        scatter = _residual_rms(
+            [self.times[i] for i in strong],
+            [self.speeds[i] for i in strong],
+            [weights[i] for i in strong],
+            config.beam_drift > 0,
         )
+        self.wanders = scatter > config.max_scatter_kmh
         self.start_ms = track.start_ms
         self.end_ms = track.last_ms
-        self.two_humps = _has_two_humps(self.snrs, config.dip_db)
-        self.rise_fall_ms = _rise_fall_ms(self.times, self.snrs, config.rise_fall_db)
+        self.two_humps = has_two_humps(self.snrs, config.dip_db)
+        self.rise_fall_ms = rise_fall_ms(self.times, self.snrs, config.rise_fall_db)
         top = _median(sorted(self.snrs)[-3:])  # robust to one lucky frame
         self.rise_db = top - _median(self.snrs[:3])
         self.fall_db = top - _median(self.snrs[-3:])
@@ -306,7 +308,7 @@ class _Candidate:
         if half >= 2:
             first = _weighted_mean(self.speeds[:half], weights[:half])
             second = _weighted_mean(self.speeds[-half:], weights[-half:])
-            self.steady = abs(first - second) <= config.steady_tolerance(self.speed)
+            self.steady = config.is_steady(first, second)
         else:
             self.steady = False
 
@@ -420,26 +422,22 @@ class PassTracker:
                 groups.append([candidate])
         return groups
 
-    def _nature(self, candidate: _Candidate) -> str | None:
-        """CLUTTER or INTERFERER when the track cannot be a vehicle crossing the beam, else None."""
-        config = self.config
-        metres_per_ms = abs(candidate.speed) / 3600.0
-        duration_ms = candidate.end_ms - candidate.start_ms
-        # One end of the track lies at least half its length of road from the peak.
-        flat = max(candidate.rise_db, candidate.fall_db) < config.min_fall_db(duration_ms * metres_per_ms / 2)
-        if flat or duration_ms > config.max_dwell_ms(candidate.speed):
-            return INTERFERER
-        if candidate.rise_fall_ms * metres_per_ms < config.min_footprint_m:
-            return CLUTTER
-        return None
-
     def _cut_off(self, candidate: _Candidate, final: bool) -> bool:
         """Whether the stream's start (or, at its end, its end) cut into the pass's main lobe: it was
         detected from the first frames (or until the last) within `edge_rise_db` of its peak, so its
-        time at the beam centre is not known."""
+        time at the beam centre is not known.
+
+        Through a real beam (`beam_drift` > 0) a pass must also rise and fall by more than the level
+        noise at both ends wherever it lies: near the radar the line of sight turns fastest and the
+        Doppler sweeps across several bins within one frame, too fast to detect, so a pass whose
+        detections stop while it is still at its peak level has lost its near side, and its speed
+        leans to the far side, which reads high."""
         needed = self.config.edge_rise_db
         if needed is None:
             return False
+        lost_side = min(candidate.rise_db, candidate.fall_db) <= self.config.level_noise_db
+        if self.config.beam_drift > 0 and lost_side:
+            return True
         margin = 2 * self._frame_ms
         first = self._first_ms if self._first_ms is not None else candidate.start_ms
         if candidate.start_ms <= first + margin and candidate.rise_db < needed:
@@ -448,74 +446,33 @@ class PassTracker:
 
     def _judge(self, group: list, final: bool) -> list:
         config = self.config
-        natures = [self._nature(c) for c in group]
+        natures = [nature(c, config) for c in group]
         # Artefacts are judged against vehicle-like tracks only (slow ones included, whose wheels
         # reach twice their speed): a vehicle is nobody's satellite because an interferer or a
         # raindrop outshone it.
-        references = [c for c, nature in zip(group, natures) if nature is None]  # noqa: B905
+        references = [c for c, why in zip(group, natures) if why is None]  # noqa: B905
         vehicles = []
         others = []
-        for c, nature in zip(group, natures):  # noqa: B905
-            if abs(c.speed) < config.min_speed_kmh:
+        for c, why in zip(group, natures):  # noqa: B905
+            if abs(c.speed) < config.min_speed_kmh or is_artefact(c, references, config):
                 continue
-            if self._is_artefact(c, references):
-                continue
-            if nature is None:
+            if why is None:
                 vehicles.append(c)
                 continue
             others.append(c)
             if self.rejected is not None:
-                self.rejected.append(c.to_pass(nature))
+                self.rejected.append(c.to_pass(why))
         invalid: dict = {}
         for i, a in enumerate(vehicles):
-            # Clutter or an interferer close in speed may have pulled the vehicle's spectral peak.
-            if any(a.overlaps(o) and abs(a.speed - o.speed) < config.min_separation_kmh for o in others):
+            if disturbed(a, others, config):
                 invalid[i] = UNRESOLVED
             elif not a.steady:
                 invalid[i] = UNSTEADY
-            elif a.outliers > config.max_outliers * (a.outliers + len(a.speeds)) or a.scatter > config.max_scatter_kmh:
+            elif a.outliers > config.max_outliers * (a.outliers + len(a.speeds)) or a.wanders:
                 invalid[i] = UNRESOLVED
             elif a.two_humps:
                 invalid[i] = SHARED_BEAM
             elif self._cut_off(a, final):
                 invalid[i] = INCOMPLETE
-        for i, a in enumerate(vehicles):
-            for j in range(i + 1, len(vehicles)):
-                b = vehicles[j]
-                # Tracks that hand over within a gap are as suspect as overlapping ones: the stronger
-                # may have hidden the other inside its main lobe.
-                if not a.overlaps(b, config.max_gap_ms) or abs(a.speed - b.speed) <= config.same_speed_kmh:
-                    continue
-                if abs(a.speed - b.speed) < config.min_separation_kmh or not (a.steady and b.steady):
-                    invalid[i] = invalid[j] = UNRESOLVED
-                    continue
-                window = config.max_gap_ms // 2
-                for mine, theirs, index in ((a, b, i), (b, a, j)):
-                    rival = theirs.snr_near(mine.t_ms, window)
-                    own = mine.snr_near(mine.t_ms, window)
-                    if own is None:
-                        own = mine.peak_snr
-                    if rival is not None and rival > own - config.dominance_db:
-                        invalid.setdefault(index, SHARED_BEAM)
+        shared_beam(vehicles, config, invalid)
         return [c.to_pass(invalid.get(i)) for i, c in enumerate(vehicles)]
-
-    def _is_artefact(self, candidate: _Candidate, group: list) -> bool:
-        """IQ-imbalance mirror image, or weak unsteady micro-Doppler/clutter beside a stronger vehicle."""
-        config = self.config
-        for other in group:
-            if other is candidate or not other.overlaps(candidate, config.max_gap_ms):
-                continue
-            weaker_by = other.peak_snr - candidate.peak_snr
-            mirrored = candidate.speed * other.speed < 0 and abs(candidate.speed + other.speed) <= config.gate(
-                other.speed
-            )
-            if mirrored and weaker_by >= config.image_db:
-                return True
-            fragment = abs(candidate.speed - other.speed) <= config.same_speed_kmh
-            if fragment and weaker_by > 0:
-                return True
-            same_side = candidate.speed * other.speed > 0
-            inside = other.start_ms <= candidate.start_ms and candidate.end_ms <= other.end_ms
-            if same_side and (inside or not candidate.steady) and weaker_by >= config.satellite_db:
-                return True
-        return False

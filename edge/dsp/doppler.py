@@ -17,3 +17,9 @@ def hz_per_kmh(carrier_hz: float = DEFAULT_CARRIER_HZ, angle_deg: float = 0.0) -
     if carrier_hz <= 0:
         raise ValueError(f"carrier frequency must be positive, got {carrier_hz}")
     return 2.0 * carrier_hz * math.cos(math.radians(angle_deg)) / (SPEED_OF_LIGHT_M_S * KMH_PER_M_S)
+
+
+def max_permissible_error_kmh(speed_kmh: float) -> float:
+    """OIML R91's maximum permissible error of a traffic radar in service: 3 km/h up to 100 km/h,
+    3 % above."""
+    return max(3.0, 0.03 * speed_kmh)

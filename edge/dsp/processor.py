@@ -52,6 +52,9 @@ class ProcessorConfig:
     min_footprint_m: float = 1.0
     max_footprint_m: float = 25.0
     max_visible_m: float = 100.0
+    # The antenna's two-way half-power beamwidth (a 12 degree one-way K-band antenna): with the mounting
+    # angle it bounds how far a vehicle's apparent speed drifts through the beam (TrackerConfig.beam_drift).
+    beamwidth_deg: float = 8.5
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ class DopplerProcessor:
             max_footprint_m=config.max_footprint_m,
             max_visible_m=config.max_visible_m,
             edge_rise_db=CUT_OFF_RISE_DB,
+            beam_drift=math.tan(math.radians(angle_deg)) * math.radians(config.beamwidth_deg),
         )
         self.tracker = PassTracker(tracker_config, keep_rejected=keep_rejected)
         self.notch = LineNotch(

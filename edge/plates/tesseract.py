@@ -76,6 +76,7 @@ class _Layout:
     ink: np.ndarray  # bool mask of the glyph pixels in the rectified crop
     grey: np.ndarray  # the rectified crop
     groups: _Groups  # x span of each glyph in the crop, group by group
+    dashes: tuple[tuple[int, int], ...]  # x span of each separator between the groups
 
 
 class TesseractPlateReader:
@@ -110,20 +111,25 @@ class TesseractPlateReader:
         self.close()
 
     def read(self, image_bgr: np.ndarray) -> PlateRead:
-        gray = _greyscale(image_bgr)
-        reads = [read for line in find_text_lines(find_glyphs(gray)) if (read := self._read_line(gray, line)).plate]
+        gray, colour = _greyscale(image_bgr), _colourfulness(image_bgr)
+        lines = find_text_lines(find_glyphs(gray))
+        reads = [read for line in lines if (read := self._read_line(gray, colour, line)).plate]
         if len({read.plate for read in reads}) != 1:
             return NO_PLATE  # nothing read, or two different plates: no guess either way
         return max(reads, key=lambda read: read.confidence_pm)
 
-    def _read_line(self, gray: np.ndarray, line: TextLine) -> PlateRead:
+    def _read_line(self, gray: np.ndarray, colour: np.ndarray | None, line: TextLine) -> PlateRead:
         """Read one text line several ways until two readings agree with confidence.
 
-        Any disagreement means no plate. A character's confidence is the best any agreeing reading gave it.
+        `colour` is the frame's colourfulness (None for a greyscale frame). Any disagreement means no
+        plate. A character's confidence is the best any agreeing reading gave it.
         """
         layout = self._layout(rectify(gray, line, _CHAR_HEIGHT_PX, _MARGIN))
+        if layout is None:
+            return NO_PLATE
         lengths = tuple(length for _, length in self.plate_format.groups)
-        if layout is None or suspect_characters(layout.grey, layout.ink, layout.groups, lengths):
+        line_colour = None if colour is None else rectify(colour, line, _CHAR_HEIGHT_PX, _MARGIN)
+        if suspect_characters(layout.grey, layout.ink, layout.groups, layout.dashes, lengths, line_colour):
             return NO_PLATE  # a covered or broken character would be read as some other one
         scale = _SECOND_CHAR_HEIGHT_PX / _CHAR_HEIGHT_PX
         masked = (_masked_grey(layout), layout.groups)
@@ -172,8 +178,8 @@ class TesseractPlateReader:
         if not glyphs:
             return None
         centres = [(left + right) / 2 for left, right, _ in glyphs]
-        separators = sorted((left + right) / 2 for left, right in dashes)
-        separators = [x for x in separators if centres[0] < x < centres[-1]]
+        dashes = sorted(dash for dash in dashes if centres[0] < (dash[0] + dash[1]) / 2 < centres[-1])
+        separators = [(left + right) / 2 for left, right in dashes]
         if len(separators) != len(self.plate_format.groups) - 1:
             return None
         bounds = [centres[0] - 1, *separators, centres[-1] + 1]
@@ -184,7 +190,7 @@ class TesseractPlateReader:
                 return None
             groups.append(tuple((x0, x1) for x0, x1, _ in members))
         mask = np.isin(labels, [label for _, _, label in glyphs])
-        return _Layout(mask, grey, tuple(groups))
+        return _Layout(mask, grey, tuple(groups), tuple(dashes))
 
     def _read_groups(self, image: np.ndarray, groups: _Groups, backwards: bool) -> _Read | None:
         """Read each group with its own alphabet; None unless the result fits the format.
@@ -248,6 +254,16 @@ def _greyscale(image: np.ndarray) -> np.ndarray:
     if image.ndim == 3 and image.shape[2] in (3, 4):
         return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY if image.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
     raise ValueError(f"expected a BGR, BGRA or greyscale frame, got an array of shape {image.shape}")
+
+
+def _colourfulness(image: np.ndarray) -> np.ndarray | None:
+    """Per pixel, the spread between the strongest and weakest of B, G and R (0 for grey); None
+    for a greyscale frame."""
+    if image.ndim == 2:
+        return None
+    blue, green, red = cv2.split(image)[:3]
+    spread: np.ndarray = cv2.subtract(cv2.max(cv2.max(blue, green), red), cv2.min(cv2.min(blue, green), red))
+    return spread
 
 
 def _symbols(iterator: tesserocr.PyResultIterator | None) -> Iterator[tuple[str, float]]:

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from speedledger.edge.core.tracker import SHARED_BEAM, UNRESOLVED, UNSTEADY
+from speedledger.edge.core.rejection import SHARED_BEAM, UNRESOLVED
+from speedledger.edge.core.tracker import UNSTEADY
 from speedledger.edge.dsp import DopplerProcessor
 from speedledger.simulator.iq import Clutter, FrontEnd, Scene, Vehicle, synthesise
 from speedledger.simulator.scenes import SAMPLE_RATES, realistic_front_end, single_pass
