@@ -136,8 +136,9 @@ class ProjectionRunner:
         lock per wake-up, instead of one per projection. The decisions are applied by the next round.
         """
         applied = 0
+        moved: dict[str, int] = {}
         with self.store.transaction() as tx:
-            positions = {name: checkpoints.lock(tx.connection, name) for name in names}
+            positions = checkpoints.lock_all(tx.connection, names)
             events = tx.read_all(min(positions.values()), self.batch_size)
             for name in names:
                 unseen = [event for event in events if event.position > positions[name]]
@@ -147,8 +148,9 @@ class ProjectionRunner:
                     apply_events(self.projections[name], tx, unseen)
                 except Exception as error:
                     raise ProjectionFailed(name, positions[name]) from error
-                checkpoints.store(tx.connection, name, unseen[-1].position)
+                moved[name] = unseen[-1].position
                 applied += len(unseen)
+            checkpoints.store_all(tx.connection, moved)
         return applied, len(events) == self.batch_size
 
     def _catch_up_one(self, projection: Projection) -> int:
