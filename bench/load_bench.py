@@ -16,7 +16,8 @@ Printed per store, each goal next to its baseline:
 - central's CPU time per violation (ingest, process manager and projections until they caught up):
   the figure that does not depend on what else the shared machine runs, and the capacity model's;
 - central's memory (VmRSS) before and after, and the ingest's commits from /metrics;
-- PostgreSQL: the flat-out rate with 1, 2 and 4 workers behind a shared subscription (`--workers`).
+- PostgreSQL: the flat-out rate with 1, 2 and 4 ingest workers behind a shared subscription
+  (`--no-projections`), beside one process running the projections (`--workers`).
 
     .venv/bin/python bench/load_bench.py [--quick] [--stores sqlite,postgresql] [--seconds 60] [--workers 1,2,4]
 """
@@ -216,22 +217,27 @@ def _bench_store(store: str, db_url: str, workdir: Path, args: argparse.Namespac
 
 
 def scale_out(db_url: str, workdir: Path, args: argparse.Namespace) -> dict[int, float]:
-    """Flat-out rate with 1, 2, 4... `speedledger central` workers in one share group on `db_url`
-    (a fresh broker each time: a stopped worker's session would keep its share of the messages)."""
+    """Flat-out rate with 1, 2, 4... ingest workers (`speedledger central --no-projections`) in one
+    share group on `db_url`, beside one process running the projections (`--no-ingest`); a fresh
+    broker each time (a stopped worker's session would keep its share of the messages)."""
     radars = [SigningRadar(f"SCALE-{number:02d}") for number in range(args.radars)]
     register(db_url, radars)
     rates: dict[int, float] = {}
     for count in args.workers:
         broker = DeployedMosquitto(free_port(), workdir)
         broker.start()
-        workers = [CentralProcess.start(workdir, db_url, broker, f"worker-{count}-{n}", "bench") for n in range(count)]
+        projector = CentralProcess.start(workdir, db_url, broker, f"projections-{count}", options=("--no-ingest",))
+        workers = [
+            CentralProcess.start(workdir, db_url, broker, f"worker-{count}-{n}", "bench", ("--no-projections",))
+            for n in range(count)
+        ]
         try:
             trips = RoundTrips(broker.port, f"{RADARS}+/acks")
             rates[count] = args.burst / trips.run(radar_topic, Traffic(radars, 0).violations(args.burst), None)
             trips.close()
-            settle(workers[0].http)
+            settle(projector.http)
         finally:
-            for worker in workers:
+            for worker in [*workers, projector]:
                 worker.stop()
             broker.stop()
     return rates
@@ -287,7 +293,10 @@ def report(run: StoreRun, args: argparse.Namespace) -> None:
 
 
 def report_scale_out(rates: dict[int, float]) -> None:
-    print("\n== postgresql scale-out: flat-out rate by ingest workers (one share group)")
+    print(
+        "\n== postgresql scale-out: flat-out rate by ingest workers (one share group, --no-projections), "
+        "beside one process running the projections"
+    )
     one = rates[min(rates)]
     for count, rate in rates.items():
         print(f"  {count} worker(s): {rate:.0f} violations/s, speed-up x{rate / one:.2f}")
