@@ -174,7 +174,7 @@ def record_seen(conn: Connection, seen: Mapping[str, int]) -> None:
     if not seen:
         return
     liveness = tables.liveness
-    arrived = literal_column("excluded.last_seen_ms")  # the row being inserted (SQLite and PostgreSQL)
+    arrived: Any = literal_column("excluded.last_seen_ms")  # the row being inserted (SQLite and PostgreSQL)
     statement = upsert_statement(
         conn.dialect.name,
         liveness,
