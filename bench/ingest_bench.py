@@ -144,6 +144,19 @@ def wait_for(port: int, topic: str, accept: Callable[[bytes], bool], timeout: fl
         waiter.loop_stop()
 
 
+def wait_for_http(http: str, timeout: float = 60) -> None:
+    """Until central's API at `http` answers /health."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://{http}/health", timeout=10):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def ingest_metrics(http: str) -> dict[str, float]:
     """The ingest's Prometheus counters, from central's /metrics."""
     with urllib.request.urlopen(f"http://{http}/metrics", timeout=10) as response:
@@ -187,9 +200,16 @@ class CentralProcess:
 
     @classmethod
     def start(
-        cls, workdir: Path, db_url: str, broker: DeployedMosquitto, name: str = "bench-central", share_group: str = ""
+        cls,
+        workdir: Path,
+        db_url: str,
+        broker: DeployedMosquitto,
+        name: str = "bench-central",
+        share_group: str = "",
+        options: tuple[str, ...] = (),
     ) -> CentralProcess:
-        """Started and online at the broker; with `share_group`, one ingest worker of that group."""
+        """Started and online at the broker (with `--no-ingest` in `options`: its API answering); with
+        `share_group`, one ingest worker of that group; `options` for `speedledger central`."""
         http = f"127.0.0.1:{free_port()}"
         env = {
             **os.environ,
@@ -203,8 +223,12 @@ class CentralProcess:
         }
         ConfigKey.load_or_create(workdir / "config-key.pem")  # what `speedledger central config-key --create` does
         log = open(workdir / f"{name}.log", "wb")  # noqa: SIM115 - owned by the process
-        process = subprocess.Popen([sys.executable, "-m", "speedledger", "central"], env=env, stdout=log, stderr=log)
-        wait_for(broker.port, f"speedledger/v1/central/{name}/status", lambda body: b'"online"' in body)
+        command = [sys.executable, "-m", "speedledger", "central", *options]
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+        if "--no-ingest" in options:
+            wait_for_http(http)
+        else:
+            wait_for(broker.port, f"speedledger/v1/central/{name}/status", lambda body: b'"online"' in body)
         return cls(process, http, log)
 
     def stop(self) -> None:

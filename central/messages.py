@@ -58,7 +58,10 @@ class EventTypes:
 
     def __init__(self, classes: Iterable[type[Event]]) -> None:
         self._by_name: dict[str, type[Event]] = {}
+        #: Each class's field names, for `decode` (dataclasses.fields is slow on a hot path).
+        self._fields: dict[type[Event], frozenset[str]] = {}
         for cls in classes:
+            self._fields[cls] = frozenset(field.name for field in dataclasses.fields(cls))
             for name in cls.stored_type_names():
                 if name in self._by_name:
                     raise ValueError(f"{self._by_name[name].__name__} and {cls.__name__} are both stored as {name}")
@@ -75,5 +78,5 @@ class EventTypes:
         if cls is None:
             return None
         current = cls.upcast(name, data)
-        fields = {field.name for field in dataclasses.fields(cls)}
+        fields = self._fields[cls]
         return cls(**{key: value for key, value in current.items() if key in fields})

@@ -50,6 +50,14 @@ def run_central(
         bool, typer.Option(help="Demo mode: a throw-away token secret when SPEEDLEDGER_SECRET is unset.")
     ] = False,
     ingest: Annotated[bool, typer.Option(help="Consume radar violations from SPEEDLEDGER_MQTT.")] = True,
+    projections: Annotated[
+        bool,
+        typer.Option(
+            help="Run the projection runner (read models, process managers) and the forgetting of passages. "
+            "--no-projections: an ingest worker beside one process that runs them (PostgreSQL scale-out, "
+            "docs/operations.md)."
+        ),
+    ] = True,
 ) -> None:
     """Run the REST API, the projections and the MQTT ingest until interrupted.
 
@@ -74,8 +82,9 @@ def run_central(
         if ingest:
             _exit_on_configuration_error(lambda: central_config_key(settings))
             ingest_part = start_ingest(central)
-        central.runner.start()
-        forgetting.start()
+        if projections:  # forgetting catches the projections up first: it runs where they run
+            central.runner.start()
+            forgetting.start()
         central.statistics.start()
         settings = central.settings
         typer.echo(f"speedledger central: API on http://{settings.http}, database {redacted_url(settings.db_url)}")

@@ -19,7 +19,7 @@ offers an engine for them, e.g. an in-memory SQLite one.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -171,7 +171,12 @@ class EventStore(Protocol):
 
     def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]: ...
 
-    def read_all(self, after_position: int = 0, limit: int = 1000) -> list[RecordedEvent]: ...
+    def read_all(
+        self, after_position: int = 0, limit: int = 1000, types: Collection[str] | None = None
+    ) -> list[RecordedEvent]:
+        """Events after `after_position` in global order, at most `limit`; with `types`, only events of
+        those stored types (filtered by the store: the others are neither read out nor decoded)."""
+        ...
 
     def last_position(self) -> int: ...
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
@@ -267,8 +267,18 @@ class SqlEventStore:
             f"WHERE stream_id = {self._MARK} AND version > {self._MARK} ORDER BY version", (stream_id, after_version)
         )
 
-    def read_all(self, after_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
-        return self._read_all(after_position, limit)
+    def read_all(
+        self, after_position: int = 0, limit: int = 1000, types: Collection[str] | None = None
+    ) -> list[RecordedEvent]:
+        if types is None:
+            return self._read_all(after_position, limit)
+        if not types:
+            return []
+        marks = ",".join([self._MARK] * len(types))
+        return self._select(
+            f"WHERE position > {self._MARK} AND type IN ({marks}) ORDER BY position LIMIT {self._MARK}",
+            (after_position, *types, limit),
+        )
 
     def _read_all(self, after_position: int, limit: int, conn: Connection | None = None) -> list[RecordedEvent]:
         """Events after `after_position` in global order; with `conn`, inside its transaction."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Connection, Index, Integer, MetaData, String, Table
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table
 
 from speedledger.central.eventstore.port import RecordedEvent
 from speedledger.central.infractions.domain import STATUS_AFTER
@@ -18,7 +18,7 @@ from speedledger.central.infractions.events import (
     ViolationRecorded,
 )
 from speedledger.central.messages import Event
-from speedledger.central.projections.readmodel import TableProjection
+from speedledger.central.projections.readmodel import TableProjection, Writes
 
 metadata = MetaData()
 
@@ -103,56 +103,43 @@ class InfractionsProjection(TableProjection):
     def __init__(self) -> None:
         super().__init__([infractions, violations, infraction_history])
 
-    def handle(self, conn: Connection, event: Event, recorded: RecordedEvent) -> None:
-        infraction_table, history_table = self.table("infractions"), self.table("infraction_history")
-        violation_table = self.table("violations")
+    def handle(self, writes: Writes, event: Event, recorded: RecordedEvent) -> None:
         actor = str(recorded.metadata.get("actor", "system"))
         match event:
             case ViolationRecorded():
-                conn.execute(
-                    violation_table.insert(),
-                    dict(
-                        event_id=event.message["event_id"],
-                        radar_id=event.message["radar_id"],
-                        seq=event.message["seq"],
-                        key_id=event.key_id,
-                        detected_at_ms=event.message["detected_at_ms"],
-                        received_at_ms=event.received_at_ms,
-                        message=dict(event.message),
-                        outcome="pending",
-                    ),
+                writes.insert(
+                    "violations",
+                    event_id=event.message["event_id"],
+                    radar_id=event.message["radar_id"],
+                    seq=event.message["seq"],
+                    key_id=event.key_id,
+                    detected_at_ms=event.message["detected_at_ms"],
+                    received_at_ms=event.received_at_ms,
+                    message=dict(event.message),
+                    outcome="pending",
                 )
             case ViolationDismissed():
-                self.update(
-                    conn, "violations", {"event_id": event.event_id}, outcome="dismissed", dismissal_reason=event.reason
+                writes.update(
+                    "violations", {"event_id": event.event_id}, outcome="dismissed", dismissal_reason=event.reason
                 )
             case InfractionIssued():
-                row = event.data()
-                conn.execute(
-                    infraction_table.insert(),
-                    dict(
-                        **row,
-                        limit_mismatch=event.device_speed_limit_kmh != event.speed_limit_kmh,
-                        updated_at_ms=event.issued_at_ms,
-                    ),
+                writes.insert(
+                    "infractions",
+                    **event.data(),
+                    limit_mismatch=event.device_speed_limit_kmh != event.speed_limit_kmh,
+                    updated_at_ms=event.issued_at_ms,
                 )
-                self.update(
-                    conn,
-                    "violations",
-                    {"event_id": event.event_id},
-                    outcome="infraction",
+                writes.update(
+                    "violations", {"event_id": event.event_id}, outcome="infraction", infraction_id=event.infraction_id
+                )
+                writes.insert(
+                    "infraction_history",
                     infraction_id=event.infraction_id,
-                )
-                conn.execute(
-                    history_table.insert(),
-                    dict(
-                        infraction_id=event.infraction_id,
-                        position=recorded.position,
-                        status=event.status,
-                        reason=event.unidentified_reason or "",
-                        actor=actor,
-                        at_ms=event.issued_at_ms,
-                    ),
+                    position=recorded.position,
+                    status=event.status,
+                    reason=event.unidentified_reason or "",
+                    actor=actor,
+                    at_ms=event.issued_at_ms,
                 )
             case (
                 InfractionPaid()
@@ -168,15 +155,13 @@ class InfractionsProjection(TableProjection):
                     changes |= {"plate": event.plate, "owner_id": event.owner_id, "unidentified_reason": None}
                 else:
                     reason = event.reference if isinstance(event, InfractionPaid) else event.reason
-                self.update(conn, "infractions", {"infraction_id": event.infraction_id}, **changes)
-                conn.execute(
-                    history_table.insert(),
-                    dict(
-                        infraction_id=event.infraction_id,
-                        position=recorded.position,
-                        status=status,
-                        reason=reason,
-                        actor=actor,
-                        at_ms=event.at_ms,
-                    ),
+                writes.update("infractions", {"infraction_id": event.infraction_id}, **changes)
+                writes.insert(
+                    "infraction_history",
+                    infraction_id=event.infraction_id,
+                    position=recorded.position,
+                    status=status,
+                    reason=reason,
+                    actor=actor,
+                    at_ms=event.at_ms,
                 )

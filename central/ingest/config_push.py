@@ -41,6 +41,11 @@ from speedledger.shared.retained_speed import RetainedSpeedRule
 log = logging.getLogger(__name__)
 
 SECTION_CREATED_TYPES = frozenset(SectionCreated.stored_type_names())
+#: The only events a radar's config depends on; the publisher reads no others.
+WATCHED_TYPES = LIMIT_EVENT_TYPES | SECTION_CREATED_TYPES
+READ_PAGE = 1000
+#: Shortest time between two looks at the log (appends in between are read together).
+COALESCE_S = 0.2
 
 
 class ConfigKey:
@@ -101,8 +106,9 @@ def config_payload(
 class ConfigPublisher:
     """Follows the event log and publishes a radar's config whenever its limit is set or changed.
 
-    At start it goes through the log once (radar events only matter), so every radar's current
-    config is (re)published; afterwards it reads only what is new, woken by appends or every second.
+    At start it goes through the log once, so every radar's current config is (re)published;
+    afterwards it reads only what is new, woken by appends or every second. It asks the store for the
+    events of `WATCHED_TYPES` only: the violations that make up nearly all the log are not read out.
     """
 
     def __init__(
@@ -150,23 +156,31 @@ class ConfigPublisher:
                 self.publish_changes()
             except Exception:
                 log.exception("config push failed; retrying")
+            # Under traffic every ingest commit wakes us: look at most every COALESCE_S (a config
+            # reaches its radar that much later, the violations' appends cost one look, not one each).
+            self._stopping.wait(COALESCE_S)
             self._wake.wait(self._poll_s)
             self._wake.clear()
 
     def publish_changes(self) -> int:
         """Publish configs of radars whose limit or sections changed since the last call; returns how many."""
         changed: set[str] = set()
+        # Everything up to `head` is visible now (appends become visible in position order), so once a
+        # read returns less than a page, every event of the watched types up to `head` was in it.
+        head = self._store.last_position()
         while True:
-            batch = self._store.read_all(self._position, 1000)
-            if not batch:
-                break
-            self._position = batch[-1].position
-            changed.update(str(event.data["radar_id"]) for event in batch if event.type in LIMIT_EVENT_TYPES)
+            batch = self._store.read_all(self._position, READ_PAGE, types=WATCHED_TYPES)
             for event in batch:
-                if event.type in SECTION_CREATED_TYPES:
+                if event.type in LIMIT_EVENT_TYPES:
+                    changed.add(str(event.data["radar_id"]))
+                else:
                     for radar_id in (str(event.data["entry_radar_id"]), str(event.data["exit_radar_id"])):
                         self._in_section_since.setdefault(radar_id, event.recorded_at_ms)
                         changed.add(radar_id)
+            if len(batch) < READ_PAGE:
+                self._position = max(self._position, head, *(event.position for event in batch[-1:]))
+                break
+            self._position = batch[-1].position
         count = 0
         for radar_id in sorted(changed):
             payload = self._current(radar_id)

@@ -12,16 +12,16 @@ directly (`writer.BatchWriter`). The forgetting repeats the copy as a repair (`s
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
+from functools import partial
 
 from speedledger.central.eventstore.port import RecordedEvent
 from speedledger.central.infractions.domain import InfractionKind
 from speedledger.central.infractions.events import InfractionIssued, ViolationRecorded
 from speedledger.central.ingest import rows
-from speedledger.central.ingest.sql import upsert
-from speedledger.central.ingest.tables import evidence_expected, passage_images
+from speedledger.central.ingest.sql import upsert_statement
+from speedledger.central.ingest.tables import evidence_blobs, evidence_expected, passage_images
 from speedledger.central.messages import Event, EventTypes
-from speedledger.central.projections.readmodel import TableProjection
+from speedledger.central.projections.readmodel import TableProjection, Writes
 from speedledger.central.sections.events import PassageRecorded
 from speedledger.central.sections.retention import PassageWindows
 
@@ -34,11 +34,13 @@ class EvidenceProjection(TableProjection):
         super().__init__([evidence_expected])
         self._passages = passages
 
-    def handle(self, conn: Connection, event: Event, recorded: RecordedEvent) -> None:
+    def handle(self, writes: Writes, event: Event, recorded: RecordedEvent) -> None:
         if isinstance(event, InfractionIssued):
             if event.kind == InfractionKind.SECTION.value:
                 passages = passage_images.c.event_id.in_([event.entry_event_id, event.exit_event_id])
-                rows.keep_passage_images(conn, self._passages, passages)
+                writes.call(
+                    evidence_blobs.name, partial(rows.keep_passage_images, windows=self._passages, which=passages)
+                )
             return
         if isinstance(event, ViolationRecorded):
             radar_id, image_sha256 = str(event.message["radar_id"]), str(event.message["image_sha256"])
@@ -46,14 +48,19 @@ class EvidenceProjection(TableProjection):
             radar_id, image_sha256 = event.radar_id, event.image_sha256
         else:
             return
-        upsert(
-            conn,
-            self.table(evidence_expected.name),
+        dialect = writes.dialect
+        upsert = writes.prepared(
+            f"insert or keep ({dialect})",
+            evidence_expected.name,
+            lambda table: upsert_statement(dialect, table, keys=("event_id",)),
+        )
+        writes.add(
+            evidence_expected.name,
+            upsert,
             {
                 "event_id": recorded.event_id,
                 "radar_id": radar_id,
                 "image_sha256": image_sha256,
                 "recorded_at_ms": recorded.recorded_at_ms,
             },
-            keys=("event_id",),
         )

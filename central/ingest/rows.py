@@ -5,15 +5,16 @@ but a counter or a time."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, case, delete, select, update
+from sqlalchemy import ColumnElement, Connection, case, delete, literal_column, select, update
 
 from speedledger.central.ingest import tables
 from speedledger.central.ingest.classify import EvidenceImage, Status
 from speedledger.central.ingest.mqtt import Received
 from speedledger.central.ingest.parse import Rejected
-from speedledger.central.ingest.sql import upsert
+from speedledger.central.ingest.sql import upsert, upsert_statement
 from speedledger.central.sections.retention import PassageWindows, Window
 from speedledger.shared import violation
 
@@ -167,16 +168,24 @@ def record_status(conn: Connection, status: Status, received: Received) -> None:
     )
 
 
-def record_seen(conn: Connection, radar_id: str, at_ms: int) -> None:
-    """Any message on a registered radar's topics means it was heard from (online comes from status)."""
+def record_seen(conn: Connection, seen: Mapping[str, int]) -> None:
+    """Any message on a registered radar's topics means it was heard from (online comes from status):
+    `seen` maps each radar to its latest arrival in the batch, all written in one `executemany`."""
+    if not seen:
+        return
     liveness = tables.liveness
-    upsert(
-        conn,
+    arrived: Any = literal_column("excluded.last_seen_ms")  # the row being inserted (SQLite and PostgreSQL)
+    statement = upsert_statement(
+        conn.dialect.name,
         liveness,
-        {"kind": "radar", "node_id": radar_id, "online": False, "last_seen_ms": at_ms},
         keys=("kind", "node_id"),
-        update={"last_seen_ms": _greatest(liveness.c.last_seen_ms, at_ms)},
+        update={"last_seen_ms": _greatest(liveness.c.last_seen_ms, arrived)},
     )
+    rows = [
+        {"kind": "radar", "node_id": radar_id, "online": False, "last_seen_ms": at_ms}
+        for radar_id, at_ms in seen.items()
+    ]
+    conn.execute(statement, rows)
 
 
 def _printable(text: str, limit: int = 1000) -> str:
@@ -184,5 +193,5 @@ def _printable(text: str, limit: int = 1000) -> str:
     return "".join(char if " " <= char <= "~" else f"\\x{ord(char):02x}" for char in text[:limit])
 
 
-def _greatest(column: Any, value: int) -> Any:
+def _greatest(column: Any, value: Any) -> Any:
     return case((column > value, column), else_=value)

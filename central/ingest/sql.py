@@ -9,6 +9,22 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 
+def upsert_statement(
+    dialect: str, table: Table, *, keys: Sequence[str], update: Mapping[str, Any] | None = None
+) -> Any:
+    """INSERT into `table` (values given at execution); on a conflict over `keys`, apply `update` (or
+    keep the existing row when None)."""
+    if dialect == "sqlite":
+        statement: Any = sqlite.insert(table)
+    elif dialect == "postgresql":
+        statement = postgresql.insert(table)
+    else:
+        raise NotImplementedError(f"ingest tables support SQLite and PostgreSQL, not {dialect}")
+    if update:
+        return statement.on_conflict_do_update(index_elements=list(keys), set_=dict(update))
+    return statement.on_conflict_do_nothing(index_elements=list(keys))
+
+
 def upsert(
     conn: Connection,
     table: Table,
@@ -18,15 +34,4 @@ def upsert(
     update: Mapping[str, Any] | None = None,
 ) -> None:
     """Insert `values`; on a conflict over `keys`, apply `update` (or keep the existing row when None)."""
-    dialect = conn.dialect.name
-    if dialect == "sqlite":
-        statement: Any = sqlite.insert(table).values(**values)
-    elif dialect == "postgresql":
-        statement = postgresql.insert(table).values(**values)
-    else:
-        raise NotImplementedError(f"ingest tables support SQLite and PostgreSQL, not {dialect}")
-    if update:
-        statement = statement.on_conflict_do_update(index_elements=list(keys), set_=dict(update))
-    else:
-        statement = statement.on_conflict_do_nothing(index_elements=list(keys))
-    conn.execute(statement)
+    conn.execute(upsert_statement(conn.dialect.name, table, keys=keys, update=update).values(**values))

@@ -106,8 +106,7 @@ class BatchWriter:
                 radar_id = item.radar_id
                 if item.registered and radar_id is not None and item.kind != "status" and not item.received.retained:
                     seen[radar_id] = max(seen.get(radar_id, 0), item.received.received_at_ms)
-            for radar_id, at_ms in seen.items():
-                rows.record_seen(tx.connection, radar_id, at_ms)
+            rows.record_seen(tx.connection, seen)
         return written
 
     def _record(self, verified: Verified, received: Received) -> tuple[str, NewEvent]:

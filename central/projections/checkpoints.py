@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select, update
+from collections.abc import Collection, Mapping
+
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from speedledger.central.eventstore.schema import checkpoints
+
+_STORE = update(checkpoints).where(checkpoints.c.name == bindparam("checkpoint")).values(position=bindparam("at"))
 
 
 def ensure(conn: Connection, name: str) -> None:
@@ -15,16 +19,35 @@ def ensure(conn: Connection, name: str) -> None:
 
 
 def lock(conn: Connection, name: str) -> int:
-    """The checkpoint, locked until `conn`'s transaction ends (PostgreSQL: FOR UPDATE; SQLite: the
-    writer transaction already excludes other writers), so two runners never apply the same batch."""
-    position: int = conn.execute(
-        select(checkpoints.c.position).where(checkpoints.c.name == name).with_for_update()
-    ).scalar_one()
-    return position
+    """The checkpoint, locked until `conn`'s transaction ends (see `lock_all`)."""
+    return lock_all(conn, [name])[name]
+
+
+def lock_all(conn: Connection, names: Collection[str]) -> dict[str, int]:
+    """The checkpoints of `names` in one statement, locked until `conn`'s transaction ends (PostgreSQL:
+    FOR UPDATE, in name order; SQLite: the writer transaction already excludes other writers), so two
+    runners never apply the same batch."""
+    rows = conn.execute(
+        select(checkpoints.c.name, checkpoints.c.position)
+        .where(checkpoints.c.name.in_(list(names)))
+        .order_by(checkpoints.c.name)
+        .with_for_update()
+    )
+    positions = {name: position for name, position in rows}
+    missing = set(names) - set(positions)
+    if missing:
+        raise LookupError(f"no checkpoint for {sorted(missing)}")
+    return positions
 
 
 def store(conn: Connection, name: str, position: int) -> None:
-    conn.execute(update(checkpoints).where(checkpoints.c.name == name).values(position=position))
+    store_all(conn, {name: position})
+
+
+def store_all(conn: Connection, positions: Mapping[str, int]) -> None:
+    """Every checkpoint of `positions` in one `executemany`."""
+    if positions:
+        conn.execute(_STORE, [{"checkpoint": name, "at": position} for name, position in positions.items()])
 
 
 def read_all(conn: Connection) -> dict[str, int]:

@@ -9,7 +9,7 @@ replays from position 0 into them and swaps them in, while the live tables keep 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 from sqlalchemy import Table
 
@@ -35,7 +35,6 @@ class Projection(Protocol):
         ...
 
 
-@runtime_checkable
 class BatchProjection(Projection, Protocol):
     """A projection that takes a runner batch at once (a process manager deciding every event before
     it appends, so it holds the store's append lock only for the appends)."""
@@ -47,8 +46,9 @@ class BatchProjection(Projection, Protocol):
 
 def apply_events(projection: Projection, tx: Transaction, events: Sequence[RecordedEvent]) -> None:
     """Feed `events` to `projection`: as one batch when it takes batches, else one by one."""
-    if isinstance(projection, BatchProjection):
-        projection.apply_batch(tx, events)
+    apply_batch = getattr(projection, "apply_batch", None)  # isinstance on a Protocol costs more than a batch
+    if apply_batch is not None:
+        apply_batch(tx, events)
         return
     for event in events:
         projection.apply(tx, event)

@@ -23,6 +23,10 @@ from speedledger.central.projections.rebuild import ShadowTables, drop_leftovers
 log = logging.getLogger(__name__)
 
 REBUILD_MAX_PAUSE_S = 0.05
+#: Shortest time from one background round to the next. Each round costs a transaction, a commit and
+#: a pass of every projection whatever it carries: under traffic (an ingest commit every few ms) one
+#: round per append cost more than the events it applied. A lag of up to this much buys batches.
+ROUND_INTERVAL_S = 0.02
 
 
 class ProjectionFailed(Exception):
@@ -65,6 +69,7 @@ class ProjectionRunner:
         poll_interval: float = 1.0,
         min_backoff: float = 0.5,
         max_backoff: float = 60.0,
+        round_interval: float = ROUND_INTERVAL_S,
     ) -> None:
         names = [projection.name for projection in projections]
         if len(set(names)) != len(names):
@@ -75,6 +80,7 @@ class ProjectionRunner:
         self.poll_interval = poll_interval
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
+        self.round_interval = round_interval
         self._failures: dict[str, _Failure] = {}
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -136,8 +142,9 @@ class ProjectionRunner:
         lock per wake-up, instead of one per projection. The decisions are applied by the next round.
         """
         applied = 0
+        moved: dict[str, int] = {}
         with self.store.transaction() as tx:
-            positions = {name: checkpoints.lock(tx.connection, name) for name in names}
+            positions = checkpoints.lock_all(tx.connection, names)
             events = tx.read_all(min(positions.values()), self.batch_size)
             for name in names:
                 unseen = [event for event in events if event.position > positions[name]]
@@ -147,8 +154,9 @@ class ProjectionRunner:
                     apply_events(self.projections[name], tx, unseen)
                 except Exception as error:
                     raise ProjectionFailed(name, positions[name]) from error
-                checkpoints.store(tx.connection, name, unseen[-1].position)
+                moved[name] = unseen[-1].position
                 applied += len(unseen)
+            checkpoints.store_all(tx.connection, moved)
         return applied, len(events) == self.batch_size
 
     def _catch_up_one(self, projection: Projection) -> int:
@@ -194,6 +202,7 @@ class ProjectionRunner:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
+            started = time.monotonic()
             self._wake.clear()
             try:
                 behind = self._behind()
@@ -201,6 +210,8 @@ class ProjectionRunner:
                 log.exception("projection runner cannot read checkpoints; retrying")
                 behind = []
             self._run_round(behind)
+            # Appends that arrive meanwhile are applied together in the next round, not one round each.
+            self._stopping.wait(max(0.0, started + self.round_interval - time.monotonic()))
             self._wake.wait(self._next_wait())
 
     def _run_round(self, behind: Sequence[str]) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Connection, Float, Integer, MetaData, String, Table, update
+from sqlalchemy import BigInteger, Boolean, Column, Float, Integer, MetaData, String, Table
 
 from speedledger.central.eventstore.port import RecordedEvent
 from speedledger.central.messages import Event
-from speedledger.central.projections.readmodel import TableProjection
+from speedledger.central.projections.readmodel import TableProjection, Writes
 from speedledger.central.radars.events import (
     RADAR_EVENTS,
     MetrologyRecorded,
@@ -77,74 +77,74 @@ class RadarsProjection(TableProjection):
     def __init__(self) -> None:
         super().__init__([radars, radar_keys, radar_speed_limits, radar_metrology])
 
-    def handle(self, conn: Connection, event: Event, recorded: RecordedEvent) -> None:
+    def handle(self, writes: Writes, event: Event, recorded: RecordedEvent) -> None:
         match event:
             case RadarRegistered():
-                conn.execute(
-                    self.table("radars").insert(),
-                    dict(
-                        radar_id=event.radar_id,
-                        name=event.name,
-                        latitude=event.latitude,
-                        longitude=event.longitude,
-                        speed_limit_kmh=event.speed_limit_kmh,
-                        status="active",
-                        registered_at_ms=event.registered_at_ms,
-                        updated_at_ms=event.registered_at_ms,
-                    ),
+                writes.insert(
+                    "radars",
+                    radar_id=event.radar_id,
+                    name=event.name,
+                    latitude=event.latitude,
+                    longitude=event.longitude,
+                    speed_limit_kmh=event.speed_limit_kmh,
+                    status="active",
+                    registered_at_ms=event.registered_at_ms,
+                    updated_at_ms=event.registered_at_ms,
                 )
-                self._add_key(conn, event.radar_id, event.key_id, event.public_key, event.registered_at_ms)
-                self._start_limit_period(conn, event.radar_id, event.registered_at_ms, event.speed_limit_kmh)
+                self._add_key(writes, event.radar_id, event.key_id, event.public_key, event.registered_at_ms)
+                self._start_limit_period(writes, event.radar_id, event.registered_at_ms, event.speed_limit_kmh)
             case RadarDetailsChanged():
-                self._update_radar(
-                    conn,
-                    event.radar_id,
+                writes.update(
+                    "radars",
+                    {"radar_id": event.radar_id},
                     name=event.name,
                     latitude=event.latitude,
                     longitude=event.longitude,
                     updated_at_ms=event.changed_at_ms,
                 )
             case SpeedLimitChanged():
-                self._update_radar(
-                    conn, event.radar_id, speed_limit_kmh=event.speed_limit_kmh, updated_at_ms=event.effective_at_ms
+                writes.update(
+                    "radars",
+                    {"radar_id": event.radar_id},
+                    speed_limit_kmh=event.speed_limit_kmh,
+                    updated_at_ms=event.effective_at_ms,
                 )
-                self._start_limit_period(conn, event.radar_id, event.effective_at_ms, event.speed_limit_kmh)
+                self._start_limit_period(writes, event.radar_id, event.effective_at_ms, event.speed_limit_kmh)
             case RadarStatusChanged():
-                self._update_radar(conn, event.radar_id, status=event.status, updated_at_ms=event.effective_at_ms)
+                writes.update(
+                    "radars", {"radar_id": event.radar_id}, status=event.status, updated_at_ms=event.effective_at_ms
+                )
             case RadarKeyAdded():
-                self._add_key(conn, event.radar_id, event.key_id, event.public_key, event.added_at_ms)
+                self._add_key(writes, event.radar_id, event.key_id, event.public_key, event.added_at_ms)
             case RadarKeyRevoked():
-                key_table = self.table("radar_keys")
-                conn.execute(
-                    update(key_table)
-                    .where((key_table.c.radar_id == event.radar_id) & (key_table.c.key_id == event.key_id))
-                    .values(revoked=True, revoked_at_ms=event.revoked_at_ms, revoke_reason=event.reason)
+                writes.update(
+                    "radar_keys",
+                    {"radar_id": event.radar_id, "key_id": event.key_id},
+                    revoked=True,
+                    revoked_at_ms=event.revoked_at_ms,
+                    revoke_reason=event.reason,
                 )
             case MetrologyRecorded():
-                conn.execute(self.table("radar_metrology").insert(), dict(**event.data(), position=recorded.position))
+                writes.insert("radar_metrology", **event.data(), position=recorded.position)
 
-    def _update_radar(self, conn: Connection, radar_id: str, **values: object) -> None:
-        radar_table = self.table("radars")
-        conn.execute(update(radar_table).where(radar_table.c.radar_id == radar_id).values(**values))
-
-    def _add_key(self, conn: Connection, radar_id: str, key_id: str, public_key: str, added_at_ms: int) -> None:
-        conn.execute(
-            self.table("radar_keys").insert(),
-            dict(radar_id=radar_id, key_id=key_id, public_key=public_key, added_at_ms=added_at_ms, revoked=False),
+    def _add_key(self, writes: Writes, radar_id: str, key_id: str, public_key: str, added_at_ms: int) -> None:
+        writes.insert(
+            "radar_keys",
+            radar_id=radar_id,
+            key_id=key_id,
+            public_key=public_key,
+            added_at_ms=added_at_ms,
+            revoked=False,
         )
 
-    def _start_limit_period(self, conn: Connection, radar_id: str, from_ms: int, speed_limit_kmh: int) -> None:
-        start_limit_period(conn, self.table("radar_speed_limits"), "radar_id", radar_id, from_ms, speed_limit_kmh)
+    def _start_limit_period(self, writes: Writes, radar_id: str, from_ms: int, speed_limit_kmh: int) -> None:
+        start_limit_period(writes, "radar_speed_limits", "radar_id", radar_id, from_ms, speed_limit_kmh)
 
 
 def start_limit_period(
-    conn: Connection, limit_table: Table, key_column: str, key: str, from_ms: int, speed_limit_kmh: int
+    writes: Writes, limit_table: str, key_column: str, key: str, from_ms: int, speed_limit_kmh: int
 ) -> None:
     """A limit history row (radars', sections'): a second change at the same instant supersedes the
     first, as in the domain timeline."""
-    conn.execute(
-        limit_table.delete().where((limit_table.c[key_column] == key) & (limit_table.c.effective_from_ms == from_ms))
-    )
-    conn.execute(
-        limit_table.insert(), {key_column: key, "effective_from_ms": from_ms, "speed_limit_kmh": speed_limit_kmh}
-    )
+    writes.delete(limit_table, {key_column: key, "effective_from_ms": from_ms})
+    writes.insert(limit_table, **{key_column: key, "effective_from_ms": from_ms, "speed_limit_kmh": speed_limit_kmh})

@@ -7,11 +7,11 @@ owner's key, and erasing the key erases every copy.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Connection, Index, Integer, MetaData, String, Table, Text, update
+from sqlalchemy import BigInteger, Boolean, Column, Executable, Index, Integer, MetaData, String, Table, Text, bindparam
 
 from speedledger.central.eventstore.port import RecordedEvent
 from speedledger.central.messages import Event
-from speedledger.central.projections.readmodel import TableProjection
+from speedledger.central.projections.readmodel import TableProjection, Writes
 from speedledger.central.registration.events import (
     REGISTRATION_EVENTS,
     OwnerErased,
@@ -63,55 +63,56 @@ class RegistrationProjection(TableProjection):
     def __init__(self) -> None:
         super().__init__([owners, vehicles, vehicle_ownerships])
 
-    def handle(self, conn: Connection, event: Event, recorded: RecordedEvent) -> None:
-        owner_table, vehicle_table, ownership_table = (
-            self.table("owners"),
-            self.table("vehicles"),
-            self.table("vehicle_ownerships"),
-        )
+    def handle(self, writes: Writes, event: Event, recorded: RecordedEvent) -> None:
         match event:
             case OwnerRegistered():
-                conn.execute(
-                    owner_table.insert(),
-                    dict(
-                        owner_id=event.owner_id,
-                        personal_data=event.personal_data,
-                        erased=False,
-                        registered_at_ms=event.registered_at_ms,
-                    ),
+                writes.insert(
+                    "owners",
+                    owner_id=event.owner_id,
+                    personal_data=event.personal_data,
+                    erased=False,
+                    registered_at_ms=event.registered_at_ms,
                 )
             case OwnerErased():
-                conn.execute(
-                    update(owner_table)
-                    .where(owner_table.c.owner_id == event.owner_id)
-                    .values(personal_data=None, erased=True, erased_at_ms=event.erased_at_ms)
+                writes.update(
+                    "owners",
+                    {"owner_id": event.owner_id},
+                    personal_data=None,
+                    erased=True,
+                    erased_at_ms=event.erased_at_ms,
                 )
             case VehicleRegistered():
-                conn.execute(
-                    vehicle_table.insert(),
-                    dict(
-                        plate=event.plate,
-                        brand=event.brand,
-                        model=event.model,
-                        fiscal_power=event.fiscal_power,
-                        owner_id=event.owner_id,
-                        registered_at_ms=event.registered_at_ms,
-                    ),
+                writes.insert(
+                    "vehicles",
+                    plate=event.plate,
+                    brand=event.brand,
+                    model=event.model,
+                    fiscal_power=event.fiscal_power,
+                    owner_id=event.owner_id,
+                    registered_at_ms=event.registered_at_ms,
                 )
-                conn.execute(
-                    ownership_table.insert(),
-                    dict(plate=event.plate, owner_id=event.owner_id, from_ms=event.registered_at_ms, to_ms=None),
+                writes.insert(
+                    "vehicle_ownerships",
+                    plate=event.plate,
+                    owner_id=event.owner_id,
+                    from_ms=event.registered_at_ms,
+                    to_ms=None,
                 )
             case OwnershipTransferred():
-                conn.execute(
-                    update(vehicle_table).where(vehicle_table.c.plate == event.plate).values(owner_id=event.owner_id)
+                writes.update("vehicles", {"plate": event.plate}, owner_id=event.owner_id)
+                close_current = writes.prepared("close the current ownership", "vehicle_ownerships", _close_current)
+                writes.add(
+                    "vehicle_ownerships", close_current, {"where_plate": event.plate, "to_ms": event.effective_at_ms}
                 )
-                conn.execute(
-                    update(ownership_table)
-                    .where((ownership_table.c.plate == event.plate) & ownership_table.c.to_ms.is_(None))
-                    .values(to_ms=event.effective_at_ms)
+                writes.insert(
+                    "vehicle_ownerships",
+                    plate=event.plate,
+                    owner_id=event.owner_id,
+                    from_ms=event.effective_at_ms,
+                    to_ms=None,
                 )
-                conn.execute(
-                    ownership_table.insert(),
-                    dict(plate=event.plate, owner_id=event.owner_id, from_ms=event.effective_at_ms, to_ms=None),
-                )
+
+
+def _close_current(ownerships: Table) -> Executable:
+    """UPDATE the plate's open ownership period (to_ms NULL) to end at `to_ms`."""
+    return ownerships.update().where((ownerships.c.plate == bindparam("where_plate")) & ownerships.c.to_ms.is_(None))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Connection, Integer, MetaData, String, Table
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table
 
 from speedledger.central.eventstore.port import RecordedEvent
 from speedledger.central.messages import Event
-from speedledger.central.projections.readmodel import TableProjection
+from speedledger.central.projections.readmodel import TableProjection, Writes
 from speedledger.central.radars.projection import start_limit_period
 from speedledger.central.sections.events import SECTION_EVENTS, SectionCreated, SectionLimitChanged
 
@@ -41,32 +41,28 @@ class SectionsProjection(TableProjection):
     def __init__(self) -> None:
         super().__init__([sections, section_speed_limits])
 
-    def handle(self, conn: Connection, event: Event, recorded: RecordedEvent) -> None:
+    def handle(self, writes: Writes, event: Event, recorded: RecordedEvent) -> None:
         match event:
             case SectionCreated():
-                conn.execute(
-                    self.table("sections").insert(),
-                    dict(
-                        section_id=event.section_id,
-                        entry_radar_id=event.entry_radar_id,
-                        exit_radar_id=event.exit_radar_id,
-                        distance_m=event.distance_m,
-                        speed_limit_kmh=event.speed_limit_kmh,
-                        created_at_ms=event.created_at_ms,
-                        updated_at_ms=event.created_at_ms,
-                    ),
+                writes.insert(
+                    "sections",
+                    section_id=event.section_id,
+                    entry_radar_id=event.entry_radar_id,
+                    exit_radar_id=event.exit_radar_id,
+                    distance_m=event.distance_m,
+                    speed_limit_kmh=event.speed_limit_kmh,
+                    created_at_ms=event.created_at_ms,
+                    updated_at_ms=event.created_at_ms,
                 )
-                self._start_limit_period(conn, event.section_id, event.created_at_ms, event.speed_limit_kmh)
+                self._start_limit_period(writes, event.section_id, event.created_at_ms, event.speed_limit_kmh)
             case SectionLimitChanged():
-                self.update(
-                    conn,
+                writes.update(
                     "sections",
                     {"section_id": event.section_id},
                     speed_limit_kmh=event.speed_limit_kmh,
                     updated_at_ms=event.effective_at_ms,
                 )
-                self._start_limit_period(conn, event.section_id, event.effective_at_ms, event.speed_limit_kmh)
+                self._start_limit_period(writes, event.section_id, event.effective_at_ms, event.speed_limit_kmh)
 
-    def _start_limit_period(self, conn: Connection, section_id: str, from_ms: int, speed_limit_kmh: int) -> None:
-        limits = self.table("section_speed_limits")
-        start_limit_period(conn, limits, "section_id", section_id, from_ms, speed_limit_kmh)
+    def _start_limit_period(self, writes: Writes, section_id: str, from_ms: int, speed_limit_kmh: int) -> None:
+        start_limit_period(writes, "section_speed_limits", "section_id", section_id, from_ms, speed_limit_kmh)

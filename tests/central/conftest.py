@@ -113,12 +113,12 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def start_demo_central(environ: Mapping[str, str], cwd: Path) -> subprocess.Popen[str]:
-    """`speedledger central --demo --no-ingest` as a user starts it, output (stdout and stderr) piped;
-    `environ` is added to this process's environment, without SPEEDLEDGER_SECRET."""
+def start_demo_central(environ: Mapping[str, str], cwd: Path, *options: str) -> subprocess.Popen[str]:
+    """`speedledger central --demo --no-ingest [options]` as a user starts it, output (stdout and stderr)
+    piped; `environ` is added to this process's environment, without SPEEDLEDGER_SECRET."""
     env = {name: value for name, value in {**os.environ, **environ}.items() if name != "SPEEDLEDGER_SECRET"}
     return subprocess.Popen(
-        [sys.executable, "-m", "speedledger", "central", "--demo", "--no-ingest"],
+        [sys.executable, "-m", "speedledger", "central", "--demo", "--no-ingest", *options],
         env=env,
         cwd=cwd,
         stdout=subprocess.PIPE,

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
+from speedledger.central.bootstrap import Settings, bootstrap
 from speedledger.cli import app
 from speedledger.shared import keys
 from tests.central.conftest import FakeClock, World, make_central, start_demo_central
@@ -112,3 +113,46 @@ def test_central_serves_the_api_until_interrupted(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def _projection_lags(port: int, deadline_s: float) -> dict[str, int]:
+    """The projections' lag from `/health`, once the API answers (waiting up to `deadline_s`)."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            health = httpx.get(f"http://127.0.0.1:{port}/health").json()
+            return {name: projection["lag"] for name, projection in health["projections"].items()}
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def test_central_without_projections_leaves_them_to_another_process(tmp_path: Path, clock: FakeClock) -> None:
+    """`--no-projections`: an ingest worker beside the one process that runs the projections."""
+    db_url = f"sqlite:///{tmp_path / 'central.db'}"
+    central = bootstrap(Settings(db_url=db_url, secret="domain-tests"), clock=clock, read_your_writes=False)
+    world = World(central, clock)
+    world.record(world.radar().violation())  # appended; no projection has applied it
+    central.close()
+    port = free_port()
+    environ = {"SPEEDLEDGER_DB": db_url, "SPEEDLEDGER_HTTP": f"127.0.0.1:{port}"}
+
+    worker = start_demo_central(environ, tmp_path, "--no-projections")
+    try:
+        _projection_lags(port, 20)
+        time.sleep(1.5)  # longer than the runner's poll: a running runner would have caught up
+        assert all(lag > 0 for lag in _projection_lags(port, 20).values())
+    finally:
+        worker.send_signal(signal.SIGINT)
+        worker.wait(20)
+
+    projector = start_demo_central(environ, tmp_path)
+    try:
+        deadline = time.monotonic() + 20
+        while any(_projection_lags(port, 20).values()):
+            assert time.monotonic() < deadline, "the projections never caught up"
+            time.sleep(0.1)
+    finally:
+        projector.send_signal(signal.SIGINT)
+        projector.wait(20)

@@ -26,6 +26,7 @@ from speedledger.central.ingest.queries import (
     radar_liveness,
     unmatched_evidence,
 )
+from speedledger.central.ingest.rows import record_seen
 from speedledger.central.ingest.service import Ingest
 from speedledger.central.radars.commands import UpdateRadar
 from speedledger.edge.core.config import verify_config
@@ -218,3 +219,14 @@ def test_hostile_status_and_unknown_radars_leave_liveness_alone(
     with central.engine.connect() as conn:
         nodes = {row["node_id"]: row["online"] for row in list_liveness(conn, kind="radar")}
     assert nodes == {"R-1": False}  # heard from (a violation), never said it is online; no ghost row
+
+
+def test_a_batch_records_each_radar_heard_from_and_never_moves_it_back(central: Central) -> None:
+    """`rows.record_seen` writes a batch's radars in one statement; an older arrival keeps the newer one."""
+    with central.store.transaction() as tx:
+        record_seen(tx.connection, {"R-1": 1_000, "R-2": 2_000})
+    with central.store.transaction() as tx:
+        record_seen(tx.connection, {"R-1": 500, "R-2": 3_000, "R-3": 700})  # R-1: a late, older one
+    with central.engine.connect() as conn:
+        seen = {radar_id: radar_liveness(conn, radar_id)["last_seen_ms"] for radar_id in ("R-1", "R-2", "R-3")}
+    assert seen == {"R-1": 1_000, "R-2": 3_000, "R-3": 700}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine
@@ -55,8 +55,12 @@ class MemoryEventStore:
     def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
         return [e for e in self._events if e.stream_id == stream_id and e.version > after_version]
 
-    def read_all(self, after_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
-        return self._events[after_position : after_position + limit]  # position n is at index n - 1
+    def read_all(
+        self, after_position: int = 0, limit: int = 1000, types: Collection[str] | None = None
+    ) -> list[RecordedEvent]:
+        if types is None:
+            return self._events[after_position : after_position + limit]  # position n is at index n - 1
+        return [e for e in self._events[after_position:] if e.type in types][:limit]
 
     def last_position(self) -> int:
         return len(self._events)

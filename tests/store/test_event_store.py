@@ -191,6 +191,23 @@ def test_read_all_pages_through_the_log_in_position_order(store: EventStore) -> 
     assert store.read_all(appended[10].position, limit=3) == appended[11:14]
 
 
+def test_read_all_of_some_types_skips_the_others(store: EventStore) -> None:
+    appended: list[RecordedEvent] = []
+    for n in range(30):
+        appended += store.append(f"s{n % 4}", events(1, ("Wanted", "Other", "AlsoWanted")[n % 3]), ANY_VERSION)
+    wanted = [e for e in appended if e.type in ("Wanted", "AlsoWanted")]
+
+    pages, after = [], 0
+    while page := store.read_all(after, limit=7, types={"Wanted", "AlsoWanted"}):
+        assert len(page) <= 7
+        pages += page
+        after = page[-1].position
+    assert pages == wanted
+    assert store.read_all(0, types=["Other"]) == [e for e in appended if e.type == "Other"]
+    assert store.read_all(wanted[-1].position, types={"Wanted", "AlsoWanted"}) == []
+    assert store.read_all(0, types=()) == []
+
+
 def test_append_wakes_listeners_after_commit(store: EventStore) -> None:
     seen: list[tuple[int, int]] = []
     unsubscribe = store.on_append(lambda position: seen.append((position, store.last_position())))
