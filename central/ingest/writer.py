@@ -9,7 +9,9 @@ quarantined when they do not match what their message signed); liveness rows. It
 acks to publish and the metric labels to count; the pipeline does both only after the commit.
 A passage's image is stored sealed under its retention window's key (`rows.seal_passage_image`), or
 dropped once that window has closed; once the passage is in a section infraction, in clear with the
-infraction's evidence.
+infraction's evidence. An image whose message is not recorded yet (the radar publishes the image
+first) could be a passage's: it is stored sealed under the current window's key (`rows.seal_early_image`)
+and claimed when its passage or violation is recorded, in that message's transaction.
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ class BatchWriter:
                 radar_id = item.radar_id
                 if item.registered and radar_id is not None and item.kind != "status" and not item.received.retained:
                     seen[radar_id] = max(seen.get(radar_id, 0), item.received.received_at_ms)
+            self._keep_early_evidence(tx, batch, stored)  # after the batch's images: some may be early
             rows.record_seen(tx.connection, seen)
         return written
 
@@ -129,12 +132,24 @@ class BatchWriter:
     def _expect_passage_images(
         self, tx: Transaction, batch: Sequence[Checked], stored: Mapping[int, tuple[str, AppendOutcome]]
     ) -> None:
+        """Each recorded passage expects its image (sealed under its window), taking one that came before."""
         for index, (_, outcome) in stored.items():
             if batch[index].kind == PASSAGE.name and isinstance(outcome, list):
                 data = outcome[0].data
                 rows.expect_passage_image(
                     tx.connection, self._recording.passages, outcome[0].event_id, data["window"], data["image_sha256"]
                 )
+
+    def _keep_early_evidence(
+        self, tx: Transaction, batch: Sequence[Checked], stored: Mapping[int, tuple[str, AppendOutcome]]
+    ) -> None:
+        """Each recorded violation takes the image that came before it (or in its batch) into the blobs."""
+        signed = {
+            outcome[0].event_id: outcome[0].data["message"]["image_sha256"]
+            for index, (_, outcome) in stored.items()
+            if batch[index].kind != PASSAGE.name and isinstance(outcome, list)
+        }
+        rows.keep_early_evidence(tx.connection, self._recording.passages, signed)
 
     def _answer(
         self,
@@ -188,7 +203,10 @@ class BatchWriter:
             detail = f"image sha256 {image.sha256} but the message signed {expected or 'no image'}"
             self._quarantine(tx, item, Rejected(Reason.EVIDENCE_MISMATCH, detail, image.event_id), written)
             return
-        if passage is None or conn.execute(select(in_section_infraction(image.event_id))).scalar():
+        if expected is None:  # its message not recorded yet: it could be a passage's, so sealed until claimed
+            rows.record_arrival(conn, image, item.radar_id, at_ms)
+            rows.seal_early_image(conn, self._recording.passages, image)
+        elif passage is None or conn.execute(select(in_section_infraction(image.event_id))).scalar():
             # A violation's image, or a passage's once in a section infraction: kept with it, in clear.
             rows.store_evidence(conn, image, item.radar_id, at_ms)
         else:  # sealed under its window's key; nothing is kept when its window has closed

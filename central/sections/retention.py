@@ -67,6 +67,11 @@ class PassageWindows:
         start = passed_at_ms // self.retention_ms * self.retention_ms
         return Window(start, start + self.retention_ms)
 
+    def current(self) -> Window:
+        """The window of now: an image that arrives before its message waits sealed under its key, so one
+        that nothing claims is unreadable at most twice the retention after it arrived."""
+        return self.window_of(self._clock())
+
     def closes_at_ms(self, window: Window) -> int:
         return window.end_ms + self.retention_ms
 
