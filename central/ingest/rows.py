@@ -112,7 +112,7 @@ def seal_early_image(conn: Connection, windows: PassageWindows, image: EvidenceI
     sealed, under the key of the current retention window, until its message claims it. One that nothing
     claims is deleted, and unreadable anywhere, when that window closes."""
     window = windows.current()
-    sealed = windows.seal(window, image.content, image.event_id)
+    sealed = windows.seal_raw(window, image.content, image.event_id)
     if sealed is not None:  # the current window is open: always
         values = {"event_id": image.event_id, "sha256": image.sha256, "window": window.subject, "sealed": sealed}
         upsert(conn, tables.early_images, values, keys=("event_id", "sha256"))
@@ -123,16 +123,14 @@ def take_early_image(conn: Connection, windows: PassageWindows, event_id: str, s
     when it arrived; its sealed row is deleted. None when there is none, or its window has closed."""
     early, arrivals = tables.early_images, tables.evidence_arrivals
     which = and_(early.c.event_id == event_id, early.c.sha256 == sha256)
-    row = conn.execute(
-        select(early.c.window, early.c.sealed, arrivals.c.received_at_ms)
-        .join(arrivals, and_(arrivals.c.event_id == early.c.event_id, arrivals.c.sha256 == early.c.sha256))
-        .where(which)
-    ).first()
+    row = conn.execute(delete(early).where(which).returning(early.c.window, early.c.sealed)).first()
     if row is None:
         return None
-    conn.execute(delete(early).where(which))
-    content = windows.open(Window.parse(row.window), row.sealed, event_id)
-    return (content, row.received_at_ms) if content is not None else None
+    at_ms = conn.execute(
+        select(arrivals.c.received_at_ms).where(arrivals.c.event_id == event_id, arrivals.c.sha256 == sha256)
+    ).scalar_one()
+    content = windows.open(Window.parse(row.window), bytes(row.sealed), event_id)
+    return (content, at_ms) if content is not None else None
 
 
 def claim_early_images(conn: Connection, windows: PassageWindows) -> int:

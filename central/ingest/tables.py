@@ -81,7 +81,7 @@ early_images = Table(
     Column("event_id", String(36), primary_key=True),
     Column("sha256", String(64), primary_key=True),
     Column("window", String(64), nullable=False, index=True),
-    Column("sealed", Text, nullable=False),
+    Column("sealed", LargeBinary, nullable=False),  # `PassageWindows.seal_raw`: images are large
 )
 
 # Which image arrived on which `evidence/{event_id}` topic (a radar may re-send the same image).

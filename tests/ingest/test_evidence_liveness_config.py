@@ -66,7 +66,7 @@ def _waiting_sealed(central: Central) -> list[str]:
         blobs = conn.execute(select(evidence_blobs.c.sha256)).scalars().all()
     assert not {row.sha256 for row in waiting} & set(blobs)
     for row in waiting:
-        assert central.passages.open(Window.parse(row.window), row.sealed, row.event_id) == TINY_JPEG
+        assert central.passages.open(Window.parse(row.window), bytes(row.sealed), row.event_id) == TINY_JPEG
     return [row.event_id for row in waiting]
 
 

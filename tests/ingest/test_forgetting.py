@@ -271,7 +271,7 @@ def test_an_image_nothing_claims_is_unreadable_after_its_window(
         (waiting,) = conn.execute(select(early_images)).all()
     window = Window.parse(waiting.window)
     assert window == central_.passages.current()
-    assert central_.passages.open(window, waiting.sealed, event_id) == road.images["compliant-entry"]
+    assert central_.passages.open(window, bytes(waiting.sealed), event_id) == road.images["compliant-entry"]
     assert central_.forgetting.run_once().unclaimed_images == 0  # its window is open
     key = central_.vault.get_key(window.subject)
     assert key is not None
@@ -280,7 +280,7 @@ def test_an_image_nothing_claims_is_unreadable_after_its_window(
     closed = central_.forgetting.run_once()
     assert (closed.windows, closed.forgotten, closed.unclaimed_images) == (1, 0, 1)
     assert central_.vault.get_key(window.subject) is None
-    assert central_.passages.open(window, waiting.sealed, event_id) is None  # any copy of the envelope
+    assert central_.passages.open(window, bytes(waiting.sealed), event_id) is None  # any copy of the envelope
     with central_.engine.connect() as conn:
         assert conn.execute(select(early_images)).all() == []
     needles = (road.images["compliant-entry"], key)
