@@ -1,8 +1,8 @@
 """What an image that comes before its message costs the ingest (issue 15), against one stored in clear.
 
 The radar agent publishes a violation's image before the violation. Central cannot tell it from a
-passage's then, so it stores it sealed (`rows.seal_early_image`) and the violation's batch claims it into
-the evidence blobs (`rows.keep_early_evidence`): the image is written twice. The baseline is the same
+passage's then, so it stores it sealed (`rows.seal_early_image`) and the projection of the violation
+claims it into the evidence blobs (`rows.keep_early_evidence`): the image is written twice. The baseline is the same
 images stored in clear on arrival (`rows.store_evidence`, what an image arriving after its violation
 costs). Both on central's SQLite event store (WAL, synchronous=FULL), in batches as the ingest writes
 them, in alternating rounds (a shared disk drifts); each figure is images over the summed time.
@@ -59,10 +59,9 @@ def main() -> None:
                     for image in early[at : at + args.batch]:
                         rows.record_arrival(conn, image, "R-1", 1)
                         rows.seal_early_image(conn, windows, image)
-                with engine.begin() as conn:  # their violations' batch
-                    rows.keep_early_evidence(
-                        conn, windows, {image.event_id: image.sha256 for image in early[at : at + args.batch]}
-                    )
+                with engine.begin() as conn:  # their violations projected
+                    for image in early[at : at + args.batch]:
+                        rows.keep_early_evidence(conn, windows, image.event_id, image.sha256)
             spent["early"] += time.perf_counter() - started
         store.close()
     total = args.images * args.rounds

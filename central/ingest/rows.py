@@ -92,19 +92,12 @@ def expect_passage_image(
         seal_passage_image(conn, windows, event_id, window, *early)
 
 
-def keep_early_evidence(conn: Connection, windows: PassageWindows, expected: Mapping[str, str]) -> None:
-    """Recorded violations (event_id -> the image SHA-256 each signed): the images that arrived before them
-    (`take_early_image`) go to the evidence blobs, in clear like any violation's. One query when none did."""
-    early = tables.early_images
-    if not expected:
-        return
-    waiting = conn.execute(select(early.c.event_id, early.c.sha256).where(early.c.event_id.in_(list(expected)))).all()
-    for row in waiting:
-        if expected[row.event_id] != row.sha256:
-            continue  # not the image it signed: left to its window (`queries.unmatched_evidence` lists it)
-        taken = take_early_image(conn, windows, row.event_id, row.sha256)
-        if taken is not None:
-            keep_blob(conn, row.sha256, *taken)
+def keep_early_evidence(conn: Connection, windows: PassageWindows, event_id: str, image_sha256: str) -> None:
+    """A violation: the image it signed that arrived before it (`take_early_image`) goes to the evidence
+    blobs, in clear like any violation's."""
+    taken = take_early_image(conn, windows, event_id, image_sha256)
+    if taken is not None:
+        keep_blob(conn, image_sha256, *taken)
 
 
 def seal_early_image(conn: Connection, windows: PassageWindows, image: EvidenceImage) -> None:
@@ -134,9 +127,9 @@ def take_early_image(conn: Connection, windows: PassageWindows, event_id: str, s
 
 
 def claim_early_images(conn: Connection, windows: PassageWindows) -> int:
-    """Repair: the early images whose violation or passage is recorded by now, claimed as on its arrival
-    (a passage's sealed under its window, a violation's kept in the blobs). An image that came while its
-    message was being recorded or projected, in another transaction, is claimed here. Returns the count."""
+    """Repair: the early images whose passage is recorded or violation projected by now, claimed as their
+    message would (a passage's sealed under its window, a violation's kept in the blobs): on PostgreSQL an
+    image arriving while that transaction runs is seen by neither. Returns the count."""
     early, images, expected = tables.early_images, tables.passage_images, tables.evidence_expected
     found = conn.execute(
         select(early.c.event_id, early.c.sha256, images.c.window)
@@ -148,7 +141,7 @@ def claim_early_images(conn: Connection, windows: PassageWindows) -> int:
         if row.window is not None:
             expect_passage_image(conn, windows, row.event_id, row.window, row.sha256)
         else:
-            keep_early_evidence(conn, windows, {row.event_id: row.sha256})
+            keep_early_evidence(conn, windows, row.event_id, row.sha256)
     return len(found)
 
 

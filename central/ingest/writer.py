@@ -9,9 +9,10 @@ quarantined when they do not match what their message signed); liveness rows. It
 acks to publish and the metric labels to count; the pipeline does both only after the commit.
 A passage's image is stored sealed under its retention window's key (`rows.seal_passage_image`), or
 dropped once that window has closed; once the passage is in a section infraction, in clear with the
-infraction's evidence. An image whose message is not recorded yet (the radar publishes the image
-first) could be a passage's: it is stored sealed under the current window's key (`rows.seal_early_image`)
-and claimed when its passage or violation is recorded, in that message's transaction.
+infraction's evidence. An image whose message is not known yet (the radar publishes the image first)
+could be a passage's: it is stored sealed under the current window's key (`rows.seal_early_image`),
+claimed by its passage in the transaction that records it, by its violation in the one that projects
+it (`projection.py`).
 """
 
 from __future__ import annotations
@@ -108,7 +109,6 @@ class BatchWriter:
                 radar_id = item.radar_id
                 if item.registered and radar_id is not None and item.kind != "status" and not item.received.retained:
                     seen[radar_id] = max(seen.get(radar_id, 0), item.received.received_at_ms)
-            self._keep_early_evidence(tx, batch, stored)  # after the batch's images: some may be early
             rows.record_seen(tx.connection, seen)
         return written
 
@@ -139,17 +139,6 @@ class BatchWriter:
                 rows.expect_passage_image(
                     tx.connection, self._recording.passages, outcome[0].event_id, data["window"], data["image_sha256"]
                 )
-
-    def _keep_early_evidence(
-        self, tx: Transaction, batch: Sequence[Checked], stored: Mapping[int, tuple[str, AppendOutcome]]
-    ) -> None:
-        """Each recorded violation takes the image that came before it (or in its batch) into the blobs."""
-        signed = {
-            outcome[0].event_id: outcome[0].data["message"]["image_sha256"]
-            for index, (_, outcome) in stored.items()
-            if batch[index].kind != PASSAGE.name and isinstance(outcome, list)
-        }
-        rows.keep_early_evidence(tx.connection, self._recording.passages, signed)
 
     def _answer(
         self,
@@ -203,7 +192,7 @@ class BatchWriter:
             detail = f"image sha256 {image.sha256} but the message signed {expected or 'no image'}"
             self._quarantine(tx, item, Rejected(Reason.EVIDENCE_MISMATCH, detail, image.event_id), written)
             return
-        if expected is None:  # its message not recorded yet: it could be a passage's, so sealed until claimed
+        if expected is None:  # its message not known yet: it could be a passage's, so sealed until claimed
             rows.record_arrival(conn, image, item.radar_id, at_ms)
             rows.seal_early_image(conn, self._recording.passages, image)
         elif passage is None or conn.execute(select(in_section_infraction(image.event_id))).scalar():

@@ -5,11 +5,11 @@
 1. catches the projections up, so every passage recorded so far was paired, and every section
    infraction decided is in the infractions read model;
 2. repairs the images: an image that came before its message (kept sealed under the current window,
-   `rows.seal_early_image`) is normally claimed in the transaction that records its passage or violation
-   (`ingest/writer.py`); one whose message was recorded, or projected, in another transaction at the same
-   time is claimed now (`rows.claim_early_images`). Then the evidence of section infractions: an image of
-   a passage in one that is still only sealed is opened and copied into the evidence blobs
-   (`rows.keep_passage_images`). That copy is normally made when the infraction is projected
+   `rows.seal_early_image`) is normally claimed in the transaction that records its passage
+   (`ingest/writer.py`) or projects its violation (`ingest/projection.py`); one that arrived while that
+   transaction ran, on PostgreSQL, is claimed now (`rows.claim_early_images`). Then the evidence of
+   section infractions: an image of a passage in one that is still only sealed is opened and copied into
+   the evidence blobs (`rows.keep_passage_images`). That copy is normally made when the infraction is projected
    (`ingest/projection.py`) or when the image arrives after it (`ingest/writer.py`); only an image
    arriving while its infraction is being projected, on PostgreSQL (read committed: neither transaction
    sees the other's), is left for this run. The signed passages themselves are in the infraction's

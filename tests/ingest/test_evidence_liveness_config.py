@@ -19,6 +19,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import select
 
 from speedledger.central.bootstrap import Central
+from speedledger.central.ingest import rows
+from speedledger.central.ingest.classify import EvidenceImage
 from speedledger.central.ingest.queries import (
     evidence_for_violation,
     list_liveness,
@@ -94,19 +96,39 @@ def test_evidence_before_its_violation(
     assert _waiting_sealed(central) == []
 
 
-def test_evidence_arriving_before_its_violation_is_projected_is_claimed_by_the_repair(
+def test_evidence_arriving_before_its_violation_is_projected(
     ingest: Ingest, central: Central, register: Register, radar_client: Connect
 ) -> None:
-    """The violation is recorded but not yet projected when its image comes: the image waits sealed, and
-    the forgetting's next run (`rows.claim_early_images`) puts it in the violation's evidence."""
+    """The violation is recorded but not yet projected when its image comes: the image waits sealed, and the
+    projection of the violation opens it into its evidence."""
     radar = register("R-1")
     client = radar_client("R-1")
     message = with_image(radar)
     client.send(message)
     assert client.ack_for(message["event_id"])["result"] == "accepted"
     client.publish(f"evidence/{message['event_id']}", TINY_JPEG)
-    _eventually(lambda: _waiting_sealed(central))
-    assert _evidence(central, message["event_id"]).status == "pending"  # projected now, the image still sealed
+    assert _eventually(lambda: _waiting_sealed(central)) == [message["event_id"]]
+    evidence = _evidence(central, message["event_id"])  # projected now
+    assert (evidence.status, evidence.content) == ("received", TINY_JPEG)
+    assert _waiting_sealed(central) == []
+
+
+def test_the_forgetting_claims_an_early_image_its_violation_did_not_see(
+    ingest: Ingest, central: Central, register: Register, radar_client: Connect
+) -> None:
+    """On PostgreSQL an image sealed while its violation is being projected in another transaction is seen by
+    neither: the forgetting's next run (`rows.claim_early_images`) puts it in the violation's evidence."""
+    radar = register("R-1")
+    client = radar_client("R-1")
+    message = with_image(radar)
+    client.send(message)
+    assert client.ack_for(message["event_id"])["result"] == "accepted"
+    assert _evidence(central, message["event_id"]).status == "pending"
+    image = EvidenceImage(message["event_id"], message["image_sha256"], TINY_JPEG)
+    with central.engine.begin() as conn:  # what the ingest's transaction did, not seeing the projection's
+        rows.record_arrival(conn, image, radar.radar_id, time.time_ns() // 1_000_000)
+        rows.seal_early_image(conn, central.passages, image)
+    assert _evidence(central, message["event_id"]).status == "pending"
     assert central.forgetting.run_once().claimed_images == 1
     evidence = _evidence(central, message["event_id"])
     assert (evidence.status, evidence.content) == ("received", TINY_JPEG)
