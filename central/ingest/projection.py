@@ -16,7 +16,10 @@ directly (`writer.BatchWriter`). The forgetting repeats the copy as a repair (`s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial
+
+from sqlalchemy import Table
 
 from speedledger.central.eventstore.port import RecordedEvent
 from speedledger.central.infractions.domain import InfractionKind
@@ -37,6 +40,15 @@ class EvidenceProjection(TableProjection):
     def __init__(self, passages: PassageWindows) -> None:
         super().__init__([evidence_expected])
         self._passages = passages
+        self._claims_early_images = True
+
+    def bind(self, tables: Mapping[str, Table]) -> TableProjection:
+        """A rebuild's copy claims no early image: the live projection, which keeps running, or else the
+        forgetting's repair does (`rows.claim_early_images`), so a replay spends no statement on them."""
+        clone = super().bind(tables)
+        assert isinstance(clone, EvidenceProjection)
+        clone._claims_early_images = False
+        return clone
 
     def handle(self, writes: Writes, event: Event, recorded: RecordedEvent) -> None:
         if isinstance(event, InfractionIssued):
@@ -48,7 +60,7 @@ class EvidenceProjection(TableProjection):
             return
         if isinstance(event, ViolationRecorded):
             radar_id, image_sha256 = str(event.message["radar_id"]), str(event.message["image_sha256"])
-            if image_sha256:
+            if image_sha256 and self._claims_early_images:
                 windows, event_id = self._passages, recorded.event_id
                 claim = partial(rows.keep_early_evidence, windows=windows, event_id=event_id, image_sha256=image_sha256)
                 writes.call(evidence_blobs.name, claim)

@@ -136,6 +136,25 @@ def test_the_forgetting_claims_an_early_image_its_violation_did_not_see(
     assert central.forgetting.run_once().claimed_images == 0
 
 
+def test_a_rebuild_leaves_early_images_to_the_repair(
+    ingest: Ingest, central: Central, register: Register, radar_client: Connect
+) -> None:
+    """A rebuild of the evidence projection replays the violation without claiming its early image (no
+    statement spent on it); the forgetting's next run does."""
+    radar = register("R-1")
+    client = radar_client("R-1")
+    message = with_image(radar)
+    client.publish(f"evidence/{message['event_id']}", TINY_JPEG)
+    _eventually(lambda: _waiting_sealed(central))
+    client.send(message)
+    assert client.ack_for(message["event_id"])["result"] == "accepted"
+    central.runner.rebuild("ingest_evidence")  # before the live projection saw the violation
+    assert _evidence(central, message["event_id"]).status == "pending"
+    assert central.forgetting.run_once().claimed_images == 1
+    evidence = _evidence(central, message["event_id"])
+    assert (evidence.status, evidence.content) == ("received", TINY_JPEG)
+
+
 def test_evidence_after_its_violation_and_missing_evidence_is_flagged(
     ingest: Ingest, central: Central, register: Register, radar_client: Connect
 ) -> None:
