@@ -28,7 +28,7 @@ from speedledger.central.sections.commands import CreateSection
 from speedledger.central.sections.retention import HOUR_MS, Window
 from tests.central.conftest import FakeClock
 from tests.central.test_erasure import files_holding
-from tests.fixtures.mosquitto import Mosquitto
+from tests.fixtures.mosquitto import Mosquitto, free_port
 from tests.fixtures.postgres import PostgresCluster
 from tests.ingest.harness import RadarClient, SigningRadar
 
@@ -44,6 +44,16 @@ def jpeg(label: str) -> bytes:
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+@pytest.fixture
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    """The broker with its persistence out of the databases' directory: what the broker keeps is the
+    broker's (docs/sections.md), and its autosave would otherwise land among the files searched."""
+    broker = Mosquitto(port=free_port(), workdir=tmp_path_factory.mktemp("broker"))
+    broker.start()
+    yield broker
+    broker.stop()
 
 
 @pytest.fixture
