@@ -4,6 +4,10 @@ each violation or passage signed; and of a section's `InfractionIssued`: its pas
 With the evidence blobs (stored by SHA-256 whenever they arrive) this matches an image to its
 message whichever came first, and shows the messages whose image never arrived.
 
+A violation's image that came before it waits sealed (`rows.seal_early_image`): the transaction that
+projects the violation opens it into the blobs (`rows.keep_early_evidence`), so the evidence is there as
+soon as the violation is expected.
+
 A section infraction's two images are opened from their retention window and kept in the evidence
 blobs in the transaction that projects the infraction (`rows.keep_passage_images`), so its export can
 be made as soon as the infractions read model shows it; an image arriving later goes to the blobs
@@ -12,7 +16,10 @@ directly (`writer.BatchWriter`). The forgetting repeats the copy as a repair (`s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial
+
+from sqlalchemy import Table
 
 from speedledger.central.eventstore.port import RecordedEvent
 from speedledger.central.infractions.domain import InfractionKind
@@ -33,6 +40,15 @@ class EvidenceProjection(TableProjection):
     def __init__(self, passages: PassageWindows) -> None:
         super().__init__([evidence_expected])
         self._passages = passages
+        self._claims_early_images = True
+
+    def bind(self, tables: Mapping[str, Table]) -> TableProjection:
+        """A rebuild's copy claims no early image: the live projection, which keeps running, or else the
+        forgetting's repair does (`rows.claim_early_images`), so a replay spends no statement on them."""
+        clone = super().bind(tables)
+        assert isinstance(clone, EvidenceProjection)
+        clone._claims_early_images = False
+        return clone
 
     def handle(self, writes: Writes, event: Event, recorded: RecordedEvent) -> None:
         if isinstance(event, InfractionIssued):
@@ -44,6 +60,10 @@ class EvidenceProjection(TableProjection):
             return
         if isinstance(event, ViolationRecorded):
             radar_id, image_sha256 = str(event.message["radar_id"]), str(event.message["image_sha256"])
+            if image_sha256 and self._claims_early_images:
+                windows, event_id = self._passages, recorded.event_id
+                claim = partial(rows.keep_early_evidence, windows=windows, event_id=event_id, image_sha256=image_sha256)
+                writes.call(evidence_blobs.name, claim)
         elif isinstance(event, PassageRecorded):
             radar_id, image_sha256 = event.radar_id, event.image_sha256
         else:

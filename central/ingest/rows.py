@@ -1,6 +1,6 @@
 """The ingest's own rows (tables.py), written inside the batch's transaction: quarantine, evidence
-(passages' images sealed), liveness. Each is an upsert, so a message delivered again changes nothing
-but a counter or a time."""
+(passages' images, and images that arrive before their message, sealed), liveness. Each is an upsert,
+so a message delivered again changes nothing but a counter or a time."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, case, delete, literal_column, select, update
+from sqlalchemy import ColumnElement, Connection, and_, case, delete, literal_column, select, update
 
 from speedledger.central.ingest import tables
 from speedledger.central.ingest.classify import EvidenceImage, Status
@@ -60,13 +60,14 @@ def expected_image(conn: Connection, event_id: str) -> str | None:
 
 def store_evidence(conn: Connection, image: EvidenceImage, radar_id: str | None, at_ms: int) -> None:
     """The image once by content, and its arrival for the violation it names."""
-    upsert(
-        conn,
-        tables.evidence_blobs,
-        {"sha256": image.sha256, "content": image.content, "size": len(image.content), "received_at_ms": at_ms},
-        keys=("sha256",),
-    )
+    keep_blob(conn, image.sha256, image.content, at_ms)
     record_arrival(conn, image, radar_id, at_ms)
+
+
+def keep_blob(conn: Connection, sha256: str, content: bytes, at_ms: int) -> None:
+    """An image in the evidence blobs, in clear, once by content (a violation's, or a section infraction's)."""
+    values = {"sha256": sha256, "content": content, "size": len(content), "received_at_ms": at_ms}
+    upsert(conn, tables.evidence_blobs, values, keys=("sha256",))
 
 
 def record_arrival(conn: Connection, image: EvidenceImage, radar_id: str | None, at_ms: int) -> None:
@@ -82,22 +83,66 @@ def record_arrival(conn: Connection, image: EvidenceImage, radar_id: str | None,
 def expect_passage_image(
     conn: Connection, windows: PassageWindows, event_id: str, window: str, image_sha256: str
 ) -> None:
-    """An accepted passage: its image is kept sealed under `window`'s key. One that arrived before it
-    (stored in clear, as an unmatched image) is sealed now and its clear copy deleted."""
+    """An accepted passage: its image is kept sealed under `window`'s key, the one that arrived before it
+    (`take_early_image`) now."""
     images = tables.passage_images
     upsert(conn, images, {"event_id": event_id, "window": window, "image_sha256": image_sha256}, keys=("event_id",))
-    blobs, arrivals = tables.evidence_blobs, tables.evidence_arrivals
-    early = conn.execute(
-        select(blobs.c.content, arrivals.c.received_at_ms)
-        .join(arrivals, arrivals.c.sha256 == blobs.c.sha256)
-        .where(arrivals.c.event_id == event_id, blobs.c.sha256 == image_sha256)
-    ).first()
-    if early is None:
-        return
-    seal_passage_image(conn, windows, event_id, window, bytes(early.content), early.received_at_ms)
-    others = select(arrivals.c.event_id).where(arrivals.c.sha256 == image_sha256, arrivals.c.event_id != event_id)
-    if conn.execute(others).first() is None:
-        conn.execute(delete(blobs).where(blobs.c.sha256 == image_sha256))
+    early = take_early_image(conn, windows, event_id, image_sha256)
+    if early is not None:
+        seal_passage_image(conn, windows, event_id, window, *early)
+
+
+def keep_early_evidence(conn: Connection, windows: PassageWindows, event_id: str, image_sha256: str) -> None:
+    """A violation: the image it signed that arrived before it (`take_early_image`) goes to the evidence
+    blobs, in clear like any violation's."""
+    taken = take_early_image(conn, windows, event_id, image_sha256)
+    if taken is not None:
+        keep_blob(conn, image_sha256, *taken)
+
+
+def seal_early_image(conn: Connection, windows: PassageWindows, image: EvidenceImage) -> None:
+    """An image that no recorded violation or passage expects (yet), which could be a passage's: kept only
+    sealed, under the key of the current retention window, until its message claims it. One that nothing
+    claims is deleted, and unreadable anywhere, when that window closes."""
+    window = windows.current()
+    sealed = windows.seal_raw(window, image.content, image.event_id)
+    if sealed is not None:  # the current window is open: always
+        values = {"event_id": image.event_id, "sha256": image.sha256, "window": window.subject, "sealed": sealed}
+        upsert(conn, tables.early_images, values, keys=("event_id", "sha256"))
+
+
+def take_early_image(conn: Connection, windows: PassageWindows, event_id: str, sha256: str) -> tuple[bytes, int] | None:
+    """The image `sha256` that arrived for `event_id` before its message (`seal_early_image`), opened, and
+    when it arrived; its sealed row is deleted. None when there is none, or its window has closed."""
+    early, arrivals = tables.early_images, tables.evidence_arrivals
+    which = and_(early.c.event_id == event_id, early.c.sha256 == sha256)
+    row = conn.execute(delete(early).where(which).returning(early.c.window, early.c.sealed)).first()
+    if row is None:
+        return None
+    at_ms = conn.execute(
+        select(arrivals.c.received_at_ms).where(arrivals.c.event_id == event_id, arrivals.c.sha256 == sha256)
+    ).scalar_one()
+    content = windows.open(Window.parse(row.window), bytes(row.sealed), event_id)
+    return (content, at_ms) if content is not None else None
+
+
+def claim_early_images(conn: Connection, windows: PassageWindows) -> int:
+    """Repair: the early images whose passage is recorded or violation projected by now, claimed as their
+    message would (a passage's sealed under its window, a violation's kept in the blobs): on PostgreSQL an
+    image arriving while that transaction runs is seen by neither. Returns the count."""
+    early, images, expected = tables.early_images, tables.passage_images, tables.evidence_expected
+    found = conn.execute(
+        select(early.c.event_id, early.c.sha256, images.c.window)
+        .outerjoin(images, and_(images.c.event_id == early.c.event_id, images.c.image_sha256 == early.c.sha256))
+        .outerjoin(expected, and_(expected.c.event_id == early.c.event_id, expected.c.image_sha256 == early.c.sha256))
+        .where((images.c.event_id.is_not(None)) | (expected.c.event_id.is_not(None)))
+    ).all()
+    for row in found:
+        if row.window is not None:
+            expect_passage_image(conn, windows, row.event_id, row.window, row.sha256)
+        else:
+            keep_early_evidence(conn, windows, row.event_id, row.sha256)
+    return len(found)
 
 
 def passage_image_window(conn: Connection, event_id: str) -> tuple[str, str] | None:
@@ -131,8 +176,7 @@ def keep_passage_images(conn: Connection, windows: PassageWindows, which: Column
         image = windows.open(Window.parse(row.window), row.sealed, row.event_id)
         if image is None:
             continue
-        values = {"sha256": row.image_sha256, "content": image, "size": len(image)}
-        upsert(conn, blobs, {**values, "received_at_ms": row.received_at_ms}, keys=("sha256",))
+        keep_blob(conn, row.image_sha256, image, row.received_at_ms)
         kept += 1
     return kept
 

@@ -1,5 +1,5 @@
-"""Ingest-owned tables in central's database: quarantine, evidence blobs, sealed passage images,
-liveness, expected evidence.
+"""Ingest-owned tables in central's database: quarantine, evidence blobs, sealed passage images, sealed
+early images, liveness, expected evidence.
 
 Quarantine, evidence blobs and liveness are written by the ingest directly (they are what arrived over
 MQTT, not domain facts); `evidence_expected` is a projection of `ViolationRecorded` (see projection.py).
@@ -71,6 +71,19 @@ passage_images = Table(
     Column("received_at_ms", BigInteger),
 )
 
+# An image that arrived before its violation or passage was recorded (a radar publishes the image first):
+# central cannot tell yet whether it is a passage's, so it is only ever kept sealed under the retention
+# window of its arrival (`sections/retention.py`) until its message claims it (`rows.take_early_image`);
+# the rows of a window go when it closes (`sections/forgetting.py`), unclaimed images with them.
+early_images = Table(
+    "ingest_early_images",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("sha256", String(64), primary_key=True),
+    Column("window", String(64), nullable=False, index=True),
+    Column("sealed", LargeBinary, nullable=False),  # `PassageWindows.seal_raw`: images are large
+)
+
 # Which image arrived on which `evidence/{event_id}` topic (a radar may re-send the same image).
 evidence_arrivals = Table(
     "ingest_evidence_arrivals",
@@ -113,7 +126,15 @@ config_rule = Table(
 )
 
 #: Tables the ingest writes itself; the projection runner creates `evidence_expected`.
-DIRECT_TABLES = (quarantine, evidence_blobs, evidence_arrivals, passage_images, liveness, config_rule)
+DIRECT_TABLES = (
+    quarantine,
+    evidence_blobs,
+    evidence_arrivals,
+    passage_images,
+    early_images,
+    liveness,
+    config_rule,
+)
 
 
 def create_tables(engine: Engine) -> None:

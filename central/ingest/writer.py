@@ -9,7 +9,10 @@ quarantined when they do not match what their message signed); liveness rows. It
 acks to publish and the metric labels to count; the pipeline does both only after the commit.
 A passage's image is stored sealed under its retention window's key (`rows.seal_passage_image`), or
 dropped once that window has closed; once the passage is in a section infraction, in clear with the
-infraction's evidence.
+infraction's evidence. An image whose message is not known yet (the radar publishes the image first)
+could be a passage's: it is stored sealed under the current window's key (`rows.seal_early_image`),
+claimed by its passage in the transaction that records it, by its violation in the one that projects
+it (`projection.py`).
 """
 
 from __future__ import annotations
@@ -129,6 +132,7 @@ class BatchWriter:
     def _expect_passage_images(
         self, tx: Transaction, batch: Sequence[Checked], stored: Mapping[int, tuple[str, AppendOutcome]]
     ) -> None:
+        """Each recorded passage expects its image (sealed under its window), taking one that came before."""
         for index, (_, outcome) in stored.items():
             if batch[index].kind == PASSAGE.name and isinstance(outcome, list):
                 data = outcome[0].data
@@ -188,7 +192,10 @@ class BatchWriter:
             detail = f"image sha256 {image.sha256} but the message signed {expected or 'no image'}"
             self._quarantine(tx, item, Rejected(Reason.EVIDENCE_MISMATCH, detail, image.event_id), written)
             return
-        if passage is None or conn.execute(select(in_section_infraction(image.event_id))).scalar():
+        if expected is None:  # its message not known yet: it could be a passage's, so sealed until claimed
+            rows.record_arrival(conn, image, item.radar_id, at_ms)
+            rows.seal_early_image(conn, self._recording.passages, image)
+        elif passage is None or conn.execute(select(in_section_infraction(image.event_id))).scalar():
             # A violation's image, or a passage's once in a section infraction: kept with it, in clear.
             rows.store_evidence(conn, image, item.radar_id, at_ms)
         else:  # sealed under its window's key; nothing is kept when its window has closed

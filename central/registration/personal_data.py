@@ -68,10 +68,9 @@ class InMemoryKeyVault:
 
 
 def seal_bytes(key: bytes, plaintext: bytes, associated: str) -> str:
-    """The AES-GCM envelope of `plaintext` under `key`, bound to `associated` (it opens only with it)."""
-    nonce = os.urandom(_NONCE_BYTES)
-    ciphertext = AESGCM(key).encrypt(nonce, plaintext, associated.encode())
-    return f"{_ENVELOPE_VERSION}.{base64.b64encode(nonce + ciphertext).decode()}"
+    """The AES-GCM envelope of `plaintext` under `key`, bound to `associated` (it opens only with it), as
+    text for events and JSON (`seal_raw` in base64, with a version)."""
+    return f"{_ENVELOPE_VERSION}.{base64.b64encode(seal_raw(key, plaintext, associated)).decode()}"
 
 
 def open_bytes(key: bytes, envelope: str, associated: str) -> bytes:
@@ -79,7 +78,18 @@ def open_bytes(key: bytes, envelope: str, associated: str) -> bytes:
     version, _, payload = envelope.partition(".")
     if version != _ENVELOPE_VERSION:
         raise ValueError(f"unknown envelope version {version!r}")
-    raw = base64.b64decode(payload)
+    return open_raw(key, base64.b64decode(payload), associated)
+
+
+def seal_raw(key: bytes, plaintext: bytes, associated: str) -> bytes:
+    """The envelope's bytes (nonce, then ciphertext and tag), for a binary column: large images are spared
+    the base64 of the text form."""
+    nonce = os.urandom(_NONCE_BYTES)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, associated.encode())
+
+
+def open_raw(key: bytes, raw: bytes, associated: str) -> bytes:
+    """What `seal_raw` sealed; InvalidTag for another key or subject."""
     return AESGCM(key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], associated.encode())
 
 

@@ -4,15 +4,20 @@
 
 1. catches the projections up, so every passage recorded so far was paired, and every section
    infraction decided is in the infractions read model;
-2. repairs the evidence of section infractions: an image of a passage in one that is still only sealed
-   is opened and copied into the evidence blobs (`rows.keep_passage_images`). That copy is normally
-   made when the infraction is projected (`ingest/projection.py`) or when the image arrives after it
-   (`ingest/writer.py`); only an image arriving while its infraction is being projected, on PostgreSQL
-   (read committed: neither transaction sees the other's), is left for this run. The signed passages
-   themselves are in the infraction's `InfractionIssued` (`entry_message`, `exit_message`);
+2. repairs the images: an image that came before its message (kept sealed under the current window,
+   `rows.seal_early_image`) is normally claimed in the transaction that records its passage
+   (`ingest/writer.py`) or projects its violation (`ingest/projection.py`); one that arrived while that
+   transaction ran, on PostgreSQL, is claimed now (`rows.claim_early_images`). Then the evidence of
+   section infractions: an image of a passage in one that is still only sealed is opened and copied into
+   the evidence blobs (`rows.keep_passage_images`). That copy is normally made when the infraction is projected
+   (`ingest/projection.py`) or when the image arrives after it (`ingest/writer.py`); only an image
+   arriving while its infraction is being projected, on PostgreSQL (read committed: neither transaction
+   sees the other's), is left for this run. The signed passages themselves are in the infraction's
+   `InfractionIssued` (`entry_message`, `exit_message`);
 3. for each window due (`PassageWindows.closes_at_ms` passed): deletes its sealed images (their rows
-   stay, so an image arriving later is dropped as a forgotten passage's), then destroys its key (the
-   vault zeroes it and checkpoints its WAL on SQLite).
+   stay, so an image arriving later is dropped as a forgotten passage's) and the early images sealed
+   under it that nothing claimed, then destroys its key (the vault zeroes it and checkpoints its WAL on
+   SQLite).
 
 Each step is idempotent and the key goes last, so a crash anywhere is repaired by the next run. The
 sealed events and working rows left behind are ciphertext and keyed hashes with no key to open them.
@@ -28,11 +33,11 @@ from dataclasses import dataclass
 from prometheus_client import Counter
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, delete, func, select, update
 
 from speedledger.central.infractions.queries import in_section_infraction
-from speedledger.central.ingest.rows import keep_passage_images
-from speedledger.central.ingest.tables import passage_images
+from speedledger.central.ingest.rows import claim_early_images, keep_passage_images
+from speedledger.central.ingest.tables import early_images, passage_images
 from speedledger.central.sections.pairing import pairing_passages
 from speedledger.central.sections.retention import PassageWindows, Window
 
@@ -56,11 +61,14 @@ class ForgettingCollector(Collector):
 
 @dataclass(frozen=True)
 class Closed:
-    """One run: the windows closed, the passages forgotten with them, and the infractions' images its repair kept."""
+    """One run: the windows closed, the passages forgotten with them, the images its repair claimed for
+    their message and kept for an infraction, and the early images that nothing claimed, deleted."""
 
     windows: int = 0
     forgotten: int = 0
     kept_images: int = 0
+    claimed_images: int = 0
+    unclaimed_images: int = 0
 
 
 class PassageForgetting:
@@ -80,10 +88,13 @@ class PassageForgetting:
 
     def run_once(self) -> Closed:
         self._catch_up()
+        with self._engine.begin() as conn:
+            claimed = claim_early_images(conn, self._windows)
         kept = self._keep_infraction_images()
         due = [window for window in self._windows.windows() if not self._windows.is_open(window)]
-        forgotten = sum(self._close(window) for window in due)
-        return Closed(len(due), forgotten, kept)
+        closed = [self._close(window) for window in due]
+        forgotten, unclaimed = sum(passages for passages, _ in closed), sum(images for _, images in closed)
+        return Closed(len(due), forgotten, kept, claimed, unclaimed)
 
     def _keep_infraction_images(self) -> int:
         """Repair: the images of passages in a section infraction that are still only sealed (on PostgreSQL,
@@ -91,8 +102,9 @@ class PassageForgetting:
         with self._engine.begin() as conn:
             return keep_passage_images(conn, self._windows, in_section_infraction(passage_images.c.event_id))
 
-    def _close(self, window: Window) -> int:
-        """Forget one due window: its sealed images, then its key. Returns the passages forgotten."""
+    def _close(self, window: Window) -> tuple[int, int]:
+        """Forget one due window: its sealed images, then its key. Returns the passages forgotten and the
+        early images that nothing claimed."""
         passages = pairing_passages
         with self._engine.begin() as conn:
             forgotten = conn.execute(
@@ -101,14 +113,20 @@ class PassageForgetting:
                 .where(passages.c.window == window.subject, passages.c.infraction_id.is_(None))
             ).scalar_one()
             # Its images go; the rows stay (event id, window, hash): an image arriving later is known as a
-            # forgotten passage's and dropped, not stored as an unmatched one.
+            # forgotten passage's and dropped, not stored as an early one.
             closed = passage_images.c.window == window.subject
             conn.execute(update(passage_images).where(closed).values(sealed=None))
+            unclaimed = conn.execute(delete(early_images).where(early_images.c.window == window.subject)).rowcount
         self._windows.forget(window)
         PASSAGES_FORGOTTEN.inc(forgotten)
         WINDOWS_CLOSED.inc()
-        log.info("closed the passage window %s: %d passages forgotten", window.subject, forgotten)
-        return int(forgotten)
+        log.info(
+            "closed the passage window %s: %d passages forgotten, %d early images unclaimed",
+            window.subject,
+            forgotten,
+            unclaimed,
+        )
+        return int(forgotten), int(unclaimed)
 
     # -- in the background ----------------------------------------------------------------------
 

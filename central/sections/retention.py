@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 
 from speedledger.central.messages import Clock
-from speedledger.central.registration.personal_data import KeyVault, open_bytes, seal_bytes
+from speedledger.central.registration.personal_data import KeyVault, open_bytes, open_raw, seal_bytes, seal_raw
 
 #: SPEEDLEDGER_PASSAGE_RETENTION_HOURS by default.
 DEFAULT_RETENTION_HOURS = 24.0
@@ -67,6 +67,11 @@ class PassageWindows:
         start = passed_at_ms // self.retention_ms * self.retention_ms
         return Window(start, start + self.retention_ms)
 
+    def current(self) -> Window:
+        """The window of now: an image that arrives before its message waits sealed under its key, so one
+        that nothing claims is unreadable at most twice the retention after it arrived."""
+        return self.window_of(self._clock())
+
     def closes_at_ms(self, window: Window) -> int:
         return window.end_ms + self.retention_ms
 
@@ -75,18 +80,23 @@ class PassageWindows:
 
     def seal(self, window: Window, plaintext: bytes, event_id: str) -> str | None:
         """The envelope of one passage's `plaintext`; None when its window is closed (nothing kept)."""
-        if not self.is_open(window):
-            return None
-        key = self._keys.get(window) or self._vault.get_or_create_key(window.subject)
-        self._keys[window] = key
-        return seal_bytes(key, plaintext, event_id)
+        key = self._sealing_key(window)
+        return seal_bytes(key, plaintext, event_id) if key is not None else None
 
-    def open(self, window: Window, envelope: str | None, event_id: str) -> bytes | None:
-        """What `seal` sealed; None once the window is closed (due, or its key destroyed)."""
+    def seal_raw(self, window: Window, plaintext: bytes, event_id: str) -> bytes | None:
+        """`seal` as bytes, for a binary column (`personal_data.seal_raw`)."""
+        key = self._sealing_key(window)
+        return seal_raw(key, plaintext, event_id) if key is not None else None
+
+    def open(self, window: Window, envelope: str | bytes | None, event_id: str) -> bytes | None:
+        """What `seal` (text) or `seal_raw` (bytes) sealed; None once the window is closed (due, or its key
+        destroyed)."""
         key = self._key(window)
         if key is None or envelope is None:
             return None
         try:
+            if isinstance(envelope, bytes):
+                return open_raw(key, envelope, event_id)
             return open_bytes(key, envelope, event_id)
         except InvalidTag as error:
             raise ValueError(f"passage {event_id} does not open with the key of {window.subject}") from error
@@ -107,6 +117,14 @@ class PassageWindows:
         """Destroy the window's key (idempotent): its passages are unreadable for ever."""
         self._keys.pop(window, None)
         self._vault.delete_key(window.subject)
+
+    def _sealing_key(self, window: Window) -> bytes | None:
+        """The window's key, created on first use; None once it is due."""
+        if not self.is_open(window):
+            return None
+        key = self._keys.get(window) or self._vault.get_or_create_key(window.subject)
+        self._keys[window] = key
+        return key
 
     def _key(self, window: Window) -> bytes | None:
         for cached in [cached for cached in self._keys if not self.is_open(cached)]:

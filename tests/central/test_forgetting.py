@@ -10,12 +10,15 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from sqlalchemy import insert, select
 
 from speedledger.central.bootstrap import Central, bootstrap
 from speedledger.central.infractions import queries
 from speedledger.central.infractions.events import violation_stream
 from speedledger.central.ingest import rows
+from speedledger.central.ingest.classify import EvidenceImage
 from speedledger.central.ingest.queries import evidence_for_violation
+from speedledger.central.ingest.tables import early_images, passage_images
 from speedledger.central.sections.commands import CreateSection, RecordPassage
 from speedledger.central.sections.events import PASSAGE_EVENTS, PassageRecorded
 from speedledger.central.sections.passages import open_passage
@@ -185,3 +188,39 @@ def test_the_forgetting_repairs_an_infraction_image_left_sealed(road: Road, cloc
     assert central.forgetting.run_once().kept_images == 2
     assert evidence() == list(images)
     assert central.forgetting.run_once().kept_images == 0
+
+
+def test_the_forgetting_claims_an_early_image_its_passage_did_not_see(road: Road, clock: FakeClock) -> None:
+    """On PostgreSQL an image sealed as early while its passage is being recorded in another transaction is
+    seen by neither: the forgetting's next run seals it under its passage's window, then keeps it with the
+    infraction, once."""
+    central = road.central
+    clock.now = W1
+    images = (b"\xff\xd8 early entry photo \xff\xd9", b"\xff\xd8 early exit photo \xff\xd9")
+    speeding = (
+        road.entry.passage(passed_at_ms=W1 + 1000, image_sha256=hashlib.sha256(images[0]).hexdigest()),
+        road.exit.passage(passed_at_ms=W1 + 251_000, image_sha256=hashlib.sha256(images[1]).hexdigest()),
+    )
+    _record(central, *speeding)
+    with central.engine.begin() as conn:  # the ingest's two transactions, neither seeing the other
+        for message, image in zip(speeding, images, strict=True):
+            event_id, window = message["event_id"], central.passages.window_of(message["passed_at_ms"]).subject
+            arrived = EvidenceImage(event_id, message["image_sha256"], image)
+            rows.record_arrival(conn, arrived, message["radar_id"], clock())
+            rows.seal_early_image(conn, central.passages, arrived)
+            conn.execute(insert(passage_images).values(event_id=event_id, window=window, image_sha256=arrived.sha256))
+
+    def evidence() -> list[bytes | None]:
+        with central.engine.connect() as conn:
+            return [evidence_for_violation(conn, m["event_id"], now_ms=clock()).content for m in speeding]
+
+    assert evidence() == [None, None]
+    run = central.forgetting.run_once()
+    assert (run.claimed_images, run.kept_images) == (2, 2)
+    assert evidence() == list(images)
+    with central.engine.connect() as conn:
+        assert conn.execute(select(early_images)).all() == []
+        sealed = conn.execute(select(passage_images.c.sealed)).scalars().all()
+    assert len(sealed) == 2 and None not in sealed
+    run = central.forgetting.run_once()
+    assert (run.claimed_images, run.kept_images) == (0, 0)

@@ -16,8 +16,11 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import select
 
 from speedledger.central.bootstrap import Central
+from speedledger.central.ingest import rows
+from speedledger.central.ingest.classify import EvidenceImage
 from speedledger.central.ingest.queries import (
     evidence_for_violation,
     list_liveness,
@@ -28,7 +31,9 @@ from speedledger.central.ingest.queries import (
 )
 from speedledger.central.ingest.rows import record_seen
 from speedledger.central.ingest.service import Ingest
+from speedledger.central.ingest.tables import early_images, evidence_blobs
 from speedledger.central.radars.commands import UpdateRadar
+from speedledger.central.sections.retention import Window
 from speedledger.edge.core.config import verify_config
 from tests.fixtures.mosquitto import Mosquitto
 from tests.ingest.harness import TINY_JPEG, RadarClient, SigningRadar, with_image
@@ -56,6 +61,17 @@ def _evidence(central: Central, event_id: str, now_ms: int | None = None) -> Any
         return evidence_for_violation(conn, event_id, now_ms=now_ms or time.time_ns() // 1_000_000)
 
 
+def _waiting_sealed(central: Central) -> list[str]:
+    """The event_ids of the images (TINY_JPEG) waiting sealed for their message, none in the clear blobs."""
+    with central.engine.connect() as conn:
+        waiting = conn.execute(select(early_images)).all()
+        blobs = conn.execute(select(evidence_blobs.c.sha256)).scalars().all()
+    assert not {row.sha256 for row in waiting} & set(blobs)
+    for row in waiting:
+        assert central.passages.open(Window.parse(row.window), bytes(row.sealed), row.event_id) == TINY_JPEG
+    return [row.event_id for row in waiting]
+
+
 def _arrived(central: Central, event_id: str) -> bool:
     with central.engine.connect() as conn:
         return any(row["event_id"] == event_id for row in unmatched_evidence(conn))
@@ -70,11 +86,73 @@ def test_evidence_before_its_violation(
     client.publish(f"evidence/{message['event_id']}", TINY_JPEG)
     _eventually(lambda: _arrived(central, message["event_id"]))  # stored, not matched yet
     assert _evidence(central, message["event_id"]).status == "unknown"
+    # It could be a passage's: sealed until its message claims it, never in clear (docs/sections.md).
+    assert _waiting_sealed(central) == [message["event_id"]]
     client.send(message)
     assert client.ack_for(message["event_id"])["result"] == "accepted"
     evidence = _evidence(central, message["event_id"])
     assert (evidence.status, evidence.content) == ("received", TINY_JPEG)
     assert evidence.image_sha256 == hashlib.sha256(TINY_JPEG).hexdigest()
+    assert _waiting_sealed(central) == []
+
+
+def test_evidence_arriving_before_its_violation_is_projected(
+    ingest: Ingest, central: Central, register: Register, radar_client: Connect
+) -> None:
+    """The violation is recorded but not yet projected when its image comes: the image waits sealed, and the
+    projection of the violation opens it into its evidence."""
+    radar = register("R-1")
+    client = radar_client("R-1")
+    message = with_image(radar)
+    client.send(message)
+    assert client.ack_for(message["event_id"])["result"] == "accepted"
+    client.publish(f"evidence/{message['event_id']}", TINY_JPEG)
+    assert _eventually(lambda: _waiting_sealed(central)) == [message["event_id"]]
+    evidence = _evidence(central, message["event_id"])  # projected now
+    assert (evidence.status, evidence.content) == ("received", TINY_JPEG)
+    assert _waiting_sealed(central) == []
+
+
+def test_the_forgetting_claims_an_early_image_its_violation_did_not_see(
+    ingest: Ingest, central: Central, register: Register, radar_client: Connect
+) -> None:
+    """On PostgreSQL an image sealed while its violation is being projected in another transaction is seen by
+    neither: the forgetting's next run (`rows.claim_early_images`) puts it in the violation's evidence."""
+    radar = register("R-1")
+    client = radar_client("R-1")
+    message = with_image(radar)
+    client.send(message)
+    assert client.ack_for(message["event_id"])["result"] == "accepted"
+    assert _evidence(central, message["event_id"]).status == "pending"
+    image = EvidenceImage(message["event_id"], message["image_sha256"], TINY_JPEG)
+    with central.engine.begin() as conn:  # what the ingest's transaction did, not seeing the projection's
+        rows.record_arrival(conn, image, radar.radar_id, time.time_ns() // 1_000_000)
+        rows.seal_early_image(conn, central.passages, image)
+    assert _evidence(central, message["event_id"]).status == "pending"
+    assert central.forgetting.run_once().claimed_images == 1
+    evidence = _evidence(central, message["event_id"])
+    assert (evidence.status, evidence.content) == ("received", TINY_JPEG)
+    assert _waiting_sealed(central) == []
+    assert central.forgetting.run_once().claimed_images == 0
+
+
+def test_a_rebuild_leaves_early_images_to_the_repair(
+    ingest: Ingest, central: Central, register: Register, radar_client: Connect
+) -> None:
+    """A rebuild of the evidence projection replays the violation without claiming its early image (no
+    statement spent on it); the forgetting's next run does."""
+    radar = register("R-1")
+    client = radar_client("R-1")
+    message = with_image(radar)
+    client.publish(f"evidence/{message['event_id']}", TINY_JPEG)
+    _eventually(lambda: _waiting_sealed(central))
+    client.send(message)
+    assert client.ack_for(message["event_id"])["result"] == "accepted"
+    central.runner.rebuild("ingest_evidence")  # before the live projection saw the violation
+    assert _evidence(central, message["event_id"]).status == "pending"
+    assert central.forgetting.run_once().claimed_images == 1
+    evidence = _evidence(central, message["event_id"])
+    assert (evidence.status, evidence.content) == ("received", TINY_JPEG)
 
 
 def test_evidence_after_its_violation_and_missing_evidence_is_flagged(

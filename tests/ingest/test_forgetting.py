@@ -1,8 +1,9 @@
 """Passages through the real broker are forgotten for real: after their window, no byte of a compliant
 car's plate or image is left in any database file (SQLite: the whole data directory, keys and WAL
 included, as tests/central/test_erasure.py does; PostgreSQL: the cluster's files after a CHECKPOINT),
-while the section infraction keeps both signed passages and both images: from its issuance on, and
-whenever its images arrive, even after the window closed."""
+also when the images come first, as the radar agent sends them; an image that nothing claims is as
+unreadable. The section infraction keeps both signed passages and both images: from its issuance on,
+and whenever its images arrive, even after the window closed."""
 
 from __future__ import annotations
 
@@ -22,12 +23,12 @@ from speedledger.central.infractions import queries
 from speedledger.central.ingest.queries import evidence_for_violation
 from speedledger.central.ingest.service import Ingest
 from speedledger.central.ingest.settings import IngestSettings
-from speedledger.central.ingest.tables import evidence_arrivals, passage_images
+from speedledger.central.ingest.tables import early_images, evidence_arrivals, passage_images
 from speedledger.central.sections.commands import CreateSection
-from speedledger.central.sections.retention import HOUR_MS
+from speedledger.central.sections.retention import HOUR_MS, Window
 from tests.central.conftest import FakeClock
 from tests.central.test_erasure import files_holding
-from tests.fixtures.mosquitto import Mosquitto
+from tests.fixtures.mosquitto import Mosquitto, free_port
 from tests.fixtures.postgres import PostgresCluster
 from tests.ingest.harness import RadarClient, SigningRadar
 
@@ -43,6 +44,16 @@ def jpeg(label: str) -> bytes:
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+@pytest.fixture
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    """The broker with its persistence out of the databases' directory: what the broker keeps is the
+    broker's (docs/sections.md), and its autosave would otherwise land among the files searched."""
+    broker = Mosquitto(port=free_port(), workdir=tmp_path_factory.mktemp("broker"))
+    broker.start()
+    yield broker
+    broker.stop()
 
 
 @pytest.fixture
@@ -222,3 +233,67 @@ def test_a_late_image_is_kept_for_an_infraction_and_dropped_for_a_forgotten_pass
     assert [content for _, content in road.evidence("compliant")] == [None, None]
     compliant = (COMPLIANT.encode(), images["compliant-entry"], images["compliant-exit"])
     assert files_holding(_database_files(central_, tmp_path, request), compliant) == {}
+
+
+def test_images_sent_before_their_passages_are_never_in_clear(
+    central: tuple[Central, FakeClock], road: Road, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The radar agent publishes a passage's image before the passage (edge outbox): the image waits sealed,
+    then is sealed under its passage's window; no byte of a compliant car reaches a database file."""
+    central_, clock = central
+    for label in road.images:
+        road.send_image(label)
+    images = road.images
+    compliant = (COMPLIANT.encode(), images["compliant-entry"], images["compliant-exit"])
+    files = _database_files(central_, tmp_path, request)
+    with central_.engine.connect() as conn:
+        assert len(conn.execute(select(early_images)).all()) == 4  # waiting, sealed
+    assert files_holding(files, compliant) == {}
+    for trip in road.trips.values():
+        for message in trip:
+            road.send(message)
+    _wait_stored(central_, passage_images, [message["event_id"] for trip in road.trips.values() for message in trip])
+    with central_.engine.connect() as conn:
+        assert conn.execute(select(early_images)).all() == []  # each claimed by its passage
+    run = central_.forgetting.run_once()
+    assert (run.claimed_images, run.kept_images) == (0, 0)  # all done in the ingest's transactions
+    assert files_holding(_database_files(central_, tmp_path, request), compliant) == {}
+    keys = [central_.vault.get_key(window.subject) for window in central_.passages.windows()]
+
+    clock.now += 4 * HOUR_MS
+    closed = central_.forgetting.run_once()
+    assert (closed.windows, closed.forgotten, closed.unclaimed_images) == (len(keys), 2, 0)
+    needles = (*compliant, *keys) if central_.engine.dialect.name == "sqlite" else compliant
+    assert files_holding(_database_files(central_, tmp_path, request), needles) == {}
+    assert road.evidence("speeding") == [("received", images["speeding-entry"]), ("received", images["speeding-exit"])]
+    assert [content for _, content in road.evidence("compliant")] == [None, None]
+
+
+def test_an_image_nothing_claims_is_unreadable_after_its_window(
+    central: tuple[Central, FakeClock], road: Road, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """An image whose passage never comes (lost, or refused) is kept sealed under the window of its arrival,
+    and goes with that window's key."""
+    central_, clock = central
+    road.send_image("compliant-entry")
+    event_id = road.trips["compliant"][0]["event_id"]
+    with central_.engine.connect() as conn:
+        (waiting,) = conn.execute(select(early_images)).all()
+    window = Window.parse(waiting.window)
+    assert window == central_.passages.current()
+    assert central_.passages.open(window, bytes(waiting.sealed), event_id) == road.images["compliant-entry"]
+    assert central_.forgetting.run_once().unclaimed_images == 0  # its window is open
+    key = central_.vault.get_key(window.subject)
+    assert key is not None
+
+    clock.now = central_.passages.closes_at_ms(window)
+    closed = central_.forgetting.run_once()
+    assert (closed.windows, closed.forgotten, closed.unclaimed_images) == (1, 0, 1)
+    assert central_.vault.get_key(window.subject) is None
+    assert central_.passages.open(window, bytes(waiting.sealed), event_id) is None  # any copy of the envelope
+    with central_.engine.connect() as conn:
+        assert conn.execute(select(early_images)).all() == []
+    needles = (road.images["compliant-entry"], key)
+    if central_.engine.dialect.name != "sqlite":
+        needles = needles[:1]  # PostgreSQL keeps a deleted key in its WAL until recycled (docs/sections.md)
+    assert files_holding(_database_files(central_, tmp_path, request), needles) == {}
