@@ -222,10 +222,13 @@ def test_a_late_image_is_kept_for_an_infraction_and_dropped_for_a_forgotten_pass
     with central_.engine.connect() as conn:
         (infraction,) = queries.list_infractions(conn).items
     assert infraction.entry_event_id == road.trips["speeding"][0]["event_id"]
-    clock.now += 4 * HOUR_MS  # the window is due
+    # The trips fall in one window, or two when they straddle a window boundary (wall-clock time).
+    windows = len(central_.passages.windows())
+    assert windows in (1, 2)
+    clock.now += 4 * HOUR_MS  # the windows are due
     road.send_image("speeding-entry")
     road.send_image("compliant-entry")
-    assert central_.forgetting.run_once().windows == 1  # now closed
+    assert central_.forgetting.run_once().windows == windows  # now closed
     road.send_image("speeding-exit")
     road.send_image("compliant-exit")
     images = road.images
