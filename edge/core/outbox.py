@@ -13,7 +13,8 @@ Rules (CONTRACT section 2: at-least-once, dedup by event_id at central):
   session; an event is published again on the same connection only when central has answered
   nothing for a while (the broker may have dropped it, e.g. central had no session yet): when no ack
   has come for `resend_ms`, or twice the longest time central took to answer this radar on this
-  connection if that is longer, since the event's publication or the last ack, whichever is later.
+  connection if that is longer (from an event's first publication to its ack), since the event's
+  publication or the last ack, whichever is later.
   Each re-send of an event doubles its wait, up to `max_resend_ms`; any ack restarts every wait.
   A slow central (a fleet's backlog) thus gets no storm of duplicates, only a dead one gets re-sends;
 - an ack (any result: accepted, duplicate, rejected) for a pending event_id is journaled, which
@@ -94,12 +95,12 @@ class Outbox:
         self.acked: dict[str, int] = {}
         for result in RESULTS:
             self.acked[result] = 0
-        # event_id -> (published at ms, publications on this connection)
+        # event_id -> (last published at ms, publications on this connection, first published at ms)
         self._schedule: dict[str, tuple] = {}
         #: When central last answered (an ack or the connection), and how long it took at most.
         self._answered_ms = 0
         self._answer_time_ms = 0
-        #: What `on_ack` saw since the last `poll` (it has no clock): any ack; the oldest publication acked.
+        #: What `on_ack` saw since the last `poll` (it has no clock): any ack; the oldest first publication acked.
         self._acks_seen = False
         self._acked_sent_ms = -1
 
@@ -132,14 +133,14 @@ class Outbox:
                     continue
                 attempts = 0
             else:
-                published_ms, attempts = scheduled
+                published_ms, attempts, first_ms = scheduled
                 wait_ms = min(self.max_resend_ms, base_ms << min(attempts - 1, 20))
                 if now_ms < max(published_ms, self._answered_ms) + wait_ms:
                     continue
             if not self._publish(event):
                 self.connected = False
                 break
-            self._schedule[event.event_id] = (now_ms, attempts + 1)
+            self._schedule[event.event_id] = (now_ms, attempts + 1, now_ms if scheduled is None else first_ms)
             sent += 1
         self.published += sent
         return sent
@@ -176,11 +177,11 @@ class Outbox:
         if not self.journal.ack(ack.event_id, ack.result):  # type: ignore[attr-defined]
             return None
         scheduled = self._schedule.pop(ack.event_id, None)
-        if scheduled is not None:
-            published_ms, sends = scheduled
-            # Timed only when sent once: which copy of a re-sent event would the ack answer?
-            if sends == 1 and (self._acked_sent_ms < 0 or published_ms < self._acked_sent_ms):
-                self._acked_sent_ms = published_ms
+        # Timed from the first publication: the ack may answer any copy, and taking the longest time
+        # keeps the wait long once central was slow (timing only events sent once would learn
+        # nothing while every event is re-sent, and keep re-sending).
+        if scheduled is not None and (self._acked_sent_ms < 0 or scheduled[2] < self._acked_sent_ms):
+            self._acked_sent_ms = scheduled[2]
         self.acked[ack.result] += 1
         return ack
 

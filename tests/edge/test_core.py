@@ -274,16 +274,19 @@ def test_outbox_any_ack_restarts_every_wait(tmp_path: Path) -> None:
     assert transport.violations() == [1, 2, 1, 2]
 
 
-def test_outbox_times_only_events_sent_once(tmp_path: Path) -> None:
-    """Karn's rule: an ack for a re-sent event may answer the first copy, so it is not timed."""
+def test_outbox_times_answers_from_the_first_publication(tmp_path: Path) -> None:
+    """A central slow enough that every event is re-sent once still stretches the wait: the ack is
+    timed from the first copy (timing only events sent once would learn nothing and keep re-sending)."""
     transport = FakeTransport()
     outbox = Outbox(journal_with(tmp_path, 2), "R-1", transport, window=1, resend_ms=1_000)
     outbox.on_connect(0)
     outbox.poll(0)
     outbox.poll(1_000)  # re-sent
     assert outbox.on_ack(ack(1)) is not None
-    outbox.poll(1_010)  # 2 goes out; had the ack been timed from 0, the wait would be 2 s
-    outbox.poll(2_010)
+    outbox.poll(3_000)  # 2 goes out; central took 3 s from the first copy: waits of 6 s
+    outbox.poll(8_999)
+    assert transport.violations() == [1, 1, 2]
+    outbox.poll(9_000)
     assert transport.violations() == [1, 1, 2, 2]
 
 
