@@ -5,7 +5,8 @@ the limit becomes an infraction) have each journaled `--per-radar` signed violat
 was unreachable. Each radar is a paho client with a persistent session (clean_session=False, its
 own client id, subscribed to its acks before the outage), and delivers its journal with the radar
 agent's own delivery logic (`edge.core.outbox.Outbox`: at most 16 events awaiting an ack, oldest
-first, re-sent when unacked after 30 s). All radars reconnect at the same instant to one real
+first, re-sent on the live connection only when central answered nothing for 30 s or twice its
+answer time, backing off). All radars reconnect at the same instant to one real
 mosquitto (deploy/mosquitto.conf), with `speedledger central` in its own process on SQLite.
 
 Reported, for a backlog of 1/10 of the size and then the full one (same radars; the smaller run is

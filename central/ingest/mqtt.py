@@ -5,6 +5,13 @@ called, which the ingest does only after the message's outcome is committed (and
 published). The broker keeps unconfirmed messages in the session and sends them again after a
 reconnect or a restart of central, so a crash at any point loses nothing.
 
+Central's own QoS 1 publications (the acks, one per message) wait in paho until the broker PUBACKs
+them, without limit (nothing is ever dropped). To keep that bounded, confirmations wait while more
+than `max_unanswered` publications are unanswered: the broker then stops sending at its in-flight
+window (deploy/mosquitto.conf: 1000), so at most that many acks more can be queued. Only the
+PUBACKs wait, never the thread that publishes (the network thread, which reads the broker's answers,
+may itself be waiting for the commit stage, through the inbox).
+
 Packet ids belong to one connection: a confirmation issued for a delivery from an earlier
 connection is dropped (the broker re-delivers that message, and the ingest answers it again as a
 duplicate) so it can never acknowledge a different message that reuses the id.
@@ -16,6 +23,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +62,9 @@ class BrokerState:
     error: str | None = None
 
 
+#: Central's publications unanswered by the broker beyond which PUBACKs wait (see the module doc).
+MAX_UNANSWERED = 2000
+
 #: A session the broker closes this soon after it opened, this many times in a row, is being taken over.
 QUICK_DROP_S = 5.0
 QUICK_DROPS_FOR_TAKEOVER = 3
@@ -76,6 +87,7 @@ class MqttSession:
         will: tuple[str, bytes] | None = None,
         on_connected: Callable[[], None] | None = None,
         keepalive_s: int = 30,
+        max_unanswered: int = MAX_UNANSWERED,
     ) -> None:
         self._subscriptions = list(subscriptions)
         #: The topic filters without a `$share/{group}/` prefix, to match incoming topics against.
@@ -92,6 +104,14 @@ class MqttSession:
         self._connected_at = 0.0
         self._quick_drops = 0
         self._stopping = False
+        self._max_unanswered = max_unanswered
+        #: Our QoS 1 publications the broker has not PUBACKed yet, and the confirmations held back meanwhile.
+        self._unanswered: set[int] = set()
+        self._held: deque[Delivery] = deque()
+        self._answered_early: set[int] = set()
+        #: High-water marks, for tests and /metrics.
+        self.peak_unanswered = 0
+        self.peak_held = 0
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -109,6 +129,7 @@ class MqttSession:
         client.on_disconnect = self._handle_disconnect
         client.on_subscribe = self._handle_subscribe
         client.on_message = self._handle_message
+        client.on_publish = self._handle_publish
         self._client = client
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -124,7 +145,7 @@ class MqttSession:
         """Disconnect cleanly, after publishing `final` (retained) when connected."""
         self._stopping = True
         if final is not None and self._connected.is_set():
-            info = self._client.publish(final[0], final[1], qos=1, retain=True)
+            info = self._publish(final[0], final[1], retain=True)
             with contextlib.suppress(RuntimeError):
                 info.wait_for_publish(timeout=2)
         self._client.disconnect()
@@ -142,14 +163,42 @@ class MqttSession:
 
     def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
         """QoS 1; queued by paho while disconnected and sent after the reconnect."""
-        self._client.publish(topic, payload, qos=1, retain=retain)
+        self._publish(topic, payload, retain)
+
+    def _publish(self, topic: str, payload: bytes, retain: bool) -> mqtt.MQTTMessageInfo:
+        # Not under self._lock: paho calls on_publish holding the mutex its publish() takes.
+        info = self._client.publish(topic, payload, qos=1, retain=retain)
+        with self._lock:
+            if info.mid in self._answered_early:  # the broker's PUBACK came before we got here
+                self._answered_early.discard(info.mid)
+            else:
+                self._unanswered.add(info.mid)
+                self.peak_unanswered = max(self.peak_unanswered, len(self._unanswered))
+        return info
 
     def confirm(self, deliveries: Iterable[Delivery]) -> None:
-        """Send the PUBACKs for messages whose outcome is committed (stale connections are skipped)."""
+        """PUBACK messages whose outcome is committed; held back while too many of our publications
+        are unanswered (stale connections are skipped)."""
         with self._lock:
-            for delivery in deliveries:
-                if delivery.qos > 0 and delivery.connection == self._connection:
-                    self._client.ack(delivery.mid, delivery.qos)
+            self._held.extend(delivery for delivery in deliveries if delivery.qos > 0)
+            self.peak_held = max(self.peak_held, len(self._held))
+            self._release_held()
+
+    def held(self) -> int:
+        """Confirmations waiting for the broker to answer our publications."""
+        with self._lock:
+            return len(self._held)
+
+    def unanswered(self) -> int:
+        with self._lock:
+            return len(self._unanswered)
+
+    def _release_held(self) -> None:
+        """PUBACK what is held while there is room (caller holds the lock)."""
+        while self._held and len(self._unanswered) <= self._max_unanswered:
+            delivery = self._held.popleft()
+            if delivery.connection == self._connection:
+                self._client.ack(delivery.mid, delivery.qos)
 
     # -- paho callbacks (network thread) ------------------------------------------------------
 
@@ -177,9 +226,19 @@ class MqttSession:
         self._error = None
         self._connected.set()
 
+    def _handle_publish(self, _client: mqtt.Client, _userdata: Any, mid: int, _reason: Any, _props: Any) -> None:
+        """The broker answered one of our publications: held confirmations may go."""
+        with self._lock:
+            if mid in self._unanswered:
+                self._unanswered.discard(mid)
+                self._release_held()
+            else:
+                self._answered_early.add(mid)
+
     def _handle_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
         with self._lock:
             self._connection += 1
+            self._held.clear()  # stale now: the broker delivers those messages again
         self._connected.clear()
         if self._stopping:
             return

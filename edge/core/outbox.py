@@ -9,9 +9,14 @@ Rules (CONTRACT section 2: at-least-once, dedup by event_id at central):
   before the violation (or passage, on its own topic) so central has the picture when it records it;
 - at most `window` events wait for an ack at a time, so a radar back from days offline does not
   flood the broker;
-- an event still unacked `resend_ms` after publication is published again on the same connection
-  (central may have been down while the broker was up), with exponential backoff per event up to
-  `max_resend_ms`;
+- on a live connection QoS 1 already delivers to the broker, which keeps central's persistent
+  session; an event is published again on the same connection only when central has answered
+  nothing for a while (the broker may have dropped it, e.g. central had no session yet): when no ack
+  has come for `resend_ms`, or twice the longest time central took to answer this radar on this
+  connection if that is longer (from an event's first publication to its ack), since the event's
+  publication or the last ack, whichever is later.
+  Each re-send of an event doubles its wait, up to `max_resend_ms`; any ack restarts every wait.
+  A slow central (a fleet's backlog) thus gets no storm of duplicates, only a dead one gets re-sends;
 - an ack (any result: accepted, duplicate, rejected) for a pending event_id is journaled, which
   ends that event's delivery. Acks for unknown ids (already acked, another radar's) are ignored.
 """
@@ -90,13 +95,23 @@ class Outbox:
         self.acked: dict[str, int] = {}
         for result in RESULTS:
             self.acked[result] = 0
-        # event_id -> (due at ms, attempts on this connection)
+        # event_id -> (last published at ms, publications on this connection, first published at ms)
         self._schedule: dict[str, tuple] = {}
+        #: When central last answered (an ack or the connection), and how long it took at most.
+        self._answered_ms = 0
+        self._answer_time_ms = 0
+        #: What `on_ack` saw since the last `poll` (it has no clock): any ack; the oldest first publication acked.
+        self._acks_seen = False
+        self._acked_sent_ms = -1
 
     def on_connect(self, now_ms: int) -> None:
         """A (re)connection: everything pending is due again, starting now."""
         self.connected = True
         self._schedule = {}
+        self._answered_ms = now_ms
+        self._answer_time_ms = 0
+        self._acks_seen = False
+        self._acked_sent_ms = -1
 
     def on_disconnect(self) -> None:
         self.connected = False
@@ -108,25 +123,36 @@ class Outbox:
         """Publish what is due; returns how many events were published."""
         if not self.connected:
             return 0
+        self._note_answers(now_ms)
+        base_ms = max(self.resend_ms, 2 * self._answer_time_ms)
         sent = 0
         for event in self.journal.pending():  # type: ignore[attr-defined]
-            due = self._schedule.get(event.event_id)
-            if due is None:
+            scheduled = self._schedule.get(event.event_id)
+            if scheduled is None:
                 if len(self._schedule) >= self.window:
                     continue
                 attempts = 0
-            elif now_ms < due[0]:
-                continue
             else:
-                attempts = due[1]
+                published_ms, attempts, first_ms = scheduled
+                wait_ms = min(self.max_resend_ms, base_ms << min(attempts - 1, 20))
+                if now_ms < max(published_ms, self._answered_ms) + wait_ms:
+                    continue
             if not self._publish(event):
                 self.connected = False
                 break
-            delay = min(self.max_resend_ms, self.resend_ms << min(attempts, 20))
-            self._schedule[event.event_id] = (now_ms + delay, attempts + 1)
+            self._schedule[event.event_id] = (now_ms, attempts + 1, now_ms if scheduled is None else first_ms)
             sent += 1
         self.published += sent
         return sent
+
+    def _note_answers(self, now_ms: int) -> None:
+        """Date the acks `on_ack` saw: they restart every wait, and time how long central takes."""
+        if self._acks_seen:
+            self._answered_ms = now_ms
+            self._acks_seen = False
+        if self._acked_sent_ms >= 0:
+            self._answer_time_ms = max(self._answer_time_ms, now_ms - self._acked_sent_ms)
+            self._acked_sent_ms = -1
 
     def _publish(self, event: object) -> bool:
         journal = self.journal
@@ -147,9 +173,15 @@ class Outbox:
             ack = parse_ack(payload)
         except ValueError:
             return None
+        self._acks_seen = True  # central is answering, even if about an event already acked
         if not self.journal.ack(ack.event_id, ack.result):  # type: ignore[attr-defined]
             return None
-        self._schedule.pop(ack.event_id, None)
+        scheduled = self._schedule.pop(ack.event_id, None)
+        # Timed from the first publication: the ack may answer any copy, and taking the longest time
+        # keeps the wait long once central was slow (timing only events sent once would learn
+        # nothing while every event is re-sent, and keep re-sending).
+        if scheduled is not None and (self._acked_sent_ms < 0 or scheduled[2] < self._acked_sent_ms):
+            self._acked_sent_ms = scheduled[2]
         self.acked[ack.result] += 1
         return ack
 

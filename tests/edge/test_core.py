@@ -241,6 +241,55 @@ def test_outbox_resends_unacked_events_with_growing_delay(tmp_path: Path) -> Non
     assert transport.violations() == [1, 1, 1]
 
 
+def test_outbox_waits_twice_as_long_as_central_takes_to_answer(tmp_path: Path) -> None:
+    """A slow central (a fleet's backlog) gets no duplicates: the wait follows its answer time."""
+    transport = FakeTransport()
+    outbox = Outbox(journal_with(tmp_path, 4), "R-1", transport, window=2, resend_ms=1_000)
+    outbox.on_connect(0)
+    outbox.poll(0)
+    assert outbox.on_ack(ack(1)) is not None
+    outbox.poll(3_000)  # central took 3 s: the waits are now 6 s from this ack
+    assert transport.violations() == [1, 2, 3]
+    outbox.poll(8_999)
+    assert transport.violations() == [1, 2, 3], "2 (sent at 0) and 3 wait 6 s from the last ack"
+    outbox.poll(9_000)
+    assert transport.violations() == [1, 2, 3, 2, 3]
+    outbox.poll(20_999)
+    assert transport.violations() == [1, 2, 3, 2, 3], "a second re-send waits twice as long"
+    outbox.poll(21_000)
+    assert transport.violations() == [1, 2, 3, 2, 3, 2, 3]
+
+
+def test_outbox_any_ack_restarts_every_wait(tmp_path: Path) -> None:
+    transport = FakeTransport()
+    outbox = Outbox(journal_with(tmp_path, 2), "R-1", transport, resend_ms=1_000)
+    outbox.on_connect(0)
+    outbox.poll(0)
+    outbox.poll(900)
+    assert outbox.on_ack(ack(9)) is None, "not pending, but central is answering"
+    outbox.poll(950)
+    outbox.poll(1_949)
+    assert transport.violations() == [1, 2]
+    outbox.poll(1_950)
+    assert transport.violations() == [1, 2, 1, 2]
+
+
+def test_outbox_times_answers_from_the_first_publication(tmp_path: Path) -> None:
+    """A central slow enough that every event is re-sent once still stretches the wait: the ack is
+    timed from the first copy (timing only events sent once would learn nothing and keep re-sending)."""
+    transport = FakeTransport()
+    outbox = Outbox(journal_with(tmp_path, 2), "R-1", transport, window=1, resend_ms=1_000)
+    outbox.on_connect(0)
+    outbox.poll(0)
+    outbox.poll(1_000)  # re-sent
+    assert outbox.on_ack(ack(1)) is not None
+    outbox.poll(3_000)  # 2 goes out; central took 3 s from the first copy: waits of 6 s
+    outbox.poll(8_999)
+    assert transport.violations() == [1, 1, 2]
+    outbox.poll(9_000)
+    assert transport.violations() == [1, 1, 2, 2]
+
+
 def test_outbox_resends_everything_pending_after_reconnect(tmp_path: Path) -> None:
     transport = FakeTransport()
     journal = journal_with(tmp_path, 3)

@@ -159,6 +159,7 @@ def test_portable_core_runs_identically_on_micropython(
     assert device["outbox_acked"] == "accepted"
     assert device["tracker_passes"] == [[10430, "approaching", 25, True]]
     assert device["outbox_topics"][-1] == "speedledger/v1/radars/R-1/violations"
+    assert device["outbox_sent_before_due"] == 4, "nothing is re-sent within the wait an ack restarted"
     assert len(device["outbox_topics"]) == 6, "after the resend delay only the unacked event goes again"
 
 
