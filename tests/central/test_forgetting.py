@@ -19,12 +19,13 @@ from speedledger.central.ingest import rows
 from speedledger.central.ingest.classify import EvidenceImage
 from speedledger.central.ingest.queries import evidence_for_violation
 from speedledger.central.ingest.tables import early_images, passage_images
-from speedledger.central.sections.commands import CreateSection, RecordPassage
+from speedledger.central.sections.commands import RecordPassage
 from speedledger.central.sections.events import PASSAGE_EVENTS, PassageRecorded
 from speedledger.central.sections.passages import open_passage
 from speedledger.central.sections.queries import list_ambiguities
 from speedledger.central.sections.retention import HOUR_MS
 from tests.central.conftest import FakeClock, World, make_central
+from tests.central.section_road import Road
 
 #: The section's longest travel time (10 km at 10 km/h): a pair may straddle two windows.
 RETENTION_HOURS = 1
@@ -33,30 +34,13 @@ RETENTION_MS = RETENTION_HOURS * HOUR_MS
 W1 = 1_764_316_800_000 + 4 * RETENTION_MS
 
 
-class Road:
-    def __init__(self, central: Central, world: World) -> None:
-        self.central = central
-        self.entry = world.radar("FR-A7-201", 130)
-        self.exit = world.radar("FR-A7-202", 130)
-        central.bus.handle(
-            CreateSection(
-                section_id="A7-S1",
-                entry_radar_id="FR-A7-201",
-                exit_radar_id="FR-A7-202",
-                distance_m=10_000,
-                speed_limit_kmh=110,
-            )
-        )
-        world.vehicle("GZ123QK", world.owner())
-
-
 @pytest.fixture
 def road(database_url: str, clock: FakeClock) -> Iterator[Road]:
     plain = make_central(database_url, clock)
     plain.close()
     central = bootstrap(replace(plain.settings, passage_retention_hours=RETENTION_HOURS), clock=clock)
     try:
-        yield Road(central, World(central, clock))
+        yield Road(World(central, clock))
     finally:
         central.close()
 
@@ -75,11 +59,6 @@ def _opened(central: Central, message: dict[str, Any]) -> dict[str, Any] | None:
     return opened.message if opened is not None else None
 
 
-def _infractions(central: Central) -> list[queries.InfractionView]:
-    with central.engine.connect() as conn:
-        return queries.list_infractions(conn).items
-
-
 def test_a_closed_window_forgets_its_passages_and_keeps_the_infraction(road: Road, clock: FakeClock) -> None:
     central, entry, exit = road.central, road.entry, road.exit
     clock.now = W1
@@ -89,7 +68,7 @@ def test_a_closed_window_forgets_its_passages_and_keeps_the_infraction(road: Roa
         exit.passage(passed_at_ms=W1 + 602_000, plate="CQ777LM"),  # 60 km/h
     )
     _record(central, *speeding, *compliant)
-    (infraction,) = _infractions(central)
+    (infraction,) = road.infractions()
     assert [_opened(central, message) for message in compliant] == list(compliant)
     forgetting = central.forgetting
     assert forgetting.run_once().windows == 0  # nothing due yet
@@ -127,7 +106,7 @@ def test_rebuild_after_expiry_gives_the_same_infractions_and_decides_nothing(roa
     )
     last = exit.passage(passed_at_ms=W1 + 360_000, plate="AB123CD")
     _record(central, *speeding, first, second, last)
-    before, head = _infractions(central), central.store.last_position()
+    before, head = road.infractions(), central.store.last_position()
     assert [item.entry_event_id for item in before] == [speeding[0]["event_id"]]
     with central.engine.connect() as conn:
         (ambiguity,) = list_ambiguities(conn, "A7-S1", central.passages)
@@ -140,7 +119,7 @@ def test_rebuild_after_expiry_gives_the_same_infractions_and_decides_nothing(roa
         central.runner.rebuild(name)
     central.runner.catch_up()
     assert central.store.last_position() == head  # no decision appended, no second one
-    assert _infractions(central) == before
+    assert road.infractions() == before
     with central.engine.connect() as conn:
         assert [item.reason for item in list_ambiguities(conn, "A7-S1", central.passages)] == []
 
@@ -173,7 +152,7 @@ def test_the_forgetting_repairs_an_infraction_image_left_sealed(road: Road, cloc
         road.exit.passage(passed_at_ms=W1 + 251_000, image_sha256=hashlib.sha256(images[1]).hexdigest()),
     )
     _record(central, *speeding)
-    assert len(_infractions(central)) == 1
+    assert len(road.infractions()) == 1
     with central.engine.begin() as conn:  # as the ingest seals an image that is not (yet) in an infraction
         for message, image in zip(speeding, images, strict=True):
             event_id, window = message["event_id"], central.passages.window_of(message["passed_at_ms"]).subject
