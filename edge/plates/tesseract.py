@@ -10,9 +10,10 @@ Per text line found in the frame (see `localise`):
    as some other valid character;
 4. read it up to six ways (masked greyscale at one scale, clean binary at another, then plain
    greyscale; glyphs in order and in reverse order) and keep the plate only when two readings
-   agree, none disagrees, the text fits the format and every character's confidence clears the
-   threshold. Anything else is `NO_PLATE`: an unread plate is an unidentified infraction, a
-   misread one would charge somebody else.
+   agree, none disagrees, the text fits the format, every character's confidence clears the
+   threshold and every character shows its glyph's strokes in the plate's typeface (`glyphs`: tar
+   on an `L`'s stem reads `E`, but the ink has no top arm). Anything else is `NO_PLATE`: an
+   unread plate is an unidentified infraction, a misread one would charge somebody else.
 """
 
 from __future__ import annotations
