@@ -14,10 +14,10 @@ Baselines measured in the same run on the same frames:
   no agreement): what the pipeline's accuracy is bought against;
 - spawned: the `tesseract` command run once per frame on the same whole frame (what pytesseract
   does), on the first 40 frames: what the in-process binding saves;
-- no evidence check: the same reader with `evidence.suspect_characters` switched off, on the same
-  clean frames (what the check costs in exact reads) and on `--occluded` frames carrying one random
-  occluder each (`simulator.plates.occluded_matrix`: dirt, tar, dust, paint or a sticker of any
-  shape over 35-100 % of any character): the misreads the check prevents. With the check, an
+- no evidence check: the same reader with `evidence.suspect_characters` and `glyphs.missing_strokes`
+  switched off, on the same clean frames (what the checks cost in exact reads) and on `--occluded`
+  frames carrying one random occluder each (`simulator.plates.occluded_matrix`: dirt, tar, dust,
+  paint or a sticker of any shape over 35-100 % of any character): the misreads the checks prevent. With the check, an
   occluded plate must be read exactly or not at all: the misread rate must be 0.
 """
 
@@ -174,7 +174,10 @@ def occlusion(reader: TesseractPlateReader, frames: list[Frame], pipeline: Tally
     for frame in occluded:
         checked.add(frame, *_timed(lambda image: reader.read(image).plate, frame))
     unchecked, unchecked_clean = Tally("occluded, no check"), Tally("clean, no check")
-    with mock.patch("speedledger.edge.plates.tesseract.suspect_characters", return_value=[]):
+    with (
+        mock.patch("speedledger.edge.plates.tesseract.suspect_characters", return_value=[]),
+        mock.patch("speedledger.edge.plates.tesseract.missing_strokes", return_value=[]),
+    ):
         for frame in occluded:
             unchecked.add(frame, *_timed(lambda image: reader.read(image).plate, frame))
         for frame in frames:

@@ -102,6 +102,7 @@ def read_plate(
 
     import cv2
 
+    from speedledger.edge.plates.glyphs import FontNotFound
     from speedledger.edge.plates.tesseract import TessdataNotFound, TesseractPlateReader
 
     frame = cv2.imread(str(image), cv2.IMREAD_COLOR)
@@ -111,7 +112,7 @@ def read_plate(
     try:
         with TesseractPlateReader(min_confidence_pm=min_confidence_pm) as reader:
             read = reader.read(frame)
-    except TessdataNotFound as error:
+    except (TessdataNotFound, FontNotFound) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
     if json_output:

@@ -9,16 +9,15 @@ high, blue EU band with the stars and "F" on the left, blue regional band on the
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
+from speedledger.edge.plates.glyphs import PLATE_FONTS, font
+from speedledger.edge.plates.glyphs import glyph as plate_glyph
 from speedledger.shared.plates import DIGITS, SIV_LETTERS, is_french_siv
 
 FRAME_SIZE = (800, 600)  # width, height: a VGA-class crop of the enforcement camera around the lane
@@ -30,12 +29,7 @@ _EU_BLUE = (153, 51, 0)  # BGR
 _BRANDS = ("PEUGEOT", "RENAULT", "CITROEN", "DACIA", "TOYOTA", "SKODA", "VOLVO", "FIAT")
 _MODELS = ("CLIO", "MEGANE", "208", "C3 AIRCROSS", "SANDERO", "YARIS HYBRID", "OCTAVIA", "XC40", "PANDA 4X4")
 _DEALERS = ("GARAGE DU CENTRE", "AUTO PLUS 75", "CONCESSION 2000", "GARAGE MODERNE", "AUTOS DU LAC 74")
-_FONT_FILES = ("DejaVuSansCondensed-Bold.ttf", "DejaVuSans-Bold.ttf")
-_FONT_DIRS = (
-    Path("/usr/share/fonts/truetype/dejavu"),  # Debian fonts-dejavu-core (scripts/system-deps.sh)
-    Path("/usr/share/fonts/dejavu"),
-    Path("/usr/share/fonts/TTF"),
-)
+_FONT_FILES = PLATE_FONTS  # the plates are printed in the typeface the reader checks glyphs against
 
 
 @dataclass(frozen=True)
@@ -124,24 +118,6 @@ class Frame:
     degradation: Degradation
 
 
-def font_path(name: str = _FONT_FILES[0]) -> Path:
-    """A DejaVu font from the system (Debian fonts-dejavu-core) or, failing that, matplotlib's copy."""
-    candidates = [directory / name for directory in _FONT_DIRS]
-    spec = importlib.util.find_spec("matplotlib")
-    if spec and spec.submodule_search_locations:
-        for location in spec.submodule_search_locations:
-            candidates.append(Path(location) / "mpl-data" / "fonts" / "ttf" / name)
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(f"font {name} not found; install fonts-dejavu-core (scripts/system-deps.sh)")
-
-
-@functools.lru_cache(maxsize=64)
-def _font(name: str, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(str(font_path(name)), size)
-
-
 def random_siv_plate(rng: np.random.Generator) -> str:
     """A normalised SIV plate such as `GZ123QK` (never I, O or U)."""
     letters = [SIV_LETTERS[i] for i in rng.integers(0, len(SIV_LETTERS), 4)]
@@ -165,18 +141,11 @@ def random_degradation(rng: np.random.Generator) -> Degradation:
 
 def _text_image(text: str, font_name: str, height_px: int, width_px: int) -> np.ndarray:
     """Black-on-white text, its ink box stretched to `width_px` x `height_px` (grey)."""
-    font = _font(font_name, 200)
-    left, top, right, bottom = font.getbbox(text)
+    face = font(font_name, 200)
+    left, top, right, bottom = face.getbbox(text)
     canvas = Image.new("L", (int(right - left), int(bottom - top)), 255)
-    ImageDraw.Draw(canvas).text((-left, -top), text, font=font, fill=0)
+    ImageDraw.Draw(canvas).text((-left, -top), text, font=face, fill=0)
     return cv2.resize(np.asarray(canvas), (width_px, height_px), interpolation=cv2.INTER_AREA)
-
-
-@functools.lru_cache(maxsize=128)
-def _plate_glyph(char: str, font_name: str) -> np.ndarray:
-    """One character's ink box scaled to 200 px high, its proportions kept."""
-    left, top, right, bottom = _font(font_name, 200).getbbox(char)
-    return _text_image(char, font_name, 200, round((right - left) * 200 / (bottom - top)))
 
 
 def _plate_text_image(
@@ -195,7 +164,7 @@ def _plate_text_image(
         if index in (2, 5):
             parts += [dash, gap]
             x += dash.shape[1] + gap.shape[1]
-        glyph = _plate_glyph(char, font_name)
+        glyph = plate_glyph(char, font_name, 200)
         spans.append((x, x + glyph.shape[1]))
         parts += [glyph, gap]
         x += glyph.shape[1] + gap.shape[1]
@@ -251,10 +220,10 @@ def render_plate(
 
 def _draw_text(image: np.ndarray, text: str, origin: tuple[int, int], height_px: int, colour: tuple[int, ...]) -> None:
     """Anti-aliased text in `colour` (BGR) with its top-left ink corner near `origin`, clipped to the frame."""
-    font = _font("DejaVuSans-Bold.ttf", max(8, round(height_px / 0.73)))
-    left, top, right, bottom = (int(v) for v in font.getbbox(text))
+    face = font("DejaVuSans-Bold.ttf", max(8, round(height_px / 0.73)))
+    left, top, right, bottom = (int(v) for v in face.getbbox(text))
     mask = Image.new("L", (right - left, bottom - top), 0)
-    ImageDraw.Draw(mask).text((-left, -top), text, font=font, fill=255)
+    ImageDraw.Draw(mask).text((-left, -top), text, font=face, fill=255)
     x, y = origin[0] + left, origin[1] + top
     x0, y0 = max(x, 0), max(y, 0)
     x1, y1 = min(x + mask.width, image.shape[1]), min(y + mask.height, image.shape[0])

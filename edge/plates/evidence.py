@@ -75,7 +75,7 @@ def suspect_characters(
     reasons += _gaps(groups, dashes, height)
     top, bottom = int(np.median(tops)), int(np.median(bottoms))
     edges = _plate_edges(grey, ink, spans, top, bottom)
-    reasons += _off_centre(spans, edges, bottom - top)
+    reasons += _off_centre(spans, edges, bottom - top, grey.shape[1])
     # the ground reaches from the text to the bands, short of their blurred edges
     blur = _NEAR_INK_PX // 2
     ends = (
@@ -134,13 +134,22 @@ def _plate_edges(
     return (int(before[-1]) + 1 if before.size else None, int(after[0]) if after.size else None)
 
 
-def _off_centre(spans: list[tuple[int, int]], edges: tuple[int | None, int | None], height: int) -> list[str]:
+def _off_centre(
+    spans: list[tuple[int, int]], edges: tuple[int | None, int | None], height: int, width: int
+) -> list[str]:
     """Whether the text is no longer centred between the plate's bands (or border), as when the
-    first or last character lost its outer part. No finding when a band is not in the crop."""
-    if edges[0] is None or edges[1] is None:
+    first or last character lost its outer part. A band beyond the crop (`width` columns wide) is at
+    least as far as the crop's end: that margin can then be found too wide, never too narrow."""
+    if edges[0] is None and edges[1] is None:
         return []
-    left, right = spans[0][0] - edges[0], edges[1] - spans[-1][1]
-    if abs(left - right) > MAX_OFF_CENTRE * height:
+    left = spans[0][0] - (0 if edges[0] is None else edges[0])
+    right = (width if edges[1] is None else edges[1]) - spans[-1][1]
+    limit = MAX_OFF_CENTRE * height
+    if (
+        (edges[0] is None and left - right > limit)
+        or (edges[1] is None and right - left > limit)
+        or (None not in edges and abs(left - right) > limit)
+    ):
         return [f"the text is off centre between the bands ({left} px against {right} px)"]
     return []
 

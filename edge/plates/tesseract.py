@@ -10,9 +10,10 @@ Per text line found in the frame (see `localise`):
    as some other valid character;
 4. read it up to six ways (masked greyscale at one scale, clean binary at another, then plain
    greyscale; glyphs in order and in reverse order) and keep the plate only when two readings
-   agree, none disagrees, the text fits the format and every character's confidence clears the
-   threshold. Anything else is `NO_PLATE`: an unread plate is an unidentified infraction, a
-   misread one would charge somebody else.
+   agree, none disagrees, the text fits the format, every character's confidence clears the
+   threshold and every character shows its glyph's strokes in the plate's typeface (`glyphs`: tar
+   on an `L`'s stem reads `E`, but the ink has no top arm). Anything else is `NO_PLATE`: an
+   unread plate is an unidentified infraction, a misread one would charge somebody else.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import numpy as np
 import tesserocr
 
 from speedledger.edge.plates.evidence import suspect_characters
+from speedledger.edge.plates.glyphs import PLATE_FONTS, font_path, missing_strokes
 from speedledger.edge.plates.localise import TextLine, find_glyphs, find_text_lines, rectify
 from speedledger.edge.plates.port import FRENCH_SIV, NO_PLATE, PlateFormat, PlateRead
 
@@ -83,14 +85,21 @@ class TesseractPlateReader:
     """Reads plates of one national format (French SIV by default) in whole camera frames.
 
     `min_confidence_pm` is the lowest per-character confidence (per mille) accepted; below it the
-    reader answers `NO_PLATE`. Not thread-safe: use one reader per thread.
+    reader answers `NO_PLATE`. `fonts` are the font files (names or paths) of the plates' typeface:
+    every character read must show its glyph's strokes in one of them (`glyphs`). Not thread-safe:
+    use one reader per thread.
     """
 
     def __init__(
-        self, plate_format: PlateFormat = FRENCH_SIV, min_confidence_pm: int = 700, tessdata: str | None = None
+        self,
+        plate_format: PlateFormat = FRENCH_SIV,
+        min_confidence_pm: int = 700,
+        tessdata: str | None = None,
+        fonts: tuple[str, ...] = PLATE_FONTS,
     ) -> None:
         self.plate_format = plate_format
         self.min_confidence_pm = min_confidence_pm
+        self.fonts = tuple(str(font_path(name)) for name in fonts)  # fails now, not at the first plate
         path = tessdata or find_tessdata()
         self._apis: dict[str, tesserocr.PyTessBaseAPI] = {}
         for alphabet, _ in plate_format.groups:
@@ -152,6 +161,9 @@ class TesseractPlateReader:
             best = [max(pair) for pair in zip(best, confidences, strict=True)] if best else confidences
             confidence_pm = round(10 * min(best))
             if readings >= 2 and confidence_pm >= self.min_confidence_pm:
+                spans = [span for group in layout.groups for span in group]
+                if missing_strokes(layout.ink, spans, agreed, self.fonts):
+                    return NO_PLATE  # the ink lacks strokes of a character read: something covers it
                 return PlateRead(agreed, confidence_pm)
         return NO_PLATE
 

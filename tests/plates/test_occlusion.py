@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 
+import cv2
 import numpy as np
 import pytest
 
+from speedledger.edge.plates.evidence import _off_centre
+from speedledger.edge.plates.glyphs import PLATE_FONTS, FontNotFound, glyph, missing_strokes
 from speedledger.edge.plates.port import NO_PLATE
 from speedledger.edge.plates.tesseract import TesseractPlateReader
 from speedledger.simulator.plates import (
@@ -67,3 +70,63 @@ def test_a_seeded_sample_of_random_occluders_gives_no_wrong_plate(reader: Tesser
             plate, rng, int(rng.integers(35, 61)), random_degradation(rng), occluders=(random_occluder(rng),)
         )
         assert reader.read(frame.image_bgr).plate in ("", plate)
+
+
+def _line(
+    text: str, font_name: str, stretch: float = 1.3, height: int = 40
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """A rectified line's glyph mask as the layout step gives it: `text` in `font_name`, every glyph
+    `height` px high and widened by `stretch` (a plate's proportions), a blur's worth of soft edges."""
+    margin, gap = height // 2, round(0.12 * height)
+    parts, spans, x = [], [], margin
+    for char in text:
+        shape = glyph(char, font_name, height)
+        width = round(shape.shape[1] * stretch)
+        parts.append(cv2.resize(shape, (width, height), interpolation=cv2.INTER_AREA))
+        spans.append((x, x + width))
+        x += width + gap
+    line = np.full((height + 2 * margin, x - gap + margin), 255, np.uint8)
+    for part, (left, right) in zip(parts, spans, strict=True):
+        line[margin : margin + height, left:right] = part
+    return cv2.GaussianBlur(line, (0, 0), 1.0) < 128, spans
+
+
+@pytest.mark.parametrize("font_name", PLATE_FONTS)
+def test_every_glyph_of_a_clean_line_shows_its_strokes(font_name: str) -> None:
+    ink, spans = _line("AL123EN", font_name)
+    assert missing_strokes(ink, spans, "AL123EN", PLATE_FONTS) == []
+
+
+@pytest.mark.parametrize("font_name", PLATE_FONTS)
+def test_a_block_on_the_stem_of_an_l_is_not_an_e(font_name: str) -> None:
+    """Tar as dark as the ink on the stem of an `L` reads `E`; the `E`'s top arm is not there."""
+    ink, spans = _line("AL123EN", font_name)
+    left, right = spans[1]
+    middle, half = ink.shape[0] // 2, 3
+    ink[middle - half : middle + half, left : left + (right - left) * 3 // 4] = True
+    assert missing_strokes(ink, spans, "AL123EN", PLATE_FONTS) == []  # the L itself is all there
+    assert missing_strokes(ink, spans, "AE123EN", PLATE_FONTS) == ["character 2 (E) lacks strokes its glyph has"]
+
+
+@pytest.mark.parametrize("font_name", PLATE_FONTS)
+def test_what_is_left_of_a_painted_over_n_is_not_a_t(font_name: str) -> None:
+    ink, spans = _line("AL123EN", font_name)
+    left, right = spans[6]
+    ink[:, (left + right) // 2 : right] = False  # white paint over its right half
+    assert missing_strokes(ink, spans, "AL123ET", PLATE_FONTS) == ["character 7 (T) lacks strokes its glyph has"]
+
+
+def test_a_reader_without_its_plate_font_refuses_to_start() -> None:
+    with pytest.raises(FontNotFound, match=r"NoSuchPlateFont\.ttf"):
+        TesseractPlateReader(fonts=("NoSuchPlateFont.ttf",))
+
+
+def test_a_last_character_cut_past_the_crop_leaves_the_text_off_centre() -> None:
+    """White paint took the right half of the last character: the right band now lies beyond the
+    crop, so the right margin is only known to be at least the crop's end, already too wide."""
+    spans = [(30, 50), (55, 75), (100, 120)]
+    assert _off_centre(spans, (22, None), 40, 128) == []  # 8 px on the left, at least 8 on the right
+    assert _off_centre(spans, (22, None), 40, 150) == ["the text is off centre between the bands (8 px against 30 px)"]
+    assert _off_centre(spans, (None, 150), 40, 200) == []  # at least 30 px on the left, 30 on the right
+    assert _off_centre(spans, (None, 128), 40, 200) != []  # at least 30 px on the left, 8 on the right
+    assert _off_centre(spans, (None, None), 40, 200) == []
