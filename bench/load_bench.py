@@ -246,16 +246,17 @@ def scale_out(db_url: str, workdir: Path, args: argparse.Namespace) -> dict[int,
     return rates
 
 
-def _no_postgres(what: str) -> NoReturn:
-    raise SystemExit(f"load_bench: PostgreSQL needs {what}; run with --stores sqlite")
-
-
 @contextmanager
-def _database(store: str, workdir: Path) -> Iterator[str]:
+def database(store: str, workdir: Path, bench: str = "load") -> Iterator[str]:
+    """A fresh database for `bench`: a SQLite file in `workdir`, or one on a throwaway PostgreSQL cluster."""
     if store == "sqlite":
-        yield f"sqlite:///{workdir}/load.db"
+        yield f"sqlite:///{workdir}/{bench}.db"
         return
-    with throwaway_cluster(_no_postgres) as cluster:
+
+    def missing(what: str) -> NoReturn:
+        raise SystemExit(f"{bench}_bench: PostgreSQL needs {what}; run with --stores sqlite")
+
+    with throwaway_cluster(missing) as cluster:
         yield cluster.url(cluster.create_database())
 
 
@@ -327,7 +328,7 @@ def main() -> None:
           "(a shared box: compare ratios and CPU per violation, not absolute latencies)")  # fmt: skip
     args.workers = [int(count) for count in args.workers.split(",") if count]
     for store in args.stores.split(","):
-        with tempfile.TemporaryDirectory() as workdir, _database(store, Path(workdir)) as db_url:
+        with tempfile.TemporaryDirectory() as workdir, database(store, Path(workdir)) as db_url:
             report(_bench_store(store, db_url, Path(workdir), args), args)
             sys.stdout.flush()
             if store == "postgresql" and args.workers:

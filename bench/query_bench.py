@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rebuild_bench import DAY_MS, database, siv_plate
+from load_bench import database
+from rebuild_bench import DAY_MS, siv_plate
 
 from speedledger.central.auth import Role, TokenAuthority
 from speedledger.central.bootstrap import Settings, bootstrap, wall_clock_ms
@@ -315,7 +316,10 @@ def main() -> None:
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (a shared box: compare with the baseline)")
     for store in args.stores.split(","):
-        with tempfile.TemporaryDirectory(prefix="query-bench-") as workdir, database(store, Path(workdir)) as db_url:
+        with (
+            tempfile.TemporaryDirectory(prefix="query-bench-") as workdir,
+            database(store, Path(workdir), "query") as db_url,
+        ):
             bench_store(store, db_url, Path(workdir), args)
         sys.stdout.flush()
 

@@ -30,14 +30,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # reuse the test suite's signing radar and PostgreSQL launcher
+
+from load_bench import database  # noqa: E402
 
 from speedledger.central.bootstrap import Central, Settings, bootstrap, wall_clock_ms  # noqa: E402
 from speedledger.central.eventstore import NO_STREAM, AppendRequest, SqlEventStore  # noqa: E402
@@ -46,7 +46,6 @@ from speedledger.central.infractions.violations import violation_recorded  # noq
 from speedledger.central.projections.runner import ProjectionRunner  # noqa: E402
 from speedledger.central.registration.commands import RegisterOwner, RegisterVehicle  # noqa: E402
 from speedledger.shared.plates import SIV_LETTERS  # noqa: E402
-from tests.fixtures.postgres import throwaway_cluster  # noqa: E402
 from tests.ingest.harness import SigningRadar  # noqa: E402
 
 GOAL_EVENTS_PER_S = 50_000
@@ -212,20 +211,6 @@ def rebuild_cli(db_url: str) -> tuple[dict[str, float], float]:
     return seconds, total
 
 
-def _no_postgres(what: str) -> NoReturn:
-    raise SystemExit(f"rebuild_bench: PostgreSQL needs {what}; run with --stores sqlite")
-
-
-@contextmanager
-def database(store: str, workdir: Path) -> Iterator[str]:
-    """A fresh database: a SQLite file in `workdir`, or one on a throwaway PostgreSQL cluster (fsync off)."""
-    if store == "sqlite":
-        yield f"sqlite:///{workdir}/rebuild.db"
-        return
-    with throwaway_cluster(_no_postgres) as cluster:
-        yield cluster.url(cluster.create_database())
-
-
 def bench_store(store: str, db_url: str, args: argparse.Namespace) -> None:
     clock = SettableClock()
     central = bootstrap(Settings(db_url=db_url, secret="r" * 40), clock=clock, read_your_writes=False)
@@ -269,7 +254,10 @@ def main() -> None:
     print(f"rebuild of {args.events:,} events, {args.radars} radars, {args.owners} owners; load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (a shared box: compare the ratios)")  # fmt: skip
     for store in args.stores.split(","):
-        with tempfile.TemporaryDirectory(prefix="rebuild-bench-") as workdir, database(store, Path(workdir)) as db_url:
+        with (
+            tempfile.TemporaryDirectory(prefix="rebuild-bench-") as workdir,
+            database(store, Path(workdir), "rebuild") as db_url,
+        ):
             bench_store(store, db_url, args)
         sys.stdout.flush()
 
