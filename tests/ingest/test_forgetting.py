@@ -82,6 +82,14 @@ class Road:
         client.send(message, suffix="passages")
         assert client.ack_for(message["event_id"])["result"] == "accepted"
 
+    def send_trips(self) -> None:
+        """Both trips' passages, each accepted."""
+        for message in self.passages():
+            self.send(message)
+
+    def passages(self) -> list[dict[str, Any]]:
+        return [message for trip in self.trips.values() for message in trip]
+
     def send_image(self, label: str) -> None:
         """The image `label` ("speeding-exit"...) of its trip's passage, once the ingest has taken it."""
         car, end = label.split("-")
@@ -161,12 +169,10 @@ def test_after_the_window_no_byte_of_a_compliant_car_is_left(
     central: tuple[Central, FakeClock], road: Road, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     central_, clock = central
-    for trip in road.trips.values():
-        for message in trip:
-            road.send(message)
+    road.send_trips()
     for label in road.images:
         road.send_image(label)
-    _wait_stored(central_, passage_images, [message["event_id"] for trip in road.trips.values() for message in trip])
+    _wait_stored(central_, passage_images, [message["event_id"] for message in road.passages()])
     forgetting = central_.forgetting
     assert forgetting.run_once().kept_images == 0  # kept when the infraction was decided: nothing to repair
     images = road.images
@@ -215,9 +221,7 @@ def test_a_late_image_is_kept_for_an_infraction_and_dropped_for_a_forgotten_pass
 ) -> None:
     """Images arriving after their window is due (not yet closed, then closed: a radar offline for hours)."""
     central_, clock = central
-    for trip in road.trips.values():
-        for message in trip:
-            road.send(message)
+    road.send_trips()
     central_.runner.catch_up()
     with central_.engine.connect() as conn:
         (infraction,) = queries.list_infractions(conn).items
@@ -252,10 +256,8 @@ def test_images_sent_before_their_passages_are_never_in_clear(
     with central_.engine.connect() as conn:
         assert len(conn.execute(select(early_images)).all()) == 4  # waiting, sealed
     assert files_holding(files, compliant) == {}
-    for trip in road.trips.values():
-        for message in trip:
-            road.send(message)
-    _wait_stored(central_, passage_images, [message["event_id"] for trip in road.trips.values() for message in trip])
+    road.send_trips()
+    _wait_stored(central_, passage_images, [message["event_id"] for message in road.passages()])
     with central_.engine.connect() as conn:
         assert conn.execute(select(early_images)).all() == []  # each claimed by its passage
     run = central_.forgetting.run_once()
