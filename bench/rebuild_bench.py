@@ -17,8 +17,8 @@ the bench reads the process's CPU time. The baseline, in the same run (before an
 a raw sequential read of the events table (`SELECT ... ORDER BY position`, rows fetched, nothing
 decoded), and the store's own `read_all` pages (JSON decoded).
 
-`--before CHECKOUT` (SQLite) first rebuilds a copy of the same log with another checkout's code (its
-own `.venv`, e.g. a worktree of an older commit), for a before/after from one run.
+`--before CHECKOUT` first rebuilds the same log with another checkout's code (its own `.venv`, e.g. a
+worktree of an older commit), for a before/after from one run: a rebuild changes read models only.
 
     .venv/bin/python bench/rebuild_bench.py [--events 1000000] [--stores sqlite,postgresql] [--before DIR]
 """
@@ -30,7 +30,6 @@ import os
 import random
 import re
 import resource
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -242,13 +241,6 @@ def rebuild_cli(db_url: str, checkout: Path = ROOT) -> Rebuild:
     return Rebuild(seconds, reading_s, wall_s, cpu_s)
 
 
-def sqlite_copy(db_url: str, copy: Path) -> str:
-    """A consistent copy of the SQLite database at `db_url` (SQLite's backup API), as a URL."""
-    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as source, sqlite3.connect(copy) as target:
-        source.backup(target)
-    return f"sqlite:///{copy}"
-
-
 def report_rebuild(label: str, rebuild: Rebuild, events: int, raw_s: float) -> None:
     rate, per_cpu = events / rebuild.wall_s, events / rebuild.cpu_s
     print(f"{label}: {rebuild.wall_s:.1f} s ({rebuild.cpu_s:.1f} s of CPU), {rate:,.0f} events/s of log, "
@@ -260,7 +252,7 @@ def report_rebuild(label: str, rebuild: Rebuild, events: int, raw_s: float) -> N
         print(f"  {name:<34} {seconds:7.1f} s  {what}")
 
 
-def bench_store(store: str, db_url: str, args: argparse.Namespace, workdir: Path) -> None:
+def bench_store(store: str, db_url: str, args: argparse.Namespace) -> None:
     clock = SettableClock()
     central = bootstrap(Settings(db_url=db_url, secret="r" * 40), clock=clock, read_your_writes=False)
     before: Rebuild | None = None
@@ -270,7 +262,7 @@ def bench_store(store: str, db_url: str, args: argparse.Namespace, workdir: Path
         raw_before = raw_read(central.store)
         decoded = decoded_read(central.store)
         if args.before is not None:
-            before = rebuild_cli(sqlite_copy(db_url, workdir / "before.db"), args.before)
+            before = rebuild_cli(db_url, args.before)
         after = rebuild_cli(db_url)
         raw_after = raw_read(central.store)
     finally:
@@ -298,7 +290,7 @@ def main() -> None:
     parser.add_argument("--stores", default="sqlite", help="comma-separated: sqlite, postgresql")
     parser.add_argument("--radars", type=int, help="registered radars (default: one per 1000 events, at least 10)")
     parser.add_argument("--owners", type=int, help="owners with one vehicle each (default: one per 200 events)")
-    parser.add_argument("--before", type=Path, help="SQLite: also rebuild a copy of the log with this checkout's code")
+    parser.add_argument("--before", type=Path, help="first rebuild the same log with this checkout's code")
     args = parser.parse_args()
     args.radars = args.radars or max(10, args.events // 1000)
     args.owners = args.owners or max(10, args.events // 200)
@@ -309,7 +301,7 @@ def main() -> None:
             tempfile.TemporaryDirectory(prefix="rebuild-bench-") as workdir,
             database(store, Path(workdir), "rebuild") as db_url,
         ):
-            bench_store(store, db_url, args, Path(workdir))
+            bench_store(store, db_url, args)
         sys.stdout.flush()
 
 
