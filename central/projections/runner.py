@@ -293,8 +293,10 @@ class ProjectionRunner:
         none is named) and swap them in atomically; returns what was done.
 
         The log is read once for all of them, in pages outside the write lock, of the event types they
-        read; each page is applied to every rebuilt projection in one write transaction that need not
-        wait for the disk (the shadow tables are rebuilt again after a crash). The live tables keep
+        read; each batch of `batch_size` events is applied to every rebuilt projection in one write
+        transaction that need not wait for the disk (after a crash the shadow tables are dropped and
+        rebuilt anyway). Secondary indexes of write-only projections are built after the replay (see
+        `projections/rebuild.py`). The live tables keep
         serving reads, and the live projections keep catching up, until the swap; the swap holds the
         projections' checkpoint locks so no batch interleaves with it.
         """
@@ -392,9 +394,9 @@ class _Replay:
     def __init__(self, bound: dict[str, Projection]) -> None:
         self.bound = bound
         self._types = {name: handled_types(projection) for name, projection in bound.items()}
-        every = list(self._types.values())
+        known = [types for types in self._types.values() if types is not None]
         #: What to read: the union of the projections' types; None (every event) if one reads all.
-        self.types: frozenset[str] | None = None if None in every else frozenset().union(*every)  # type: ignore[arg-type]
+        self.types = frozenset[str]().union(*known) if len(known) == len(self._types) else None
         self.position = 0
         self.events = 0
         self.reading_s = 0.0
