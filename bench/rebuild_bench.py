@@ -11,13 +11,16 @@ The log is what a road produces, written through the real paths:
 - the decisions (InfractionIssued / ViolationDismissed) appended by the real infraction process
   manager after each batch, so they interleave with the violations as on the road.
 
-Then `speedledger central rebuild` runs in its own process on that database and prints each
-projection's time; each projection replays the whole log into shadow tables and swaps them in. The
-baseline, in the same run (before and after the rebuild): a raw sequential read of the events table
-(`SELECT ... ORDER BY position`, rows fetched, nothing decoded), and the store's own `read_all` pages
-(JSON decoded), which is what every projection reads.
+Then `speedledger central rebuild` runs in its own process on that database: every projection from
+one read of the log into shadow tables, swapped in at the end; it prints each projection's time and
+the bench reads the process's CPU time. The baseline, in the same run (before and after the rebuild):
+a raw sequential read of the events table (`SELECT ... ORDER BY position`, rows fetched, nothing
+decoded), and the store's own `read_all` pages (JSON decoded).
 
-    .venv/bin/python bench/rebuild_bench.py [--events 1000000] [--stores sqlite,postgresql]
+`--before CHECKOUT` first rebuilds the same log with another checkout's code (its own `.venv`, e.g. a
+worktree of an older commit), for a before/after from one run: a rebuild changes read models only.
+
+    .venv/bin/python bench/rebuild_bench.py [--events 1000000] [--stores sqlite,postgresql] [--before DIR]
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import argparse
 import os
 import random
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -180,7 +184,7 @@ def raw_read(store: SqlEventStore) -> tuple[int, float]:
 
 
 def decoded_read(store: SqlEventStore) -> tuple[int, float]:
-    """The log through the store's `read_all` (pages of 500 as the runner reads, JSON decoded): (events, seconds)."""
+    """The log through the store's `read_all` (pages of 500, JSON decoded): (events, seconds)."""
     started = time.perf_counter()
     after, count = 0, 0
     while page := store.read_all(after, 500):
@@ -188,58 +192,96 @@ def decoded_read(store: SqlEventStore) -> tuple[int, float]:
     return count, time.perf_counter() - started
 
 
-REBUILT = re.compile(r"^(?P<name>\S+): rebuilt up to position (?P<position>\d+) in (?P<seconds>[\d.]+) s$")
+#: `central rebuild`'s lines: per projection (this release, or one that rebuilt them one by one), then the read.
+APPLIED = re.compile(
+    r"^(?P<name>\S+): rebuilt up to position \d+(, (?P<applying>[\d.]+) s applying| in (?P<alone>[\d.]+) s)"
+)
+READ = re.compile(r"^one read of (?P<events>\d+) events \((?P<reading>[\d.]+) s reading and decoding\)")
 
 
-def rebuild_cli(db_url: str) -> tuple[dict[str, float], float]:
-    """`speedledger central rebuild` (every projection) in its own process: seconds per projection, and in all."""
+@dataclass(frozen=True)
+class Rebuild:
+    """One `speedledger central rebuild` of every projection, as its output and the OS tell it."""
+
+    #: Per projection: the seconds it spent applying its events (or replaying the log alone, in a
+    #: release that rebuilt projections one by one).
+    seconds: dict[str, float]
+    #: Seconds reading and decoding the log once for all (None: a release that read it per projection).
+    reading_s: float | None
+    #: The process: wall time (start included) and CPU time.
+    wall_s: float
+    cpu_s: float
+
+
+def rebuild_cli(db_url: str, checkout: Path = ROOT) -> Rebuild:
+    """`speedledger central rebuild` (every projection) in its own process, with `checkout`'s code."""
+    python = checkout / ".venv" / "bin" / "python"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "speedledger", "central", "rebuild"],
+        [str(python), "-m", "speedledger", "central", "rebuild"],
+        cwd=checkout,
         env={**os.environ, "SPEEDLEDGER_DB": db_url},
         capture_output=True,
         text=True,
         check=False,
     )
-    total = time.perf_counter() - started
+    wall_s = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
-        raise RuntimeError(f"speedledger central rebuild failed:\n{result.stderr}")
-    seconds = {}
+        raise RuntimeError(f"speedledger central rebuild ({checkout}) failed:\n{result.stderr}")
+    seconds: dict[str, float] = {}
+    reading_s = None
     for line in result.stdout.splitlines():
-        if match := REBUILT.match(line):
-            seconds[match["name"]] = float(match["seconds"])
-    return seconds, total
+        if match := APPLIED.match(line):
+            seconds[match["name"]] = float(match["applying"] or match["alone"])
+        elif match := READ.match(line):
+            reading_s = float(match["reading"])
+    cpu_s = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return Rebuild(seconds, reading_s, wall_s, cpu_s)
+
+
+def report_rebuild(label: str, rebuild: Rebuild, events: int, raw_s: float) -> None:
+    rate, per_cpu = events / rebuild.wall_s, events / rebuild.cpu_s
+    print(f"{label}: {rebuild.wall_s:.1f} s ({rebuild.cpu_s:.1f} s of CPU), {rate:,.0f} events/s of log, "
+          f"x{raw_s / rebuild.wall_s:.3f} of raw; {per_cpu:,.0f} events per CPU second")  # fmt: skip
+    if rebuild.reading_s is not None:
+        print(f"  one read of the log, JSON decoded   {rebuild.reading_s:7.1f} s")
+    what = "applying its events" if rebuild.reading_s is not None else "replaying the whole log alone"
+    for name, seconds in rebuild.seconds.items():
+        print(f"  {name:<34} {seconds:7.1f} s  {what}")
 
 
 def bench_store(store: str, db_url: str, args: argparse.Namespace) -> None:
     clock = SettableClock()
     central = bootstrap(Settings(db_url=db_url, secret="r" * 40), clock=clock, read_your_writes=False)
+    before: Rebuild | None = None
     try:
         log = fill(central, clock, args.events, args.radars, args.owners)
         assert isinstance(central.store, SqlEventStore)
         raw_before = raw_read(central.store)
         decoded = decoded_read(central.store)
-        per_projection, total = rebuild_cli(db_url)
+        if args.before is not None:
+            before = rebuild_cli(db_url, args.before)
+        after = rebuild_cli(db_url)
         raw_after = raw_read(central.store)
     finally:
         central.close()
     events = log.events
-    raw_s = min(raw_before[1], raw_after[1])  # the warmer page cache: the rebuild reads the log many times
+    raw_s = min(raw_before[1], raw_after[1])  # the warmer page cache
     print(f"\n== {store}: {events:,} events ({log.registrations:,} of registrations, {log.violations:,} violations "
           f"and their decisions), filled in {log.seconds:.0f} s")  # fmt: skip
     print(f"baseline, raw sequential read of the events table: {events / raw_s:,.0f} events/s "
           f"({raw_before[1]:.2f} s before the rebuild, {raw_after[1]:.2f} s after)")  # fmt: skip
-    print(f"read_all pages of 500, JSON decoded (what each projection reads): {events / decoded[1]:,.0f} events/s, "
-          f"x{raw_s / decoded[1]:.2f} of raw")  # fmt: skip
-    print("speedledger central rebuild, each projection replays the whole log:")
-    for name, seconds in per_projection.items():
-        print(f"  {name:<28} {seconds:7.1f} s  {events / seconds:9,.0f} events/s  x{raw_s / seconds:.3f} of raw")
-    replay_s = sum(per_projection.values())
-    rate = events / replay_s
+    print(f"read_all pages of 500, JSON decoded: {events / decoded[1]:,.0f} events/s, x{raw_s / decoded[1]:.2f} of raw")
+    print("speedledger central rebuild, every projection (the process's wall time, start included):")
+    if before is not None:
+        report_rebuild(f"before ({args.before})", before, events, raw_s)
+    report_rebuild("this checkout", after, events, raw_s)
+    rate = events / after.wall_s
     verdict = "goal met" if rate >= GOAL_EVENTS_PER_S else "goal NOT met"
-    print(f"  all {len(per_projection)} projections: {replay_s:.1f} s ({total:.1f} s with the process's start), "
-          f"{rate:,.0f} events/s of log, x{raw_s / replay_s:.3f} of raw; goal >= {GOAL_EVENTS_PER_S:,} events/s: "
-          f"{verdict}")  # fmt: skip
+    speedup = f"; x{before.wall_s / after.wall_s:.1f} faster than before" if before is not None else ""
+    print(f"goal >= {GOAL_EVENTS_PER_S:,} events/s: {verdict} ({rate:,.0f}/s){speedup}")
 
 
 def main() -> None:
@@ -248,6 +290,7 @@ def main() -> None:
     parser.add_argument("--stores", default="sqlite", help="comma-separated: sqlite, postgresql")
     parser.add_argument("--radars", type=int, help="registered radars (default: one per 1000 events, at least 10)")
     parser.add_argument("--owners", type=int, help="owners with one vehicle each (default: one per 200 events)")
+    parser.add_argument("--before", type=Path, help="first rebuild the same log with this checkout's code")
     args = parser.parse_args()
     args.radars = args.radars or max(10, args.events // 1000)
     args.owners = args.owners or max(10, args.events // 200)

@@ -40,7 +40,7 @@ class Event:
 
     def data(self) -> dict[str, Any]:
         """The fields as a dict (shallow: events hold plain JSON values)."""
-        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+        return {name: getattr(self, name) for name in _field_names(type(self))}
 
     @classmethod
     def stored_type_names(cls) -> tuple[str, ...]:
@@ -53,6 +53,17 @@ class Event:
         return data
 
 
+_FIELD_NAMES: dict[type[Event], tuple[str, ...]] = {}
+
+
+def _field_names(cls: type[Event]) -> tuple[str, ...]:
+    """`dataclasses.fields` costs more than reading the fields: once per class."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(field.name for field in dataclasses.fields(cls))
+    return names
+
+
 class EventTypes:
     """Decodes stored (type, data) pairs back into one context's event classes, upcasting old ones."""
 
@@ -60,8 +71,13 @@ class EventTypes:
         self._by_name: dict[str, type[Event]] = {}
         #: Each class's field names, for `decode` (dataclasses.fields is slow on a hot path).
         self._fields: dict[type[Event], frozenset[str]] = {}
+        #: Each class's field defaults, for classes `decode` may fill without calling `__init__`.
+        self._defaults: dict[type[Event], dict[str, Any]] = {}
         for cls in classes:
-            self._fields[cls] = frozenset(field.name for field in dataclasses.fields(cls))
+            fields = dataclasses.fields(cls)
+            self._fields[cls] = frozenset(field.name for field in fields)
+            if _plain_fields(cls, fields):
+                self._defaults[cls] = {f.name: f.default for f in fields if f.default is not dataclasses.MISSING}
             for name in cls.stored_type_names():
                 if name in self._by_name:
                     raise ValueError(f"{self._by_name[name].__name__} and {cls.__name__} are both stored as {name}")
@@ -73,10 +89,33 @@ class EventTypes:
         return frozenset(self._by_name)
 
     def decode(self, name: str, data: Mapping[str, Any]) -> Event | None:
-        """The event, or None when `name` belongs to another context."""
+        """The event, or None when `name` belongs to another context.
+
+        Keys the class has no field for are dropped; missing fields take their defaults. Where the
+        generated `__init__` would only store the values (see `_plain_fields`), they are stored in the
+        instance's `__dict__` directly: a frozen dataclass's `__init__` costs about 1.5 µs a field,
+        the whole decode of a rebuild's violations and infractions over again.
+        """
         cls = self._by_name.get(name)
         if cls is None:
             return None
         current = cls.upcast(name, data)
         fields = self._fields[cls]
+        defaults = self._defaults.get(cls)
+        if defaults is not None and fields.issuperset(current):
+            values = {**defaults, **current} if defaults else dict(current)
+            if len(values) == len(fields):
+                event = object.__new__(cls)
+                event.__dict__.update(values)
+                return event
         return cls(**{key: value for key, value in current.items() if key in fields})
+
+
+def _plain_fields(cls: type[Event], fields: tuple[dataclasses.Field[Any], ...]) -> bool:
+    """True when `cls(**values)` would do nothing but store `values` and the defaults in the instance's
+    `__dict__`: no `__post_init__`, no default factory, every field an `__init__` argument, no slots."""
+    return (
+        not hasattr(cls, "__post_init__")
+        and not hasattr(cls, "__slots__")
+        and all(field.init and field.default_factory is dataclasses.MISSING for field in fields)
+    )

@@ -3,7 +3,6 @@
 import json
 import logging
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -153,7 +152,8 @@ def rebuild(
 ) -> None:
     """Rebuild read models from the event log (position 0) and swap them in atomically.
 
-    Safe while `speedledger central` runs: reads keep using the old tables until the swap.
+    Every projection (or the one named) from one read of the log. Safe while `speedledger central`
+    runs: reads keep using the old tables until the swap.
     """
     from speedledger.central.projections.statistics import refresh_statistics
 
@@ -165,10 +165,13 @@ def rebuild(
         if projection is not None and projection not in names:
             typer.echo(f"error: no projection {projection!r}; known: {', '.join(names)}", err=True)
             raise typer.Exit(2)
-        for name in [projection] if projection else names:
-            started = time.perf_counter()
-            position = central.runner.rebuild(name)
-            typer.echo(f"{name}: rebuilt up to position {position} in {time.perf_counter() - started:.2f} s")
+        rebuilt = central.runner.rebuild(*([projection] if projection else names))
+        for name, seconds in rebuilt.applying_s.items():
+            typer.echo(f"{name}: rebuilt up to position {rebuilt.position}, {seconds:.2f} s applying its events")
+        typer.echo(
+            f"one read of {rebuilt.events} events ({rebuilt.reading_s:.2f} s reading and decoding), "
+            f"{rebuilt.seconds:.2f} s in all"
+        )
         refresh_statistics(central.store)  # SQLite: the swap rebuilt the indexes without their statistics
     finally:
         central.close()

@@ -133,7 +133,9 @@ class Transaction(Protocol):
         and one round of lookups for every request, each with its own outcome."""
         ...
 
-    def read_all(self, after_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
+    def read_all(
+        self, after_position: int = 0, limit: int = 1000, types: Collection[str] | None = None
+    ) -> list[RecordedEvent]:
         """As `EventStore.read_all`, inside the transaction (it sees its own appends)."""
         ...
 
@@ -148,10 +150,13 @@ class EventStore(Protocol):
         """The database the read models live in, beside the events (see the module docstring)."""
         ...
 
-    def transaction(self) -> AbstractContextManager[Transaction]:
+    def transaction(self, *, durable: bool = True) -> AbstractContextManager[Transaction]:
         """A write transaction, committed when the `with` block ends and rolled back if it raises.
 
-        `on_append` listeners are woken after the commit for the events appended in it.
+        `on_append` listeners are woken after the commit for the events appended in it. With
+        `durable=False` the commit does not wait for the disk: a crash may lose this transaction (whole),
+        never one committed before it, and corrupts nothing; a later durable commit makes it durable
+        too. For work that can be done again, such as a rebuild's shadow tables.
         """
         ...
 

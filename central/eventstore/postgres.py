@@ -60,6 +60,10 @@ class PostgresEventStore(SqlEventStore):
     def _lock_schema(self, conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
 
+    def _begun_without_waiting(self, conn: Connection) -> None:
+        """The commit returns before its WAL is flushed; a crash loses at most this transaction."""
+        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+
     def _lock_appends(self, cursor: DBAPICursor) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s), pg_notify(%s, '')", (APPEND_LOCK_KEY, CHANNEL))
 

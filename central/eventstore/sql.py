@@ -9,6 +9,7 @@ skips Core's per-statement machinery, which costs more than the statements thems
 from __future__ import annotations
 
 import json
+import json.scanner
 import logging
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -70,6 +71,21 @@ def _dumps(value: Any) -> str:
     return _ENCODE(value) if value else "{}"
 
 
+#: The C scanner `json.loads` ends in (typeshed types its argument oddly).
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
+
+
+def _loads(text: str) -> Any:
+    """`json.loads` without its wrapper, whose two regex matches for surrounding whitespace cost as much
+    as decoding an event's data: the store writes compact JSON (`_dumps`); anything else (whitespace
+    around it, trailing data) goes to `json.loads`, which decodes it or raises as usual."""
+    try:
+        value, end = _SCAN(text, 0)
+    except StopIteration:
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
+
+
 def _recorded(row: Sequence[Any]) -> RecordedEvent:
     return RecordedEvent(
         position=row[0],
@@ -77,8 +93,8 @@ def _recorded(row: Sequence[Any]) -> RecordedEvent:
         version=row[2],
         event_id=row[3],
         type=row[4],
-        data=json.loads(row[5]),
-        metadata=json.loads(row[6]),
+        data=_loads(row[5]),
+        metadata=_loads(row[6]),
         recorded_at_ms=row[7],
     )
 
@@ -105,14 +121,17 @@ class SqlEventStore:
     # -- transactions -------------------------------------------------------------------------
 
     @contextmanager
-    def transaction(self) -> Iterator[SqlTransaction]:
+    def transaction(self, *, durable: bool = True) -> Iterator[SqlTransaction]:
         """A write transaction on the store's database (SQLite: BEGIN IMMEDIATE), committed on exit.
 
-        Subscribers are woken after the commit for the events appended in it.
+        Subscribers are woken after the commit for the events appended in it. `durable=False`: see the
+        port (`_commit_without_waiting` says how each database does it).
         """
         with self._writer_turn(), self._writer.connect() as conn:
             tx = SqlTransaction(self, conn)
-            with conn.begin():
+            with self._commit_without_waiting(conn) if not durable else nullcontext(), conn.begin():
+                if not durable:
+                    self._begun_without_waiting(conn)
                 yield tx
         if tx.last_position:
             self._notify(tx.last_position)
@@ -139,6 +158,15 @@ class SqlEventStore:
     def _writer_turn(self) -> AbstractContextManager[object]:
         """Held around every write transaction of this process (SQLite: a fair queue, see sqlite.py)."""
         return nullcontext()
+
+    @contextmanager
+    def _commit_without_waiting(self, conn: Connection) -> Iterator[None]:
+        """Around a non-durable transaction, before it begins and after it ends (SQLite: its connection's
+        `synchronous`, which cannot change inside a transaction)."""
+        yield
+
+    def _begun_without_waiting(self, conn: Connection) -> None:
+        """At the start of a non-durable transaction (PostgreSQL: `SET LOCAL synchronous_commit`)."""
 
     def _begin_append(self, cursor: DBAPICursor) -> None:
         """Open a writer transaction on a raw pooled connection (PostgreSQL: psycopg opens it)."""
@@ -270,20 +298,24 @@ class SqlEventStore:
     def read_all(
         self, after_position: int = 0, limit: int = 1000, types: Collection[str] | None = None
     ) -> list[RecordedEvent]:
+        return self._read_all(after_position, limit, types)
+
+    def _read_all(
+        self, after_position: int, limit: int, types: Collection[str] | None, conn: Connection | None = None
+    ) -> list[RecordedEvent]:
+        """Events after `after_position` in global order, of `types` when given; with `conn`, inside
+        its transaction."""
         if types is None:
-            return self._read_all(after_position, limit)
+            return self._select(
+                f"WHERE position > {self._MARK} ORDER BY position LIMIT {self._MARK}", (after_position, limit), conn
+            )
         if not types:
             return []
         marks = ",".join([self._MARK] * len(types))
         return self._select(
             f"WHERE position > {self._MARK} AND type IN ({marks}) ORDER BY position LIMIT {self._MARK}",
             (after_position, *types, limit),
-        )
-
-    def _read_all(self, after_position: int, limit: int, conn: Connection | None = None) -> list[RecordedEvent]:
-        """Events after `after_position` in global order; with `conn`, inside its transaction."""
-        return self._select(
-            f"WHERE position > {self._MARK} ORDER BY position LIMIT {self._MARK}", (after_position, limit), conn
+            conn,
         )
 
     def _select(self, where: str, params: tuple[Any, ...], conn: Connection | None = None) -> list[RecordedEvent]:
@@ -356,8 +388,10 @@ class SqlTransaction:
         self.last_position = max([self.last_position, *(o[-1].position for o in outcomes if isinstance(o, list) and o)])
         return outcomes
 
-    def read_all(self, after_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
-        return self._store._read_all(after_position, limit, self.connection)
+    def read_all(
+        self, after_position: int = 0, limit: int = 1000, types: Collection[str] | None = None
+    ) -> list[RecordedEvent]:
+        return self._store._read_all(after_position, limit, types, self.connection)
 
     def lock_schema(self) -> None:
         self._store._lock_schema(self.connection)

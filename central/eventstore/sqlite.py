@@ -12,6 +12,8 @@ import sqlite3
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -119,6 +121,7 @@ class SqliteEventStore(SqlEventStore):
 
     def __init__(self, url: str, *, synchronous: str = SYNCHRONOUS) -> None:
         self._turns = FairLock()
+        self._synchronous = synchronous
         super().__init__(sqlite_engine(url, synchronous=synchronous))
 
     def _writer_turn(self) -> FairLock:
@@ -126,3 +129,20 @@ class SqliteEventStore(SqlEventStore):
 
     def _begin_append(self, cursor: DBAPICursor) -> None:
         cursor.execute("BEGIN IMMEDIATE")
+
+    @contextmanager
+    def _commit_without_waiting(self, conn: Connection) -> Iterator[None]:
+        """`synchronous=NORMAL` for this transaction: in WAL mode its commit is not fsynced (the next
+        checkpoint or durable commit syncs it), and a crash can only drop it from the WAL's tail. The
+        connection is back to `synchronous=FULL` before the pool lends it again, or thrown away."""
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        raw.execute("PRAGMA synchronous=NORMAL")
+        try:
+            yield
+        finally:
+            try:
+                raw.execute(f"PRAGMA synchronous={self._synchronous}")
+            except BaseException:
+                conn.invalidate()  # never lend a connection whose commits do not wait
+                raise

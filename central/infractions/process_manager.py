@@ -9,6 +9,11 @@ appended at NO_STREAM, and its store event id is derived from the violation's (`
 which the store keeps unique across all streams: so replaying or rebuilding never decides twice, even
 when a back-dated limit or status change would now give the other decision. Such a correction is an
 explicit, audited lifecycle event (a cancellation with its reason), never a second decision.
+
+Its only state is which violations are decided, and its decisions are in the log: a rebuild replays
+it as `DecisionReplay` (what `bind` returns), which reads the violations and the decisions without
+deciding, and at the end of the log decides only the violations no decision answers (those the live
+process manager had not reached), appending nothing that is already there.
 """
 
 from __future__ import annotations
@@ -30,14 +35,14 @@ from speedledger.central.eventstore.port import (
 )
 from speedledger.central.infractions.domain import decide_violation, decision_event_id
 from speedledger.central.infractions.events import (
-    INFRACTION_EVENTS,
     InfractionIssued,
+    ViolationDismissed,
     ViolationRecorded,
     dismissal_stream,
     infraction_stream,
 )
 from speedledger.central.infractions.fines import FineSchedule
-from speedledger.central.messages import Clock
+from speedledger.central.messages import Clock, EventTypes
 from speedledger.central.radars.lookup import RadarState, load_radar
 from speedledger.central.registration.lookup import VehicleState, load_vehicle
 
@@ -47,6 +52,7 @@ T = TypeVar("T")
 
 class InfractionProcessManager:
     name = "infraction-process-manager"
+    event_types = EventTypes([ViolationRecorded])
 
     def __init__(self, store: EventStore, schedule: FineSchedule, clock: Clock) -> None:
         self._store = store
@@ -57,8 +63,9 @@ class InfractionProcessManager:
     def tables(self) -> Sequence[Table]:
         return ()
 
-    def bind(self, tables: Mapping[str, Table]) -> InfractionProcessManager:
-        return self
+    def bind(self, tables: Mapping[str, Table]) -> DecisionReplay:
+        """What a rebuild replays (it has no tables of its own)."""
+        return DecisionReplay(self)
 
     def apply(self, tx: Transaction, event: RecordedEvent) -> None:
         self.apply_batch(tx, [event])
@@ -71,7 +78,7 @@ class InfractionProcessManager:
         vehicles = _Memo(lambda plate: load_vehicle(self._store, plate))
         decisions = []
         for event in events:
-            recorded = INFRACTION_EVENTS.decode(event.type, event.data)
+            recorded = self.event_types.decode(event.type, event.data)
             if isinstance(recorded, ViolationRecorded):
                 decisions.append(self._decide(event, recorded, radars, vehicles))
         # One append for the batch; a decision already taken (a replay, or a rebuild of this process
@@ -105,6 +112,57 @@ class InfractionProcessManager:
             stream_id = dismissal_stream(event.event_id)
         metadata = {"actor": "process-manager", "causation_id": event.event_id}
         return stream_id, to_new_event(decision, metadata, event_id=decision_event_id(event.event_id))
+
+
+class DecisionReplay:
+    """The process manager's state rebuilt from the log: the violations no decision answers yet.
+
+    A decision's store event id is derived from its violation's (`decision_event_id`) and comes later in
+    the log, so one pass keeps each violation until its decision shows up; `end_replay` decides those
+    left, as the live process manager would have.
+    """
+
+    event_types = EventTypes([ViolationRecorded, InfractionIssued, ViolationDismissed])
+    _VIOLATION_TYPES = frozenset(ViolationRecorded.stored_type_names())
+
+    def __init__(self, manager: InfractionProcessManager) -> None:
+        self.name = manager.name
+        self._manager = manager
+        #: Undecided violations by the event id their decision will have.
+        self._undecided: dict[str, RecordedEvent] = {}
+
+    @property
+    def tables(self) -> Sequence[Table]:
+        return ()
+
+    def bind(self, tables: Mapping[str, Table]) -> DecisionReplay:
+        return DecisionReplay(self._manager)
+
+    def apply(self, tx: Transaction, event: RecordedEvent) -> None:
+        self.apply_batch(tx, [event])
+
+    def apply_batch(self, tx: Transaction, events: Sequence[RecordedEvent]) -> None:
+        self.prepare(tx.connection.dialect.name, events)
+
+    def prepare(self, dialect: str, events: Sequence[RecordedEvent]) -> Callable[[Transaction], None]:
+        """Follows the log without the database: nothing is written before `end_replay`."""
+        for event in events:
+            if event.type in self._VIOLATION_TYPES:
+                self._undecided[decision_event_id(event.event_id)] = event
+            else:
+                self._undecided.pop(event.event_id, None)
+        return _nothing
+
+    def end_replay(self, tx: Transaction) -> None:
+        """Decide the violations the log holds no decision for, in log order."""
+        undecided, self._undecided = list(self._undecided.values()), {}
+        if undecided:
+            log.info("rebuild: %d violations without a decision in the log are decided now", len(undecided))
+            self._manager.apply_batch(tx, undecided)
+
+
+def _nothing(tx: Transaction) -> None:
+    """No writes."""
 
 
 class _Memo(Generic[T]):

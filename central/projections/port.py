@@ -4,11 +4,17 @@ The runner reads the global log after the projection's checkpoint and calls `app
 inside one store transaction (the port's unit of work) that also stores the new checkpoint, so a crash never applies an
 event twice or skips one. Rebuild asks the projection for a copy bound to fresh shadow tables,
 replays from position 0 into them and swaps them in, while the live tables keep serving reads.
+
+Optional members a rebuild uses when a projection has them (read with `getattr`, so a projection
+without them is replayed as it is run live): `event_types` (the stored types it reads: a rebuild
+reads and decodes only those), `writes_only` (its handlers never read its own tables: a rebuild
+builds their secondary indexes after the replay instead of row by row), `prepare` (see
+`PreparingProjection`) and `end_replay` (see `ReplayingProjection`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from sqlalchemy import Table
@@ -42,6 +48,36 @@ class BatchProjection(Projection, Protocol):
     def apply_batch(self, tx: Transaction, events: Sequence[RecordedEvent]) -> None:
         """Apply `events` in order, as `apply` would one by one."""
         ...
+
+
+class PreparingProjection(Projection, Protocol):
+    """A projection that can work out a batch's writes without the database: a rebuild does that
+    outside the write lock and holds the lock only while the writes run."""
+
+    def prepare(self, dialect: str, events: Sequence[RecordedEvent]) -> Callable[[Transaction], None]:
+        """What applying `events` writes, for a database of `dialect` ("sqlite", "postgresql"); the call
+        runs it inside a transaction."""
+        ...
+
+
+class ReplayingProjection(Projection, Protocol):
+    """A projection whose rebuild copy (`bind`) holds back work until the whole log is replayed: the
+    infraction process manager decides only the violations that no decision in the log answers."""
+
+    def end_replay(self, tx: Transaction) -> None:
+        """Called once after the replay, in the transaction that swaps the rebuilt tables in."""
+        ...
+
+
+def handled_types(projection: Projection) -> frozenset[str] | None:
+    """The stored event types `projection` reads (its `event_types`), None when it reads every event."""
+    event_types = getattr(projection, "event_types", None)
+    return None if event_types is None else frozenset(event_types.names)
+
+
+def writes_only(projection: Projection) -> bool:
+    """True when `projection`'s handlers never read its own tables (a `TableProjection`'s `Writes`)."""
+    return bool(getattr(projection, "writes_only", False))
 
 
 def apply_events(projection: Projection, tx: Transaction, events: Sequence[RecordedEvent]) -> None:

@@ -3,22 +3,87 @@
 A `TableProjection` takes the runner's batch at once: its `handle` records the rows each event
 writes in a `Writes` buffer, and the buffer executes them at the end of the batch with one
 `executemany` per run of the same statement on a table (one call for all the batch's new
-infractions, not one compiled statement per event).
+infractions, not one compiled statement per event). Each statement is compiled once and executed on
+the DBAPI cursor with the columns' own bind processors, as the store's append path does: Core's
+per-row parameter machinery cost more than the rows themselves.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Executable, Table, bindparam
+from sqlalchemy import ClauseElement, ColumnElement, Connection, Dialect, Executable, Table, bindparam
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from speedledger.central.eventstore.port import RecordedEvent, Transaction
 from speedledger.central.messages import Event, EventTypes
 
 #: A prepared statement's key: (what it does, table name).
 _StatementKey = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """A statement compiled for one set of parameter names, ready for the DBAPI's `executemany`."""
+
+    sql: str
+    #: Positional drivers (SQLite): the parameter names in order; named ones (psycopg): None.
+    order: tuple[str, ...] | None
+    #: Parameter name (escaped as the SQL has it, for named drivers) and its column type's processor.
+    processors: tuple[tuple[str, Callable[[Any], Any]], ...]
+    #: Original -> escaped parameter names, where the SQL needed escaping (named drivers).
+    escaped: Mapping[str, str]
+
+    @classmethod
+    def of(cls, statement: Executable, names: tuple[str, ...], dialect: Dialect) -> _Compiled | None:
+        """None for a statement that needs more than its parameters (defaults computed in Python,
+        expanding IN lists): Core executes those."""
+        assert isinstance(statement, ClauseElement)
+        compiled = statement.compile(dialect=dialect, column_keys=list(names))
+        assert isinstance(compiled, SQLCompiler)
+        if (
+            compiled.insert_prefetch
+            or compiled.update_prefetch
+            or compiled.post_compile_params
+            or compiled.literal_execute_params
+            or set(compiled.binds) != set(names)
+        ):
+            return None
+        escaped = dict(compiled.escaped_bind_names)
+        processors = []
+        for name, bind in compiled.binds.items():
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:
+                processors.append((escaped.get(name, name), process))
+        order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup is not None else None
+        return cls(str(compiled), order, tuple(processors), escaped)
+
+    def rows(self, params: list[dict[str, Any]]) -> list[Any]:
+        """`params` as the driver takes them: tuples in `order`, or dicts under the escaped names."""
+        if self.order is not None:
+            if not self.processors:
+                pick = itemgetter(*self.order)
+                return [pick(row) for row in params] if len(self.order) > 1 else [(pick(row),) for row in params]
+            index = {name: position for position, name in enumerate(self.order)}
+            processed = [(index[name], process) for name, process in self.processors]
+            positional = []
+            for row in params:
+                values = [row[name] for name in self.order]
+                for position, process in processed:
+                    values[position] = process(values[position])
+                positional.append(values)
+            return positional
+        named = []
+        for row in params:
+            named_values = {self.escaped.get(name, name): value for name, value in row.items()} if self.escaped else row
+            for name, process in self.processors:
+                named_values[name] = process(named_values[name])
+            named.append(named_values)
+        return named
 
 
 class Writes:
@@ -31,9 +96,17 @@ class Writes:
     infraction, a history row, ...) still costs one call per table and statement kind.
     """
 
-    def __init__(self, tables: Mapping[str, Table], statements: dict[_StatementKey, Executable], dialect: str) -> None:
+    def __init__(
+        self,
+        tables: Mapping[str, Table],
+        statements: dict[_StatementKey, Executable],
+        dialect: str,
+        compiled: dict[tuple[Executable, tuple[str, ...]], _Compiled | None] | None = None,
+    ) -> None:
         self._tables = tables
         self._statements = statements
+        #: Compiled forms of `statements` by parameter names, kept by the projection across batches.
+        self._compiled = {} if compiled is None else compiled
         #: The database's dialect name ("sqlite", "postgresql"), for dialect-specific statements.
         self.dialect = dialect
         #: Per table name: runs of (statement or call, parameter names, parameter sets).
@@ -81,12 +154,22 @@ class Writes:
         return statement
 
     def flush(self, conn: Connection) -> None:
+        cursor = None
         for runs in self._runs.values():
-            for action, _names, params in runs:
-                if isinstance(action, Executable):
-                    conn.execute(action, params)
-                else:
+            for action, names, params in runs:
+                if not isinstance(action, Executable):
                     action(conn)
+                    continue
+                key = (action, names)
+                if key not in self._compiled:
+                    self._compiled[key] = _Compiled.of(action, names, conn.dialect)
+                compiled = self._compiled[key]
+                if compiled is None:
+                    conn.execute(action, params)
+                    continue
+                if cursor is None:
+                    cursor = conn.connection.cursor()
+                cursor.executemany(compiled.sql, compiled.rows(params))
         self._runs.clear()
 
 
@@ -102,10 +185,14 @@ class TableProjection:
 
     name: str
     event_types: EventTypes
+    #: Handlers only record writes (`Writes`), never read the tables: a rebuild may build their
+    #: secondary indexes after the replay (see `projections/rebuild.py`).
+    writes_only = True
 
     def __init__(self, tables: Sequence[Table]) -> None:
         self._tables: dict[str, Table] = {table.name: table for table in tables}
         self._statements: dict[_StatementKey, Executable] = {}
+        self._compiled: dict[tuple[Executable, tuple[str, ...]], _Compiled | None] = {}
 
     @property
     def tables(self) -> Sequence[Table]:
@@ -115,6 +202,7 @@ class TableProjection:
         clone = copy.copy(self)
         clone._tables = {name: tables[name] for name in self._tables}
         clone._statements = {}
+        clone._compiled = {}
         return clone
 
     def table(self, name: str) -> Table:
@@ -125,12 +213,21 @@ class TableProjection:
 
     def apply_batch(self, tx: Transaction, events: Sequence[RecordedEvent]) -> None:
         """Every event's rows, written at the end of the batch (see `Writes`)."""
-        writes = Writes(self._tables, self._statements, tx.connection.dialect.name)
+        self.writes(tx.connection.dialect.name, events).flush(tx.connection)
+
+    def prepare(self, dialect: str, events: Sequence[RecordedEvent]) -> Callable[[Transaction], None]:
+        """As `apply_batch`, in two steps: the rows now, without the database; the returned call writes them."""
+        writes = self.writes(dialect, events)
+        return lambda tx: writes.flush(tx.connection)
+
+    def writes(self, dialect: str, events: Sequence[RecordedEvent]) -> Writes:
+        """What `events` write, recorded by `handle` (nothing executed yet)."""
+        writes = Writes(self._tables, self._statements, dialect, self._compiled)
         for event in events:
             decoded = self.event_types.decode(event.type, event.data)
             if decoded is not None:
                 self.handle(writes, decoded, event)
-        writes.flush(tx.connection)
+        return writes
 
     def handle(self, writes: Writes, event: Event, recorded: RecordedEvent) -> None:
         raise NotImplementedError

@@ -7,6 +7,12 @@ shadow into place and gives the indexes back their canonical names: PostgreSQL r
 (instant); SQLite cannot rename an index, so it drops the suffixed ones and builds the canonical
 ones. Readers never see a half-built table: on SQLite (WAL) they read the old tables until the swap
 commits; on PostgreSQL they wait for the swap's locks (milliseconds) and then read the new tables.
+
+For a projection whose handlers never read its tables (`writes_only`), the shadows are created without
+their secondary (non-unique) indexes: a bulk load sorts each index once after the replay instead of
+updating it row by row. Primary keys and unique constraints stay, since they are part of what the rows
+mean. PostgreSQL builds the deferred indexes under their suffixed names before the swap; SQLite builds
+every index under its canonical name in the swap, as it must anyway.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, MetaData, Table, inspect, text
+from sqlalchemy import Connection, Index, MetaData, Table, inspect, text
 from sqlalchemy.sql.elements import quoted_name
 
 SUFFIX_MARK = "__rb_"
@@ -27,21 +33,27 @@ class ShadowTables:
     live: Mapping[str, Table]
     #: Shadow tables keyed by their live table's name, as `Projection.bind` expects.
     tables: Mapping[str, Table]
+    #: Secondary indexes of the shadow tables left out of `create`, for `build_deferred_indexes`.
+    deferred: Sequence[Index] = ()
 
     @classmethod
-    def for_tables(cls, live_tables: Sequence[Table]) -> ShadowTables:
+    def for_tables(cls, live_tables: Sequence[Table], *, defer_indexes: bool = False) -> ShadowTables:
         suffix = f"{SUFFIX_MARK}{secrets.token_hex(3)}"
         shadow_metadata = MetaData()
         tables: dict[str, Table] = {}
+        deferred: list[Index] = []
         for live in live_tables:
             shadow = live.to_metadata(shadow_metadata, name=f"{live.name}{suffix}")
-            for index in shadow.indexes:
+            for index in list(shadow.indexes):
                 index.name = quoted_name(f"{index.name}{suffix}", None)
+                if defer_indexes and not index.unique:
+                    shadow.indexes.remove(index)  # still bound to its table, for `build_deferred_indexes`
+                    deferred.append(index)
             for constraint in shadow.constraints:
                 if isinstance(constraint.name, str):
                     constraint.name = quoted_name(f"{constraint.name}{suffix}", None)
             tables[live.name] = shadow
-        return cls(suffix, {table.name: table for table in live_tables}, tables)
+        return cls(suffix, {table.name: table for table in live_tables}, tables, deferred)
 
     def create(self, conn: Connection) -> None:
         for table in self.tables.values():
@@ -50,6 +62,13 @@ class ShadowTables:
     def drop(self, conn: Connection) -> None:
         for table in self.tables.values():
             table.drop(conn, checkfirst=True)
+
+    def build_deferred_indexes(self, conn: Connection) -> None:
+        """After the replay, outside the swap: PostgreSQL builds the deferred indexes (the swap renames
+        them); SQLite leaves them to the swap, which builds every index under its canonical name."""
+        if conn.dialect.name == "postgresql":
+            for index in self.deferred:
+                index.create(conn)
 
     def swap(self, conn: Connection) -> None:
         """Put the shadow tables in place of the live ones, inside the caller's transaction."""

@@ -12,17 +12,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
-from speedledger.central.eventstore.port import EventStore, Transaction
+from speedledger.central.eventstore.port import EventStore, RecordedEvent, Transaction
 from speedledger.central.projections import checkpoints
-from speedledger.central.projections.port import Projection, apply_events
+from speedledger.central.projections.port import Projection, apply_events, handled_types, writes_only
 from speedledger.central.projections.rebuild import ShadowTables, drop_leftovers
 
 log = logging.getLogger(__name__)
 
 REBUILD_MAX_PAUSE_S = 0.05
+#: Events a rebuild reads per query (outside the write lock; applied in transactions of `batch_size`).
+REBUILD_PAGE = 5000
 #: Shortest time from one background round to the next. Each round costs a transaction, a commit and
 #: a pass of every projection whatever it carries: under traffic (an ingest commit every few ms) one
 #: round per append cost more than the events it applied. A lag of up to this much buys batches.
@@ -285,42 +288,163 @@ class ProjectionRunner:
 
     # -- rebuild --------------------------------------------------------------------------------
 
-    def rebuild(self, name: str) -> int:
-        """Replay the whole log into shadow tables and swap them in atomically; returns the position.
+    def rebuild(self, *names: str) -> Rebuilt:
+        """Replay the whole log once into shadow tables of every projection in `names` (all of them when
+        none is named) and swap them in atomically; returns what was done.
 
-        The live tables keep serving reads, and the live projection keeps catching up, until the
-        swap; the swap holds the projection's checkpoint lock so no batch interleaves with it.
+        The log is read once for all of them, in pages outside the write lock, of the event types they
+        read; each batch of `batch_size` events is applied to every rebuilt projection in one write
+        transaction that need not wait for the disk (after a crash the shadow tables are dropped and
+        rebuilt anyway). Secondary indexes of write-only projections are built after the replay (see
+        `projections/rebuild.py`). The live tables keep
+        serving reads, and the live projections keep catching up, until the swap; the swap holds the
+        projections' checkpoint locks so no batch interleaves with it.
         """
-        projection = self.projections[name]
-        with self.store.transaction() as tx:
-            for leftover in drop_leftovers(tx.connection, projection.tables):
-                log.warning("dropped shadow table %s left by an interrupted rebuild", leftover)
-            shadow = ShadowTables.for_tables(projection.tables)
-            shadow.create(tx.connection)
-        bound = projection.bind(shadow.tables)
-        position, count = 0, self.batch_size
-        # SQLite: a rebuild usually runs in its own process (`speedledger central rebuild`), where the
-        # in-process writer queue does not help the running central: its writers poll on the busy
-        # timeout, so the rebuild leaves the lock free for a third of the time between batches.
-        yield_to_others = self.store.engine.dialect.name == "sqlite"
+        started = time.perf_counter()
+        chosen = list(dict.fromkeys(names)) or list(self.projections)
+        projections = [self.projections[name] for name in chosen]
+        shadows: dict[str, ShadowTables] = {}
         try:
-            while count == self.batch_size:
-                started = time.monotonic()
-                with self.store.transaction() as tx:
-                    position, count = self._apply_batch(tx, bound, position)
-                if yield_to_others:
-                    time.sleep(min(REBUILD_MAX_PAUSE_S, (time.monotonic() - started) / 2))
             with self.store.transaction() as tx:
-                checkpoints.lock(tx.connection, name)
-                count = self.batch_size
-                while count == self.batch_size:  # events appended since the last batch
-                    position, count = self._apply_batch(tx, bound, position)
-                shadow.swap(tx.connection)
-                checkpoints.store(tx.connection, name, position)
+                for projection in projections:
+                    for leftover in drop_leftovers(tx.connection, projection.tables):
+                        log.warning("dropped shadow table %s left by an interrupted rebuild", leftover)
+                    shadow = ShadowTables.for_tables(projection.tables, defer_indexes=writes_only(projection))
+                    shadow.create(tx.connection)
+                    shadows[projection.name] = shadow
+            replay = _Replay({p.name: p.bind(shadows[p.name].tables) for p in projections})
+            self._replay_log(replay)
+            with self.store.transaction() as tx:
+                for shadow in shadows.values():
+                    shadow.build_deferred_indexes(tx.connection)
+            with self.store.transaction() as tx:
+                checkpoints.lock_all(tx.connection, chosen)
+                head = self.store.last_position()  # every event up to it is visible to the reads below
+                while page := tx.read_all(replay.position, self.batch_size, replay.types):
+                    replay.apply(tx, [event for event in page if event.position <= head])
+                    if page[-1].position >= head:
+                        break
+                replay.end(tx)
+                for shadow in shadows.values():
+                    shadow.swap(tx.connection)
+                checkpoints.store_all(tx.connection, dict.fromkeys(chosen, head))
         except BaseException:
             with self.store.transaction() as tx:
-                shadow.drop(tx.connection)
+                for shadow in shadows.values():
+                    shadow.drop(tx.connection)
             raise
-        self._failures.pop(name, None)
-        log.info("projection %r rebuilt up to position %d", name, position)
-        return position
+        for name in chosen:
+            self._failures.pop(name, None)
+        log.info("projections %s rebuilt up to position %d", ", ".join(chosen), head)
+        return Rebuilt(head, replay.events, replay.reading_s, dict(replay.applying_s), time.perf_counter() - started)
+
+    def _replay_log(self, replay: _Replay) -> None:
+        """Every page of the log into `replay`, in write transactions of `batch_size` events.
+
+        Each batch's writes are worked out before its transaction begins (`_Replay.prepare`), so the
+        write lock is held only while they run. SQLite: a rebuild usually runs in its own process
+        (`speedledger central rebuild`), where the in-process writer queue does not help the running
+        central: its writers poll on the busy timeout, so the rebuild leaves the write lock free for at
+        least a third of the time (reading and preparing the next batch count), pausing for what is
+        missing, at most REBUILD_MAX_PAUSE_S.
+        """
+        dialect = self.store.engine.dialect.name
+        yield_to_others = dialect == "sqlite"
+        held_s, released = 0.0, time.monotonic()
+        while True:
+            read_started = time.perf_counter()
+            page = self.store.read_all(replay.position, REBUILD_PAGE, replay.types)
+            replay.reading_s += time.perf_counter() - read_started
+            for start in range(0, len(page), self.batch_size):
+                prepared = replay.prepare(dialect, page[start : start + self.batch_size])
+                if yield_to_others:
+                    time.sleep(min(REBUILD_MAX_PAUSE_S, max(0.0, held_s / 2 - (time.monotonic() - released))))
+                taken = time.monotonic()
+                with self.store.transaction(durable=False) as tx:
+                    replay.write(tx, prepared)
+                released = time.monotonic()
+                held_s = released - taken
+            if len(page) < REBUILD_PAGE:
+                return
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    """What one `ProjectionRunner.rebuild` did."""
+
+    #: The checkpoint every rebuilt projection was given: the log's head at the swap.
+    position: int
+    #: Events read from the log (those of the types the projections read), and the seconds it took
+    #: (the query and decoding the JSON).
+    events: int
+    reading_s: float
+    #: Per projection, the seconds spent applying its events to its shadow tables.
+    applying_s: dict[str, float]
+    #: The whole rebuild, deferred index builds and the swap included.
+    seconds: float
+
+
+#: A projection's share of a batch, ready to write: (its name, the position before it, the write).
+_Prepared = tuple[str, int, Callable[[Transaction], None]]
+
+
+class _Replay:
+    """The projections being rebuilt, fed the pages of one read of the log, each the events it reads."""
+
+    def __init__(self, bound: dict[str, Projection]) -> None:
+        self.bound = bound
+        self._types = {name: handled_types(projection) for name, projection in bound.items()}
+        known = [types for types in self._types.values() if types is not None]
+        #: What to read: the union of the projections' types; None (every event) if one reads all.
+        self.types = frozenset[str]().union(*known) if len(known) == len(self._types) else None
+        self.position = 0
+        self.events = 0
+        self.reading_s = 0.0
+        self.applying_s = dict.fromkeys(bound, 0.0)
+
+    def prepare(self, dialect: str, page: Sequence[RecordedEvent]) -> list[_Prepared]:
+        """Each projection's share of `page`: worked out now where the projection can (`prepare`, no
+        database needed), else a call that applies it in the transaction."""
+        prepared: list[_Prepared] = []
+        for name, projection in self.bound.items():
+            types = self._types[name]
+            events = page if types is None or types == self.types else [e for e in page if e.type in types]
+            if not events:
+                continue
+            prepare = getattr(projection, "prepare", None)
+            if prepare is None:
+                prepared.append((name, events[0].position - 1, partial(apply_events, projection, events=events)))
+                continue
+            started = time.perf_counter()
+            try:
+                prepared.append((name, events[0].position - 1, prepare(dialect, events)))
+            except Exception as error:
+                raise ProjectionFailed(name, events[0].position - 1) from error
+            finally:
+                self.applying_s[name] += time.perf_counter() - started
+        if page:
+            self.position = page[-1].position
+            self.events += len(page)
+        return prepared
+
+    def write(self, tx: Transaction, prepared: list[_Prepared]) -> None:
+        for name, after, write in prepared:
+            started = time.perf_counter()
+            try:
+                write(tx)
+            except Exception as error:
+                raise ProjectionFailed(name, after) from error
+            finally:
+                self.applying_s[name] += time.perf_counter() - started
+
+    def apply(self, tx: Transaction, page: Sequence[RecordedEvent]) -> None:
+        self.write(tx, self.prepare(tx.connection.dialect.name, page))
+
+    def end(self, tx: Transaction) -> None:
+        """The end of the log: what a projection held back for it (`ReplayingProjection`)."""
+        for name, projection in self.bound.items():
+            end_replay = getattr(projection, "end_replay", None)
+            if end_replay is not None:
+                started = time.perf_counter()
+                end_replay(tx)
+                self.applying_s[name] += time.perf_counter() - started

@@ -151,6 +151,7 @@ class _Passage:
 
 class SectionPairingManager:
     name = "section-pairing"
+    event_types = _EVENTS
 
     def __init__(
         self,

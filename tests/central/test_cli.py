@@ -62,10 +62,12 @@ def test_rebuild_and_status(tmp_path: Path, clock: FakeClock, monkeypatch: pytes
 
     one = runner.invoke(app, ["central", "rebuild", "infractions"])
     assert one.exit_code == 0, one.output
-    assert one.output.startswith(f"infractions: rebuilt up to position {head} in ")
+    assert one.output.startswith(f"infractions: rebuilt up to position {head}, ")
     every = runner.invoke(app, ["central", "rebuild"])
     assert every.exit_code == 0, every.output
-    assert [line.split(":")[0] for line in every.output.splitlines()] == [p.name for p in central.projections]
+    *rebuilt, read = every.output.splitlines()
+    assert [line.split(":")[0] for line in rebuilt] == [p.name for p in central.projections]
+    assert read.startswith(f"one read of {head} events ")
     unknown = runner.invoke(app, ["central", "rebuild", "nope"])
     assert unknown.exit_code == 2
     assert "known: " + ", ".join(p.name for p in central.projections) in unknown.output

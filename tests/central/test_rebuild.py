@@ -1,14 +1,22 @@
-"""Every read model rebuilt from position 0 holds exactly the rows it held live (SQLite and PostgreSQL)."""
+"""Every read model rebuilt from position 0 holds exactly the rows it held live, one at a time or all from
+one read of the log; the process manager's rebuild decides nothing twice (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Table, select
+import pytest
+from sqlalchemy import Table, inspect, select
 
 from speedledger.central.bootstrap import Central
+from speedledger.central.eventstore import NO_STREAM, AppendRequest
+from speedledger.central.infractions import process_manager
 from speedledger.central.infractions.commands import ContestInfraction, IdentifyInfraction, PayInfraction
-from speedledger.central.infractions.domain import infraction_id_for
+from speedledger.central.infractions.domain import decide_violation, infraction_id_for
+from speedledger.central.infractions.events import InfractionIssued, ViolationDismissed
+from speedledger.central.infractions.process_manager import InfractionProcessManager
+from speedledger.central.infractions.violations import violation_recorded
 from speedledger.central.projections.readmodel import TableProjection
 from speedledger.central.radars.commands import RevokeRadarKey, RotateRadarKey, UpdateRadar
 from speedledger.central.registration.commands import EraseOwner, TransferOwnership
@@ -62,9 +70,97 @@ def test_rebuild_gives_identical_rows(database_url: str, clock: FakeClock) -> No
         assert all(live.values()), {name: len(rows) for name, rows in live.items()}
         head = central.store.last_position()
         for projection in central.projections:
-            assert central.runner.rebuild(projection.name) == head
+            assert central.runner.rebuild(projection.name).position == head
         rebuilt = {table.name: _rows(central, table) for p in projections for table in p.tables}
         assert rebuilt == live
         assert central.store.last_position() == head  # the process manager decided nothing twice
+    finally:
+        central.close()
+
+
+def _indexes(central: Central, tables: list[Table]) -> dict[str, list[tuple[str, tuple[str, ...], bool]]]:
+    with central.engine.connect() as conn:
+        inspector = inspect(conn)
+        return {
+            table.name: sorted(
+                (str(index["name"]), tuple(str(c) for c in index["column_names"]), bool(index["unique"]))
+                for index in inspector.get_indexes(table.name)
+            )
+            for table in tables
+        }
+
+
+def test_rebuilding_every_projection_from_one_read_gives_identical_rows_and_indexes(
+    database_url: str, clock: FakeClock
+) -> None:
+    central = make_central(database_url, clock)
+    try:
+        _populate(central, clock)
+        tables = [table for p in central.projections for table in p.tables]
+        live = {table.name: _rows(central, table) for table in tables}
+        indexes = _indexes(central, tables)
+        assert any(indexes.values())  # secondary indexes, built after the replay, under their own names
+        head = central.store.last_position()
+
+        rebuilt = central.runner.rebuild()
+
+        assert rebuilt.position == head and rebuilt.events <= head
+        assert list(rebuilt.applying_s) == [p.name for p in central.projections]
+        assert {table.name: _rows(central, table) for table in tables} == live
+        assert _indexes(central, tables) == indexes
+        with central.engine.connect() as conn:
+            assert not [name for name in inspect(conn).get_table_names() if "__rb_" in name]
+        assert central.store.last_position() == head
+        assert {status.name: status.position for status in central.runner.status()} == dict.fromkeys(
+            [p.name for p in central.projections], head
+        )
+    finally:
+        central.close()
+
+
+def _decisions(central: Central) -> list[str]:
+    """The violation event id every decision in the log answers, in log order."""
+    decided = {InfractionIssued.type_name, ViolationDismissed.type_name}
+    return [str(e.data["event_id"]) for e in central.store.read_all(0, 1_000_000) if e.type in decided]
+
+
+def test_the_process_manager_rebuild_decides_only_what_no_decision_in_the_log_answers(
+    database_url: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its state is rebuilt from the log: nothing already decided is decided (nor appended) again; the
+    violations it had not reached get their one decision, as the live process manager would give."""
+    central = make_central(database_url, clock)
+    try:
+        world = World(central, clock)
+        radar = world.radar("R1", 90)
+        world.vehicle("GZ123QK", world.owner())
+        clock.advance(HOUR)
+        recorded = [radar.violation(detected_at_ms=T0 + n, measured_speed_ckmh=9000 + 500 * n) for n in range(4)]
+        for message in recorded:  # decided live: two dismissed (under the limit), two infractions
+            world.record(message)
+        decided = [message["event_id"] for message in recorded]
+        assert sorted(_decisions(central)) == sorted(decided)
+        late = [radar.violation(detected_at_ms=T0 + 10 + n) for n in range(2)]  # appended, not yet decided
+        appends = [violation_recorded(message, clock()) for message in late]
+        central.store.append_batch([AppendRequest(stream_id, [event], NO_STREAM) for stream_id, event in appends])
+        head = central.store.last_position()
+        deciding: list[str] = []
+
+        def decide(message: Mapping[str, Any], *args: Any) -> Any:
+            deciding.append(str(message["event_id"]))
+            return decide_violation(message, *args)
+
+        monkeypatch.setattr(process_manager, "decide_violation", decide)
+        rebuilt = central.runner.rebuild(InfractionProcessManager.name)
+
+        assert deciding == [m["event_id"] for m in late]  # the decided ones are not decided again
+        assert rebuilt.position == head
+        new = central.store.read_all(head)
+        assert [str(e.data["event_id"]) for e in new] == [m["event_id"] for m in late]
+        assert [e.metadata["causation_id"] for e in new] == [m["event_id"] for m in late]
+        assert sorted(_decisions(central)) == sorted([*decided, *(m["event_id"] for m in late)])
+        after = central.store.last_position()
+        central.runner.rebuild(InfractionProcessManager.name)
+        assert central.store.last_position() == after and len(deciding) == len(late)  # nothing left to decide
     finally:
         central.close()

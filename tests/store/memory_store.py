@@ -34,7 +34,7 @@ class MemoryEventStore:
         self._listeners: list[Callable[[int], None]] = []
 
     @contextmanager
-    def transaction(self) -> Iterator[MemoryTransaction]:
+    def transaction(self, *, durable: bool = True) -> Iterator[MemoryTransaction]:
         with self._writer, self.engine.connect() as conn:
             tx = MemoryTransaction(self._events, conn)
             with conn.begin():
@@ -110,8 +110,11 @@ class MemoryTransaction:
             raise outcome
         return outcome
 
-    def read_all(self, after_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
-        return [*self._committed, *self.pending][after_position : after_position + limit]
+    def read_all(
+        self, after_position: int = 0, limit: int = 1000, types: Collection[str] | None = None
+    ) -> list[RecordedEvent]:
+        every = [*self._committed, *self.pending][after_position:]
+        return (every if types is None else [e for e in every if e.type in types])[:limit]
 
     def lock_schema(self) -> None:
         """One process, one writer lock: nothing else creates tables meanwhile."""

@@ -3,13 +3,14 @@ port promises also against the in-memory store of the tests (fixture `store`).""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from speedledger.central.eventstore import (
     ANY_VERSION,
@@ -371,3 +372,41 @@ def test_sqlite_refuses_a_second_write_transaction_in_the_same_thread(tmp_path: 
         assert store.append("s", events(1), NO_STREAM)[0].version == 1  # the queue was left clean
     finally:
         store.close()
+
+
+def test_a_transaction_reads_its_own_appends_of_the_types_asked_for(store: EventStore) -> None:
+    store.append("s", events(2, "Wanted"), NO_STREAM)
+    with store.transaction() as tx:
+        tx.append("s", events(1, "Other"), expected_version=2)
+        [own] = tx.append("s", events(1, "Wanted"), expected_version=3)
+        assert [e.type for e in tx.read_all(0, types={"Wanted"})] == ["Wanted"] * 3
+        assert tx.read_all(0, limit=2, types={"Wanted"})[-1].position < own.position
+        assert tx.read_all(0, types={"Other", "Wanted"})[-1] == own
+
+
+def _durability(conn: Connection) -> str:
+    if conn.dialect.name == "sqlite":
+        return str(conn.exec_driver_sql("PRAGMA synchronous").scalar_one())
+    return str(conn.exec_driver_sql("SHOW synchronous_commit").scalar_one())
+
+
+def test_a_transaction_that_need_not_wait_for_the_disk_leaves_every_connection_durable(
+    event_store: SqlEventStore,
+) -> None:
+    """`durable=False` (a rebuild's shadow tables) commits like any transaction, and no pooled connection
+    keeps the relaxed setting afterwards, after a rollback either."""
+    with event_store.engine.connect() as conn:
+        durable = _durability(conn)
+    with event_store.transaction(durable=False) as tx:
+        if tx.connection.dialect.name == "postgresql":
+            assert _durability(tx.connection) == "off"
+        tx.append("s", events(1), NO_STREAM)
+    with pytest.raises(RuntimeError), event_store.transaction(durable=False) as tx:
+        tx.append("s", events(1), expected_version=1)
+        raise RuntimeError("rolled back")
+
+    assert [e.version for e in event_store.read_stream("s")] == [1]
+    pool = event_store.engine.pool
+    with contextlib.ExitStack() as connections:
+        every = [connections.enter_context(event_store.engine.connect()) for _ in range(pool.checkedin())]  # type: ignore[attr-defined]
+        assert every and [_durability(conn) for conn in every] == [durable] * len(every)

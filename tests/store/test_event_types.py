@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -114,3 +115,45 @@ def test_an_event_class_must_name_its_stored_type() -> None:
 
         class Unnamed(Event):  # type: ignore[call-arg]
             pass
+
+
+@dataclass(frozen=True)
+class WithDefaults(Event, type_name="WithDefaults"):
+    speed_ckmh: int
+    lane: str = "right"
+    photo: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Checked(Event, type_name="Checked"):
+    speed_ckmh: int
+
+    def __post_init__(self) -> None:
+        if self.speed_ckmh < 0:
+            raise ValueError("negative speed")
+
+
+def test_decode_gives_what_the_constructor_gives() -> None:
+    """`decode` fills plain dataclasses without their `__init__`: the same events, extra keys dropped,
+    defaults filled, a missing field still refused, a `__post_init__` still run."""
+    types = EventTypes([WithDefaults, Checked])
+    for data in ({"speed_ckmh": 9650}, {"speed_ckmh": 1, "lane": "left", "photo": {"a": 1}, "dropped": True}):
+        decoded = types.decode("WithDefaults", data)
+        expected = WithDefaults(**{key: value for key, value in data.items() if key != "dropped"})
+        assert decoded == expected and type(decoded) is WithDefaults
+        assert decoded.data() == expected.data()
+    with pytest.raises(TypeError, match="speed_ckmh"):
+        types.decode("WithDefaults", {"lane": "left"})
+    with pytest.raises(ValueError, match="negative"):
+        types.decode("Checked", {"speed_ckmh": -1})
+    for context in CONTEXTS.values():  # every real event class decodes its own data back
+        for name in context.names:
+            cls = type(context.decode(name, _sample(context, name)))
+            event = context.decode(name, _sample(context, name))
+            assert event == cls(**_sample(context, name)) and event.data() == _sample(context, name)
+
+
+def _sample(types: EventTypes, name: str) -> dict[str, Any]:
+    """A value for every field of the class stored as `name` (its number in the field order)."""
+    cls = types._by_name[name]
+    return {field.name: number for number, field in enumerate(dataclasses.fields(cls))}
