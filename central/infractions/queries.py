@@ -172,7 +172,7 @@ def get_infraction(conn: Connection, infraction_id: str, cipher: PersonalDataCip
     ).mappings()
     return InfractionDetail.model_validate(
         {
-            **_fields(row),
+            **_fields(dict(row)),
             "owner_name": owner.name if owner else None,
             "owner_erased": owner.erased if owner else False,
             "history": [dict(change) for change in history],
