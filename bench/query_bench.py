@@ -13,8 +13,10 @@ request, is measured before and after the query planner's statistics (SQLite; `s
 refreshes them at start and hourly):
 - in process: `list_infractions` on a fresh connection, as the route calls it (p50/p99, goal p99 <= 10 ms);
 - over HTTP: a real `speedledger central --no-ingest` (uvicorn) on the same database, one keep-alive
-  client at a fixed `--rate`, latency from each request's scheduled time (queueing included);
-  baseline: `GET /health` at the same rate, interleaved with the filters.
+  client at a fixed `--rate`, latency from each request's scheduled time (queueing included) and its
+  service time (sent to last byte: a stall in the server shows there, a backlog only in the first),
+  the slowest request and the server's CPU per request; baseline: `GET /health` at the same rate,
+  interleaved with the filters.
 
     .venv/bin/python bench/query_bench.py [--infractions 1000000] [--requests 200] [--rate 50]
 """
@@ -197,9 +199,27 @@ def in_process(engine: Any, draws: dict[str, Draw], requests: int) -> dict[str, 
     return samples
 
 
-def over_http(address: str, draws: dict[str, Draw], requests: int, rate: float) -> dict[str, list[float]]:
-    """Milliseconds from each request's scheduled time to its last byte, at `rate` requests/s in all,
-    `GET /health` interleaved with the filters as the baseline."""
+@dataclass
+class HttpRun:
+    """Milliseconds per request, by path: from its scheduled time to its last byte (queueing behind
+    earlier requests included), and its service time (sent to last byte); the slowest service."""
+
+    from_schedule: dict[str, list[float]]
+    service: dict[str, list[float]]
+    #: (seconds into the run, milliseconds, path name) of the request the server took longest over.
+    slowest: tuple[float, float, str]
+    #: The server's CPU time (user + system, from /proc) per request over the run.
+    server_cpu_ms: float
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def over_http(address: str, server_pid: int, draws: dict[str, Draw], requests: int, rate: float) -> HttpRun:
+    """`requests` per path at `rate` requests/s in all, `GET /health` interleaved with the filters as the baseline."""
     host, _, port = address.rpartition(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=30)
     token = TokenAuthority(SECRET).mint(Role.AGENCY, "query-bench")
@@ -211,25 +231,31 @@ def over_http(address: str, draws: dict[str, Draw], requests: int, rate: float) 
 
     paths: dict[str, Callable[[], str]] = {"GET /health (baseline)": lambda: "/health"}
     paths.update((name, listing(draw)) for name, draw in draws.items())
-    samples: dict[str, list[float]] = {name: [] for name in paths}
+    run = HttpRun({name: [] for name in paths}, {name: [] for name in paths}, (0.0, 0.0, ""), 0.0)
     for path in paths.values():  # warm-up, as in process
         connection.request("GET", path(), headers=headers)
         connection.getresponse().read()
-    started, sent = time.perf_counter(), 0
+    started, sent, server_cpu = time.perf_counter(), 0, process_cpu_s(server_pid)
     for _ in range(requests):
         for name, path in paths.items():
             scheduled = started + sent / rate
             sent += 1
             if (delay := scheduled - time.perf_counter()) > 0:
                 time.sleep(delay)
+            sending = time.perf_counter()
             connection.request("GET", path(), headers=headers)
             response = connection.getresponse()
             body = response.read()
             if response.status != 200:
                 raise RuntimeError(f"GET {path}: {response.status} {body[:200]!r}")
-            samples[name].append((time.perf_counter() - scheduled) * 1000)
+            done = time.perf_counter()
+            run.from_schedule[name].append((done - scheduled) * 1000)
+            run.service[name].append((done - sending) * 1000)
+            if (done - sending) * 1000 > run.slowest[1]:
+                run.slowest = (sending - started, (done - sending) * 1000, name)
+    run.server_cpu_ms = (process_cpu_s(server_pid) - server_cpu) / sent * 1000
     connection.close()
-    return samples
+    return run
 
 
 def serve(db_url: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -262,12 +288,18 @@ def report_in_process(title: str, samples: dict[str, Timings]) -> None:
               f"{'met' if p99 <= GOAL_P99_MS else 'NOT met'}")  # fmt: skip
 
 
-def report_http(title: str, samples: dict[str, list[float]], baseline: list[float]) -> None:
-    print(title)
-    for name, values in samples.items():
+def report_http(run: HttpRun, rate: float) -> None:
+    print(f"over HTTP at {rate:.0f} requests/s (speedledger central, uvicorn): from the scheduled time (queueing "
+          "behind earlier requests included), and the service time (sent to last byte)")  # fmt: skip
+    baseline = statistics.median(run.from_schedule["GET /health (baseline)"])
+    for name, values in run.from_schedule.items():
         p50, p99 = statistics.median(values), percentile(values, 0.99)
-        print(f"  {name:<26} p50 {p50:8.2f} ms  p99 {p99:8.2f} ms  x{p50 / statistics.median(baseline):5.1f} of the "
-              "baseline's p50")  # fmt: skip
+        service = run.service[name]
+        print(f"  {name:<26} p50 {p50:8.2f} ms  p99 {p99:8.2f} ms  x{p50 / baseline:5.1f} of the baseline's p50; "
+              f"service p50 {statistics.median(service):6.2f} ms, p99 {percentile(service, 0.99):7.2f} ms")  # fmt: skip
+    at_s, slowest_ms, name = run.slowest
+    print(f"  slowest service: {slowest_ms:.0f} ms ({name}, {at_s:.1f} s into the run); server CPU "
+          f"{run.server_cpu_ms:.2f} ms per request")  # fmt: skip
 
 
 def bench_store(store: str, db_url: str, workdir: Path, args: argparse.Namespace) -> None:
@@ -294,13 +326,11 @@ def bench_store(store: str, db_url: str, workdir: Path, args: argparse.Namespace
         central.close()
     process, address = serve(db_url, workdir)
     try:
-        http_samples = over_http(address, draws, args.requests, args.rate)
+        http_run = over_http(address, process.pid, draws, args.requests, args.rate)
     finally:
         process.terminate()
         process.wait(20)
-    baseline = http_samples.pop("GET /health (baseline)")
-    report_http(f"over HTTP at {args.rate:.0f} requests/s (speedledger central, uvicorn; from the scheduled time):",
-                {"GET /health (baseline)": baseline, **http_samples}, baseline)  # fmt: skip
+    report_http(http_run, args.rate)
 
 
 def main() -> None:

@@ -92,12 +92,15 @@ class ProjectionRunner:
         self.setup()
 
     def setup(self) -> None:
-        """Create the projections' tables and checkpoint rows where missing."""
+        """Create the projections' tables, their indexes and checkpoint rows where missing (an index
+        added to a table in a new version is built on an existing database here, once)."""
         with self.store.transaction() as tx:
             tx.lock_schema()
             for projection in self.projections.values():
                 for table in projection.tables:
                     table.create(tx.connection, checkfirst=True)
+                    for index in table.indexes:
+                        index.create(tx.connection, checkfirst=True)
                 checkpoints.ensure(tx.connection, projection.name)
 
     # -- catching up ----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from speedledger.central.errors import Conflict
 from speedledger.central.infractions import queries
 from speedledger.central.infractions.domain import InfractionKind
 from speedledger.central.infractions.events import INFRACTION_EVENTS, ViolationDismissed, dismissal_stream
+from speedledger.central.infractions.queries import InfractionView
 from speedledger.central.sections.commands import RecordPassage
 from tests.central.conftest import HOUR, T0, FakeClock, World
 from tests.central.section_road import ENTRY_MS, Road
@@ -45,6 +46,20 @@ def test_contract_example_gives_a_section_infraction(road: Road) -> None:
         detail = queries.get_infraction(conn, infraction.infraction_id, road.central.cipher)
     assert detail is not None
     assert (detail.device_message, detail.entry_device_message) == (exit, entry)
+
+
+def test_a_listed_item_is_the_detail_without_its_extras(road: Road) -> None:
+    """A list reads only the columns its items show: each item has the detail's values, section fields included."""
+    for passage in road.trip(300):
+        road.record(passage)
+    road.world.record(road.exit.violation(detected_at_ms=T0, measured_speed_ckmh=15_000))
+    items = road.infractions()
+    assert {item.kind for item in items} == {InfractionKind.SECTION, InfractionKind.SPOT}
+    with road.central.engine.connect() as conn:
+        for item in items:
+            detail = queries.get_infraction(conn, item.infraction_id, road.central.cipher)
+            assert detail is not None
+            assert item.model_dump() == detail.model_dump(include=set(InfractionView.model_fields))
 
 
 def test_compliant_car_gets_nothing(road: Road) -> None:

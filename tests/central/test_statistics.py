@@ -30,10 +30,11 @@ def central(tmp_path: Path) -> Iterator[Central]:
 
 
 def _row(number: int) -> dict[str, Any]:
-    """An infractions row: four per owner, ten radars, every one a spot infraction."""
+    """An infractions row: four per owner, ten radars, every one a spot infraction, one in 25 contested."""
     return dict(
         infraction_id=f"inf-{number}", event_id=f"ev-{number}", radar_id=f"R{number % 10}", seq=number,
-        plate=f"PL{number % OWNERS:05d}", owner_id=f"owner-{number % OWNERS}", status="issued",
+        plate=f"PL{number % OWNERS:05d}", owner_id=f"owner-{number % OWNERS}",
+        status="contested" if number % 25 == 0 else "issued",
         detected_at_ms=1_764_316_800_000 + number, direction="approaching", measured_speed_ckmh=11_000,
         retained_speed_kmh=105, speed_limit_kmh=90, device_speed_limit_kmh=90, limit_mismatch=False,
         excess_kmh=15, fine_eur=135, points=1, fine_schedule="test", image_sha256="0" * 64,
@@ -54,7 +55,7 @@ def _plan(central: Central, **filters: Any) -> str:
         event.remove(conn, "before_cursor_execute", capture)
         statement, parameters = statements[-1]
         plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).fetchall()
-    assert page.items and all(item.owner_id == filters["owner_id"] for item in page.items)
+    assert page.items and all(getattr(item, key) == value for item in page.items for key, value in filters.items())
     return " ".join(str(step[3]) for step in plan)
 
 
@@ -64,6 +65,12 @@ def test_with_statistics_an_owner_filter_uses_the_owner_index(central: Central) 
     assert refresh_statistics(central.store)
     for other in ({"kind": "spot"}, {"status": "issued"}, {"radar_id": "R7"}):
         assert "ix_infractions_owner" in _plan(central, owner_id="owner-7", **other)
+
+
+def test_a_radar_and_a_status_read_their_own_index(central: Central) -> None:
+    """A radar's contested infractions are a range of ix_infractions_radar_status, not the radar's every row."""
+    assert refresh_statistics(central.store)
+    assert "ix_infractions_radar_status (radar_id=? AND status=?)" in _plan(central, radar_id="R5", status="contested")
 
 
 def test_the_refresher_analyses_at_start_and_stops(central: Central) -> None:

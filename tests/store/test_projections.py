@@ -171,6 +171,19 @@ def test_the_background_runner_polls_for_appends_from_other_processes(event_stor
         other.close()
 
 
+def test_setup_builds_an_index_added_to_an_existing_table(event_store: SqlEventStore) -> None:
+    fill(event_store, 7)
+    runner = ProjectionRunner(event_store, [Tally()])
+    runner.catch_up()
+    (index,) = APPLIED.indexes
+    with event_store.engine.begin() as conn:  # a database from the version before the index
+        index.drop(conn)
+    runner.setup()
+    with event_store.engine.connect() as conn:
+        assert index.name in {i["name"] for i in inspect(conn).get_indexes(APPLIED.name)}
+    runner.setup()  # and only once
+
+
 def test_rebuild_yields_identical_rows_and_canonical_index_names(event_store: SqlEventStore) -> None:
     fill(event_store, 57)
     runner = ProjectionRunner(event_store, [Tally()], batch_size=10)
