@@ -196,24 +196,56 @@ def fleet(
 
 
 class RssSampler:
-    """VmRSS of a process every 100 ms, in a thread, until stopped."""
+    """VmRSS of a process every 100 ms, in a thread, until stopped; with its memory map by kind near
+    the peak (read again when a new peak is 1 MiB above the last one read, at most once a second)."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.samples: list[float] = [rss_mib(pid)]
+        self.peak_map: dict[str, float] = memory_map(pid)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
+        mapped_at, mapped_rss = time.monotonic(), self.samples[0]
         while not self._stop.wait(0.1):
-            self.samples.append(rss_mib(self.pid))
+            rss = rss_mib(self.pid)
+            self.samples.append(rss)
+            if rss > mapped_rss + 1 and time.monotonic() - mapped_at >= 1:
+                self.peak_map = memory_map(self.pid)
+                mapped_at, mapped_rss = time.monotonic(), rss
 
     def stop(self) -> tuple[float, float]:
         """(at the start, peak) in MiB."""
         self._stop.set()
         self._thread.join()
         return self.samples[0], max(self.samples)
+
+
+#: glibc's thread arenas (its secondary malloc heaps) each start on a boundary of their 64 MiB reservation.
+ARENA_ALIGNMENT = 64 * 1024 * 1024
+
+
+def memory_map(pid: int) -> dict[str, float]:
+    """Resident MiB of a process by kind of mapping (/proc/PID/smaps): the main malloc heap (brk),
+    glibc's thread arenas, other anonymous memory (large mallocs, thread stacks, mmaps) and files."""
+    kinds = dict.fromkeys(("main heap", "thread arenas", "other anonymous", "files"), 0.0)
+    kind = ""
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        fields = line.split()
+        if fields[0] == "Rss:":
+            kinds[kind] += int(fields[1]) / 1024
+        elif not fields[0].endswith(":"):  # a mapping's header: address range, perms, offset, dev, inode[, name]
+            name = fields[5] if len(fields) > 5 else ""
+            start = int(fields[0].split("-")[0], 16)
+            if name == "[heap]":
+                kind = "main heap"
+            elif name:
+                kind = "files" if name.startswith("/") else "other anonymous"
+            else:
+                kind = "thread arenas" if start % ARENA_ALIGNMENT == 0 else "other anonymous"
+    return kinds
 
 
 def listed(db_path: Path) -> dict[str, int]:
@@ -238,6 +270,8 @@ class BacklogRun:
     doubled: int
     acks: dict[str, int]
     resent: int
+    memory: dict[str, float]
+    disconnects: int
 
 
 def split(items: list[SigningRadar], parts: int) -> Iterator[list[SigningRadar]]:
@@ -299,6 +333,8 @@ def run_backlog(radar_count: int, per_radar: int, processes: int) -> BacklogRun:
             doubled=sum(count - 1 for count in rows.values()),
             acks=acks,
             resent=sum(result.published for result in fleets) - len(journaled),
+            memory=sampler.peak_map,
+            disconnects=Path(central.log.name).read_text().count("MQTT disconnected"),
         )
 
 
@@ -306,7 +342,9 @@ def report(name: str, run: BacklogRun) -> None:
     print(f"{name}: {run.violations:,} violations; every one acked after {run.acked_s:.1f} s "
           f"({run.violations / run.acked_s:.0f}/s), every infraction listed after {run.listed_s:.1f} s; "
           f"central RSS {run.rss_mib[0]:.0f} MiB at the start, {run.rss_mib[1]:.0f} MiB at the peak; "
-          f"lost {run.lost}, doubled {run.doubled}; acks {json.dumps(run.acks)}, re-sent {run.resent}")  # fmt: skip
+          f"lost {run.lost}, doubled {run.doubled}; acks {json.dumps(run.acks)}, re-sent {run.resent}; "
+          f"central's MQTT session dropped {run.disconnects} times; resident near the peak: "
+          + ", ".join(f"{kind} {mib:.0f} MiB" for kind, mib in run.memory.items()))  # fmt: skip
 
 
 def main() -> None:
