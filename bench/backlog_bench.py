@@ -44,6 +44,7 @@ from ingest_bench import CentralProcess, register
 from load_bench import rss_mib, settle
 from paho.mqtt.enums import CallbackAPIVersion
 
+from speedledger.central.entrypoints.process_memory import memory_map
 from speedledger.edge.core.outbox import Outbox
 from speedledger.shared import canonical, topics
 from tests.fixtures.mosquitto import free_port
@@ -221,31 +222,6 @@ class RssSampler:
         self._stop.set()
         self._thread.join()
         return self.samples[0], max(self.samples)
-
-
-#: glibc's thread arenas (its secondary malloc heaps) each start on a boundary of their 64 MiB reservation.
-ARENA_ALIGNMENT = 64 * 1024 * 1024
-
-
-def memory_map(pid: int) -> dict[str, float]:
-    """Resident MiB of a process by kind of mapping (/proc/PID/smaps): the main malloc heap (brk),
-    glibc's thread arenas, other anonymous memory (large mallocs, thread stacks, mmaps) and files."""
-    kinds = dict.fromkeys(("main heap", "thread arenas", "other anonymous", "files"), 0.0)
-    kind = ""
-    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
-        fields = line.split()
-        if fields[0] == "Rss:":
-            kinds[kind] += int(fields[1]) / 1024
-        elif not fields[0].endswith(":"):  # a mapping's header: address range, perms, offset, dev, inode[, name]
-            name = fields[5] if len(fields) > 5 else ""
-            start = int(fields[0].split("-")[0], 16)
-            if name == "[heap]":
-                kind = "main heap"
-            elif name:
-                kind = "files" if name.startswith("/") else "other anonymous"
-            else:
-                kind = "thread arenas" if start % ARENA_ALIGNMENT == 0 else "other anonymous"
-    return kinds
 
 
 def listed(db_path: Path) -> dict[str, int]:
