@@ -44,6 +44,7 @@ from ingest_bench import CentralProcess, register
 from load_bench import rss_mib, settle
 from paho.mqtt.enums import CallbackAPIVersion
 
+from speedledger.central.entrypoints.process_memory import memory_map
 from speedledger.edge.core.outbox import Outbox
 from speedledger.shared import canonical, topics
 from tests.fixtures.mosquitto import free_port
@@ -196,18 +197,25 @@ def fleet(
 
 
 class RssSampler:
-    """VmRSS of a process every 100 ms, in a thread, until stopped."""
+    """VmRSS of a process every 100 ms, in a thread, until stopped; with its memory map by kind near
+    the peak (read again when a new peak is 1 MiB above the last one read, at most once a second)."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.samples: list[float] = [rss_mib(pid)]
+        self.peak_map: dict[str, float] = memory_map(pid)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
+        mapped_at, mapped_rss = time.monotonic(), self.samples[0]
         while not self._stop.wait(0.1):
-            self.samples.append(rss_mib(self.pid))
+            rss = rss_mib(self.pid)
+            self.samples.append(rss)
+            if rss > mapped_rss + 1 and time.monotonic() - mapped_at >= 1:
+                self.peak_map = memory_map(self.pid)
+                mapped_at, mapped_rss = time.monotonic(), rss
 
     def stop(self) -> tuple[float, float]:
         """(at the start, peak) in MiB."""
@@ -238,6 +246,8 @@ class BacklogRun:
     doubled: int
     acks: dict[str, int]
     resent: int
+    memory: dict[str, float]
+    disconnects: int
 
 
 def split(items: list[SigningRadar], parts: int) -> Iterator[list[SigningRadar]]:
@@ -299,6 +309,8 @@ def run_backlog(radar_count: int, per_radar: int, processes: int) -> BacklogRun:
             doubled=sum(count - 1 for count in rows.values()),
             acks=acks,
             resent=sum(result.published for result in fleets) - len(journaled),
+            memory=sampler.peak_map,
+            disconnects=Path(central.log.name).read_text().count("MQTT disconnected"),
         )
 
 
@@ -306,7 +318,9 @@ def report(name: str, run: BacklogRun) -> None:
     print(f"{name}: {run.violations:,} violations; every one acked after {run.acked_s:.1f} s "
           f"({run.violations / run.acked_s:.0f}/s), every infraction listed after {run.listed_s:.1f} s; "
           f"central RSS {run.rss_mib[0]:.0f} MiB at the start, {run.rss_mib[1]:.0f} MiB at the peak; "
-          f"lost {run.lost}, doubled {run.doubled}; acks {json.dumps(run.acks)}, re-sent {run.resent}")  # fmt: skip
+          f"lost {run.lost}, doubled {run.doubled}; acks {json.dumps(run.acks)}, re-sent {run.resent}; "
+          f"central's MQTT session dropped {run.disconnects} times; resident near the peak: "
+          + ", ".join(f"{kind} {mib:.0f} MiB" for kind, mib in run.memory.items()))  # fmt: skip
 
 
 def main() -> None:

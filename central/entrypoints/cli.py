@@ -67,8 +67,10 @@ def run_central(
         return
     from speedledger.central.bootstrap import central_config_key, start_ingest
     from speedledger.central.entrypoints.api.server import listen, serve
+    from speedledger.central.entrypoints.process_memory import limit_malloc_arenas
     from speedledger.central.eventstore import redacted_url
 
+    limit_malloc_arenas()  # before any of central's threads start
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = central_settings(demo=demo or None)
     # Everything that can be wrong is found before the broker sees us: a second central that cannot

@@ -1,12 +1,14 @@
 """The ingest's inbox: a queue bounded in messages and bytes between the MQTT network thread and
-the check stage, which blocks the network thread while full (backpressure).
+the check stage; while it is full the network thread reads nothing (backpressure).
 
-While `put` waits, paho's network thread reads nothing more from its socket: the broker keeps the
-rest (its in-flight window, then the persistent session's queue, which deploy/mosquitto.conf never
-drops), so a flood costs central at most the inbox's bound, however large it is and whatever the
-broker's window. The PUBACKs and acks of what is already inside are sent by the commit stage, which
-does not wait on the inbox. One message is always admitted into an empty inbox, so a payload larger
-than the byte bound still passes (the broker's `max_packet_size` bounds it).
+The network thread asks `wait_for_room` before each read from its socket (mqtt.py) and never waits
+in `put`: while the inbox is full the broker keeps the rest (its in-flight window, then the
+persistent session's queue, which deploy/mosquitto.conf never drops), so a flood costs central the
+inbox's bound plus what one read brings, however large the flood and whatever the broker's window.
+One read is one message while central has no publication awaiting the broker's answer, and at most
+one more than central has awaiting (paho reads that many packets at a time), so the bound is
+overshot by little. The thread keeps writing meanwhile: the PUBACKs and acks of what is inside,
+sent by the commit stage, and its keepalive.
 """
 
 from __future__ import annotations
@@ -28,16 +30,19 @@ class Inbox:
         self.peak_messages = 0
         self.peak_bytes = 0
 
-    def _fits(self, size: int) -> bool:
-        return not self._items or (len(self._items) < self.max_messages and self._bytes + size <= self.max_bytes)
+    def _has_room(self) -> bool:
+        return len(self._items) < self.max_messages and self._bytes < self.max_bytes
+
+    def wait_for_room(self, timeout_s: float) -> bool:
+        """Whether there is room for more, waiting at most `timeout_s` for it (the network thread)."""
+        with self._changed:
+            return self._changed.wait_for(self._has_room, timeout_s)
 
     def put(self, received: Received) -> None:
-        """Wait for room, then enqueue (called from the MQTT network thread)."""
-        size = len(received.payload)
+        """Enqueue at once, full or not: the network thread read it, so it is central's now."""
         with self._changed:
-            self._changed.wait_for(lambda: self._fits(size))
             self._items.append(received)
-            self._bytes += size
+            self._bytes += len(received.payload)
             self.peak_messages = max(self.peak_messages, len(self._items))
             self.peak_bytes = max(self.peak_bytes, self._bytes)
             self._changed.notify_all()

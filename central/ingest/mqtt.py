@@ -9,8 +9,15 @@ Central's own QoS 1 publications (the acks, one per message) wait in paho until 
 them, without limit (nothing is ever dropped). To keep that bounded, confirmations wait while more
 than `max_unanswered` publications are unanswered: the broker then stops sending at its in-flight
 window (deploy/mosquitto.conf: 1000), so at most that many acks more can be queued. Only the
-PUBACKs wait, never the thread that publishes (the network thread, which reads the broker's answers,
-may itself be waiting for the commit stage, through the inbox).
+PUBACKs wait, never the thread that publishes.
+
+Backpressure on what arrives is by not reading: paho's network thread reads from the socket only
+while `may_read` says the consumer has room (waiting for it a moment at a time otherwise), and the
+broker keeps the rest. The thread itself never blocks in a callback, so it keeps writing (acks,
+PUBACKs) and keeping the connection alive (PINGREQ) however long the consumer is full. It reads
+anyway when it has read nothing for half the keepalive, so paho, which drops a connection whose
+PINGRESP has not come for a keepalive, keeps it through a long stall of the consumer (the broker
+sends little then: it has not had the PUBACKs of what it already sent).
 
 Packet ids belong to one connection: a confirmation issued for a delivery from an earlier
 connection is dropped (the broker re-delivers that message, and the ingest answers it again as a
@@ -65,6 +72,9 @@ class BrokerState:
 #: Central's publications unanswered by the broker beyond which PUBACKs wait (see the module doc).
 MAX_UNANSWERED = 2000
 
+#: While the consumer is full, how long the network thread waits for room before it writes and pings.
+READ_PAUSE_S = 0.05
+
 #: A session the broker closes this soon after it opened, this many times in a row, is being taken over.
 QUICK_DROP_S = 5.0
 QUICK_DROPS_FOR_TAKEOVER = 3
@@ -72,6 +82,22 @@ QUICK_DROPS_FOR_TAKEOVER = 3
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+class _GatedClient(mqtt.Client):
+    """paho's client whose network loop reads only when `read_gate()` allows it (see the module doc).
+
+    paho's loop calls `loop_read` when the socket is readable, then writes and checks the keepalive;
+    a read that does not happen leaves the bytes in the socket, and so at the broker."""
+
+    def __init__(self, *args: Any, read_gate: Callable[[], bool], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._read_gate = read_gate
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        if not self._read_gate():
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        return super().loop_read(max_packets)
 
 
 class MqttSession:
@@ -88,7 +114,10 @@ class MqttSession:
         on_connected: Callable[[], None] | None = None,
         keepalive_s: int = 30,
         max_unanswered: int = MAX_UNANSWERED,
+        may_read: Callable[[float], bool] | None = None,
     ) -> None:
+        """`on_message` is called in the network thread and must not block; `may_read(timeout_s)`
+        waits at most that long for the consumer to have room for more, and says whether it has."""
         self._subscriptions = list(subscriptions)
         #: The topic filters without a `$share/{group}/` prefix, to match incoming topics against.
         self._filters = [topic.split("/", 2)[2] if topic.startswith("$share/") else topic for topic in subscriptions]
@@ -105,6 +134,8 @@ class MqttSession:
         self._quick_drops = 0
         self._stopping = False
         self._max_unanswered = max_unanswered
+        self._may_read = may_read
+        self._read_at = time.monotonic()
         #: Our QoS 1 publications the broker has not PUBACKed yet, and the confirmations held back meanwhile.
         self._unanswered: set[int] = set()
         self._held: deque[Delivery] = deque()
@@ -112,12 +143,13 @@ class MqttSession:
         #: High-water marks, for tests and /metrics.
         self.peak_unanswered = 0
         self.peak_held = 0
-        client = mqtt.Client(
+        client = _GatedClient(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
             clean_session=False,  # persistent session: the broker queues for us while we are away
             protocol=mqtt.MQTTv311,  # what both mosquitto and the embedded amqtt broker speak
             manual_ack=True,
+            read_gate=self._read_gate,
         )
         client.max_queued_messages_set(0)  # never drop our own outgoing acks while disconnected
         client.max_inflight_messages_set(1000)
@@ -201,6 +233,14 @@ class MqttSession:
                 self._client.ack(delivery.mid, delivery.qos)
 
     # -- paho callbacks (network thread) ------------------------------------------------------
+
+    def _read_gate(self) -> bool:
+        """Read now? Yes when the consumer has room (waited for a moment), or to keep the connection."""
+        now = time.monotonic()
+        if self._may_read is None or self._may_read(READ_PAUSE_S) or now - self._read_at >= self._keepalive_s / 2:
+            self._read_at = now
+            return True
+        return False
 
     def _handle_connect(self, client: mqtt.Client, _userdata: Any, flags: Any, reason: Any, _props: Any) -> None:
         if reason.is_failure:

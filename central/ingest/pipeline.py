@@ -1,7 +1,8 @@
 """The ingest pipeline: check, then commit, then ack, then PUBACK, in two overlapping stages.
 
-- The network thread only enqueues (`submit`) into a bounded inbox (`inbox.py`): it never waits on
-  the database, only for room, which is the backpressure that keeps a flood at the broker.
+- The network thread only enqueues (`submit`) into a bounded inbox (`inbox.py`), never waiting; it
+  reads from the broker only while the inbox has room (`has_room`), the backpressure that keeps a
+  flood at the broker.
 - The check stage takes whatever has arrived (up to `max_batch`), looks radars up (once per radar
   per batch) and classifies each message (`classify.py`: decoding, signature, the decision): CPU
   work, done while the previous batch commits.
@@ -90,8 +91,12 @@ class Pipeline:
             thread.start()
 
     def submit(self, received: Received) -> None:
-        """Called from the MQTT network thread; blocks while the inbox is full (backpressure)."""
+        """Called from the MQTT network thread; never waits."""
         self.inbox.put(received)
+
+    def has_room(self, timeout_s: float) -> bool:
+        """Whether the network thread may read more, waiting at most `timeout_s` for room in the inbox."""
+        return self.inbox.wait_for_room(timeout_s)
 
     def stop(self, timeout_s: float = 10) -> None:
         """Finish what was received, then stop (unfinished messages stay unacked at the broker)."""

@@ -45,6 +45,7 @@ class Ingest:
             lambda received: self.pipeline.submit(received),
             will=(settings.status_topic, _status("offline")),
             on_connected=self._connected,
+            may_read=lambda timeout_s: self.pipeline.has_room(timeout_s),
         )
         self.pipeline = Pipeline(store, radars, self.session, recording, settings.limits)
         self.configs = ConfigPublisher(store, self.config_key, self._publish_retained, rule=rule)

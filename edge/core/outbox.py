@@ -14,7 +14,9 @@ Rules (CONTRACT section 2: at-least-once, dedup by event_id at central):
   nothing for a while (the broker may have dropped it, e.g. central had no session yet): when no ack
   has come for `resend_ms`, or twice the longest time central took to answer this radar on this
   connection if that is longer (from an event's first publication to its ack), since the event's
-  publication or the last ack, whichever is later.
+  publication or the last ack, whichever is later. Until central's first ack on a connection the
+  wait is `first_resend_ms` (5 min): a radar knows nothing of central's answer time yet, and after
+  an outage its events may queue at central behind a whole fleet's for minutes.
   Each re-send of an event doubles its wait, up to `max_resend_ms`; any ack restarts every wait.
   A slow central (a fleet's backlog) thus gets no storm of duplicates, only a dead one gets re-sends;
 - an ack (any result: accepted, duplicate, rejected) for a pending event_id is journaled, which
@@ -83,6 +85,7 @@ class Outbox:
         window: int = 16,
         resend_ms: int = 30_000,
         max_resend_ms: int = 600_000,
+        first_resend_ms: int = 300_000,
     ) -> None:
         self.journal = journal
         self.radar_id = radar_id
@@ -90,6 +93,7 @@ class Outbox:
         self.window = window
         self.resend_ms = resend_ms
         self.max_resend_ms = max_resend_ms
+        self.first_resend_ms = first_resend_ms
         self.connected = False
         self.published = 0
         self.acked: dict[str, int] = {}
@@ -100,6 +104,8 @@ class Outbox:
         #: When central last answered (an ack or the connection), and how long it took at most.
         self._answered_ms = 0
         self._answer_time_ms = 0
+        #: Whether any ack came on this connection (before that, the first wait applies).
+        self._heard = False
         #: What `on_ack` saw since the last `poll` (it has no clock): any ack; the oldest first publication acked.
         self._acks_seen = False
         self._acked_sent_ms = -1
@@ -110,6 +116,7 @@ class Outbox:
         self._schedule = {}
         self._answered_ms = now_ms
         self._answer_time_ms = 0
+        self._heard = False
         self._acks_seen = False
         self._acked_sent_ms = -1
 
@@ -124,7 +131,7 @@ class Outbox:
         if not self.connected:
             return 0
         self._note_answers(now_ms)
-        base_ms = max(self.resend_ms, 2 * self._answer_time_ms)
+        base_ms = max(self.resend_ms, 2 * self._answer_time_ms) if self._heard else self.first_resend_ms
         sent = 0
         for event in self.journal.pending():  # type: ignore[attr-defined]
             scheduled = self._schedule.get(event.event_id)
@@ -149,6 +156,7 @@ class Outbox:
         """Date the acks `on_ack` saw: they restart every wait, and time how long central takes."""
         if self._acks_seen:
             self._answered_ms = now_ms
+            self._heard = True
             self._acks_seen = False
         if self._acked_sent_ms >= 0:
             self._answer_time_ms = max(self._answer_time_ms, now_ms - self._acked_sent_ms)

@@ -75,7 +75,7 @@ def make_agent(
     signer = load_signer(key_file)
     journal = Journal(str(journal_dir))
     transport = MqttTransport(mosquitto.url, RADAR, "test-1.0", min_reconnect_s=1, max_reconnect_s=1)
-    outbox = Outbox(journal, RADAR, transport, resend_ms=resend_ms)
+    outbox = Outbox(journal, RADAR, transport, resend_ms=resend_ms, first_resend_ms=resend_ms)
     config = ConfigState(RADAR, SpeedPolicy(90), central_key, verify)
     agent = RadarAgent(RADAR, "test-1.0", signer, journal, outbox, config)
     transport.start()

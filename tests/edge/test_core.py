@@ -228,7 +228,7 @@ def test_outbox_window_limits_events_awaiting_acks(tmp_path: Path) -> None:
 
 def test_outbox_resends_unacked_events_with_growing_delay(tmp_path: Path) -> None:
     transport = FakeTransport()
-    outbox = Outbox(journal_with(tmp_path, 1), "R-1", transport, resend_ms=1_000)
+    outbox = Outbox(journal_with(tmp_path, 1), "R-1", transport, resend_ms=1_000, first_resend_ms=1_000)
     outbox.on_connect(0)
     outbox.poll(0)
     outbox.poll(999)
@@ -260,6 +260,37 @@ def test_outbox_waits_twice_as_long_as_central_takes_to_answer(tmp_path: Path) -
     assert transport.violations() == [1, 2, 3, 2, 3, 2, 3]
 
 
+def test_outbox_waits_longer_for_central_first_answer(tmp_path: Path) -> None:
+    """Back from an outage, a radar's events may queue at central behind a whole fleet's: before the
+    first ack on a connection, nothing is re-sent for `first_resend_ms`; after it, the usual wait."""
+    transport = FakeTransport()
+    outbox = Outbox(journal_with(tmp_path, 3), "R-1", transport, window=2, resend_ms=1_000, first_resend_ms=5_000)
+    outbox.on_connect(0)
+    outbox.poll(0)
+    outbox.poll(4_999)
+    assert transport.violations() == [1, 2], "no re-send at resend_ms before central's first answer"
+    outbox.poll(5_000)
+    assert transport.violations() == [1, 2, 1, 2]
+    assert outbox.on_ack(ack(1)) is not None
+    outbox.poll(5_100)  # central took 5.1 s from the first copy: the waits are now 10.2 s from this ack
+    assert transport.violations() == [1, 2, 1, 2, 3]
+    outbox.poll(15_299)
+    assert transport.violations() == [1, 2, 1, 2, 3]
+    outbox.poll(15_300)
+    assert transport.violations() == [1, 2, 1, 2, 3, 3], "3, sent after the ack, waits 10.2 s"
+    outbox.poll(25_499)
+    assert transport.violations() == [1, 2, 1, 2, 3, 3], "2's second re-send waits twice as long"
+    outbox.poll(25_500)
+    assert transport.violations() == [1, 2, 1, 2, 3, 3, 2]
+    outbox.on_disconnect()
+    outbox.on_connect(30_000)  # a new connection: central's answers are unknown again
+    outbox.poll(30_000)
+    outbox.poll(34_999)
+    assert transport.violations() == [1, 2, 1, 2, 3, 3, 2, 2, 3]
+    outbox.poll(35_000)
+    assert transport.violations() == [1, 2, 1, 2, 3, 3, 2, 2, 3, 2, 3]
+
+
 def test_outbox_any_ack_restarts_every_wait(tmp_path: Path) -> None:
     transport = FakeTransport()
     outbox = Outbox(journal_with(tmp_path, 2), "R-1", transport, resend_ms=1_000)
@@ -278,7 +309,7 @@ def test_outbox_times_answers_from_the_first_publication(tmp_path: Path) -> None
     """A central slow enough that every event is re-sent once still stretches the wait: the ack is
     timed from the first copy (timing only events sent once would learn nothing and keep re-sending)."""
     transport = FakeTransport()
-    outbox = Outbox(journal_with(tmp_path, 2), "R-1", transport, window=1, resend_ms=1_000)
+    outbox = Outbox(journal_with(tmp_path, 2), "R-1", transport, window=1, resend_ms=1_000, first_resend_ms=1_000)
     outbox.on_connect(0)
     outbox.poll(0)
     outbox.poll(1_000)  # re-sent

@@ -83,6 +83,9 @@ def test_a_flood_waits_at_the_broker_and_nothing_is_lost(
 
     assert _stored(central) == FLOOD  # nothing lost
     inbox = ingest.pipeline.inbox
-    assert inbox.peak_bytes <= LIMITS.inbox_bytes  # the bound held, and it was reached: backpressure
-    assert inbox.peak_bytes > LIMITS.inbox_bytes - IMAGE_BYTES - 1024
+    # The bound held, overshot by at most the one image read while there was room (evidence is not
+    # acked, so central has no publication in flight and paho reads one packet at a time), and it was
+    # reached: backpressure.
+    assert inbox.peak_bytes <= LIMITS.inbox_bytes + IMAGE_BYTES + 1024
+    assert inbox.peak_bytes >= LIMITS.inbox_bytes
     assert peak - baseline < FLOOD * IMAGE_BYTES / 4  # flat: a fraction of the 80 MiB flood

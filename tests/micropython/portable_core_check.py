@@ -137,6 +137,16 @@ outbox.poll(150)
 result["outbox_topics"] = transport.sent
 result["outbox_acked"] = acked.result if acked else None
 
+# Before central's first ack on a connection the re-send waits first_resend_ms (default 5 min), not resend_ms.
+first = Transport()
+outbox = Outbox(fill("/first", 1), "R-1", first, resend_ms=100)
+outbox.on_connect(0)
+outbox.poll(0)
+outbox.poll(299_999)
+result["first_window_sent_before_due"] = len(first.sent)
+outbox.poll(300_000)
+result["first_window_sent"] = len(first.sent)
+
 
 # Tracker decision: UART frames of one vehicle at 104.3 km/h through the board's front end.
 class Uart:

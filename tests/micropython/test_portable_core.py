@@ -161,6 +161,8 @@ def test_portable_core_runs_identically_on_micropython(
     assert device["outbox_topics"][-1] == "speedledger/v1/radars/R-1/violations"
     assert device["outbox_sent_before_due"] == 4, "nothing is re-sent within the wait an ack restarted"
     assert len(device["outbox_topics"]) == 6, "after the resend delay only the unacked event goes again"
+    assert device["first_window_sent_before_due"] == 2, "evidence + violation, not re-sent before central's first ack"
+    assert device["first_window_sent"] == 4, "re-sent once the first wait (5 min by default) is over"
 
 
 def test_the_radar_decides_identically_on_micropython(
