@@ -32,6 +32,8 @@ APPEND_LOCK_KEY = int.from_bytes(b"sl-evts", "big")
 SCHEMA_LOCK_KEY = int.from_bytes(b"sl-schm", "big")
 #: LISTEN/NOTIFY channel announcing committed appends.
 CHANNEL = "speedledger_events"
+#: How often the listener thread looks whether the store is closing: `close()` waits up to this long.
+CLOSING_CHECK_S = 0.1
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,7 @@ class PostgresEventStore(SqlEventStore):
                 with psycopg.connect(self._libpq_url, autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     while not self._closing.is_set():
-                        for _notification in conn.notifies(timeout=0.5, stop_after=1):
+                        for _notification in conn.notifies(timeout=CLOSING_CHECK_S, stop_after=1):
                             self._notify(0)
             except psycopg.Error as error:
                 log.warning("LISTEN %s failed (%s); subscribers fall back to polling, retrying in 5 s", CHANNEL, error)

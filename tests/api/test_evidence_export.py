@@ -29,8 +29,7 @@ from speedledger.shared import canonical, keys
 from tests.api.conftest import Tokens
 from tests.api.factories import RadarKey, violation
 from tests.api.test_infractions import Scene
-
-sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+from tests.fixtures.postgres import sqlite_only
 
 
 def jpeg() -> bytes:

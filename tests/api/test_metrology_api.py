@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-import pytest
 from fastapi.testclient import TestClient
 
 from speedledger.central.auth import Role
@@ -15,8 +14,8 @@ from speedledger.central.radars.metrology import DAY_MS
 from tests.api.conftest import Tokens
 from tests.api.factories import RadarKey, radar_body, violation
 from tests.fixtures.metrology import VERIFIED
+from tests.fixtures.postgres import sqlite_only
 
-sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 RADARS = "/api/v1/radars"
 
 

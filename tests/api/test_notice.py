@@ -23,8 +23,7 @@ from tests.api.test_evidence_export import jpeg
 from tests.api.test_infractions import Scene
 from tests.api.test_registration import OWNER
 from tests.conftest import missing_dependency
-
-sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+from tests.fixtures.postgres import sqlite_only
 
 
 def pdf_text(document: bytes, tmp_path: Path) -> str:

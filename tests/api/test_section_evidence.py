@@ -38,8 +38,7 @@ from tests.api.test_evidence_export import BLOCK_CENTRAL_PACKAGES, rezip
 from tests.api.test_notice import pdf_text
 from tests.api.test_registration import OWNER, register_owner, register_vehicle
 from tests.api.test_sections import section_body
-
-sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+from tests.fixtures.postgres import sqlite_only
 
 DISTANCE_M = 5_000
 LIMIT_KMH = 110

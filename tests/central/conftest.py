@@ -104,10 +104,6 @@ def sign(message: dict[str, Any], private_key: Ed25519PrivateKey) -> dict[str, A
     return {**unsigned, "sig": base64.b64encode(private_key.sign(canonical.dumps(unsigned))).decode()}
 
 
-#: For tests of decisions and validation, where the database adds nothing: SQLite only.
-sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()

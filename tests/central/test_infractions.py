@@ -24,7 +24,8 @@ from speedledger.central.projections import checkpoints
 from speedledger.central.radars.commands import RevokeRadarKey, RotateRadarKey, UpdateRadar
 from speedledger.central.registration.commands import EraseOwner, TransferOwnership
 from speedledger.central.registration.personal_data import PersonalDataCipher
-from tests.central.conftest import HOUR, T0, FakeClock, Radar, World, sign, sqlite_only
+from tests.central.conftest import HOUR, T0, FakeClock, Radar, World, sign
+from tests.fixtures.postgres import sqlite_only
 
 
 def _infraction(conn: Connection, event_id: str, cipher: PersonalDataCipher) -> queries.InfractionDetail:

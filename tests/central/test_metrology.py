@@ -15,8 +15,9 @@ from speedledger.central.radars.commands import RecordMetrology
 from speedledger.central.radars.lookup import load_radar
 from speedledger.central.radars.metrology import DAY_MS, TYPE_APPROVAL
 from speedledger.central.radars.queries import get_radar, radars_due_for_verification
-from tests.central.conftest import HOUR, T0, FakeClock, World, sqlite_only
+from tests.central.conftest import HOUR, T0, FakeClock, World
 from tests.fixtures.metrology import VERIFIED
+from tests.fixtures.postgres import sqlite_only
 
 RADAR_NOT_VERIFIED = DismissalReason.RADAR_NOT_VERIFIED
 

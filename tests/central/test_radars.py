@@ -10,7 +10,8 @@ from speedledger.central.errors import Conflict, Invalid, NotFound
 from speedledger.central.radars import queries
 from speedledger.central.radars.commands import RegisterRadar, RevokeRadarKey, RotateRadarKey, UpdateRadar
 from speedledger.central.radars.lookup import load_radar
-from tests.central.conftest import HOUR, T0, FakeClock, Radar, World, sqlite_only
+from tests.central.conftest import HOUR, T0, FakeClock, Radar, World
+from tests.fixtures.postgres import sqlite_only
 
 #: Decisions and plain reads: SQLite only (the other modules run on PostgreSQL too).
 pytestmark = sqlite_only

@@ -17,7 +17,8 @@ from speedledger.central.registration import queries
 from speedledger.central.registration.commands import EraseOwner, RegisterOwner, RegisterVehicle, TransferOwnership
 from speedledger.central.registration.keyvault import SqlKeyVault, personal_data_keys
 from speedledger.central.registration.lookup import load_vehicle
-from tests.central.conftest import HOUR, T0, FakeClock, World, sqlite_only
+from tests.central.conftest import HOUR, T0, FakeClock, World
+from tests.fixtures.postgres import sqlite_only
 
 
 def test_owner_at_time_across_a_transfer(central: Central, world: World, conn: Connection) -> None:

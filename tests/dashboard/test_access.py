@@ -1,4 +1,7 @@
-"""Nothing with data without a session; sessions, CSRF and roles as the API's (TestClient on a real Central)."""
+"""Nothing with data without a session; sessions, CSRF and roles as the API's (TestClient on a real Central).
+
+Sessions, sign-in and redirects are decided before any query: those tests run on SQLite only; what a role
+sees and may change runs on both stores."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from speedledger.central.auth import Role
 from speedledger.central.entrypoints.dashboard.session import SESSION_COOKIE, SESSION_TTL_S
 from tests.api.conftest import Tokens
 from tests.dashboard.conftest import HOSTILE_NAME, RADAR, Recorded, sign_in
+from tests.fixtures.postgres import sqlite_only
 
 
 def data_urls(recorded: Recorded) -> list[str]:
@@ -34,6 +38,7 @@ def data_urls(recorded: Recorded) -> list[str]:
     ]
 
 
+@sqlite_only
 def test_every_page_and_data_url_sends_a_stranger_to_sign_in(client: TestClient, recorded: Recorded) -> None:
     for url in data_urls(recorded):
         for cookie in (None, "not-a-token"):
@@ -47,6 +52,7 @@ def test_every_page_and_data_url_sends_a_stranger_to_sign_in(client: TestClient,
         assert client.post(url, data={"csrf": "x"}, follow_redirects=False).status_code == 303
 
 
+@sqlite_only
 def test_a_token_of_another_authority_opens_no_session(client: TestClient, recorded: Recorded) -> None:
     foreign = Tokens("another-secret-" + "y" * 32).token(Role.ADMIN)
     response = client.post("/sign-in", data={"token": foreign})
@@ -57,6 +63,7 @@ def test_a_token_of_another_authority_opens_no_session(client: TestClient, recor
     assert client.get("/radars", follow_redirects=False).status_code == 303
 
 
+@sqlite_only
 def test_the_session_cookie_is_short_lived_httponly_and_strict(client: TestClient, tokens: Tokens) -> None:
     response = client.post("/sign-in", data={"token": tokens.token(Role.AGENCY)}, follow_redirects=False)
     assert response.status_code == 303
@@ -68,12 +75,14 @@ def test_the_session_cookie_is_short_lived_httponly_and_strict(client: TestClien
     assert client.get("/", follow_redirects=False).headers["location"] == "/radars"
 
 
+@sqlite_only
 def test_a_session_never_outlives_its_token(client: TestClient, tokens: Tokens) -> None:
     short = tokens.authority.mint(Role.AGENCY, "brief", ttl_s=120)
     cookie = client.post("/sign-in", data={"token": short}, follow_redirects=False).headers["set-cookie"]
     assert int(re.search(r"Max-Age=(\d+)", cookie).group(1)) <= 120  # type: ignore[union-attr]
 
 
+@sqlite_only
 def test_sign_in_from_another_site_is_refused(client: TestClient, tokens: Tokens) -> None:
     response = client.post(
         "/sign-in", data={"token": tokens.token(Role.ADMIN)}, headers={"Origin": "https://evil.example"}
@@ -82,6 +91,7 @@ def test_sign_in_from_another_site_is_refused(client: TestClient, tokens: Tokens
     assert SESSION_COOKIE not in response.cookies
 
 
+@sqlite_only
 def test_sign_out_ends_the_session_only_with_its_csrf_token(client: TestClient, tokens: Tokens) -> None:
     csrf = sign_in(client, tokens, Role.AGENCY)
     client.post("/sign-out", data={"csrf": "0" * 64})
@@ -195,11 +205,13 @@ def test_pages_allow_only_their_own_scripts(client: TestClient, tokens: Tokens, 
         assert "<script>" not in response.text  # no inline script: the policy would block it anyway
 
 
+@sqlite_only
 def test_the_dashboard_stays_out_of_the_openapi_document(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert all(path.startswith("/api/") or path in ("/health", "/metrics") for path in paths), paths
 
 
+@sqlite_only
 def test_language_choice_never_redirects_off_site(client: TestClient) -> None:
     for target, expected in (("/radars", "/radars"), ("//evil.example/x", "/"), ("https://evil.example", "/")):
         response = client.get("/language/fr", params={"next": target}, follow_redirects=False)
