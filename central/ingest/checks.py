@@ -9,7 +9,7 @@ checks (duplicate event_id, seq reuse) happen at append time.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,8 @@ from speedledger.shared import fast_canonical, keys
 
 #: Strongly consistent lookup of a registered radar (None when unknown), e.g. `radars.lookup.load_radar`.
 RadarLookup = Callable[[str], RadarState | None]
+#: Given the radar ids a batch names, a lookup for them, e.g. `radars.lookup.radar_cache(store).lookup`.
+RadarLookups = Callable[[Collection[str]], RadarLookup]
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable
-from functools import partial
 from typing import Any
 
 import pytest
@@ -16,8 +15,8 @@ from speedledger.central.ingest.config_push import ConfigKey, ConfigPublisher
 from speedledger.central.ingest.mqtt import Delivery, Received
 from speedledger.central.ingest.pipeline import Pipeline
 from speedledger.central.ingest.queries import list_quarantine
-from speedledger.central.radars.commands import UpdateRadar
-from speedledger.central.radars.lookup import load_radar
+from speedledger.central.radars.commands import RevokeRadarKey, UpdateRadar
+from speedledger.central.radars.lookup import load_radar, radar_cache
 from speedledger.central.sections.commands import CreateSection
 from speedledger.shared import canonical, keys
 from tests.ingest.harness import SigningRadar
@@ -43,7 +42,7 @@ def _received(message: dict[str, Any], mid: int) -> Received:
 @pytest.fixture
 def pipeline(central: Central) -> tuple[Pipeline, RecordingTransport]:
     transport = RecordingTransport()
-    pipeline = Pipeline(central.store, partial(load_radar, central.store), transport, central.recording)
+    pipeline = Pipeline(central.store, radar_cache(central.store).lookup, transport, central.recording)
     pipeline.start()
     yield pipeline, transport  # type: ignore[misc]
     pipeline.stop()
@@ -110,6 +109,20 @@ def test_garbage_on_a_central_status_topic_is_quarantined(
         assert [row["reason"] for row in list_quarantine(conn)] == ["malformed"]
 
 
+def test_a_key_revoked_or_a_radar_registered_between_batches_is_seen_by_the_next_batch(
+    pipeline: tuple[Pipeline, RecordingTransport], central: Central, register: Callable[[str], SigningRadar]
+) -> None:
+    """The check stage keeps radars between batches (`radar_cache`): a change to one is seen at once."""
+    run, transport = pipeline
+    radar, later = register("R-1"), SigningRadar("R-2")
+    run.commit(run.check([_received(radar.violation(), 1), _received(later.violation(), 2)]))
+    central.bus.handle(RevokeRadarKey(radar_id="R-1", key_id=radar.key_id))
+    central.bus.handle(later.registration("test R-2"))
+    run.commit(run.check([_received(radar.violation(), 3), _received(later.violation(), 4)]))
+    results = [(ack["result"], ack["reason"]) for ack in transport.acks]
+    assert results == [("accepted", ""), ("rejected", "unknown_radar"), ("rejected", "revoked_key"), ("accepted", "")]
+
+
 def test_radar_lookups_retry_database_errors_and_isolate_broken_radars(
     central: Central, register: Callable[[str], SigningRadar]
 ) -> None:
@@ -124,7 +137,7 @@ def test_radar_lookups_retry_database_errors_and_isolate_broken_radars(
         return load_radar(central.store, radar_id)
 
     transport = RecordingTransport()
-    run = Pipeline(central.store, flaky, transport, central.recording)
+    run = Pipeline(central.store, lambda radar_ids: flaky, transport, central.recording)
     good, broken = radar.violation(), SigningRadar("R-BROKEN").violation()
     checked = run._check_retrying([_received(good, 1), _received(broken, 2)])
     run.commit(checked)
