@@ -4,6 +4,7 @@ so a message delivered again changes nothing but a counter or a time."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Collection, Mapping
 from typing import Any
@@ -233,19 +234,21 @@ def record_seen(conn: Connection, seen: Mapping[str, int]) -> None:
     `seen` maps each radar to its latest arrival in the batch, all written in one `executemany`."""
     if not seen:
         return
-    liveness = tables.liveness
-    arrived: Any = literal_column("excluded.last_seen_ms")  # the row being inserted (SQLite and PostgreSQL)
-    statement = upsert_statement(
-        conn.dialect.name,
-        liveness,
-        keys=("kind", "node_id"),
-        update={"last_seen_ms": _greatest(liveness.c.last_seen_ms, arrived)},
-    )
     rows = [
         {"kind": "radar", "node_id": radar_id, "online": False, "last_seen_ms": at_ms}
         for radar_id, at_ms in seen.items()
     ]
-    conn.execute(statement, rows)
+    conn.execute(_seen_statement(conn.dialect.name), rows)
+
+
+@functools.cache
+def _seen_statement(dialect: str) -> Any:
+    """`record_seen`'s upsert, built once per dialect: building it again on every commit cost more
+    CPU than executing it."""
+    liveness = tables.liveness
+    arrived: Any = literal_column("excluded.last_seen_ms")  # the row being inserted (SQLite and PostgreSQL)
+    update = {"last_seen_ms": _greatest(liveness.c.last_seen_ms, arrived)}
+    return upsert_statement(dialect, liveness, keys=("kind", "node_id"), update=update)
 
 
 def _printable(text: str, limit: int = 1000) -> str:
