@@ -29,16 +29,23 @@ _encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", 
 
 
 def _plain(obj: object) -> bool:
-    """Whether `obj` holds only what the C encoder writes exactly as `canonical` does (module docstring)."""
+    """Whether `obj` holds only what the C encoder writes exactly as `canonical` does (module docstring).
+    An object's values are checked inline: this walk runs for every message central encodes."""
+    if type(obj) is dict:
+        for key, value in obj.items():
+            if type(key) is not str or not (key.isascii() and key.isprintable()):
+                return False
+            if type(value) is str:
+                if not (value.isascii() and value.isprintable()):
+                    return False
+            elif type(value) is not int and not _plain(value):
+                return False
+        return True
+    if type(obj) is list or type(obj) is tuple:
+        return all(_plain(item) for item in obj)  # arrays are rare in what central encodes
     if type(obj) is str:
         return obj.isascii() and obj.isprintable()
-    if type(obj) is int:
-        return True
-    if type(obj) is dict:
-        return all(type(key) is str and _plain(key) and _plain(value) for key, value in obj.items())
-    if type(obj) is list or type(obj) is tuple:
-        return all(_plain(item) for item in obj)
-    return False
+    return type(obj) is int
 
 
 def dumps(obj: object) -> bytes:
