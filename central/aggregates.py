@@ -88,7 +88,9 @@ class AggregateCache(Generic[S]):
     version it was folded to). So a radar's limit change, key revocation or status change, or a vehicle
     changing owner, is seen by the next lookup as if the stream were folded from scratch; states hold
     their history (limits, statuses, verifications by time), so nothing else about them goes stale.
-    At most `size` states are kept, the least recently asked for dropped first. One instance per thread.
+    At most `size` states are kept, the least recently asked for dropped first. Not thread-safe: one
+    user at a time (the ingest's check thread; the process manager's rounds, which the checkpoint
+    lock serialises whichever thread runs them).
     """
 
     def __init__(self, aggregate: Aggregate[S], store: EventStore, size: int = 4096) -> None:
