@@ -8,7 +8,8 @@ makes the append fail with WrongExpectedVersion and the message bus retries the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -37,9 +38,9 @@ class Aggregate(Generic[S]):
     types: EventTypes
     evolve: Callable[[S | None, Event], S]
 
-    def fold(self, recorded_events: Iterable[RecordedEvent]) -> S | None:
-        """The state after these stored events (None when there are none of this aggregate's)."""
-        state: S | None = None
+    def fold(self, recorded_events: Iterable[RecordedEvent], state: S | None = None) -> S | None:
+        """The state after these stored events, from `state` (None: from the start of the stream; None
+        also when there are no events of this aggregate's)."""
         for recorded in recorded_events:
             event = self.types.decode(recorded.type, recorded.data)
             if event is not None:
@@ -77,3 +78,50 @@ class Aggregate(Generic[S]):
         events = decide(state)
         self.append(store, aggregate_id, events, version, command)
         return events
+
+
+class AggregateCache(Generic[S]):
+    """States of one aggregate kind kept between batches, each checked against its stream's version.
+
+    `lookup(ids)` asks the store for the versions of all the batch's streams in one query; a state is
+    then read and folded only when asked for and its stream has moved since (only the events after the
+    version it was folded to). So a radar's limit change, key revocation or status change, or a vehicle
+    changing owner, is seen by the next lookup as if the stream were folded from scratch; states hold
+    their history (limits, statuses, verifications by time), so nothing else about them goes stale.
+    At most `size` states are kept, the least recently asked for dropped first. Not thread-safe: one
+    user at a time (the ingest's check thread; the process manager's rounds, which the checkpoint
+    lock serialises whichever thread runs them).
+    """
+
+    def __init__(self, aggregate: Aggregate[S], store: EventStore, size: int = 4096) -> None:
+        self._aggregate = aggregate
+        self._store = store
+        self._size = size
+        #: aggregate id -> (state, the stream version it was folded to).
+        self._states: OrderedDict[str, tuple[S | None, int]] = OrderedDict()
+
+    def lookup(self, ids: Collection[str]) -> Callable[[str], S | None]:
+        """A lookup for a batch that asks for (some of) `ids`: the states as of this call's query or
+        later (strongly consistent, as `Aggregate.state`); an id outside `ids` is read as of now."""
+        streams = {aggregate_id: self._aggregate.stream(aggregate_id) for aggregate_id in ids}
+        versions = self._store.stream_versions(list(streams.values()))
+
+        def state(aggregate_id: str) -> S | None:
+            stream = streams.get(aggregate_id)
+            cached = self._states.get(aggregate_id)
+            if cached is not None and stream is not None and versions.get(stream, 0) == cached[1]:
+                self._states.move_to_end(aggregate_id)
+                return cached[0]
+            return self._refresh(aggregate_id, cached)
+
+        return state
+
+    def _refresh(self, aggregate_id: str, cached: tuple[S | None, int] | None) -> S | None:
+        before, version = cached if cached is not None else (None, 0)
+        recorded_events = self._store.read_stream(self._aggregate.stream(aggregate_id), after_version=version)
+        state = self._aggregate.fold(recorded_events, before)
+        self._states[aggregate_id] = (state, recorded_events[-1].version if recorded_events else version)
+        self._states.move_to_end(aggregate_id)
+        if len(self._states) > self._size:
+            self._states.popitem(last=False)
+        return state

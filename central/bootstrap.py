@@ -45,7 +45,7 @@ from speedledger.central.projections.port import Projection
 from speedledger.central.projections.runner import ProjectionRunner
 from speedledger.central.projections.statistics import StatisticsRefresher
 from speedledger.central.radars.handlers import HANDLERS as RADAR_HANDLERS
-from speedledger.central.radars.lookup import load_radar
+from speedledger.central.radars.lookup import radar_cache
 from speedledger.central.radars.projection import RadarsProjection
 from speedledger.central.registration.handlers import HANDLERS as REGISTRATION_HANDLERS
 from speedledger.central.registration.keyvault import SqlKeyVault, default_keys_url, keys_engine
@@ -371,7 +371,7 @@ def build_ingest(central: Central, settings: IngestSettings | None = None) -> In
     return Ingest(
         store,
         settings,
-        radars=partial(load_radar, store),
+        radars=radar_cache(store).lookup,
         recording=central.recording,
         config_key=ConfigKey.load_or_create(settings.config_key_path, create=settings.create_config_key),
         rule=central.fine_schedule.retained_rule,

@@ -38,7 +38,12 @@ class ViolationError(ValueError):
 
 
 def _only(text: str, allowed: str) -> bool:
-    return all(char in allowed for char in text)
+    # A loop, not all() over a generator: about twice as fast on CPython, where central checks every
+    # character of every message it receives.
+    for char in text:  # noqa: SIM110
+        if char not in allowed:
+            return False
+    return True
 
 
 def is_radar_id(text: object) -> bool:
@@ -72,7 +77,10 @@ def _is_sig(text: str) -> bool:
 
 
 def _is_printable(text: str) -> bool:
-    return all(" " <= char <= "~" for char in text)
+    for char in text:  # noqa: SIM110 - a loop, as in _only
+        if not " " <= char <= "~":
+            return False
+    return True
 
 
 def is_plate(text: str) -> bool:

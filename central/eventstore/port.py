@@ -176,6 +176,10 @@ class EventStore(Protocol):
 
     def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]: ...
 
+    def stream_versions(self, stream_ids: Sequence[str]) -> dict[str, int]:
+        """The current version of each of `stream_ids` that exists (absent: no events), in one query."""
+        ...
+
     def read_all(
         self, after_position: int = 0, limit: int = 1000, types: Collection[str] | None = None
     ) -> list[RecordedEvent]:

@@ -295,6 +295,15 @@ class SqlEventStore:
             f"WHERE stream_id = {self._MARK} AND version > {self._MARK} ORDER BY version", (stream_id, after_version)
         )
 
+    def stream_versions(self, stream_ids: Sequence[str]) -> dict[str, int]:
+        raw = self.engine.raw_connection()
+        try:
+            versions = self._current_versions(raw.cursor(), list(stream_ids))
+            raw.commit()  # end the read transaction psycopg opened
+        finally:
+            raw.close()
+        return versions
+
     def read_all(
         self, after_position: int = 0, limit: int = 1000, types: Collection[str] | None = None
     ) -> list[RecordedEvent]:

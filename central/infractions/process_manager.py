@@ -1,7 +1,8 @@
 """The process manager that turns each recorded violation into an infraction or a dismissal.
 
-It runs as a checkpointed projection: for each `ViolationRecorded` it loads the radar (limit and
-status at detection time) and the vehicle (owner at detection time) from the event store, decides,
+It runs as a checkpointed projection: for each `ViolationRecorded` it takes the radar (limit and
+status at detection time) and the vehicle (owner at detection time) as of the event store's last
+commit (kept between batches, checked against their streams' versions), decides,
 and appends the decision inside the runner's transaction (`tx.append`), so the decision and the
 checkpoint commit together. It takes the runner's batch at once (`apply_batch`): all decisions
 first, then all appends. The decision's stream is derived from the violation's event_id and
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Generic, TypeVar
 
 from sqlalchemy import Table
 
@@ -43,11 +43,10 @@ from speedledger.central.infractions.events import (
 )
 from speedledger.central.infractions.fines import FineSchedule
 from speedledger.central.messages import Clock, EventTypes
-from speedledger.central.radars.lookup import RadarState, load_radar
-from speedledger.central.registration.lookup import VehicleState, load_vehicle
+from speedledger.central.radars.lookup import RadarState, radar_cache
+from speedledger.central.registration.lookup import VehicleState, vehicle_cache
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 class InfractionProcessManager:
@@ -58,6 +57,8 @@ class InfractionProcessManager:
         self._store = store
         self._schedule = schedule
         self._clock = clock
+        self._radars = radar_cache(store)
+        self._vehicles = vehicle_cache(store)
 
     @property
     def tables(self) -> Sequence[Table]:
@@ -72,15 +73,19 @@ class InfractionProcessManager:
 
     def apply_batch(self, tx: Transaction, events: Sequence[RecordedEvent]) -> None:
         """Decide every violation of the batch, then append the decisions: the store's append lock
-        (PostgreSQL's global one) is taken only for the appends, not while deciding. Radars and
-        vehicles are loaded once per batch (as of now, as one by one would)."""
-        radars = _Memo(lambda radar_id: load_radar(self._store, radar_id))
-        vehicles = _Memo(lambda plate: load_vehicle(self._store, plate))
-        decisions = []
-        for event in events:
-            recorded = self.event_types.decode(event.type, event.data)
-            if isinstance(recorded, ViolationRecorded):
-                decisions.append(self._decide(event, recorded, radars, vehicles))
+        (PostgreSQL's global one) is taken only for the appends, not while deciding. The batch's radars
+        and vehicles are checked against their streams' versions in one query each, and read again
+        only when they changed (`AggregateCache`): as of now, as loading each one would."""
+        violations = [
+            (event, recorded)
+            for event in events
+            if isinstance(recorded := self.event_types.decode(event.type, event.data), ViolationRecorded)
+        ]
+        if not violations:
+            return
+        radars = self._radars.lookup({str(recorded.message["radar_id"]) for _, recorded in violations})
+        vehicles = self._vehicles.lookup({str(recorded.message["plate"]) for _, recorded in violations} - {""})
+        decisions = [self._decide(event, recorded, radars, vehicles) for event, recorded in violations]
         # One append for the batch; a decision already taken (a replay, or a rebuild of this process
         # manager) comes back as a conflict or duplicate, and the first decision stands.
         tx.append_batch([AppendRequest(stream_id, [decision], NO_STREAM) for stream_id, decision in decisions])
@@ -89,8 +94,8 @@ class InfractionProcessManager:
         self,
         event: RecordedEvent,
         recorded: ViolationRecorded,
-        radars: _Memo[RadarState | None],
-        vehicles: _Memo[VehicleState | None],
+        radars: Callable[[str], RadarState | None],
+        vehicles: Callable[[str], VehicleState | None],
     ) -> tuple[str, NewEvent]:
         message = recorded.message
         radar = radars(str(message["radar_id"]))
@@ -163,16 +168,3 @@ class DecisionReplay:
 
 def _nothing(tx: Transaction) -> None:
     """No writes."""
-
-
-class _Memo(Generic[T]):
-    """`load(key)` once per key."""
-
-    def __init__(self, load: Callable[[str], T]) -> None:
-        self._load = load
-        self._loaded: dict[str, T] = {}
-
-    def __call__(self, key: str) -> T:
-        if key not in self._loaded:
-            self._loaded[key] = self._load(key)
-        return self._loaded[key]

@@ -17,7 +17,7 @@ from speedledger.central.aggregates import to_new_event
 from speedledger.central.eventstore.port import NewEvent
 from speedledger.central.infractions.events import ViolationRecorded, violation_stream
 from speedledger.central.radars.lookup import RadarState
-from speedledger.shared import canonical, keys
+from speedledger.shared import fast_canonical, keys
 
 
 class SignatureRejected(ValueError):
@@ -38,7 +38,7 @@ def with_received_payload(
 ) -> Mapping[str, Any] | None:
     """`metadata` plus the bytes as received (base64, `PAYLOAD_METADATA`) when they are not the message's
     canonical JSON, so an export can give a signed radar message exactly as received."""
-    if payload is not None and payload != canonical.dumps(dict(message)):
+    if payload is not None and payload != fast_canonical.dumps(dict(message)):
         return {**(metadata or {}), PAYLOAD_METADATA: keys.b64encode(payload)}
     return metadata
 
@@ -66,7 +66,7 @@ def violation_recorded(
 def received_payload(message: Mapping[str, Any], metadata: Mapping[str, Any]) -> bytes:
     """The violation's bytes as the radar sent them: its canonical JSON, unless the event kept other bytes."""
     kept = metadata.get(PAYLOAD_METADATA)
-    return keys.b64decode(str(kept)) if kept is not None else canonical.dumps(dict(message))
+    return keys.b64decode(str(kept)) if kept is not None else fast_canonical.dumps(dict(message))
 
 
 def verify_signature(message: Mapping[str, Any], radar: RadarState) -> None:
@@ -77,6 +77,6 @@ def verify_signature(message: Mapping[str, Any], radar: RadarState) -> None:
     if key.revoked:
         raise SignatureRejected("revoked_key", f"key {key.key_id} of radar {radar.radar_id} is revoked")
     try:
-        key.verifier().verify(keys.b64decode(str(message["sig"])), canonical.signing_bytes(dict(message)))
-    except (InvalidSignature, ValueError, canonical.CanonicalError) as error:
+        key.verifier().verify(keys.b64decode(str(message["sig"])), fast_canonical.signing_bytes(message))
+    except (InvalidSignature, ValueError, fast_canonical.CanonicalError) as error:
         raise SignatureRejected("bad_signature", "the signature does not verify over the canonical bytes") from error

@@ -9,8 +9,7 @@ checks (duplicate event_id, seq reuse) happen at append time.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,10 +19,12 @@ from speedledger.central.ingest.kinds import VIOLATION, SignedKind
 from speedledger.central.ingest.parse import Rejected, decode_signed
 from speedledger.central.ingest.reasons import Reason
 from speedledger.central.radars.lookup import RadarKey, RadarState
-from speedledger.shared import keys
+from speedledger.shared import fast_canonical, keys
 
 #: Strongly consistent lookup of a registered radar (None when unknown), e.g. `radars.lookup.load_radar`.
 RadarLookup = Callable[[str], RadarState | None]
+#: Given the radar ids a batch names, a lookup for them, e.g. `radars.lookup.radar_cache(store).lookup`.
+RadarLookups = Callable[[Collection[str]], RadarLookup]
 
 
 @dataclass(frozen=True)
@@ -39,21 +40,10 @@ class Verified:
     kind: SignedKind = VIOLATION
 
 
-def signing_bytes(message: dict[str, Any]) -> bytes:
-    """The canonical bytes of a message that passed its field spec (`kinds.py`), without `sig`.
-
-    For such a message (integers, and strings of printable ASCII only) the standard library's
-    sorted, compact, ASCII JSON is byte for byte `shared.canonical.signing_bytes`, at a tenth of the
-    cost of the portable encoder (tests/ingest/test_checks.py holds them equal).
-    """
-    unsigned = {key: value for key, value in message.items() if key != "sig"}
-    return json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
-
-
 def signature_verifies(public_key: bytes, message: dict[str, Any]) -> bool:
     """Whether `sig` is a valid Ed25519 signature by `public_key` over the message's canonical bytes."""
     try:
-        RadarKey.verifier_for(public_key).verify(keys.b64decode(message["sig"]), signing_bytes(message))
+        RadarKey.verifier_for(public_key).verify(keys.b64decode(message["sig"]), fast_canonical.signing_bytes(message))
     except (InvalidSignature, ValueError):
         return False
     return True

@@ -3,9 +3,9 @@
 - The network thread only enqueues (`submit`) into a bounded inbox (`inbox.py`), never waiting; it
   reads from the broker only while the inbox has room (`has_room`), the backpressure that keeps a
   flood at the broker.
-- The check stage takes whatever has arrived (up to `max_batch`), looks radars up (once per radar
-  per batch) and classifies each message (`classify.py`: decoding, signature, the decision): CPU
-  work, done while the previous batch commits.
+- The check stage takes whatever has arrived (up to `max_batch`), looks the batch's radars up (one
+  query for their versions, `radars.lookup.radar_cache`) and classifies each message (`classify.py`:
+  decoding, signature, the decision): CPU work, done while the previous batch commits.
 - The commit stage takes every checked batch waiting and writes it in ONE transaction (`writer.py`).
   Only after the commit does it publish the acks and then release the PUBACKs. At low load a batch
   is one message and nothing waits for company; under load batches grow by themselves (group commit).
@@ -31,7 +31,7 @@ from sqlalchemy import exc
 
 from speedledger.central.eventstore.port import EventStore
 from speedledger.central.ingest import tables
-from speedledger.central.ingest.checks import RadarLookup
+from speedledger.central.ingest.checks import RadarLookup, RadarLookups
 from speedledger.central.ingest.classify import Checked, classify
 from speedledger.central.ingest.inbox import Inbox
 from speedledger.central.ingest.metrics import BATCH_SIZE, COMMIT_SECONDS, MESSAGES
@@ -60,7 +60,7 @@ class Pipeline:
     def __init__(
         self,
         store: EventStore,
-        radars: RadarLookup,
+        radars: RadarLookups,
         transport: Transport,
         recording: Recording,
         limits: IngestLimits | None = None,
@@ -131,31 +131,33 @@ class Pipeline:
                 delay = min(delay * 2, 5.0)
 
     def check(self, batch: Sequence[Received]) -> list[Checked]:
-        """Decide everything that needs no database write; radars are looked up once per batch."""
+        """Decide everything that needs no database write; the batch's radars are looked up at once
+        (one query for their streams' versions; a radar is read again only when it changed)."""
+        radar_ids = {topic_parts(received.topic)[0] for received in batch if received.topic.startswith(topics.ROOT)}
+        lookup = self._radars({radar_id for radar_id in radar_ids if violation.is_radar_id(radar_id)})
         cache: dict[str, RadarState | None] = {}
 
         def radar(radar_id: str) -> RadarState | None:
             if radar_id not in cache:
-                cache[radar_id] = self._lookup(radar_id)
+                cache[radar_id] = self._lookup(lookup, radar_id)
             return cache[radar_id]
 
         # Look radars up first (a database error surfaces here, for the whole batch, and is retried);
         # the per-message checks below then only read the cache, in parallel or not.
-        for received in batch:
-            if received.topic.startswith(topics.ROOT):
-                radar(topic_parts(received.topic)[0])
+        for radar_id in radar_ids:
+            radar(radar_id)
         if self._verifiers is not None and len(batch) >= PARALLEL_FROM:
             # Ed25519 verification releases the GIL: a large batch is checked on several cores.
             return list(self._verifiers.map(lambda received: classify(received, radar, self._limits), batch))
         return [classify(received, radar, self._limits) for received in batch]
 
-    def _lookup(self, radar_id: str) -> RadarState | None:
+    def _lookup(self, lookup: RadarLookup, radar_id: str) -> RadarState | None:
         """The registered radar; database errors propagate (the batch is retried), anything else
         about one radar's history makes only that radar count as unknown (its messages are refused)."""
         if not violation.is_radar_id(radar_id):
             return None
         try:
-            return self._radars(radar_id)
+            return lookup(radar_id)
         except self._transient_errors:
             raise
         except Exception:

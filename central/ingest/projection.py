@@ -5,8 +5,8 @@ With the evidence blobs (stored by SHA-256 whenever they arrive) this matches an
 message whichever came first, and shows the messages whose image never arrived.
 
 A violation's image that came before it waits sealed (`rows.seal_early_image`): the transaction that
-projects the violation opens it into the blobs (`rows.keep_early_evidence`), so the evidence is there as
-soon as the violation is expected.
+projects the violation opens it into the blobs (`rows.keep_early_evidence`, one statement for a batch's
+violations), so the evidence is there as soon as the violation is expected.
 
 A section infraction's two images are opened from their retention window and kept in the evidence
 blobs in the transaction that projects the infraction (`rows.keep_passage_images`), so its export can
@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import partial
 
-from sqlalchemy import Table
+from sqlalchemy import Connection, Table
 
 from speedledger.central.eventstore.port import RecordedEvent
 from speedledger.central.infractions.domain import InfractionKind
@@ -50,6 +50,10 @@ class EvidenceProjection(TableProjection):
         clone._claims_early_images = False
         return clone
 
+    def _keep_early_evidence(self, conn: Connection, claims: list[tuple[str, str]]) -> None:
+        """The batch's violations claim the images that came before them: one statement for all."""
+        rows.keep_early_evidence(conn, self._passages, claims)
+
     def handle(self, writes: Writes, event: Event, recorded: RecordedEvent) -> None:
         if isinstance(event, InfractionIssued):
             if event.kind == InfractionKind.SECTION.value:
@@ -61,9 +65,7 @@ class EvidenceProjection(TableProjection):
         if isinstance(event, ViolationRecorded):
             radar_id, image_sha256 = str(event.message["radar_id"]), str(event.message["image_sha256"])
             if image_sha256 and self._claims_early_images:
-                windows, event_id = self._passages, recorded.event_id
-                claim = partial(rows.keep_early_evidence, windows=windows, event_id=event_id, image_sha256=image_sha256)
-                writes.call(evidence_blobs.name, claim)
+                writes.gather(evidence_blobs.name, self._keep_early_evidence, (recorded.event_id, image_sha256))
         elif isinstance(event, PassageRecorded):
             radar_id, image_sha256 = event.radar_id, event.image_sha256
         else:

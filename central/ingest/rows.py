@@ -4,11 +4,12 @@ so a message delivered again changes nothing but a counter or a time."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, case, delete, literal_column, select, update
+from sqlalchemy import ColumnElement, Connection, and_, case, delete, literal_column, select, tuple_, update
 
 from speedledger.central.ingest import tables
 from speedledger.central.ingest.classify import EvidenceImage, Status
@@ -84,19 +85,18 @@ def expect_passage_image(
     conn: Connection, windows: PassageWindows, event_id: str, window: str, image_sha256: str
 ) -> None:
     """An accepted passage: its image is kept sealed under `window`'s key, the one that arrived before it
-    (`take_early_image`) now."""
+    (`take_early_images`) now."""
     images = tables.passage_images
     upsert(conn, images, {"event_id": event_id, "window": window, "image_sha256": image_sha256}, keys=("event_id",))
-    early = take_early_image(conn, windows, event_id, image_sha256)
+    early = take_early_images(conn, windows, [(event_id, image_sha256)]).get((event_id, image_sha256))
     if early is not None:
         seal_passage_image(conn, windows, event_id, window, *early)
 
 
-def keep_early_evidence(conn: Connection, windows: PassageWindows, event_id: str, image_sha256: str) -> None:
-    """A violation: the image it signed that arrived before it (`take_early_image`) goes to the evidence
-    blobs, in clear like any violation's."""
-    taken = take_early_image(conn, windows, event_id, image_sha256)
-    if taken is not None:
+def keep_early_evidence(conn: Connection, windows: PassageWindows, claims: Collection[tuple[str, str]]) -> None:
+    """Violations, as (event_id, image SHA-256) pairs: the images they signed that arrived before them
+    (`take_early_images`) go to the evidence blobs, in clear like any violation's."""
+    for (_, image_sha256), taken in take_early_images(conn, windows, claims).items():
         keep_blob(conn, image_sha256, *taken)
 
 
@@ -111,19 +111,37 @@ def seal_early_image(conn: Connection, windows: PassageWindows, image: EvidenceI
         upsert(conn, tables.early_images, values, keys=("event_id", "sha256"))
 
 
-def take_early_image(conn: Connection, windows: PassageWindows, event_id: str, sha256: str) -> tuple[bytes, int] | None:
-    """The image `sha256` that arrived for `event_id` before its message (`seal_early_image`), opened, and
-    when it arrived; its sealed row is deleted. None when there is none, or its window has closed."""
+def take_early_images(
+    conn: Connection, windows: PassageWindows, claims: Collection[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[bytes, int]]:
+    """Of the (event_id, image SHA-256) pairs `claims`, the images that arrived before their message
+    (`seal_early_image`), opened, and when they arrived; their sealed rows are deleted. One statement for
+    all the claims (the usual answer is none), one more for the arrival times of those found. An image
+    whose window has closed is deleted and not given."""
+    if not claims:
+        return {}
     early, arrivals = tables.early_images, tables.evidence_arrivals
-    which = and_(early.c.event_id == event_id, early.c.sha256 == sha256)
-    row = conn.execute(delete(early).where(which).returning(early.c.window, early.c.sealed)).first()
-    if row is None:
-        return None
-    at_ms = conn.execute(
-        select(arrivals.c.received_at_ms).where(arrivals.c.event_id == event_id, arrivals.c.sha256 == sha256)
-    ).scalar_one()
-    content = windows.open(Window.parse(row.window), bytes(row.sealed), event_id)
-    return (content, at_ms) if content is not None else None
+    pairs = list(claims)
+    taken = conn.execute(
+        delete(early)
+        .where(tuple_(early.c.event_id, early.c.sha256).in_(pairs))
+        .returning(early.c.event_id, early.c.sha256, early.c.window, early.c.sealed)
+    ).all()
+    if not taken:
+        return {}
+    found = [(row.event_id, row.sha256) for row in taken]
+    arrived = conn.execute(
+        select(arrivals.c.event_id, arrivals.c.sha256, arrivals.c.received_at_ms).where(
+            tuple_(arrivals.c.event_id, arrivals.c.sha256).in_(found)
+        )
+    ).all()
+    at_ms = {(row.event_id, row.sha256): row.received_at_ms for row in arrived}
+    opened = {}
+    for row in taken:
+        content = windows.open(Window.parse(row.window), bytes(row.sealed), row.event_id)
+        if content is not None:
+            opened[row.event_id, row.sha256] = (content, at_ms[row.event_id, row.sha256])
+    return opened
 
 
 def claim_early_images(conn: Connection, windows: PassageWindows) -> int:
@@ -140,8 +158,7 @@ def claim_early_images(conn: Connection, windows: PassageWindows) -> int:
     for row in found:
         if row.window is not None:
             expect_passage_image(conn, windows, row.event_id, row.window, row.sha256)
-        else:
-            keep_early_evidence(conn, windows, row.event_id, row.sha256)
+    keep_early_evidence(conn, windows, [(row.event_id, row.sha256) for row in found if row.window is None])
     return len(found)
 
 
@@ -217,19 +234,21 @@ def record_seen(conn: Connection, seen: Mapping[str, int]) -> None:
     `seen` maps each radar to its latest arrival in the batch, all written in one `executemany`."""
     if not seen:
         return
-    liveness = tables.liveness
-    arrived: Any = literal_column("excluded.last_seen_ms")  # the row being inserted (SQLite and PostgreSQL)
-    statement = upsert_statement(
-        conn.dialect.name,
-        liveness,
-        keys=("kind", "node_id"),
-        update={"last_seen_ms": _greatest(liveness.c.last_seen_ms, arrived)},
-    )
     rows = [
         {"kind": "radar", "node_id": radar_id, "online": False, "last_seen_ms": at_ms}
         for radar_id, at_ms in seen.items()
     ]
-    conn.execute(statement, rows)
+    conn.execute(_seen_statement(conn.dialect.name), rows)
+
+
+@functools.cache
+def _seen_statement(dialect: str) -> Any:
+    """`record_seen`'s upsert, built once per dialect: building it again on every commit cost more
+    CPU than executing it."""
+    liveness = tables.liveness
+    arrived: Any = literal_column("excluded.last_seen_ms")  # the row being inserted (SQLite and PostgreSQL)
+    update = {"last_seen_ms": _greatest(liveness.c.last_seen_ms, arrived)}
+    return upsert_statement(dialect, liveness, keys=("kind", "node_id"), update=update)
 
 
 def _printable(text: str, limit: int = 1000) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from speedledger import __version__
 from speedledger.central.eventstore.port import EventStore
-from speedledger.central.ingest.checks import RadarLookup
+from speedledger.central.ingest.checks import RadarLookups
 from speedledger.central.ingest.config_push import ConfigKey, ConfigPublisher
 from speedledger.central.ingest.mqtt import MqttSession, now_ms
 from speedledger.central.ingest.pipeline import Pipeline
@@ -30,7 +30,7 @@ class Ingest:
         store: EventStore,
         settings: IngestSettings,
         *,
-        radars: RadarLookup,
+        radars: RadarLookups,
         recording: Recording,
         config_key: ConfigKey,
         rule: RetainedSpeedRule,

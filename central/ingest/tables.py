@@ -73,7 +73,7 @@ passage_images = Table(
 
 # An image that arrived before its violation or passage was recorded (a radar publishes the image first):
 # central cannot tell yet whether it is a passage's, so it is only ever kept sealed under the retention
-# window of its arrival (`sections/retention.py`) until its message claims it (`rows.take_early_image`);
+# window of its arrival (`sections/retention.py`) until its message claims it (`rows.take_early_images`);
 # the rows of a window go when it closes (`sections/forgetting.py`), unclaimed images with them.
 early_images = Table(
     "ingest_early_images",

@@ -42,7 +42,7 @@ from speedledger.central.ingest.mqtt import Received
 from speedledger.central.ingest.parse import Rejected
 from speedledger.central.ingest.reasons import Reason
 from speedledger.central.sections.retention import PassageWindows
-from speedledger.shared import canonical, topics, violation
+from speedledger.shared import fast_canonical, topics, violation
 
 
 class RecordBuilder(Protocol):
@@ -80,7 +80,7 @@ def ack_payload(event_id: str, seq: int | None, result: str, reason: str = "", *
     body: dict[str, Any] = {"event_id": event_id, "result": result, "reason": reason, **extra}
     if seq is not None:
         body["seq"] = seq
-    return canonical.dumps(body)
+    return fast_canonical.dumps(body)
 
 
 class BatchWriter:

@@ -24,6 +24,8 @@ from speedledger.central.messages import Event, EventTypes
 
 #: A prepared statement's key: (what it does, table name).
 _StatementKey = tuple[str, str]
+#: The parameter names of a run of `Writes.gather`: its items are handed to its write at once.
+_GATHERED = ("*gathered*",)
 
 
 @dataclass(frozen=True)
@@ -110,9 +112,7 @@ class Writes:
         #: The database's dialect name ("sqlite", "postgresql"), for dialect-specific statements.
         self.dialect = dialect
         #: Per table name: runs of (statement or call, parameter names, parameter sets).
-        self._runs: dict[
-            str, list[tuple[Executable | Callable[[Connection], object], tuple[str, ...], list[dict[str, Any]]]]
-        ] = {}
+        self._runs: dict[str, list[tuple[Executable | Callable[..., object], tuple[str, ...], list[Any]]]] = {}
 
     def add(self, table_name: str, statement: Executable, params: Mapping[str, Any]) -> None:
         """Execute `statement` with `params` at the flush, after the earlier statements on `table_name`."""
@@ -127,6 +127,15 @@ class Writes:
         """Run `write(conn)` at the flush, after the earlier statements on `table_name`: a write that must
         read first (what it reads must not be written by this batch's other runs)."""
         self._runs.setdefault(table_name, []).append((write, (), []))
+
+    def gather(self, table_name: str, write: Callable[[Connection, list[Any]], object], item: Any) -> None:
+        """As `call`, for `write(conn, items)` with `item` and those of the `gather` calls with the same
+        `write` just before it on `table_name`: one call (a statement) for a batch's items, not one each."""
+        runs = self._runs.setdefault(table_name, [])
+        if runs and runs[-1][0] == write and runs[-1][1] == _GATHERED:
+            runs[-1][2].append(item)
+        else:
+            runs.append((write, _GATHERED, [item]))
 
     def insert(self, table_name: str, **row: Any) -> None:
         self.add(table_name, self.prepared("insert", table_name, lambda table: table.insert()), row)
@@ -158,7 +167,10 @@ class Writes:
         for runs in self._runs.values():
             for action, names, params in runs:
                 if not isinstance(action, Executable):
-                    action(conn)
+                    if names == _GATHERED:
+                        action(conn, params)
+                    else:
+                        action(conn)
                     continue
                 key = (action, names)
                 if key not in self._compiled:

@@ -6,12 +6,13 @@ a moment ago is seen at once.
 
 from __future__ import annotations
 
+from speedledger.central.aggregates import AggregateCache
 from speedledger.central.eventstore.port import EventStore
 from speedledger.central.radars.aggregate import RADAR
 from speedledger.central.radars.domain import RadarKey, RadarState
 from speedledger.central.radars.events import RadarRegistered, SpeedLimitChanged
 
-__all__ = ["LIMIT_EVENT_TYPES", "RadarKey", "RadarState", "load_radar", "load_radar_and_limit_time"]
+__all__ = ["LIMIT_EVENT_TYPES", "RadarKey", "RadarState", "load_radar", "load_radar_and_limit_time", "radar_cache"]
 
 #: Stored types of the events that set a radar's limit: its registration and a limit change.
 LIMIT_EVENT_TYPES = frozenset((*RadarRegistered.stored_type_names(), *SpeedLimitChanged.stored_type_names()))
@@ -24,6 +25,12 @@ def load_radar(store: EventStore, radar_id: str) -> RadarState | None:
     and status at any past instant (`speed_limit_at`, `status_at`).
     """
     return RADAR.state(store, radar_id)
+
+
+def radar_cache(store: EventStore) -> AggregateCache[RadarState]:
+    """Radars kept between batches, each checked against its stream's version (`AggregateCache`): per
+    batch, one query, and a stream read only for a radar that changed."""
+    return AggregateCache(RADAR, store)
 
 
 def load_radar_and_limit_time(store: EventStore, radar_id: str) -> tuple[RadarState, int] | None:

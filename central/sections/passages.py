@@ -18,7 +18,7 @@ from speedledger.central.eventstore.port import NewEvent
 from speedledger.central.infractions.events import violation_stream
 from speedledger.central.sections.events import PassageRecorded
 from speedledger.central.sections.retention import PassageWindows, Window
-from speedledger.shared import canonical
+from speedledger.shared import fast_canonical
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class PassageRecorder:
         """`payload`, the bytes as received (default: the message's canonical JSON), is what gets sealed."""
         event_id = str(message["event_id"])
         window = self.windows.window_of(int(message["passed_at_ms"]))
-        raw = payload if payload is not None else canonical.dumps(dict(message))
+        raw = payload if payload is not None else fast_canonical.dumps(dict(message))
         event = PassageRecorded(
             event_id=event_id,
             radar_id=str(message["radar_id"]),

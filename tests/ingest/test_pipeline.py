@@ -5,22 +5,23 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable
-from functools import partial
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import event, select
 
 from speedledger.central.bootstrap import Central
 from speedledger.central.ingest.config_push import ConfigKey, ConfigPublisher
 from speedledger.central.ingest.mqtt import Delivery, Received
 from speedledger.central.ingest.pipeline import Pipeline
-from speedledger.central.ingest.queries import list_quarantine
-from speedledger.central.radars.commands import UpdateRadar
-from speedledger.central.radars.lookup import load_radar
+from speedledger.central.ingest.queries import evidence_for_violation, list_quarantine
+from speedledger.central.ingest.tables import early_images
+from speedledger.central.radars.commands import RevokeRadarKey, UpdateRadar
+from speedledger.central.radars.lookup import load_radar, radar_cache
 from speedledger.central.sections.commands import CreateSection
 from speedledger.shared import canonical, keys
-from tests.ingest.harness import SigningRadar
+from tests.ingest.harness import SigningRadar, with_image
 
 
 class RecordingTransport:
@@ -43,7 +44,7 @@ def _received(message: dict[str, Any], mid: int) -> Received:
 @pytest.fixture
 def pipeline(central: Central) -> tuple[Pipeline, RecordingTransport]:
     transport = RecordingTransport()
-    pipeline = Pipeline(central.store, partial(load_radar, central.store), transport, central.recording)
+    pipeline = Pipeline(central.store, radar_cache(central.store).lookup, transport, central.recording)
     pipeline.start()
     yield pipeline, transport  # type: ignore[misc]
     pipeline.stop()
@@ -110,6 +111,56 @@ def test_garbage_on_a_central_status_topic_is_quarantined(
         assert [row["reason"] for row in list_quarantine(conn)] == ["malformed"]
 
 
+def test_a_key_revoked_or_a_radar_registered_between_batches_is_seen_by_the_next_batch(
+    pipeline: tuple[Pipeline, RecordingTransport], central: Central, register: Callable[[str], SigningRadar]
+) -> None:
+    """The check stage keeps radars between batches (`radar_cache`): a change to one is seen at once."""
+    run, transport = pipeline
+    radar, later = register("R-1"), SigningRadar("R-2")
+    run.commit(run.check([_received(radar.violation(), 1), _received(later.violation(), 2)]))
+    central.bus.handle(RevokeRadarKey(radar_id="R-1", key_id=radar.key_id))
+    central.bus.handle(later.registration("test R-2"))
+    run.commit(run.check([_received(radar.violation(), 3), _received(later.violation(), 4)]))
+    results = [(ack["result"], ack["reason"]) for ack in transport.acks]
+    assert results == [("accepted", ""), ("rejected", "unknown_radar"), ("rejected", "revoked_key"), ("accepted", "")]
+
+
+def test_a_batch_of_violations_claims_its_early_images_in_one_statement(
+    pipeline: tuple[Pipeline, RecordingTransport], central: Central, register: Callable[[str], SigningRadar]
+) -> None:
+    """Images that came before their violations wait sealed; the projection of a batch of those violations
+    opens every one it signed into the evidence with one DELETE ... RETURNING, and leaves an image its
+    violation did not sign where it is."""
+    run, _ = pipeline
+    radar = register("R-1")
+    images = [b"\xff\xd8\xff\xe0 photo %d \xff\xd9" % n for n in range(4)]
+    messages = [with_image(radar, image) for image in images[:3]] + [with_image(radar, b"\xff\xd8\xff another")]
+    early = [
+        Received(f"speedledger/v1/radars/R-1/evidence/{message['event_id']}", image, False, 1, Delivery(1, n, 1))
+        for n, (message, image) in enumerate(zip(messages, images, strict=True), start=1)
+    ]
+    run.commit(run.check(early))
+    run.commit(run.check([_received(message, 10 + n) for n, message in enumerate(messages)]))
+    claims: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith(f"DELETE FROM {early_images.name}"):
+            claims.append(statement)
+
+    event.listen(central.engine, "before_cursor_execute", count)
+    try:
+        central.runner.catch_up()
+    finally:
+        event.remove(central.engine, "before_cursor_execute", count)
+    assert len(claims) == 1
+    now_ms = time.time_ns() // 1_000_000
+    with central.engine.connect() as conn:
+        evidence = [evidence_for_violation(conn, message["event_id"], now_ms=now_ms) for message in messages]
+        waiting = conn.execute(select(early_images.c.event_id)).scalars().all()
+    assert [(item.status, item.content) for item in evidence[:3]] == [("received", image) for image in images[:3]]
+    assert evidence[3].status == "pending" and waiting == [messages[3]["event_id"]]
+
+
 def test_radar_lookups_retry_database_errors_and_isolate_broken_radars(
     central: Central, register: Callable[[str], SigningRadar]
 ) -> None:
@@ -124,7 +175,7 @@ def test_radar_lookups_retry_database_errors_and_isolate_broken_radars(
         return load_radar(central.store, radar_id)
 
     transport = RecordingTransport()
-    run = Pipeline(central.store, flaky, transport, central.recording)
+    run = Pipeline(central.store, lambda radar_ids: flaky, transport, central.recording)
     good, broken = radar.violation(), SigningRadar("R-BROKEN").violation()
     checked = run._check_retrying([_received(good, 1), _received(broken, 2)])
     run.commit(checked)

@@ -55,6 +55,10 @@ class MemoryEventStore:
     def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
         return [e for e in self._events if e.stream_id == stream_id and e.version > after_version]
 
+    def stream_versions(self, stream_ids: Sequence[str]) -> dict[str, int]:
+        wanted = set(stream_ids)
+        return {e.stream_id: e.version for e in self._events if e.stream_id in wanted}
+
     def read_all(
         self, after_position: int = 0, limit: int = 1000, types: Collection[str] | None = None
     ) -> list[RecordedEvent]:

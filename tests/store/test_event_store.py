@@ -61,6 +61,8 @@ def test_append_assigns_versions_and_positions_and_round_trips(store: EventStore
     assert store.read_stream("radar-1", after_version=2) == more
     assert store.read_stream("nobody") == []
     assert store.last_position() == more[-1].position
+    assert store.stream_versions(["radar-1", "nobody", "radar-2"]) == {"radar-1": 3, "radar-2": 1}
+    assert store.stream_versions([]) == {}
 
 
 @pytest.mark.parametrize(("expected", "actual_after_setup"), [(NO_STREAM, 2), (1, 2), (3, 2)])
@@ -358,6 +360,8 @@ def test_large_appends_and_batches_cross_the_statement_chunks(event_store: SqlEv
     assert isinstance(outcomes[1050], WrongExpectedVersion) and outcomes[1050].actual == 1235
     written = [e for o in outcomes if isinstance(o, list) for e in o]
     assert len(written) == 1098
+    versions = event_store.stream_versions(["long", *(f"b{n}" for n in range(1100))])
+    assert len(versions) == 1098 and versions["long"] == 1235 and "b600" not in versions  # b1000, b1050: "long"
     assert event_store.read_all(long_stream[-1].position, limit=5000) == written
 
 
