@@ -118,7 +118,8 @@ section_ambiguities = Table(
     Column("plate_sealed", Text),
     #: "several_candidates"; "after_pairing" (it arrived once the pair was made: the decision stands);
     #: "already_in_infraction" (a passage of the pair is in another infraction: no second one);
-    #: "radar_not_verified" (over the limit, but a radar had no verification in force: dismissed).
+    #: "radar_inactive" / "radar_not_verified" (over the limit, but a radar was not active / had no
+    #: verification in force at its passage: dismissed).
     Column("reason", String(32), nullable=False),
     Column("passed_at_ms", BigInteger, nullable=False),
     #: Every passage involved (event ids), the revealing one included.
