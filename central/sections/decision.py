@@ -57,6 +57,7 @@ def decide_pair(
     vehicle: VehicleFacts | None,
     schedule: FineSchedule,
     now_ms: int,
+    exit_received_at_ms: int,
 ) -> InfractionIssued | ViolationDismissed | None:
     """The infraction for this pair; None when the retained average speed is within the limit; the
     dismissal when it is not but a radar (`radars`: the entry's, the exit's) was inactive or not verified."""
@@ -78,6 +79,8 @@ def decide_pair(
             speed_limit_kmh=limit,
             device_speed_limit_kmh=limit,
             decided_at_ms=now_ms,
+            section_id=section.section_id,
+            received_at_ms=exit_received_at_ms,
         )
     plate = str(exit["plate"])
     identification = identify_owner(plate, vehicle, exit_at_ms)

@@ -10,6 +10,7 @@ import pytest
 
 from speedledger.central.errors import Conflict
 from speedledger.central.infractions import queries
+from speedledger.central.infractions.dismissals import list_dismissed
 from speedledger.central.infractions.domain import InfractionKind
 from speedledger.central.infractions.events import INFRACTION_EVENTS, ViolationDismissed, dismissal_stream
 from speedledger.central.infractions.queries import InfractionView
@@ -232,3 +233,6 @@ def test_a_pair_over_the_limit_from_a_radar_inactive_at_its_passage_is_dismissed
     for name in ("section-pairing", "infractions"):
         road.central.runner.rebuild(name)
     assert (road.infractions(), road.ambiguities(), road.central.store.last_position()) == ([], [listed], head)
+    with road.central.engine.connect() as conn:
+        (dismissed,) = list_dismissed(conn)  # rebuilt from the decision, with the spot ones
+    assert (dismissed.event_id, dismissed.section_id, dismissed.reason) == (exit["event_id"], "A7-S1", reason)
