@@ -135,3 +135,29 @@ def test_the_trackers_horizon_holds_a_pass_until_the_next_vehicle_is_known(tmp_p
     assert produced == [[131], [95]]
     assert released == [[131, 95]]
     assert evidence == {131: None, 95: frames[4200]}
+
+
+def test_no_pass_comes_out_centred_before_the_horizon_announced_earlier() -> None:
+    """`horizon_ms` is a true lower bound: on a busy stream (vehicles sharing the beam, both directions,
+    a slow one), every pass the tracker returns is centred at or after each horizon it gave before."""
+    vehicles = (
+        Vehicle(131.0, 1.5, snr_db=14.0),
+        Vehicle(95.0, 1.9, snr_db=12.0),
+        Vehicle(62.0, 3.5, approaching=False, snr_db=12.0),
+        Vehicle(30.0, 5.0, snr_db=10.0),
+        Vehicle(110.0, 5.3, snr_db=14.0),
+        Vehicle(140.0, 8.0, snr_db=9.0),
+    )
+    iq = synthesise(Scene(SAMPLE_RATE, 10.0, vehicles, clutter=Clutter()), np.random.default_rng(5))
+    processor = DopplerProcessor(SAMPLE_RATE)
+    horizons: list[int] = [processor.horizon_ms]
+    centres: list[tuple[int, int]] = []  # (pass centre, how many horizons were given before it came out)
+    step = SAMPLE_RATE // 20
+    for start in range(0, iq.size, step):
+        centres += [(p.t_ms, len(horizons)) for p in processor.feed(iq[start : start + step])]
+        horizons.append(processor.horizon_ms)
+    centres += [(p.t_ms, len(horizons)) for p in processor.flush()]
+    assert len(centres) >= 5
+    assert horizons == sorted(horizons), "the horizon never goes back"
+    for t_ms, announced in centres:
+        assert t_ms >= max(horizons[:announced]), (t_ms, horizons[:announced])
