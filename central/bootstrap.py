@@ -164,26 +164,13 @@ class Settings:
         """
         env = os.environ if environ is None else environ
         demo = _truthy(env.get("SPEEDLEDGER_DEMO")) if demo is None else demo
-        secret = env.get("SPEEDLEDGER_SECRET", "")
-        throwaway_secret = not secret
-        if throwaway_secret:
-            if not demo and require_secret:
-                raise ConfigurationError(
-                    "SPEEDLEDGER_SECRET is not set: central signs API tokens with it and refuses to start "
-                    "without one outside demo mode (e.g. export SPEEDLEDGER_SECRET=$(openssl rand -hex 32))"
-                )
-            secret = secrets.token_hex(32)
-        try:
-            TokenAuthority(secret)
-        except WeakSecret as error:
-            raise ConfigurationError(str(error)) from None
+        # Every setting is checked before anything connects or creates a file.
+        secret, throwaway_secret = token_secret(env, demo=demo, require_secret=require_secret)
         schedule = env.get("SPEEDLEDGER_FINE_SCHEDULE")
         db_url = env.get("SPEEDLEDGER_DB") or DEFAULT_DB
-        mqtt_url = env.get("SPEEDLEDGER_MQTT") or topics.DEFAULT_MQTT_URL
+        mqtt_url = broker_url_from_env(env)
         http = env.get("SPEEDLEDGER_HTTP") or DEFAULT_HTTP
-        # Every setting is checked before anything connects or creates a file.
         database_url(db_url)
-        broker_url(mqtt_url)
         http_address(http)
         if schedule:
             fine_schedule(Path(schedule))
@@ -226,6 +213,32 @@ class Settings:
     @property
     def http_port(self) -> int:
         return http_address(self.http)[1]
+
+
+def token_secret(env: Mapping[str, str], *, demo: bool = False, require_secret: bool = True) -> tuple[str, bool]:
+    """(SPEEDLEDGER_SECRET, checked strong enough; whether it is a throw-away one made up because it is
+    unset: only in demo mode or for tools that check no token, else a ConfigurationError)."""
+    secret = env.get("SPEEDLEDGER_SECRET", "")
+    throwaway = not secret
+    if throwaway:
+        if not demo and require_secret:
+            raise ConfigurationError(
+                "SPEEDLEDGER_SECRET is not set: central signs API tokens with it and refuses to start "
+                "without one outside demo mode (e.g. export SPEEDLEDGER_SECRET=$(openssl rand -hex 32))"
+            )
+        secret = secrets.token_hex(32)
+    try:
+        TokenAuthority(secret)
+    except WeakSecret as error:
+        raise ConfigurationError(str(error)) from None
+    return secret, throwaway
+
+
+def broker_url_from_env(env: Mapping[str, str]) -> str:
+    """SPEEDLEDGER_MQTT (default: the local broker), checked to be a broker URL."""
+    url = env.get("SPEEDLEDGER_MQTT") or topics.DEFAULT_MQTT_URL
+    broker_url(url)
+    return url
 
 
 def _timezone(env: Mapping[str, str]) -> str:

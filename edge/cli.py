@@ -132,7 +132,7 @@ def run(
         typer.Option(help="IQ recording (WAV, left I, right Q), or - for live 16-bit stereo PCM on stdin."),
     ] = None,
     camera: Annotated[
-        Path | None, typer.Option(help="Folder of camera frames (JPEG/PNG); `<ms>.jpg` names match by time.")
+        Path | None, typer.Option(help="Folder of camera frames (JPEG/PNG) named by their time: `<ms>.jpg`.")
     ] = None,
     journal: Annotated[
         Path | None, typer.Option(help="Journal folder (default ./journal-RADAR_ID); keep it on durable storage.")
@@ -185,6 +185,7 @@ def run(
     import signal
     import threading
 
+    from speedledger.edge.agent.camera import untimed_frames
     from speedledger.edge.agent.runner import RunOptions
     from speedledger.edge.agent.runner import run as run_agent
     from speedledger.edge.mqtt_transport import MqttTransport
@@ -196,6 +197,11 @@ def run(
         usage_error(f"--radar-id must be 1 to {RADAR_ID_MAX} letters, digits or '-' (CONTRACT §2), got {radar_id!r}")
     if camera is not None and not camera.is_dir():
         usage_error(f"--camera: {camera} is not a folder of camera frames")
+    if camera is not None and (untimed := untimed_frames(camera)):
+        usage_error(
+            f"--camera: {untimed[0]} is not named by its time in ms since the first IQ sample (e.g. 3000.jpg); "
+            "frames without a time could be matched to another vehicle"
+        )
     if source not in (None, "-") and not Path(source).is_file():
         usage_error(f"--source: no recording at {source}")
     password = mqtt_password(mqtt_password_file, os.environ)

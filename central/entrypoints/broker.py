@@ -13,11 +13,8 @@ import logging
 import os
 import signal
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 import typer
-
-from speedledger.shared import topics
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +38,14 @@ async def serve(host: str, port: int, stop: asyncio.Event) -> None:
         await broker.shutdown()
 
 
-def _default_bind() -> str:
-    url = urlsplit(os.environ.get("SPEEDLEDGER_MQTT") or topics.DEFAULT_MQTT_URL)
-    return f"{url.hostname or '127.0.0.1'}:{url.port or 1883}"
+def default_bind() -> str:
+    """Host and port of SPEEDLEDGER_MQTT (central's setting: the broker central would connect to)."""
+    from speedledger.central.bootstrap import broker_url_from_env
+    from speedledger.central.entrypoints.cli import exit_on_configuration_error
+    from speedledger.central.settings_checks import broker_url
+
+    address = exit_on_configuration_error(lambda: broker_url(broker_url_from_env(os.environ)))
+    return f"{address.host}:{address.port}"
 
 
 def broker(
@@ -52,7 +54,7 @@ def broker(
     ] = None,
 ) -> None:
     """Run an embedded MQTT broker (amqtt) for the zero-setup demo; use mosquitto for real deployments."""
-    host, _, port_text = (bind or _default_bind()).rpartition(":")
+    host, _, port_text = (bind or default_bind()).rpartition(":")
     try:
         port = int(port_text)
     except ValueError:

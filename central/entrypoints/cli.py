@@ -30,14 +30,13 @@ def mint_token(
     ttl: Annotated[str, typer.Option(help="Lifetime: seconds, or a number with s, m, h or d.")] = "8h",
 ) -> None:
     """Print a bearer token for the REST API, signed with SPEEDLEDGER_SECRET (HS256, with an expiry)."""
-    from speedledger.central.auth import TokenAuthority, WeakSecret, parse_ttl
+    from speedledger.central.auth import TokenAuthority, parse_ttl
+    from speedledger.central.bootstrap import token_secret
 
-    secret = os.environ.get("SPEEDLEDGER_SECRET", "")
-    if not secret:
-        raise typer.BadParameter("set SPEEDLEDGER_SECRET to the secret central verifies tokens with")
+    secret, _ = exit_on_configuration_error(lambda: token_secret(os.environ))
     try:
         token = TokenAuthority(secret).mint(role, subject, parse_ttl(ttl))
-    except (WeakSecret, ValueError) as error:
+    except ValueError as error:
         raise typer.BadParameter(str(error)) from error
     typer.echo(token)
 
@@ -75,13 +74,13 @@ def run_central(
     settings = central_settings(demo=demo or None)
     # Everything that can be wrong is found before the broker sees us: a second central that cannot
     # start must not take over the running one's MQTT session.
-    http_socket = _exit_on_configuration_error(lambda: listen(settings.http_host, settings.http_port))
+    http_socket = exit_on_configuration_error(lambda: listen(settings.http_host, settings.http_port))
     central = connect_central(settings)
     ingest_part = None
     forgetting = central.forgetting
     try:
         if ingest:
-            _exit_on_configuration_error(lambda: central_config_key(settings))
+            exit_on_configuration_error(lambda: central_config_key(settings))
             ingest_part = start_ingest(central)
         if projections:  # forgetting catches the projections up first: it runs where they run
             central.runner.start()
@@ -106,7 +105,7 @@ def run_central(
         central.close()
 
 
-def _exit_on_configuration_error(step: "Callable[[], T]") -> "T":
+def exit_on_configuration_error(step: "Callable[[], T]") -> "T":
     """Run `step`; a ConfigurationError becomes one line on stderr and exit status 2."""
     from speedledger.central.errors import ConfigurationError
 
@@ -122,9 +121,9 @@ def central_settings(*, demo: bool | None, require_secret: bool = True, existing
     from speedledger.central.bootstrap import Settings
     from speedledger.central.settings_checks import existing_database
 
-    settings = _exit_on_configuration_error(lambda: Settings.from_env(demo=demo, require_secret=require_secret))
+    settings = exit_on_configuration_error(lambda: Settings.from_env(demo=demo, require_secret=require_secret))
     if existing_db:
-        _exit_on_configuration_error(lambda: existing_database(settings.db_url))
+        exit_on_configuration_error(lambda: existing_database(settings.db_url))
     return settings
 
 
@@ -145,7 +144,7 @@ def connect_central(settings: "Settings", *, read_your_writes: bool = True) -> "
                 f"SPEEDLEDGER_DB: cannot connect to {redacted_url(settings.db_url)}: {reason}"
             ) from None
 
-    return _exit_on_configuration_error(connect)
+    return exit_on_configuration_error(connect)
 
 
 @central_app.command("rebuild")
@@ -230,7 +229,7 @@ def config_key(
     from speedledger.central.ingest.config_push import ConfigKey
 
     path = central_settings(demo=None, require_secret=False).ingest_settings.config_key_path
-    key = _exit_on_configuration_error(lambda: ConfigKey.load_or_create(path, create=create))
+    key = exit_on_configuration_error(lambda: ConfigKey.load_or_create(path, create=create))
     info = key.public_info()
     typer.echo(f"config key: {path}")
     typer.echo(f"public_key: {info['public_key']}")

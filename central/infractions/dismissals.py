@@ -1,17 +1,35 @@
-"""Read side of dismissed violations: what the operator must look at (e.g. `radar_not_verified`).
+"""Read side of dismissed violations and section pairs: what the operator must look at (e.g.
+`radar_not_verified`).
 
-No plate or image here: a dismissed violation charges nobody, and the operator role reads radars only.
+No plate or image here: a dismissal charges nobody, and the operator role reads radars only.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-from sqlalchemy import Connection, and_, or_, select
+from typing import Any
 
-from speedledger.central.infractions.projection import violations
+from pydantic import BaseModel
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    Table,
+    and_,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+)
+
+from speedledger.central.infractions.projection import section_dismissals, violations
 
 
 class DismissedViolation(BaseModel):
+    """A dismissed spot violation, or a dismissed section pair (then the exit passage's ids and times)."""
+
     event_id: str
     radar_id: str
     seq: int
@@ -19,6 +37,8 @@ class DismissedViolation(BaseModel):
     received_at_ms: int
     #: An `infractions.domain.DismissalReason`.
     reason: str
+    #: The section whose pair was dismissed; null for a spot violation.
+    section_id: str | None = None
 
 
 def list_dismissed(
@@ -29,31 +49,67 @@ def list_dismissed(
     after: tuple[int, str] | None = None,
     limit: int = 50,
 ) -> list[DismissedViolation]:
-    """Oldest detection first, then by event_id; `after` is the (detected_at_ms, event_id) of the last one seen."""
-    conditions = [violations.c.outcome == "dismissed"]
+    """Spot violations and section pairs together, oldest detection first, then by event_id; `after` is the
+    (detected_at_ms, event_id) of the last one seen."""
+    spot = _page(
+        violations,
+        violations.c.dismissal_reason,
+        literal(None, String),
+        [violations.c.outcome == "dismissed"],
+        reason,
+        radar_id,
+        after,
+        limit,
+    )
+    section = _page(
+        section_dismissals,
+        section_dismissals.c.reason,
+        section_dismissals.c.section_id,
+        [],
+        reason,
+        radar_id,
+        after,
+        limit,
+    )
+    both = union_all(select(spot.subquery()), select(section.subquery())).subquery()
+    query = select(both).order_by(both.c.detected_at_ms, both.c.event_id).limit(limit)
+    return [DismissedViolation.model_validate(dict(row)) for row in conn.execute(query).mappings()]
+
+
+def _page(
+    table: Table,
+    reason_column: Column[Any],
+    section_id: ColumnElement[Any],
+    conditions: list[ColumnElement[bool]],
+    reason: str | None,
+    radar_id: str | None,
+    after: tuple[int, str] | None,
+    limit: int,
+) -> Select[Any]:
+    """The next `limit` dismissals of one table, as `DismissedViolation` columns."""
     if reason is not None:
-        conditions.append(violations.c.dismissal_reason == reason)
+        conditions.append(reason_column == reason)
     if radar_id is not None:
-        conditions.append(violations.c.radar_id == radar_id)
+        conditions.append(table.c.radar_id == radar_id)
     if after is not None:
         after_ms, after_id = after
         conditions.append(
             or_(
-                violations.c.detected_at_ms > after_ms,
-                and_(violations.c.detected_at_ms == after_ms, violations.c.event_id > after_id),
+                table.c.detected_at_ms > after_ms,
+                and_(table.c.detected_at_ms == after_ms, table.c.event_id > after_id),
             )
         )
-    query = (
+    return (
         select(
-            violations.c.event_id,
-            violations.c.radar_id,
-            violations.c.seq,
-            violations.c.detected_at_ms,
-            violations.c.received_at_ms,
-            violations.c.dismissal_reason.label("reason"),
+            table.c.event_id,
+            table.c.radar_id,
+            table.c.seq,
+            table.c.detected_at_ms,
+            table.c.received_at_ms,
+            reason_column.label("reason"),
+            section_id.label("section_id"),
         )
-        .where(and_(*conditions))
-        .order_by(violations.c.detected_at_ms, violations.c.event_id)
+        .where(and_(true(), *conditions))
+        .order_by(table.c.detected_at_ms, table.c.event_id)
         .limit(limit)
     )
-    return [DismissedViolation.model_validate(dict(row)) for row in conn.execute(query).mappings()]

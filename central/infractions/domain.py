@@ -121,6 +121,16 @@ class InfractionState:
     detected_at_ms: int
 
 
+def radar_unfit(radar: RadarFacts, at_ms: int) -> DismissalReason | None:
+    """Why a measurement the radar made at `at_ms` fines nobody, None when it may: the radar was not
+    active, or had no periodic verification in force (then it proves nothing, not even "under the limit")."""
+    if radar.status_at(at_ms) != "active":
+        return DismissalReason.RADAR_INACTIVE
+    if radar.verification_at(at_ms) is None:
+        return DismissalReason.RADAR_NOT_VERIFIED
+    return None
+
+
 def decide_violation(
     message: Mapping[str, Any],
     radar: RadarFacts | None,
@@ -150,11 +160,9 @@ def decide_violation(
     if radar is None:
         return dismissed(DismissalReason.UNKNOWN_RADAR, None)
     limit = radar.speed_limit_at(detected_at_ms)
-    if radar.status_at(detected_at_ms) != "active":
-        return dismissed(DismissalReason.RADAR_INACTIVE, limit)
-    # A measurement by a radar without a verification in force proves nothing, not even "under the limit".
-    if radar.verification_at(detected_at_ms) is None:
-        return dismissed(DismissalReason.RADAR_NOT_VERIFIED, limit)
+    unfit = radar_unfit(radar, detected_at_ms)
+    if unfit is not None:
+        return dismissed(unfit, limit)
     excess = retained - limit
     if excess < 1:
         return dismissed(DismissalReason.NOT_OVER_LIMIT, limit)

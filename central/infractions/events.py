@@ -72,6 +72,10 @@ class ViolationDismissed(Event, type_name="ViolationDismissed"):
     speed_limit_kmh: int | None
     device_speed_limit_kmh: int
     decided_at_ms: int
+    #: A section pair's dismissal (its `event_id` is the exit passage's): the section, and when central
+    #: received the exit passage. None for a spot violation's (its receipt is on its `ViolationRecorded`).
+    section_id: str | None = None
+    received_at_ms: int | None = None
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,21 @@ violations = Table(
     Index("ix_violations_radar", "radar_id", "seq"),
 )
 
+#: Section pairs over the limit dismissed (`ViolationDismissed` with a `section_id`): the exit passage's
+#: ids and times, as `violations` has a dismissed violation's (passages are not violations: no message here).
+section_dismissals = Table(
+    "section_dismissals",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("section_id", String(32), nullable=False),
+    Column("radar_id", String(32), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("detected_at_ms", BigInteger, nullable=False),
+    Column("received_at_ms", BigInteger, nullable=False),
+    Column("reason", String(32), nullable=False),
+    Index("ix_section_dismissals_detected", "detected_at_ms", "event_id"),
+)
+
 infraction_history = Table(
     "infraction_history",
     metadata,
@@ -104,7 +119,7 @@ class InfractionsProjection(TableProjection):
     event_types = INFRACTION_EVENTS
 
     def __init__(self) -> None:
-        super().__init__([infractions, violations, infraction_history])
+        super().__init__([infractions, violations, section_dismissals, infraction_history])
 
     def handle(self, writes: Writes, event: Event, recorded: RecordedEvent) -> None:
         actor = str(recorded.metadata.get("actor", "system"))
@@ -121,9 +136,20 @@ class InfractionsProjection(TableProjection):
                     message=dict(event.message),
                     outcome="pending",
                 )
-            case ViolationDismissed():
+            case ViolationDismissed(section_id=None):
                 writes.update(
                     "violations", {"event_id": event.event_id}, outcome="dismissed", dismissal_reason=event.reason
+                )
+            case ViolationDismissed():
+                writes.insert(
+                    "section_dismissals",
+                    event_id=event.event_id,
+                    section_id=event.section_id,
+                    radar_id=event.radar_id,
+                    seq=event.seq,
+                    detected_at_ms=event.detected_at_ms,
+                    received_at_ms=event.received_at_ms,
+                    reason=event.reason,
                 )
             case InfractionIssued():
                 writes.insert(

@@ -5,9 +5,10 @@ the exit time, the spot-speed fine schedule, and the owner at the exit time (an 
 `unidentified`, never a guess). The infraction is the exit's: `infraction_id_for(exit event_id)`, so
 an exit passage is in at most one infraction, and it carries both signed passages as its evidence.
 
-Metrology (CONTRACT §6 is silent; the spot-speed rule applied to both ends): a pair over the limit
-whose entry or exit radar had no periodic verification in force when its passage was made is
-dismissed, `radar_not_verified`, as a spot violation is. A pair within the limit gives nothing
+Radar status and metrology (CONTRACT §6 is silent; the spot-speed rule applied to both ends): a pair
+over the limit whose entry or exit radar was not active when its passage was made is dismissed,
+`radar_inactive`; else, when either had no periodic verification in force then, `radar_not_verified`,
+as a spot violation is (`infractions.domain.radar_unfit`). A pair within the limit gives nothing
 either way (no dismissal recorded for a car that did nothing wrong).
 """
 
@@ -23,6 +24,7 @@ from speedledger.central.infractions.domain import (
     VehicleFacts,
     identify_owner,
     infraction_id_for,
+    radar_unfit,
 )
 from speedledger.central.infractions.events import InfractionIssued, ViolationDismissed
 from speedledger.central.infractions.fines import FineSchedule
@@ -34,9 +36,17 @@ def passage_time(message: Mapping[str, Any]) -> PassageTime:
     return PassageTime(int(message["passed_at_ms"]), int(message["clock_uncertainty_ms"]))
 
 
-def verified(radar: RadarFacts | None, passage: Mapping[str, Any]) -> bool:
-    """The passage's radar had a periodic verification in force when the passage was made."""
-    return radar is not None and radar.verification_at(int(passage["passed_at_ms"])) is not None
+def radars_unfit(
+    radars: tuple[RadarFacts | None, RadarFacts | None], entry: Mapping[str, Any], exit: Mapping[str, Any]
+) -> DismissalReason | None:
+    """Why the pair fines nobody on its radars' account (`radar_unfit` at each passage's time: an inactive
+    radar first, then one without a verification in force; a radar central does not know proves nothing
+    either), None when both could fine."""
+    reasons = [
+        radar_unfit(radar, int(passage["passed_at_ms"])) if radar is not None else DismissalReason.RADAR_NOT_VERIFIED
+        for radar, passage in zip(radars, (entry, exit), strict=True)
+    ]
+    return min((reason for reason in reasons if reason is not None), key=list(DismissalReason).index, default=None)
 
 
 def decide_pair(
@@ -47,26 +57,30 @@ def decide_pair(
     vehicle: VehicleFacts | None,
     schedule: FineSchedule,
     now_ms: int,
+    exit_received_at_ms: int,
 ) -> InfractionIssued | ViolationDismissed | None:
     """The infraction for this pair; None when the retained average speed is within the limit; the
-    dismissal when it is not but a radar (`radars`: the entry's, the exit's) was not verified."""
+    dismissal when it is not but a radar (`radars`: the entry's, the exit's) was inactive or not verified."""
     exit_at_ms = int(exit["passed_at_ms"])
     limit = section.speed_limit_at(exit_at_ms)
     speed = section_speed(section.distance_m, limit, passage_time(entry), passage_time(exit), schedule)
     if speed.fine is None:
         return None
-    if not (verified(radars[0], entry) and verified(radars[1], exit)):
+    unfit = radars_unfit(radars, entry, exit)
+    if unfit is not None:
         return ViolationDismissed(
             event_id=str(exit["event_id"]),
             radar_id=str(exit["radar_id"]),
             seq=int(exit["seq"]),
-            reason=DismissalReason.RADAR_NOT_VERIFIED,
+            reason=unfit,
             detected_at_ms=exit_at_ms,
             measured_speed_ckmh=speed.average_speed_kmh * 100,
             retained_speed_kmh=speed.retained_speed_kmh,
             speed_limit_kmh=limit,
             device_speed_limit_kmh=limit,
             decided_at_ms=now_ms,
+            section_id=section.section_id,
+            received_at_ms=exit_received_at_ms,
         )
     plate = str(exit["plate"])
     identification = identify_owner(plate, vehicle, exit_at_ms)

@@ -118,7 +118,8 @@ section_ambiguities = Table(
     Column("plate_sealed", Text),
     #: "several_candidates"; "after_pairing" (it arrived once the pair was made: the decision stands);
     #: "already_in_infraction" (a passage of the pair is in another infraction: no second one);
-    #: "radar_not_verified" (over the limit, but a radar had no verification in force: dismissed).
+    #: "radar_inactive" / "radar_not_verified" (over the limit, but a radar was not active / had no
+    #: verification in force at its passage: dismissed).
     Column("reason", String(32), nullable=False),
     Column("passed_at_ms", BigInteger, nullable=False),
     #: Every passage involved (event ids), the revealing one included.
@@ -323,9 +324,10 @@ class SectionPairingManager:
             self._ambiguous(tx.connection, section, arrived, [*entries, *exits], "several_candidates")
             return
         entry, exit = entries[0], exits[0]
-        entry_message, exit_message = self._message(entry), self._message(exit)
-        if entry_message is None or exit_message is None:
+        entry_recorded, exit_recorded = self._recorded(entry), self._recorded(exit)
+        if entry_recorded is None or exit_recorded is None:
             return  # its window closed while this ran: forgotten, it pairs with nothing
+        (entry_message, _), (exit_message, exit_received_at_ms) = entry_recorded, exit_recorded
         passages = self._tables["pairing_passages"]
         conn = tx.connection
         conn.execute(passages.update().where(passages.c.event_id == entry.event_id).values(entry_of=section.section_id))
@@ -338,6 +340,7 @@ class SectionPairingManager:
             load_vehicle(self._store, str(exit_message["plate"])),
             self._schedule,
             self._clock(),
+            exit_received_at_ms,
         )
         if decision is None:
             return
@@ -387,10 +390,11 @@ class SectionPairingManager:
             ),
         )
 
-    def _message(self, passage: _Passage) -> dict[str, Any] | None:
-        """The signed passage as recorded (its stream's first event), None once forgotten."""
+    def _recorded(self, passage: _Passage) -> tuple[dict[str, Any], int] | None:
+        """(the signed passage, when central received it) as recorded (its stream's first event), None once
+        forgotten."""
         (recorded, *_) = self._store.read_stream(violation_stream(passage.radar_id, passage.seq))
         event = PASSAGE_EVENTS.decode(recorded.type, recorded.data)
         assert isinstance(event, PassageRecorded)
         opened = open_passage(self._windows, event)
-        return opened.message if opened is not None else None
+        return (opened.message, event.received_at_ms) if opened is not None else None

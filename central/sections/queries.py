@@ -70,8 +70,9 @@ class AmbiguityView(BaseModel):
     event_id: str
     #: Null once the passage's retention window has closed (forgotten, as the passages are).
     plate: str | None
-    #: "several_candidates", "after_pairing" (arrived once the pair was decided), "already_in_infraction" or
-    #: "radar_not_verified" (over the limit, dismissed: a radar had no verification in force).
+    #: "several_candidates", "after_pairing" (arrived once the pair was decided), "already_in_infraction",
+    #: "radar_inactive" or "radar_not_verified" (over the limit, dismissed: a radar was not active, or had no
+    #: verification in force, at its passage).
     reason: str
     passed_at_ms: int
     event_ids: list[str]

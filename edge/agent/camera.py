@@ -1,10 +1,14 @@
 """Camera frames for the evidence: the port the agent asks for a frame, and a folder of files."""
 
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+
+from speedledger.edge.core.tracker import VehiclePass
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -23,33 +27,78 @@ class Camera(Protocol):
         ...
 
 
-class DirectoryCamera:
-    """Frames from a folder (recordings, or a camera that drops files).
+def untimed_frames(directory: Path) -> list[Path]:
+    """The image files in `directory` not named by their time (`3000.jpg`), which no pass can claim."""
+    return sorted(path for path in _images(directory) if not path.stem.isdigit())
 
-    Files named by an integer (`1234.jpg`: ms since the first IQ sample) are matched to the pass by
-    nearest time within `max_skew_ms`; otherwise the frames are used one per violation in name order.
+
+def _images(directory: Path) -> Iterable[Path]:
+    return (path for path in directory.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
+
+
+class DirectoryCamera:
+    """Frames from a folder (recordings, or a camera that drops files), each named by its time: `3000.jpg`
+    was taken 3000 ms after the first IQ sample. Other names are never used (the CLI refuses them).
+
+    A frame is a pass's evidence only when it cannot show another vehicle. Among every pass the tracker
+    produced (valid or not, reported or not: all go through `release`), the pass must be the one nearest
+    to the frame, within `max_skew_ms`, and every other pass, known or still to come (the tracker's
+    horizon says how early one can be centred), at least `min_lead_ms` further from it. Otherwise the
+    pass gets no frame (no picture, no plate), as when its frame is missing: a missing frame never
+    lends the neighbour's. `release` holds a pass only while a frame it could claim is still in question.
     """
 
-    def __init__(self, directory: Path, max_skew_ms: int = 1500) -> None:
+    def __init__(self, directory: Path, max_skew_ms: int = 500, min_lead_ms: int = 200) -> None:
         self.directory = directory
         self.max_skew_ms = max_skew_ms
-        self._used: set[Path] = set()
+        self.min_lead_ms = min_lead_ms
+        #: Centres (stream ms, sorted) of the passes a frame may still be weighed against.
+        self._passes: list[int] = []
+        self._held: list[VehiclePass] = []
+        #: No pass still to come is centred before this (stream ms); None once the stream has ended.
+        self._horizon_ms: int | None = 0
 
-    def _files(self) -> list[Path]:
-        return sorted(path for path in self.directory.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
+    def release(self, passes: list[VehiclePass], horizon_ms: int | None, everything: bool = False) -> list[VehiclePass]:
+        """Take the passes the tracker just produced, none to come being centred before `horizon_ms` (None:
+        the stream has ended); return, oldest first, the held passes whose frames are now decided, or
+        every held pass when `everything` (the agent stops: a frame still in question is not used)."""
+        for vehicle_pass in passes:
+            insort(self._passes, vehicle_pass.t_ms)
+        self._horizon_ms = horizon_ms
+        held = sorted(self._held + passes, key=lambda vehicle_pass: vehicle_pass.t_ms)
+        if everything or horizon_ms is None:
+            released, self._held = held, []
+        else:
+            frames = self._frames() if held else []
+            released = [p for p in held if all(self._owner(at_ms, p.t_ms) is not None for at_ms, _ in frames)]
+            self._held = [p for p in held if p not in released]
+        # Only passes this near to one still to be decided can weigh against its frames.
+        oldest = min((p.t_ms for p in released + self._held), default=horizon_ms or 0)
+        del self._passes[: bisect_left(self._passes, oldest - 2 * (self.max_skew_ms + self.min_lead_ms))]
+        return released
 
     def frame_at(self, t_ms: int) -> Frame | None:
-        files = [path for path in self._files() if path not in self._used]
-        timed = [path for path in files if path.stem.isdigit()]
-        if timed:
-            nearest = min(timed, key=lambda path: abs(int(path.stem) - t_ms))
-            chosen = nearest if abs(int(nearest.stem) - t_ms) <= self.max_skew_ms else None
-        else:
-            chosen = files[0] if files else None
-        if chosen is None:
+        claimed = [(abs(at_ms - t_ms), path) for at_ms, path in self._frames() if self._owner(at_ms, t_ms)]
+        return load_frame(min(claimed)[1]) if claimed else None
+
+    def _frames(self) -> list[tuple[int, Path]]:
+        return [(int(path.stem), path) for path in _images(self.directory) if path.stem.isdigit()]
+
+    def _owner(self, frame_ms: int, t_ms: int) -> bool | None:
+        """Whether the frame at `frame_ms` can only show the vehicle of the pass at `t_ms`; None while a
+        pass still to come could be as near to it."""
+        distance = abs(frame_ms - t_ms)
+        if distance > self.max_skew_ms:
+            return False
+        reach = distance + self.min_lead_ms  # another pass nearer than this makes the frame ambiguous
+        near = self._passes[bisect_right(self._passes, frame_ms - reach) : bisect_left(self._passes, frame_ms + reach)]
+        if t_ms in near:
+            near.remove(t_ms)  # the pass itself (once: a second pass at the same time is another vehicle)
+        if near:
+            return False
+        if self._horizon_ms is not None and self._horizon_ms - frame_ms < reach:
             return None
-        self._used.add(chosen)
-        return load_frame(chosen)
+        return True
 
 
 def load_frame(path: Path) -> Frame:

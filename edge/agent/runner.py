@@ -72,6 +72,7 @@ def run(
         from speedledger.edge.plates.tesseract import TesseractPlateReader
 
         plate_reader = TesseractPlateReader()
+    camera = DirectoryCamera(options.camera_dir) if options.camera_dir is not None else None
     agent = RadarAgent(
         options.radar_id,
         options.firmware,
@@ -79,7 +80,7 @@ def run(
         journal,
         Outbox(journal, options.radar_id, transport),
         config,
-        camera=DirectoryCamera(options.camera_dir) if options.camera_dir is not None else None,
+        camera=camera,
         plate_reader=plate_reader,
         time_sync=(
             KernelTimeSync() if options.clock_uncertainty_ms is None else FixedTimeSync(options.clock_uncertainty_ms)
@@ -90,7 +91,7 @@ def run(
     transport.start()
     try:
         if options.source is not None:
-            _process_source(options, agent, loop, report)
+            _process_source(options, agent, camera, loop, report)
         loop.drain(options.drain_timeout_s)
     finally:
         transport.stop()
@@ -99,7 +100,11 @@ def run(
 
 
 def _process_source(
-    options: RunOptions, agent: RadarAgent, loop: AgentLoop, report: Callable[[dict[str, object]], None]
+    options: RunOptions,
+    agent: RadarAgent,
+    camera: DirectoryCamera | None,
+    loop: AgentLoop,
+    report: Callable[[dict[str, object]], None],
 ) -> None:
     from speedledger.edge.dsp import DopplerProcessor
 
@@ -117,7 +122,10 @@ def _process_source(
     started = time.monotonic()
     fed_samples = 0
 
-    def handle(passes: list[VehiclePass]) -> None:
+    def handle(passes: list[VehiclePass], horizon_ms: int | None, stopping: bool = False) -> None:
+        """Decide every pass the tracker produced; with a camera, once its frames can be attributed."""
+        if camera is not None:
+            passes = camera.release(passes, horizon_ms, everything=stopping)
         for vehicle_pass in passes:
             message = agent.on_pass(vehicle_pass, start_ms + vehicle_pass.t_ms)
             if message is not None:
@@ -125,16 +133,18 @@ def _process_source(
 
     for chunk in chunks:
         if loop.stop.is_set():
-            return  # a vehicle in the beam right now is not measured; everything journaled stays
+            # A vehicle in the beam right now is not measured; the passes held for their frames are.
+            handle([], processor.horizon_ms, stopping=True)
+            return
         if chunk is None:  # the live source is quiet: deliveries and acks go on meanwhile
             loop.pump(wait_s=0.05)
             continue
-        handle(processor.feed(chunk))
+        handle(processor.feed(chunk), processor.horizon_ms)
         fed_samples += chunk.size
         loop.pump()
         if options.realtime:
             ahead = fed_samples / rate - (time.monotonic() - started)
             if ahead > 0:
                 time.sleep(ahead)
-    handle(processor.flush())
+    handle(processor.flush(), None)
     loop.pump()

@@ -368,6 +368,14 @@ class PassTracker:
         self._close(None)
         return self._release(final=True)
 
+    def horizon_ms(self) -> int:
+        """No pass returned from now on is centred before this: a track still open or waiting is centred
+        after its start, and a track yet to begin after the latest frame."""
+        horizon = self._last_ms
+        for track in self._active + self._closed:
+            horizon = min(horizon, track.start_ms)
+        return horizon
+
     def _associate(self, t_ms: int, detections: list) -> None:
         taken = []
         for detection in sorted(detections, key=lambda d: -d.snr_db):

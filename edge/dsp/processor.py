@@ -164,6 +164,11 @@ class DopplerProcessor:
         passes: list[VehiclePass] = self.tracker.flush()
         return passes
 
+    @property
+    def horizon_ms(self) -> int:
+        """No pass returned from now on is centred before this stream time (`PassTracker.horizon_ms`)."""
+        return self.tracker.horizon_ms()
+
     def run(self, chunks: "Iterator[np.ndarray] | np.ndarray", chunk_samples: int | None = None) -> list[VehiclePass]:
         """Process a whole recording (an array, cut into chunks, or an iterator of chunks)."""
         if isinstance(chunks, np.ndarray):

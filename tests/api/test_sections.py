@@ -3,6 +3,7 @@ section infractions and ambiguities as agencies and operators see them."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -10,9 +11,10 @@ from fastapi.testclient import TestClient
 
 from speedledger.central.auth import Role
 from speedledger.central.bootstrap import Central
+from speedledger.central.infractions.commands import RecordViolation
 from speedledger.central.sections.commands import RecordPassage
 from tests.api.conftest import Tokens
-from tests.api.factories import RadarKey, radar_body
+from tests.api.factories import RadarKey, radar_body, violation
 
 
 def section_body(section_id: str = "A7-S1", **changes: Any) -> dict[str, Any]:
@@ -135,3 +137,49 @@ def passage(radar_id: str, key: RadarKey, seq: int, passed_at_ms: int) -> dict[s
         "firmware": "1.0.0",
         "key_id": key.key_id,
     }
+
+
+def test_a_dismissed_pair_is_listed_with_the_dismissed_violations(
+    client: TestClient, tokens: Tokens, central: Central
+) -> None:
+    """The entry radar inactive at its passage: the pair over the limit is dismissed (`radar_inactive`) and
+    `GET /api/v1/dismissals` lists it, exit passage first-class, beside a spot violation dismissed for the
+    same reason, in detection order and across pages."""
+    admin = tokens.headers(Role.ADMIN)
+    entry_key, exit_key = RadarKey(), RadarKey()
+    for radar_id, key in (("FR-A7-201", entry_key), ("FR-A7-202", exit_key)):
+        client.post("/api/v1/radars", json=radar_body(radar_id, key, 130), headers=admin)
+    client.post("/api/v1/sections", json=section_body(distance_m=100), headers=admin)
+    # A status change applies from now on (never before the registration).
+    assert client.patch("/api/v1/radars/FR-A7-201", json={"status": "inactive"}, headers=admin).status_code == 200
+    inactive_from = central.clock()
+    spot = violation(entry_key, "FR-A7-201", 1, measured_speed_ckmh=15000, detected_at_ms=inactive_from + 5)
+    entry = entry_key.sign(passage("FR-A7-201", entry_key, 2, inactive_from + 10))
+    exit = exit_key.sign(passage("FR-A7-202", exit_key, 1, inactive_from + 1510))  # 100 m in 1.5 s
+    time.sleep(1.6)  # no passage from the future
+    assert central.bus.handle(RecordViolation(message=spot)) == "accepted"
+    for message in (entry, exit):
+        assert central.bus.handle(RecordPassage(message=message)) == "accepted"
+    central.runner.catch_up_to_now()
+    operator = tokens.headers(Role.OPERATOR)
+    listed = client.get("/api/v1/dismissals", params={"reason": "radar_inactive"}, headers=operator)
+    assert listed.status_code == 200
+    items = listed.json()["items"]
+    assert [(item["event_id"], item["radar_id"], item["seq"], item["section_id"]) for item in items] == [
+        (spot["event_id"], "FR-A7-201", 1, None),
+        (exit["event_id"], "FR-A7-202", 1, "A7-S1"),
+    ]
+    pair = items[1]
+    assert (pair["detected_at_ms"], pair["reason"]) == (exit["passed_at_ms"], "radar_inactive")
+    assert exit["passed_at_ms"] <= pair["received_at_ms"] <= central.clock()
+    assert "plate" not in pair
+    first = client.get("/api/v1/dismissals", params={"limit": 1}, headers=operator).json()
+    second = client.get(
+        "/api/v1/dismissals", params={"limit": 1, "cursor": first["next_cursor"]}, headers=operator
+    ).json()
+    assert [item["event_id"] for item in first["items"] + second["items"]] == [spot["event_id"], exit["event_id"]]
+    assert second["next_cursor"] is None
+    by_radar = client.get("/api/v1/dismissals", params={"radar_id": "FR-A7-202"}, headers=operator).json()
+    assert [item["event_id"] for item in by_radar["items"]] == [exit["event_id"]]
+    other = client.get("/api/v1/dismissals", params={"reason": "radar_not_verified"}, headers=operator).json()
+    assert other["items"] == []

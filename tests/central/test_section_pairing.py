@@ -10,9 +10,11 @@ import pytest
 
 from speedledger.central.errors import Conflict
 from speedledger.central.infractions import queries
+from speedledger.central.infractions.dismissals import list_dismissed
 from speedledger.central.infractions.domain import InfractionKind
 from speedledger.central.infractions.events import INFRACTION_EVENTS, ViolationDismissed, dismissal_stream
 from speedledger.central.infractions.queries import InfractionView
+from speedledger.central.radars.commands import UpdateRadar
 from speedledger.central.sections.commands import RecordPassage
 from tests.central.conftest import HOUR, T0, FakeClock, World
 from tests.central.section_road import ENTRY_MS, Road
@@ -199,3 +201,38 @@ def test_a_pair_over_the_limit_from_a_radar_not_verified_is_dismissed_and_listed
     )
     road.central.runner.rebuild("section-pairing")
     assert (road.infractions(), road.central.store.last_position()) == ([], head)  # decided once
+
+
+@pytest.mark.parametrize(
+    ("radar_id", "inactive_from_ms", "reason"),
+    [
+        ("FR-A7-201", ENTRY_MS, "radar_inactive"),  # the entry radar, from its passage on
+        ("FR-A7-202", ENTRY_MS + 100_000, "radar_inactive"),  # the exit radar, between entry and exit
+        ("FR-A7-202", ENTRY_MS + 250_001, None),  # the exit radar, once the exit passage was made: fined
+    ],
+)
+def test_a_pair_over_the_limit_from_a_radar_inactive_at_its_passage_is_dismissed_and_listed(
+    road: Road, clock: FakeClock, radar_id: str, inactive_from_ms: int, reason: str | None
+) -> None:
+    clock.now = inactive_from_ms
+    road.central.bus.handle(UpdateRadar(radar_id=radar_id, status="inactive", effective_at_ms=inactive_from_ms))
+    speeding, compliant = road.trip(250), road.trip(400, plate="AB123CD")
+    for message in (*speeding, *compliant):
+        road.record(message)
+    entry, exit = speeding
+    if reason is None:
+        assert [item.exit_event_id for item in road.infractions()] == [exit["event_id"]]
+        assert road.ambiguities() == []
+        return
+    head = road.central.store.last_position()
+    assert road.infractions() == []
+    (listed,) = road.ambiguities()  # the compliant car is not listed: it did nothing wrong
+    assert (listed["reason"], listed["event_ids"]) == (reason, sorted([entry["event_id"], exit["event_id"]]))
+    (recorded,) = road.central.store.read_stream(dismissal_stream(exit["event_id"]))
+    assert recorded.data["reason"] == reason
+    for name in ("section-pairing", "infractions"):
+        road.central.runner.rebuild(name)
+    assert (road.infractions(), road.ambiguities(), road.central.store.last_position()) == ([], [listed], head)
+    with road.central.engine.connect() as conn:
+        (dismissed,) = list_dismissed(conn)  # rebuilt from the decision, with the spot ones
+    assert (dismissed.event_id, dismissed.section_id, dismissed.reason) == (exit["event_id"], "A7-S1", reason)

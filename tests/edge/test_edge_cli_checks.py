@@ -63,6 +63,22 @@ def test_run_refuses_a_bad_option_before_starting(tmp_path: Path, arguments: lis
     assert not journal.exists()
 
 
+def test_run_refuses_camera_frames_not_named_by_their_time(tmp_path: Path) -> None:
+    """Frames without a time could only be matched by order: one missing frame would shift every plate."""
+    key_file, _ = write_key(tmp_path)
+    camera = tmp_path / "camera"
+    camera.mkdir()
+    (camera / "3000.jpg").write_bytes(b"")
+    (camera / "IMG_0001.jpg").write_bytes(b"")
+    journal = tmp_path / "journal"
+    one_line_error(
+        ["edge", "run", "--key", str(key_file), "--journal", str(journal), "--radar-id", "R1", "--camera", str(camera)],
+        "--camera",
+        "IMG_0001.jpg",
+    )
+    assert not journal.exists()
+
+
 def test_the_broker_password_comes_from_a_file_or_the_environment(tmp_path: Path) -> None:
     secret = tmp_path / "password"
     secret.write_text("s3cret\n")

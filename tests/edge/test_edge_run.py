@@ -75,6 +75,29 @@ def test_edge_run_measures_signs_journals_and_delivers(mosquitto: Mosquitto, tmp
     assert "1 accepted" in completed.stderr
 
 
+def test_a_vehicle_whose_frame_is_missing_is_not_charged_the_next_ones_plate(tmp_path: Path) -> None:
+    """Two speeders 0.45 s apart, only the second one's frame on disk (0.45 s from the first pass too):
+    the first violation goes without plate or picture, the second carries its own."""
+    key_file, _ = write_key(tmp_path)
+    scene = Scene(
+        SAMPLE_RATE, 8.0, (Vehicle(131.0, 3.0, snr_db=14.0), Vehicle(104.0, 3.45, snr_db=14.0)), clutter=Clutter()
+    )
+    wav, camera = write_recording(tmp_path, scene, [None, "GZ123QK"], seed=7, char_height_px=50, jpeg_quality=92)
+    assert [path.name for path in camera.iterdir()] == ["3450.jpg"]
+    completed = subprocess.run(
+        [sys.executable, "-m", "speedledger", "edge", "run", "--radar-id", "FR-E2E-3", "--key", str(key_file),
+         "--source", str(wav), "--camera", str(camera), "--journal", str(tmp_path / "journal"),
+         "--mqtt", "mqtt://127.0.0.1:9", "--start-ms", str(START_MS), "--drain-timeout", "0", "--json"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    violations = {round(v["measured_speed_ckmh"], -2): v for v in map(json.loads, completed.stdout.splitlines())}
+    assert sorted(violations) == [10400, 13100], completed.stderr
+    first, second = violations[13100], violations[10400]
+    assert (first["plate"], first["image_sha256"]) == ("", "")
+    assert second["plate"] == "GZ123QK"
+    assert second["image_sha256"] == hashlib.sha256((camera / "3450.jpg").read_bytes()).hexdigest()
+
+
 def test_edge_run_keeps_undelivered_events_and_says_so(tmp_path: Path) -> None:
     """No broker at all: the violation is journaled, the run ends with exit status 2, nothing is lost."""
     key_file, _ = write_key(tmp_path)

@@ -11,10 +11,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from speedledger.central.bootstrap import Central, build_ingest
+from speedledger.central.entrypoints.broker import default_bind
 from speedledger.central.infractions.events import violation_stream
 from speedledger.central.ingest.settings import IngestSettings
+from speedledger.cli import app
 from tests.fixtures.mosquitto import free_port
 from tests.ingest.harness import RadarClient, SigningRadar
 
@@ -74,3 +77,16 @@ def test_ingest_through_the_embedded_broker(
     for message in messages:
         stream = central.store.read_stream(violation_stream("R-1", message["seq"]))
         assert [event.event_id for event in stream] == [message["event_id"]]
+
+
+def test_thedefault_bind_is_centrals_broker_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --bind the broker listens where central's SPEEDLEDGER_MQTT says (read through its settings):
+    a URL central would refuse is refused here too, in one line naming the variable."""
+    monkeypatch.setenv("SPEEDLEDGER_MQTT", "mqtt://0.0.0.0:18830")
+    assert default_bind() == "0.0.0.0:18830"
+    monkeypatch.delenv("SPEEDLEDGER_MQTT")
+    assert default_bind() == "127.0.0.1:1883"
+    result = CliRunner().invoke(app, ["broker"], env={"SPEEDLEDGER_MQTT": "http://127.0.0.1:1883"})
+    assert result.exit_code == 2
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("error: SPEEDLEDGER_MQTT: unsupported MQTT URL")

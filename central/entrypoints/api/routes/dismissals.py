@@ -1,4 +1,4 @@
-"""Dismissed violations: those that gave no infraction, and why (the operator's work list)."""
+"""Dismissed violations and section pairs: those that gave no infraction, and why (the operator's work list)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ def read_dismissals(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Page[DismissedViolation]:
-    """Oldest first. `reason=radar_not_verified` lists violations lost because the radar's verification had lapsed."""
+    """Spot violations and section pairs (the exit passage's, with `section_id`), oldest first.
+    `reason=radar_not_verified` lists those lost because a radar's verification had lapsed."""
     after = decode_cursor(cursor, (int, str)) if cursor else None
     with central.engine.connect() as conn:
         rows = list_dismissed(
