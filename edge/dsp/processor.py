@@ -51,7 +51,8 @@ class ProcessorConfig:
     # footprint), and the longest from which a vehicle is seen (see TrackerConfig).
     min_footprint_m: float = 1.0
     max_footprint_m: float = 25.0
-    max_visible_m: float = 100.0
+    max_visible_m: float = 300.0
+    max_peak_range_m: float = 60.0
     # The antenna's two-way half-power beamwidth (a 12 degree one-way K-band antenna): with the mounting
     # angle it bounds how far a vehicle's apparent speed drifts through the beam (TrackerConfig.beam_drift).
     beamwidth_deg: float = 8.5
@@ -116,6 +117,7 @@ class DopplerProcessor:
             min_footprint_m=config.min_footprint_m,
             max_footprint_m=config.max_footprint_m,
             max_visible_m=config.max_visible_m,
+            max_peak_range_m=config.max_peak_range_m,
             edge_rise_db=CUT_OFF_RISE_DB,
             beam_drift=math.tan(math.radians(angle_deg)) * math.radians(config.beamwidth_deg),
         )
