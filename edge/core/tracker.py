@@ -306,6 +306,7 @@ class _Track:
         self.times = [t_ms]
         self.speeds = [detection.speed_kmh]
         self.snrs = [detection.snr_db]
+        self.interferer = False  # the DSP found it to be a persistent spectral line
 
     @property
     def start_ms(self) -> int:
@@ -359,6 +360,7 @@ class _Candidate:
         self.wanders = scatter > config.max_scatter_kmh
         self.start_ms = track.start_ms
         self.end_ms = track.last_ms
+        self.interferer = track.interferer
         self.two_humps = has_two_humps(self.snrs, config.dip_db)
         self.rise_fall_ms = rise_fall_ms(self.times, self.snrs, config.rise_fall_db)
         top = _median(sorted(self.snrs)[-3:])  # robust to one lucky frame
@@ -423,6 +425,14 @@ class PassTracker:
         self._associate(t_ms, detections)
         self._close(t_ms)
         return self._release(final=False)
+
+    def interferer(self, speed_kmh: float, width_kmh: float) -> None:
+        """The DSP found a persistent spectral line at this signed speed and notches `width_kmh` about
+        it from now on: the tracks under way there are that line (or lie within its notch), so they
+        are rejected as interferers when they close, not judged as vehicles cut off at their peak."""
+        for track in self._active:
+            if abs(track.reference_speed(False) - speed_kmh) <= width_kmh:
+                track.interferer = True
 
     def flush(self) -> list:
         self._close(None)

@@ -124,8 +124,12 @@ class DopplerProcessor:
         self.tracker = PassTracker(tracker_config, keep_rejected=keep_rejected)
         self.notch = LineNotch(
             match_hz=1.5 * self.analyser.bin_hz,
+            bin_hz=self.analyser.bin_hz,
             width_hz=RESOLUTION_BINS * self.analyser.bin_hz,
             max_dwell_ms=lambda doppler_hz: tracker_config.max_dwell_ms(doppler_hz / self.hz_per_kmh),
+            min_change_db=lambda doppler_hz, ms: tracker_config.min_change_db(
+                abs(doppler_hz) / self.hz_per_kmh * ms / 3600.0
+            ),
             max_gap_ms=tracker_config.max_gap_ms,
         )
         self.corrector = IQCorrector(
@@ -189,7 +193,10 @@ class DopplerProcessor:
         for row in range(frames.shape[0]):
             t_ms = 1000.0 * ((self._frames_done + row) * self.hop + self.frame_size / 2) / self.sample_rate
             first, end = starts[row], starts[row + 1]
+            notched = len(self.notch.notched)
             kept = first + np.flatnonzero(self.notch.keep(t_ms, doppler[first:end], snrs[first:end]))
+            for line in self.notch.notched[notched:]:
+                self.tracker.interferer(line.doppler_hz / self.hz_per_kmh, self.notch.width_hz / self.hz_per_kmh)
             detections = [
                 Detection(float(doppler[i] / self.hz_per_kmh), float(snrs[i]))
                 for i in kept[: self.config.max_peaks_per_frame]
