@@ -10,12 +10,13 @@ Metrology rules (OIML R91, French and German practice: never attribute a speed t
 - a pass needs `min_frames` supporting frames and a steady speed (first and second half agree; through
   a real beam, beyond the fall in speed the installation explains: `TrackerConfig.beam_drift`), and
   through a real beam it must be seen rising and falling at both ends (not only its far side);
-- a pass whose frames wander around a straight-line fit, or many of whose frames lie off its median
-  speed, holds two vehicles closer in speed than one FFT bin: it is invalidated;
+- a pass whose frames wander around a straight-line fit (through a real beam, a parabola over each
+  quarter second), or many of whose frames lie off its median speed (through a real beam, their
+  neighbours'), holds two vehicles closer in speed than one FFT bin: it is invalidated;
 - a pass whose SNR shows two humps is two vehicles in a row at one speed: the pass time would fall
   between them, so it is invalidated;
-- what is not a vehicle (clutter, interferers, mirror images, satellites) and which vehicles shared
-  the beam are the rejection rules in `rejection` (this module's companion).
+- what is not a vehicle (clutter, interferers, the lines the DSP notched, mirror images, satellites)
+  and which vehicles shared the beam are the rejection rules in `rejection` (this module's companion).
 See docs/dsp.md for the thresholds and the reasoning.
 """
 
@@ -33,13 +34,13 @@ from speedledger.edge.core.rejection import (
 )
 
 APPROACHING = "approaching"
+RECEDING = "receding"
 # Through a real beam the frames' wander is measured around a parabola over each this long a piece of
 # the pass: two vehicles beating within a bin wander faster than that, the turning line of sight slower.
 WANDER_PIECE_MS = 250
 # Through a real beam a frame is an outlier when it lies off the median of this many frames on either
 # side of it (the speed drifts through the pass, so the whole pass's median is no reference).
 OUTLIER_NEIGHBOURS = 12
-RECEDING = "receding"
 
 # Why a pass was invalidated (VehiclePass.invalid); None when valid. UNRESOLVED and SHARED_BEAM
 # (and CLUTTER, INTERFERER: why a track is not a vehicle) come with the rules in `rejection`.
