@@ -73,7 +73,7 @@ def nature(candidate: "_Candidate", config: "TrackerConfig") -> str | None:
     duration_ms = candidate.end_ms - candidate.start_ms
     # One end of the track lies at least half its length of road from the peak.
     flat = max(candidate.rise_db, candidate.fall_db) < config.min_fall_db(duration_ms * metres_per_ms / 2)
-    if flat or duration_ms > config.max_dwell_ms(candidate.speed):
+    if candidate.interferer or flat or duration_ms > config.max_dwell_ms(candidate.speed):
         return INTERFERER
     if candidate.rise_fall_ms * metres_per_ms < config.min_footprint_m:
         return CLUTTER

@@ -10,12 +10,13 @@ Metrology rules (OIML R91, French and German practice: never attribute a speed t
 - a pass needs `min_frames` supporting frames and a steady speed (first and second half agree; through
   a real beam, beyond the fall in speed the installation explains: `TrackerConfig.beam_drift`), and
   through a real beam it must be seen rising and falling at both ends (not only its far side);
-- a pass whose frames wander around a straight-line fit, or many of whose frames lie off its median
-  speed, holds two vehicles closer in speed than one FFT bin: it is invalidated;
+- a pass whose frames wander around a straight-line fit (through a real beam, a parabola over each
+  quarter second), or many of whose frames lie off its median speed (through a real beam, their
+  neighbours'), holds two vehicles closer in speed than one FFT bin: it is invalidated;
 - a pass whose SNR shows two humps is two vehicles in a row at one speed: the pass time would fall
   between them, so it is invalidated;
-- what is not a vehicle (clutter, interferers, mirror images, satellites) and which vehicles shared
-  the beam are the rejection rules in `rejection` (this module's companion).
+- what is not a vehicle (clutter, interferers, the lines the DSP notched, mirror images, satellites)
+  and which vehicles shared the beam are the rejection rules in `rejection` (this module's companion).
 See docs/dsp.md for the thresholds and the reasoning.
 """
 
@@ -34,6 +35,12 @@ from speedledger.edge.core.rejection import (
 
 APPROACHING = "approaching"
 RECEDING = "receding"
+# Through a real beam the frames' wander is measured around a parabola over each this long a piece of
+# the pass: two vehicles beating within a bin wander faster than that, the turning line of sight slower.
+WANDER_PIECE_MS = 250
+# Through a real beam a frame is an outlier when it lies off the median of this many frames on either
+# side of it (the speed drifts through the pass, so the whole pass's median is no reference).
+OUTLIER_NEIGHBOURS = 12
 
 # Why a pass was invalidated (VehiclePass.invalid); None when valid. UNRESOLVED and SHARED_BEAM
 # (and CLUTTER, INTERFERER: why a track is not a vehicle) come with the rules in `rejection`.
@@ -125,7 +132,8 @@ class TrackerConfig:
         max_scatter_kmh: float = 0.08,
         min_footprint_m: float = 1.0,
         max_footprint_m: float = 25.0,
-        max_visible_m: float = 100.0,
+        max_visible_m: float = 300.0,
+        max_peak_range_m: float = 60.0,
         rise_fall_db: float = 6.0,
         edge_rise_db: float | None = None,
         level_noise_db: float = 1.5,
@@ -163,6 +171,7 @@ class TrackerConfig:
         self.edge_rise_db = edge_rise_db
         self.level_noise_db = level_noise_db
         self.max_visible_m = max_visible_m  # no vehicle is seen over a longer stretch of road: an interferer
+        self.max_peak_range_m = max_peak_range_m  # no vehicle's level peaks farther from the radar
         # Through a real beam the line of sight turns as the vehicle crosses it, so its cosine-corrected
         # speed falls steadily through the pass (approaching or receding: the angle to the road grows
         # for the one, shrinks for the other, but the signed speed falls for both), by up to about
@@ -176,8 +185,23 @@ class TrackerConfig:
         return 3600.0 * self.max_visible_m / max(abs(speed_kmh), 1e-6)
 
     def min_fall_db(self, metres: float) -> float:
-        """How far, at least, a vehicle's level falls `metres` away from its peak (beam pattern)."""
-        return 12.04 * (metres / self.max_footprint_m) ** 2 - self.level_noise_db
+        """How far, at least, a vehicle's level falls `metres` away from its peak: by the beam pattern
+        near the peak, and at least as the radar equation's R^-4 farther out (a beam along the road,
+        at a small angle, falls no faster than that), less the noise of the level estimates."""
+        beam = 12.04 * (metres / self.max_footprint_m) ** 2
+        radar = 40.0 * math.log10(1.0 + metres / self.max_peak_range_m)
+        return min(beam, radar) - self.level_noise_db
+
+    def min_change_db(self, metres: float) -> float:
+        """How much, at least, a vehicle's level changes over any `metres` of road it covers: it rises
+        and falls about its peak by the beam pattern, and even far out along a beam at a small angle,
+        where the pattern is flat, it grows as R^-4 as it approaches from `max_visible_m` (noise not
+        included)."""
+        if metres >= self.max_visible_m:
+            return math.inf
+        beam = 12.04 * (metres / 2 / self.max_footprint_m) ** 2
+        radar = 40.0 * math.log10(self.max_visible_m / (self.max_visible_m - metres))
+        return min(beam, radar)
 
     def gate(self, speed_kmh: float) -> float:
         return max(self.gate_kmh, self.gate_rel * abs(speed_kmh))
@@ -199,6 +223,17 @@ def _median(values: list) -> float:
     return ordered[middle] if n % 2 else 0.5 * (ordered[middle - 1] + ordered[middle])
 
 
+def _running_median(values: list, neighbours: int) -> list:
+    """Each value's median with up to `neighbours` neighbours on either side, as many on each (so a
+    steady drift leaves no lag, at the ends too)."""
+    last = len(values) - 1
+    medians = []
+    for i in range(len(values)):
+        k = min(neighbours, i, last - i)
+        medians.append(_median(values[i - k : i + k + 1]))
+    return medians
+
+
 def _weighted_mean(values: list, weights: list) -> float:
     total = 0.0
     weight_sum = 0.0
@@ -208,27 +243,44 @@ def _weighted_mean(values: list, weights: list) -> float:
     return total / weight_sum
 
 
-def _residual_rms(times: list, speeds: list, weights: list, bent: bool) -> float:
-    """Weighted RMS of the speeds around their weighted least-squares fit over time: a straight line,
-    or a parabola when `bent` (a line of sight turning through a real beam bends the speed curve).
+def _wander(times: list, speeds: list, weights: list, bent: bool) -> float:
+    """Weighted RMS of the speeds around their fit over time: one straight line, or, when `bent` (a
+    line of sight turning through a real beam bends the speed curve, sharply near the radar), a
+    parabola over each `WANDER_PIECE_MS` of the pass.
 
     A steady or steadily accelerating vehicle leaves only measurement noise; two vehicles closer in
     speed than one FFT bin beat against each other and make the peak wander.
     """
+    if not bent:
+        return math.sqrt(_squared_residuals(times, speeds, weights, 2) / sum(weights))
+    total = 0.0
+    start = 0
+    while start < len(times):
+        end = start
+        while end < len(times) and times[end] - times[start] < WANDER_PIECE_MS:
+            end += 1
+        total += _squared_residuals(times[start:end], speeds[start:end], weights[start:end], 3)
+        start = end
+    return math.sqrt(total / sum(weights))
+
+
+def _squared_residuals(times: list, speeds: list, weights: list, size: int) -> float:
+    """Weighted sum of the squared residuals of the speeds around their weighted least-squares
+    polynomial fit over time with `size` coefficients (2: a line, 3: a parabola)."""
+    if len(times) <= size:  # the polynomial goes through every point
+        return 0.0
     mean_t = _weighted_mean(times, weights)
     xs = [(t - mean_t) / 1000.0 for t in times]
     powers = [sum(w * x**k for x, w in zip(xs, weights)) for k in range(5)]  # noqa: B905
     moments = [sum(w * v * x**k for x, v, w in zip(xs, speeds, weights)) for k in range(3)]  # noqa: B905
-    size = 3 if bent else 2
     matrix = [[powers[row + col] for col in range(size)] + [moments[row]] for row in range(size)]
     coefficients = _solve(matrix)
     if coefficients is None:  # every frame at one time: nothing to fit
         coefficients = [_weighted_mean(speeds, weights)] + [0.0] * (size - 1)
-    residuals = [
-        (v - sum(c * x**k for k, c in enumerate(coefficients))) ** 2
-        for x, v in zip(xs, speeds)  # noqa: B905
-    ]
-    return math.sqrt(_weighted_mean(residuals, weights))
+    return sum(
+        w * (v - sum(c * x**k for k, c in enumerate(coefficients))) ** 2
+        for x, v, w in zip(xs, speeds, weights)  # noqa: B905
+    )
 
 
 def _solve(augmented: list) -> list | None:
@@ -255,6 +307,7 @@ class _Track:
         self.times = [t_ms]
         self.speeds = [detection.speed_kmh]
         self.snrs = [detection.snr_db]
+        self.interferer = False  # the DSP found it to be a persistent spectral line
 
     @property
     def start_ms(self) -> int:
@@ -264,8 +317,14 @@ class _Track:
     def last_ms(self) -> int:
         return self.times[-1]
 
-    def reference_speed(self) -> float:
-        return _median(self.speeds[-5:])
+    def reference_speed(self, drifting: bool) -> float:
+        """The speed the next detection is expected at: the median of the last frames, carried on
+        along their trend when the speed may drift (through a real beam)."""
+        recent = self.speeds[-5:]
+        if not drifting or len(recent) < 5:
+            return _median(recent)
+        steps = [recent[i + 1] - recent[i] for i in range(len(recent) - 1)]
+        return _median(recent) + 2.0 * _median(steps)
 
     def add(self, t_ms: int, detection: Detection) -> None:
         self.times.append(t_ms)
@@ -277,10 +336,13 @@ class _Candidate:
     """A closed track summarised: robust speed, steadiness, peak, extent."""
 
     def __init__(self, track: _Track, config: TrackerConfig) -> None:
-        median = _median(track.speeds)
-        spread = 1.4826 * _median([abs(v - median) for v in track.speeds])
-        limit = max(config.outlier_kmh, 4.0 * spread)
-        kept = [i for i, v in enumerate(track.speeds) if abs(v - median) <= limit]
+        if config.beam_drift > 0:
+            reference = _running_median(track.speeds, OUTLIER_NEIGHBOURS)
+        else:
+            reference = [_median(track.speeds)] * len(track.speeds)
+        deviations = [abs(v - r) for v, r in zip(track.speeds, reference)]  # noqa: B905
+        limit = max(config.outlier_kmh, 4.0 * 1.4826 * _median(deviations))
+        kept = [i for i, d in enumerate(deviations) if d <= limit]
         self.outliers = len(track.speeds) - len(kept)
         self.times = [track.times[i] for i in kept]
         self.speeds = [track.speeds[i] for i in kept]
@@ -290,7 +352,7 @@ class _Candidate:
         self.t_ms = round(_weighted_mean(self.times, weights))
         self.peak_snr = max(self.snrs)
         strong = [i for i, s in enumerate(self.snrs) if s >= self.peak_snr - 10.0]
-        scatter = _residual_rms(
+        scatter = _wander(
             [self.times[i] for i in strong],
             [self.speeds[i] for i in strong],
             [weights[i] for i in strong],
@@ -299,6 +361,7 @@ class _Candidate:
         self.wanders = scatter > config.max_scatter_kmh
         self.start_ms = track.start_ms
         self.end_ms = track.last_ms
+        self.interferer = track.interferer
         self.two_humps = has_two_humps(self.snrs, config.dip_db)
         self.rise_fall_ms = rise_fall_ms(self.times, self.snrs, config.rise_fall_db)
         top = _median(sorted(self.snrs)[-3:])  # robust to one lucky frame
@@ -364,6 +427,14 @@ class PassTracker:
         self._close(t_ms)
         return self._release(final=False)
 
+    def interferer(self, speed_kmh: float, width_kmh: float) -> None:
+        """The DSP found a persistent spectral line at this signed speed and notches `width_kmh` about
+        it from now on: the tracks under way there are that line (or lie within its notch), so they
+        are rejected as interferers when they close, not judged as vehicles cut off at their peak."""
+        for track in self._active:
+            if abs(track.reference_speed(False) - speed_kmh) <= width_kmh:
+                track.interferer = True
+
     def flush(self) -> list:
         self._close(None)
         return self._release(final=True)
@@ -384,7 +455,7 @@ class PassTracker:
             for track in self._active:
                 if track in taken:
                     continue
-                reference = track.reference_speed()
+                reference = track.reference_speed(self.config.beam_drift > 0)
                 distance = abs(detection.speed_kmh - reference)
                 if distance <= self.config.gate(reference) and (best is None or distance < best_distance):
                     best = track

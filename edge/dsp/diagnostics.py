@@ -27,6 +27,7 @@ def diagnostics(processor: DopplerProcessor, passes: list[VehiclePass]) -> list[
                 "level_db": round(line.level_db, 1),
                 "start_ms": round(line.start_ms),
                 "end_ms": round(line.end_ms),
+                "notched_ms": round(line.notched_ms or line.start_ms),
             }
         )
     rejected = Counter(track.invalid for track in processor.tracker.rejected or [])

@@ -51,7 +51,8 @@ class ProcessorConfig:
     # footprint), and the longest from which a vehicle is seen (see TrackerConfig).
     min_footprint_m: float = 1.0
     max_footprint_m: float = 25.0
-    max_visible_m: float = 100.0
+    max_visible_m: float = 300.0
+    max_peak_range_m: float = 60.0
     # The antenna's two-way half-power beamwidth (a 12 degree one-way K-band antenna): with the mounting
     # angle it bounds how far a vehicle's apparent speed drifts through the beam (TrackerConfig.beam_drift).
     beamwidth_deg: float = 8.5
@@ -116,14 +117,19 @@ class DopplerProcessor:
             min_footprint_m=config.min_footprint_m,
             max_footprint_m=config.max_footprint_m,
             max_visible_m=config.max_visible_m,
+            max_peak_range_m=config.max_peak_range_m,
             edge_rise_db=CUT_OFF_RISE_DB,
             beam_drift=math.tan(math.radians(angle_deg)) * math.radians(config.beamwidth_deg),
         )
         self.tracker = PassTracker(tracker_config, keep_rejected=keep_rejected)
         self.notch = LineNotch(
             match_hz=1.5 * self.analyser.bin_hz,
+            bin_hz=self.analyser.bin_hz,
             width_hz=RESOLUTION_BINS * self.analyser.bin_hz,
             max_dwell_ms=lambda doppler_hz: tracker_config.max_dwell_ms(doppler_hz / self.hz_per_kmh),
+            min_change_db=lambda doppler_hz, ms: tracker_config.min_change_db(
+                abs(doppler_hz) / self.hz_per_kmh * ms / 3600.0
+            ),
             max_gap_ms=tracker_config.max_gap_ms,
         )
         self.corrector = IQCorrector(
@@ -192,7 +198,10 @@ class DopplerProcessor:
         for row in range(frames.shape[0]):
             t_ms = 1000.0 * ((self._frames_done + row) * self.hop + self.frame_size / 2) / self.sample_rate
             first, end = starts[row], starts[row + 1]
+            notched = len(self.notch.notched)
             kept = first + np.flatnonzero(self.notch.keep(t_ms, doppler[first:end], snrs[first:end]))
+            for line in self.notch.notched[notched:]:
+                self.tracker.interferer(line.doppler_hz / self.hz_per_kmh, self.notch.width_hz / self.hz_per_kmh)
             detections = [
                 Detection(float(doppler[i] / self.hz_per_kmh), float(snrs[i]))
                 for i in kept[: self.config.max_peaks_per_frame]

@@ -205,6 +205,23 @@ def test_a_line_whose_level_never_falls_is_an_interferer_even_when_short() -> No
     assert track(frames) == []
 
 
+def test_a_line_the_dsp_notched_is_an_interferer_though_it_stopped_at_its_peak() -> None:
+    """The DSP notches a steady line as soon as it knows it (PassTracker.interferer): the track built
+    from its first stretch then ends at full level, which alone would pass for a short vehicle."""
+    rng = np.random.default_rng(13)
+    frames = merge([(0, [])], tone(67.0, 400, 1400, 30.0, rng), vehicle(100.0, 2000, 30.0, 150, rng))
+    assert [round(p.speed_kmh) for p in track(frames) if p.valid] == [67, 100]
+    tracker = PassTracker(keep_rejected=True)
+    passes = []
+    for t, detections in frames:
+        passes.extend(tracker.update(t, [Detection(*d) for d in detections]))
+        if t == 1392:
+            tracker.interferer(67.0, 8.0)
+    passes.extend(tracker.flush())
+    assert [(round(p.speed_kmh), p.valid) for p in passes] == [(100, True)]
+    assert [(round(p.speed_kmh), p.invalid) for p in tracker.rejected or []] == [(67, INTERFERER)]
+
+
 def test_clutter_or_an_interferer_too_close_in_speed_leaves_the_vehicle_unresolved() -> None:
     rng = np.random.default_rng(11)
     frames = merge(vehicle(70.0, 2000, 30.0, 150, rng), tone(67.0, 0, 4000, 20.0, rng))
