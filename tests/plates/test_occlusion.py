@@ -81,12 +81,19 @@ INK_ADDED = (
 )
 
 
+@pytest.mark.parametrize("coverage", [0.4, 0.5, 0.6])
 @pytest.mark.parametrize(("plate", "position"), INK_ADDED, ids=[f"{p}-{k}" for p, k in INK_ADDED])
-def test_tar_over_a_counter_or_gap_voids_the_plate(reader: TesseractPlateReader, plate: str, position: int) -> None:
+def test_tar_over_a_counter_or_gap_never_gives_another_plate(
+    reader: TesseractPlateReader, plate: str, position: int, coverage: float
+) -> None:
+    """Tar over 40-60 % of the glyph's width and height at its centre, as a splash, a block or an
+    ellipse: the plate is read exactly or not at all. Without the glyph check's ink-added measure, 6
+    of these 63 were read as another plate (`C` read `E` at three positions, `T` read `F`, `1` read
+    `4` and `8`); a `T` or an `L` whose glyph still explains the ink is read (docs/plates.md)."""
     shape = OCCLUDER_SHAPES[INK_ADDED.index((plate, position)) % len(OCCLUDER_SHAPES)]
-    tar = Occluder(position, shape, 0.5, "centre", TAR)
+    tar = Occluder(position, shape, coverage, "centre", TAR)
     frame = render_frame(plate, np.random.default_rng(position), 44, Degradation(jpeg_quality=85), occluders=(tar,))
-    assert reader.read(frame.image_bgr) == NO_PLATE
+    assert reader.read(frame.image_bgr).plate in ("", plate)
 
 
 def test_a_seeded_sample_of_random_occluders_gives_no_wrong_plate(reader: TesseractPlateReader) -> None:
