@@ -1,7 +1,7 @@
 """Plate reading on one core: exact reads, misreads and time per frame, against whole-frame Tesseract.
 
     .venv/bin/python bench/plate_bench.py [--frames 1000] [--seed 1] [--min-height 35] [--max-height 60]
-                                          [--occluded 2000] [--occluded-seeds 2,3,4,5,6]
+                                          [--occluded 2000] [--occluded-seeds 2,3,4,5,6] [--clean-only]
 
 Frames come from `speedledger.simulator.plates.frame_matrix` (the acceptance envelope: blur, ±4°
 rotation, JPEG 40–90, dim exposure, sensor noise; every 10th frame an empty plate holder). The
@@ -117,6 +117,7 @@ def main() -> None:
         type=lambda text: [int(seed) for seed in text.split(",")],
         help="seeds of the occluded frames, comma-separated (default: --seed + 1)",
     )
+    parser.add_argument("--clean-only", action="store_true", help="the reader on clean frames only, no baselines")
     args = parser.parse_args()
     if not args.frames:  # occluded plates only: more seeds in another process
         occluded(TesseractPlateReader(), args)
@@ -133,6 +134,9 @@ def main() -> None:
     for frame in frames:
         pipeline.add(frame, *_timed(lambda image: reader.read(image).plate, frame))
 
+    if args.clean_only:
+        pipeline.report(plates, blanks)
+        return
     whole = Tally("whole frame")
     api = tesserocr.PyTessBaseAPI(path=find_tessdata(), lang="eng", psm=tesserocr.PSM.SPARSE_TEXT)
     api.SetVariable("tessedit_char_whitelist", "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
