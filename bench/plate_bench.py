@@ -1,7 +1,7 @@
 """Plate reading on one core: exact reads, misreads and time per frame, against whole-frame Tesseract.
 
     .venv/bin/python bench/plate_bench.py [--frames 1000] [--seed 1] [--min-height 35] [--max-height 60]
-                                          [--occluded 2000]
+                                          [--occluded 2000] [--occluded-seeds 2,3,4,5,6] [--clean-only]
 
 Frames come from `speedledger.simulator.plates.frame_matrix` (the acceptance envelope: blur, ±4°
 rotation, JPEG 40–90, dim exposure, sensor noise; every 10th frame an empty plate holder). The
@@ -14,7 +14,7 @@ Baselines measured in the same run on the same frames:
   no agreement): what the pipeline's accuracy is bought against;
 - spawned: the `tesseract` command run once per frame on the same whole frame (what pytesseract
   does), on the first 40 frames: what the in-process binding saves;
-- no evidence check: the same reader with `evidence.suspect_characters` and `glyphs.missing_strokes`
+- no evidence check: the same reader with `evidence.suspect_characters` and `glyphs.mismatched_glyphs`
   switched off, on the same clean frames (what the checks cost in exact reads) and on `--occluded`
   frames carrying one random occluder each (`simulator.plates.occluded_matrix`: dirt, tar, dust,
   paint or a sticker of any shape over 35-100 % of any character): the misreads the checks prevent. With the check, an
@@ -107,12 +107,21 @@ def _siv_in(text: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=1000)
+    parser.add_argument("--frames", type=int, default=1000, help="clean frames; 0: only the occluded ones, checked")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--min-height", type=int, default=35, help="smallest character height, px")
     parser.add_argument("--max-height", type=int, default=60, help="largest character height, px")
-    parser.add_argument("--occluded", type=int, default=2000, help="frames with a covered character")
+    parser.add_argument("--occluded", type=int, default=2000, help="frames with a covered character, per seed")
+    parser.add_argument(
+        "--occluded-seeds",
+        type=lambda text: [int(seed) for seed in text.split(",")],
+        help="seeds of the occluded frames, comma-separated (default: --seed + 1)",
+    )
+    parser.add_argument("--clean-only", action="store_true", help="the reader on clean frames only, no baselines")
     args = parser.parse_args()
+    if not args.frames:  # occluded plates only: more seeds in another process
+        occluded(TesseractPlateReader(), args)
+        return
 
     frames = list(frame_matrix(args.frames, args.seed, (args.min_height, args.max_height), no_plate_every=10))
     plates = sum(1 for frame in frames if frame.plate)
@@ -125,6 +134,9 @@ def main() -> None:
     for frame in frames:
         pipeline.add(frame, *_timed(lambda image: reader.read(image).plate, frame))
 
+    if args.clean_only:
+        pipeline.report(plates, blanks)
+        return
     whole = Tally("whole frame")
     api = tesserocr.PyTessBaseAPI(path=find_tessdata(), lang="eng", psm=tesserocr.PSM.SPARSE_TEXT)
     api.SetVariable("tessedit_char_whitelist", "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
@@ -167,26 +179,43 @@ def main() -> None:
     occlusion(reader, frames, pipeline, args)
 
 
+def occluded(reader: TesseractPlateReader, args: argparse.Namespace) -> dict[int, Tally]:
+    """Occluded plates read with the evidence and glyph checks, seed by seed (`--occluded-seeds`);
+    every misread is printed with what covers it."""
+    checked: dict[int, Tally] = {}
+    print(f"\n{args.occluded} occluded plates per seed, one covered character each:", flush=True)
+    for seed in args.occluded_seeds or [args.seed + 1]:
+        tally = checked[seed] = Tally(f"seed {seed}")
+        for frame in occluded_matrix(args.occluded, seed, (args.min_height, args.max_height)):
+            plate, cpu, wall = _timed(lambda image: reader.read(image).plate, frame)
+            tally.add(frame, plate, cpu, wall)
+            if plate and plate != frame.plate:
+                print(f"  seed {seed}: {frame.plate} read {plate} under {frame.occluders}", flush=True)
+        print(f"  {tally.name:<19} misread {tally.wrong} ({100 * tally.wrong / args.occluded:.2f} %)   "
+              f"exact {tally.exact}   unread {tally.unread}", flush=True)  # fmt: skip
+    total = len(checked) * args.occluded
+    wrong = sum(tally.wrong for tally in checked.values())
+    seeds = ", ".join(f"{seed}: {tally.wrong}" for seed, tally in checked.items())
+    print(f"occluded plates misread with the checks: {wrong} of {total} ({100 * wrong / total:.3f} %); by seed {seeds}")
+    return checked
+
+
 def occlusion(reader: TesseractPlateReader, frames: list[Frame], pipeline: Tally, args: argparse.Namespace) -> None:
-    """Occluded plates with and without the evidence check, and what the check costs on clean ones."""
-    occluded = list(occluded_matrix(args.occluded, args.seed + 1, (args.min_height, args.max_height)))
-    checked = Tally("occluded")
-    for frame in occluded:
-        checked.add(frame, *_timed(lambda image: reader.read(image).plate, frame))
-    unchecked, unchecked_clean = Tally("occluded, no check"), Tally("clean, no check")
+    """Occluded plates with the checks on every seed, without them on the first; what the checks cost
+    on the clean frames."""
+    first = next(iter(occluded(reader, args)))
+    unchecked, unchecked_clean = Tally(f"seed {first}, no check"), Tally("clean, no check")
     with (
         mock.patch("speedledger.edge.plates.tesseract.suspect_characters", return_value=[]),
-        mock.patch("speedledger.edge.plates.tesseract.missing_strokes", return_value=[]),
+        mock.patch("speedledger.edge.plates.tesseract.mismatched_glyphs", return_value=[]),
     ):
-        for frame in occluded:
+        for frame in occluded_matrix(args.occluded, first, (args.min_height, args.max_height)):
             unchecked.add(frame, *_timed(lambda image: reader.read(image).plate, frame))
         for frame in frames:
             unchecked_clean.add(frame, *_timed(lambda image: reader.read(image).plate, frame))
+    print(f"  {unchecked.name:<19} misread {unchecked.wrong} ({100 * unchecked.wrong / args.occluded:.2f} %)   "
+          f"exact {unchecked.exact}   unread {unchecked.unread}")  # fmt: skip
     plates = sum(1 for frame in frames if frame.plate)
-    print(f"\n{len(occluded)} occluded plates (seed {args.seed + 1}), one covered character each:")
-    for tally in (checked, unchecked):
-        print(f"  {tally.name:<19} misread {tally.wrong} ({100 * tally.wrong / len(occluded):.2f} %)   "
-              f"exact {tally.exact}   unread {tally.unread}")  # fmt: skip
     ratio = pipeline.exact / max(1, unchecked_clean.exact)
     print(f"clean plates, exact: {pipeline.exact}/{plates} with the check, {unchecked_clean.exact}/{plates} without "
           f"(ratio {ratio:.3f}); misread {pipeline.wrong} with, {unchecked_clean.wrong} without")  # fmt: skip

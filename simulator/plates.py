@@ -116,6 +116,7 @@ class Frame:
     plate: str  # ground truth, normalised; "" when the frame carries no plate
     char_height_px: int
     degradation: Degradation
+    occluders: tuple[Occluder, ...] = ()  # what covers the plate's characters, if anything
 
 
 def random_siv_plate(rng: np.random.Generator) -> str:
@@ -330,7 +331,7 @@ def render_frame(
     else:  # a bare black plate holder
         cv2.rectangle(image, (px, py), (px + plate_w, py + plate_h), (25, 25, 25), -1)
     degradation = degradation or Degradation()
-    return Frame(_degrade(image, degradation, rng), plate or "", char_height_px, degradation)
+    return Frame(_degrade(image, degradation, rng), plate or "", char_height_px, degradation, occluders)
 
 
 def frame_matrix(

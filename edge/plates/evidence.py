@@ -91,16 +91,30 @@ def _blobs(ink: np.ndarray, spans: list[tuple[int, int]], height: float) -> list
 
     The stroke is the median half-width along the ink's ridges (distance-transform maxima), so one
     thick glyph does not set it."""
-    distance = cv2.distanceTransform(np.pad(ink, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
-    ridge = ink & (distance >= cv2.dilate(distance, np.ones((3, 3), np.uint8))) & (distance > 1)
-    if not ridge.any():
+    distance = depth(ink)
+    stroke = stroke_half_width(ink, distance)
+    if not stroke:
         return []
-    stroke = float(np.median(distance[ridge]))
     return [
         f"character {index + 1} holds a blob thicker than the strokes"
         for index, (left, right) in enumerate(spans)
         if (distance[:, left:right] > MAX_STROKE * stroke).sum() > MAX_BLOB_AREA * height**2
     ]
+
+
+def depth(mask: np.ndarray) -> np.ndarray:
+    """Each pixel's distance to the nearest pixel outside `mask` (0 outside it); the image's
+    border counts as outside."""
+    distance: np.ndarray = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    return distance
+
+
+def stroke_half_width(mask: np.ndarray, distance: np.ndarray | None = None) -> float:
+    """The median half-width of `mask`'s strokes along their ridges (the maxima of its `depth`), so
+    junctions and one thick glyph do not set it; 0 when it has no stroke over a pixel thick."""
+    distance = depth(mask) if distance is None else distance
+    ridge = mask.astype(bool) & (distance >= cv2.dilate(distance, np.ones((3, 3), np.uint8))) & (distance > 1)
+    return float(np.median(distance[ridge])) if ridge.any() else 0.0
 
 
 def _gaps(groups: tuple[_Spans, ...], dashes: _Spans, height: float) -> list[str]:

@@ -20,6 +20,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from speedledger.edge.plates.evidence import depth, stroke_half_width
+
 # The typefaces plates are printed in: the simulator's (DejaVu Sans Bold, condensed or not). Real SIV
 # plates use their own typeface; a deployment passes its font files to the reader (docs/plates.md).
 PLATE_FONTS = ("DejaVuSansCondensed-Bold.ttf", "DejaVuSans-Bold.ttf")
@@ -28,7 +30,10 @@ _FONT_DIRS = (
     Path("/usr/share/fonts/dejavu"),
     Path("/usr/share/fonts/TTF"),
 )
-MAX_MISSING = 0.013  # glyph stroke core without ink under it, in square character heights
+MAX_MISSING = 0.011  # glyph stroke core without ink under it, in square character heights...
+MAX_THICK = 0.016  # ...and ink too thick for the glyph's strokes there: together at most 1 of these
+_THICKER_PX = 2.0  # ink deeper than the glyph's strokes by more than this (40 px working height) is too thick
+_REACH_PX = 2  # how far from a stroke of the glyph its depth still counts (the glyph is placed to a pixel or two)
 _EDGE_PX = 2  # a stroke's edge may move this much (blur, binarisation) at the 40 px working height
 _SHIFT_PX = 2  # the glyph is tried this far either side of the ink's centre
 
@@ -67,39 +72,68 @@ def glyph(char: str, font_name: str, height: int) -> np.ndarray:
     return cv2.resize(np.asarray(canvas), (width, height), interpolation=cv2.INTER_AREA)
 
 
-def missing_strokes(ink: np.ndarray, spans: list[tuple[int, int]], text: str, fonts: tuple[str, ...]) -> list[str]:
-    """Characters of `text` whose glyph, in the best fitting of `fonts`, has stroke cores without ink
-    under them (one reason each; empty when every glyph is there). `ink` is the rectified line's glyph
-    mask and `spans` the x span of each character in it."""
+def mismatched_glyphs(ink: np.ndarray, spans: list[tuple[int, int]], text: str, fonts: tuple[str, ...]) -> list[str]:
+    """Characters of `text` whose glyph, in the best fitting of `fonts`, does not explain their ink
+    (one reason each; empty when every glyph does). `ink` is the rectified line's glyph mask and
+    `spans` the x span of each character in it. Strokes missing and ink too thick are weighed
+    together: a splash that makes another character does a little of both."""
     return [
-        f"character {index + 1} ({char}) lacks strokes its glyph has"
-        for index, (char, missing) in enumerate(zip(text, missing_area(ink, spans, text, fonts), strict=True))
-        if missing > MAX_MISSING
+        f"character {index + 1} ({char}) does not match its glyph: {missing:.4f} h² of its strokes "
+        f"without ink, {thick:.4f} h² of ink thicker than them"
+        for index, (char, (missing, thick)) in enumerate(zip(text, mismatch(ink, spans, text, fonts), strict=True))
+        if missing / MAX_MISSING + thick / MAX_THICK > 1
     ]
 
 
-def missing_area(ink: np.ndarray, spans: list[tuple[int, int]], text: str, fonts: tuple[str, ...]) -> list[float]:
-    """Per character, the least area of its glyph's stroke core without ink under it, over `fonts`
-    and small shifts, in square character heights."""
+def mismatch(
+    ink: np.ndarray, spans: list[tuple[int, int]], text: str, fonts: tuple[str, ...]
+) -> list[tuple[float, float]]:
+    """Per character, with its glyph placed where the least of its stroke core lacks ink (over
+    `fonts` and small shifts): that area, and the area of the character's ink more than
+    `_THICKER_PX` deeper than the glyph's strokes within `_REACH_PX` of it (after the line's own
+    thickening by blur and binarisation), both in square character heights."""
     rows = [np.flatnonzero(ink[:, left:right].any(axis=1)) for left, right in spans]
     top = int(np.median([row[0] for row in rows]))
     height = int(np.median([row[-1] + 1 for row in rows])) - top
     margin = 2 * _EDGE_PX + _SHIFT_PX + 2
     padded = np.pad(ink, margin)
+    ink_depth = depth(padded)
+    line_stroke = stroke_half_width(ink[:, spans[0][0] : spans[-1][1]])
     edge = np.ones((2 * _EDGE_PX + 1,) * 2, np.uint8)
-    best = np.full(len(text), np.inf)
+    reach = np.ones((2 * _REACH_PX + 1,) * 2, np.uint8)
+    best = [(np.inf, 0.0)] * len(text)
     for name in fonts:
         shapes = [glyph(char, name, height) for char in text]
         # one horizontal stretch for the line (the plate's proportions), set by most characters
         ratios = [(right - left) / shape.shape[1] for (left, right), shape in zip(spans, shapes, strict=True)]
         stretch = float(np.median(ratios))
-        for index, ((left, right), shape) in enumerate(zip(spans, shapes, strict=True)):
-            width = max(1, round(shape.shape[1] * stretch))
-            stroke = (cv2.resize(shape, (width, height), interpolation=cv2.INTER_AREA) < 128).astype(np.uint8)
-            core = cv2.erode(stroke, edge).astype(bool)
+        strokes = [
+            cv2.resize(shape, (max(1, round(shape.shape[1] * stretch)), height), interpolation=cv2.INTER_AREA) < 128
+            for shape in shapes
+        ]
+        thickening = max(0.0, line_stroke - float(np.median([stroke_half_width(stroke) for stroke in strokes])))
+        for index, ((left, right), stroke) in enumerate(zip(spans, strokes, strict=True)):
+            width = stroke.shape[1]
+            core = cv2.erode(stroke.astype(np.uint8), edge).astype(bool)
             x0 = round((left + right - width) / 2) + margin
-            for dx in range(-_SHIFT_PX, _SHIFT_PX + 1):
-                for dy in (-1, 0, 1):
-                    under = padded[top + margin + dy : top + margin + dy + height, x0 + dx : x0 + dx + width]
-                    best[index] = min(best[index], float((core & ~under).sum()))
-    return [float(area) / height**2 for area in best]
+            y0 = top + margin
+            missing, _, dx, dy = min(  # the least missing, then the placement nearest the centre
+                (
+                    int((core & ~padded[y0 + dy : y0 + dy + height, x0 + dx : x0 + dx + width]).sum()),
+                    abs(dx) + abs(dy),
+                    dx,
+                    dy,
+                )
+                for dx in range(-_SHIFT_PX, _SHIFT_PX + 1)
+                for dy in (-1, 0, 1)
+            )
+            if missing / height**2 >= best[index][0]:
+                continue
+            # how deep the glyph's strokes are near each pixel of the character's columns
+            allowed = np.zeros(padded.shape, np.float32)
+            allowed[y0 + dy : y0 + dy + height, x0 + dx : x0 + dx + width] = depth(stroke)
+            near = cv2.dilate(allowed, reach)
+            columns = slice(left + margin, right + margin)
+            thick = int((ink_depth[:, columns] > near[:, columns] + thickening + _THICKER_PX).sum())
+            best[index] = (missing / height**2, thick / height**2)
+    return [(float(missing), thick) for missing, thick in best]

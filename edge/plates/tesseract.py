@@ -31,7 +31,7 @@ import numpy as np
 import tesserocr
 
 from speedledger.edge.plates.evidence import suspect_characters
-from speedledger.edge.plates.glyphs import PLATE_FONTS, font_path, missing_strokes
+from speedledger.edge.plates.glyphs import PLATE_FONTS, font_path, mismatched_glyphs
 from speedledger.edge.plates.localise import TextLine, find_glyphs, find_text_lines, rectify
 from speedledger.edge.plates.port import FRENCH_SIV, NO_PLATE, PlateFormat, PlateRead
 
@@ -162,8 +162,8 @@ class TesseractPlateReader:
             confidence_pm = round(10 * min(best))
             if readings >= 2 and confidence_pm >= self.min_confidence_pm:
                 spans = [span for group in layout.groups for span in group]
-                if missing_strokes(layout.ink, spans, agreed, self.fonts):
-                    return NO_PLATE  # the ink lacks strokes of a character read: something covers it
+                if mismatched_glyphs(layout.ink, spans, agreed, self.fonts):
+                    return NO_PLATE  # a character read does not explain its ink: something covers it
                 return PlateRead(agreed, confidence_pm)
         return NO_PLATE
 
