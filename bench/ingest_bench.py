@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))  # reuse the test suite's mosquitto launcher and s
 
 from speedledger.central.bootstrap import Settings, bootstrap  # noqa: E402
 from speedledger.central.ingest.config_push import ConfigKey  # noqa: E402
+from speedledger.shared import canonical  # noqa: E402
 from speedledger.shared.broker import set_nodelay  # noqa: E402
 from tests.fixtures.mosquitto import free_port  # noqa: E402
 from tests.ingest.deployed import DeployedMosquitto  # noqa: E402
@@ -86,7 +87,7 @@ class RoundTrips:
         """Send all to `topic` (or the topic it gives each message) at `rate` per second, or as fast as
         possible; returns seconds until the last reply."""
         route = topic if callable(topic) else lambda _message: topic
-        payloads = [(message["event_id"], route(message), json.dumps(message).encode()) for message in messages]
+        payloads = [(message["event_id"], route(message), canonical.dumps(message)) for message in messages]
         start = time.perf_counter()
         for index, (event_id, destination, payload) in enumerate(payloads):
             if rate is not None:
