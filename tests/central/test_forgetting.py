@@ -141,16 +141,25 @@ def test_central_closes_due_windows_in_the_background_from_its_start(road: Road,
         forgetting.stop()
 
 
+def _speeding_with_images(road: Road, label: str) -> tuple[tuple[bytes, bytes], tuple[dict[str, Any], dict[str, Any]]]:
+    """Two images (`label` tells them from other tests') and the speeding pair of passages that name them."""
+    images = (
+        f"\xff\xd8 {label}entry photo \xff\xd9".encode("latin-1"),
+        f"\xff\xd8 {label}exit photo \xff\xd9".encode("latin-1"),
+    )
+    speeding = (
+        road.entry.passage(passed_at_ms=W1 + 1000, image_sha256=hashlib.sha256(images[0]).hexdigest()),
+        road.exit.passage(passed_at_ms=W1 + 251_000, image_sha256=hashlib.sha256(images[1]).hexdigest()),
+    )
+    return images, speeding
+
+
 def test_the_forgetting_repairs_an_infraction_image_left_sealed(road: Road, clock: FakeClock) -> None:
     """On PostgreSQL an image the ingest seals while its infraction is being projected is seen by neither
     transaction: the forgetting's next run keeps it, once."""
     central = road.central
     clock.now = W1
-    images = (b"\xff\xd8 entry photo \xff\xd9", b"\xff\xd8 exit photo \xff\xd9")
-    speeding = (
-        road.entry.passage(passed_at_ms=W1 + 1000, image_sha256=hashlib.sha256(images[0]).hexdigest()),
-        road.exit.passage(passed_at_ms=W1 + 251_000, image_sha256=hashlib.sha256(images[1]).hexdigest()),
-    )
+    images, speeding = _speeding_with_images(road, "")
     _record(central, *speeding)
     assert len(road.infractions()) == 1
     with central.engine.begin() as conn:  # as the ingest seals an image that is not (yet) in an infraction
@@ -175,11 +184,7 @@ def test_the_forgetting_claims_an_early_image_its_passage_did_not_see(road: Road
     infraction, once."""
     central = road.central
     clock.now = W1
-    images = (b"\xff\xd8 early entry photo \xff\xd9", b"\xff\xd8 early exit photo \xff\xd9")
-    speeding = (
-        road.entry.passage(passed_at_ms=W1 + 1000, image_sha256=hashlib.sha256(images[0]).hexdigest()),
-        road.exit.passage(passed_at_ms=W1 + 251_000, image_sha256=hashlib.sha256(images[1]).hexdigest()),
-    )
+    images, speeding = _speeding_with_images(road, "early ")
     _record(central, *speeding)
     with central.engine.begin() as conn:  # the ingest's two transactions, neither seeing the other
         for message, image in zip(speeding, images, strict=True):
