@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 
 from speedledger.central.infractions.projection import section_dismissals, violations
+from speedledger.central.sections.lookup import sections_entered_at
 
 
 class DismissedViolation(BaseModel):
@@ -50,24 +51,27 @@ def list_dismissed(
     limit: int = 50,
 ) -> list[DismissedViolation]:
     """Spot violations and section pairs together, oldest detection first, then by event_id; `after` is the
-    (detected_at_ms, event_id) of the last one seen."""
+    (detected_at_ms, event_id) of the last one seen. `radar_id` matches a pair's entry radar as well as its
+    exit radar (the one it is listed under)."""
+    spot_conditions: list[ColumnElement[bool]] = [violations.c.outcome == "dismissed"]
+    section_conditions: list[ColumnElement[bool]] = []
+    if radar_id is not None:
+        spot_conditions.append(violations.c.radar_id == radar_id)
+        section_conditions.append(
+            or_(
+                section_dismissals.c.radar_id == radar_id,
+                section_dismissals.c.section_id.in_(sections_entered_at(conn, radar_id)),
+            )
+        )
     spot = _page(
-        violations,
-        violations.c.dismissal_reason,
-        literal(None, String),
-        [violations.c.outcome == "dismissed"],
-        reason,
-        radar_id,
-        after,
-        limit,
+        violations, violations.c.dismissal_reason, literal(None, String), spot_conditions, reason, after, limit
     )
     section = _page(
         section_dismissals,
         section_dismissals.c.reason,
         section_dismissals.c.section_id,
-        [],
+        section_conditions,
         reason,
-        radar_id,
         after,
         limit,
     )
@@ -82,15 +86,12 @@ def _page(
     section_id: ColumnElement[Any],
     conditions: list[ColumnElement[bool]],
     reason: str | None,
-    radar_id: str | None,
     after: tuple[int, str] | None,
     limit: int,
 ) -> Select[Any]:
     """The next `limit` dismissals of one table, as `DismissedViolation` columns."""
     if reason is not None:
         conditions.append(reason_column == reason)
-    if radar_id is not None:
-        conditions.append(table.c.radar_id == radar_id)
     if after is not None:
         after_ms, after_id = after
         conditions.append(

@@ -137,6 +137,9 @@ class InfractionsProjection(TableProjection):
                     outcome="pending",
                 )
             case ViolationDismissed(section_id=None):
+                # Also a section pair dismissed before the event carried its section (it names the exit
+                # radar alone, which may end several sections): no violation row, so nothing is written
+                # (docs/sections.md, "What an operator sees").
                 writes.update(
                     "violations", {"event_id": event.event_id}, outcome="dismissed", dismissal_reason=event.reason
                 )

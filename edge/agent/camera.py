@@ -1,5 +1,7 @@
 """Camera frames for the evidence: the port the agent asks for a frame, and a folder of files."""
 
+import os
+import time
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -52,6 +54,7 @@ class DirectoryCamera:
         self.directory = directory
         self.max_skew_ms = max_skew_ms
         self.min_lead_ms = min_lead_ms
+        self._frames = _FrameIndex(directory, max_skew_ms)
         #: Centres (stream ms, sorted) of the passes a frame may still be weighed against.
         self._passes: list[int] = []
         self._held: list[VehiclePass] = []
@@ -69,8 +72,9 @@ class DirectoryCamera:
         if everything or horizon_ms is None:
             released, self._held = held, []
         else:
-            frames = self._frames() if held else []
-            released = [p for p in held if all(self._owner(at_ms, p.t_ms) is not None for at_ms, _ in frames)]
+            released = [
+                p for p in held if all(self._owner(at_ms, p.t_ms) is not None for at_ms, _ in self._frames.near(p.t_ms))
+            ]
             self._held = [p for p in held if p not in released]
         # Only passes this near to one still to be decided can weigh against its frames.
         oldest = min((p.t_ms for p in released + self._held), default=horizon_ms or 0)
@@ -78,11 +82,8 @@ class DirectoryCamera:
         return released
 
     def frame_at(self, t_ms: int) -> Frame | None:
-        claimed = [(abs(at_ms - t_ms), path) for at_ms, path in self._frames() if self._owner(at_ms, t_ms)]
+        claimed = [(abs(at_ms - t_ms), path) for at_ms, path in self._frames.near(t_ms) if self._owner(at_ms, t_ms)]
         return load_frame(min(claimed)[1]) if claimed else None
-
-    def _frames(self) -> list[tuple[int, Path]]:
-        return [(int(path.stem), path) for path in _images(self.directory) if path.stem.isdigit()]
 
     def _owner(self, frame_ms: int, t_ms: int) -> bool | None:
         """Whether the frame at `frame_ms` can only show the vehicle of the pass at `t_ms`; None while a
@@ -99,6 +100,52 @@ class DirectoryCamera:
         if self._horizon_ms is not None and self._horizon_ms - frame_ms < reach:
             return None
         return True
+
+
+class _FrameIndex:
+    """The folder's time-named frames, sorted by time. The folder is listed again only once it has changed
+    (its modification time), and then only the names not seen before are parsed: a live folder never
+    cleaned costs a decision one `stat`, not a listing and a parse of every frame it ever held."""
+
+    #: A listing made this soon after the folder's last change may have missed a file added in the same
+    #: tick of its modification time (one second on some filesystems): it is made again at the next call.
+    _SETTLING_NS = 2_000_000_000
+
+    def __init__(self, directory: Path, max_skew_ms: int) -> None:
+        self.directory = directory
+        self.max_skew_ms = max_skew_ms
+        #: Every name in the folder at the last listing, and (time, path) of those that are frames.
+        self._seen: set[str] = set()
+        self._frames: dict[str, tuple[int, Path]] = {}
+        self._sorted: list[tuple[int, Path]] = []
+        #: The folder's modification time when it was last listed, None when that listing is not to be trusted.
+        self._listed_mtime_ns: int | None = None
+
+    def near(self, t_ms: int) -> list[tuple[int, Path]]:
+        """(time, path) of the frames within `max_skew_ms` of `t_ms` (no other frame can be a pass's)."""
+        self._refresh()
+        low = bisect_left(self._sorted, t_ms - self.max_skew_ms, key=lambda frame: frame[0])
+        high = bisect_right(self._sorted, t_ms + self.max_skew_ms, key=lambda frame: frame[0])
+        return self._sorted[low:high]
+
+    def _refresh(self) -> None:
+        mtime_ns = os.stat(self.directory).st_mtime_ns
+        if mtime_ns == self._listed_mtime_ns:
+            return
+        with os.scandir(self.directory) as entries:
+            names = {entry.name for entry in entries}
+        gone = [self._frames.pop(name) for name in self._seen - names if name in self._frames]
+        added = False
+        for name in names - self._seen:
+            path = self.directory / name
+            if path.stem.isdigit() and path.suffix.lower() in IMAGE_SUFFIXES:
+                self._frames[name] = (int(path.stem), path)
+                added = True
+        self._seen = names
+        if gone or added:
+            self._sorted = sorted(self._frames.values())
+        settled = time.time_ns() - mtime_ns >= self._SETTLING_NS
+        self._listed_mtime_ns = mtime_ns if settled else None
 
 
 def load_frame(path: Path) -> Frame:

@@ -10,9 +10,11 @@ Per text line found in the frame (see `localise`):
    as some other valid character;
 4. read it up to six ways (masked greyscale at one scale, clean binary at another, then plain
    greyscale; glyphs in order and in reverse order) and keep the plate only when two readings
-   agree, none disagrees, the text fits the format, every character's confidence clears the
-   threshold and every character shows its glyph's strokes in the plate's typeface (`glyphs`: tar
-   on an `L`'s stem reads `E`, but the ink has no top arm). Anything else is `NO_PLATE`: an
+   agree, none disagrees (a reading that drops a character disagrees unless it is the agreed text
+   with characters missing: Tesseract drops a last letter it is unsure of), the text fits the
+   format, every character's confidence clears the threshold and every character shows its glyph's
+   strokes in the plate's typeface (`glyphs`: tar on an `L`'s stem reads `E`, but the ink has no top
+   arm). Anything else is `NO_PLATE`: an
    unread plate is an unidentified infraction, a misread one would charge somebody else.
 """
 
@@ -69,6 +71,13 @@ def find_tessdata(language: str = "eng") -> str:
 
 _Groups = tuple[tuple[tuple[int, int], ...], ...]
 _Read = tuple[str, list[float]]  # text and per-character confidences, 0..100
+
+
+@dataclass(frozen=True)
+class _Short:
+    """A reading that dropped (or added) characters: per alphabet, the text read, in the plate's order."""
+
+    strips: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -150,9 +159,13 @@ class TesseractPlateReader:
         agreed = ""
         best: list[float] = []
         readings = 0
+        shorts: list[_Short] = []
         for (image, groups), backwards in attempts:
             read = self._read_groups(image, groups, backwards)
             if read is None:
+                continue
+            if isinstance(read, _Short):
+                shorts.append(read)  # weighed against the text agreed on, once there is one
                 continue
             text, confidences = read
             if agreed and text != agreed:
@@ -161,6 +174,8 @@ class TesseractPlateReader:
             best = [max(pair) for pair in zip(best, confidences, strict=True)] if best else confidences
             confidence_pm = round(10 * min(best))
             if readings >= 2 and confidence_pm >= self.min_confidence_pm:
+                if not all(self._within(short, agreed) for short in shorts):
+                    return NO_PLATE  # a reading that lost a character says something else: no plate
                 spans = [span for group in layout.groups for span in group]
                 if mismatched_glyphs(layout.ink, spans, agreed, self.fonts):
                     return NO_PLATE  # a character read does not explain its ink: something covers it
@@ -204,8 +219,23 @@ class TesseractPlateReader:
         mask = np.isin(labels, [label for _, _, label in glyphs])
         return _Layout(mask, grey, tuple(groups), tuple(dashes))
 
-    def _read_groups(self, image: np.ndarray, groups: _Groups, backwards: bool) -> _Read | None:
-        """Read each group with its own alphabet; None unless the result fits the format.
+    def _within(self, short: _Short, plate: str) -> bool:
+        """Whether each alphabet's text in `short` is `plate`'s with characters missing (or added)."""
+        expected: dict[str, str] = {}
+        start = 0
+        for alphabet, length in self.plate_format.groups:
+            expected[alphabet] = expected.get(alphabet, "") + plate[start : start + length]
+            start += length
+        for alphabet, text in short.strips:
+            shorter, longer = sorted((text, expected[alphabet]), key=len)
+            remaining = iter(longer)
+            if not all(char in remaining for char in shorter):
+                return False
+        return True
+
+    def _read_groups(self, image: np.ndarray, groups: _Groups, backwards: bool) -> _Read | _Short | None:
+        """Read each group with its own alphabet: the text when it fits the format, `_Short` at the first strip
+        with too few (or too many) characters, None otherwise.
 
         The groups sharing an alphabet are set side by side, one letter space apart, into one Tesseract
         call: a two-letter line alone is too short for the LSTM, and with a word space between groups it
@@ -214,6 +244,7 @@ class TesseractPlateReader:
         """
         texts = [""] * len(groups)
         confidences: list[float] = []
+        strips: list[tuple[str, str]] = []
         for alphabet in dict.fromkeys(alphabet for alphabet, _ in self.plate_format.groups):
             members = [
                 k for k, (group_alphabet, _) in enumerate(self.plate_format.groups) if group_alphabet == alphabet
@@ -225,10 +256,11 @@ class TesseractPlateReader:
                 spans = tuple(span for k in members for span in groups[k])[::-1]
             else:
                 return None  # glyphs blurred together cannot be put in reverse order
-            read = self._read_strip(image, spans, alphabet, sum(lengths))
-            if read is None:
-                return None
+            read = self._read_strip(image, spans, alphabet)
             text, text_confidences = (read[0][::-1], read[1][::-1]) if backwards else read
+            strips.append((alphabet, text))
+            if len(text) != sum(lengths):
+                return _Short(tuple(strips))
             start = 0
             for k, length in zip(members, lengths, strict=True):
                 texts[k] = text[start : start + length]
@@ -237,16 +269,13 @@ class TesseractPlateReader:
         text = "".join(texts)
         return (text, confidences) if self.plate_format.matches(text) else None
 
-    def _read_strip(
-        self, image: np.ndarray, spans: tuple[tuple[int, int], ...], alphabet: str, length: int
-    ) -> _Read | None:
-        """OCR the given column spans set side by side, one letter space apart; None unless `length` chars."""
+    def _read_strip(self, image: np.ndarray, spans: tuple[tuple[int, int], ...], alphabet: str) -> _Read:
+        """OCR the given column spans set side by side, one letter space apart."""
         char_height = image.shape[0] / (1 + 2 * _MARGIN)
         spacer = np.full((image.shape[0], round(0.15 * char_height)), 255, np.uint8)
         crops = [image[:, max(0, left - 2) : right + 2] for left, right in spans]
         strip = np.hstack([part for crop in crops for part in (spacer, crop)][1:])
-        text, confidences = self._ocr(np.pad(strip, round(char_height / 2), constant_values=255), alphabet)
-        return (text, confidences) if len(text) == length else None
+        return self._ocr(np.pad(strip, round(char_height / 2), constant_values=255), alphabet)
 
     def _ocr(self, image: np.ndarray, alphabet: str) -> _Read:
         """Tesseract on a greyscale image, whitelisted to `alphabet`: the text and each symbol's confidence."""

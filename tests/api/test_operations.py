@@ -17,6 +17,7 @@ from speedledger.central.eventstore import NewEvent
 from speedledger.central.projections.runner import ProjectionStatus
 from tests.api.conftest import Tokens, make_central
 from tests.api.factories import RadarKey, radar_body
+from tests.fixtures.postgres import PostgresCluster
 
 
 @pytest.fixture
@@ -190,3 +191,22 @@ def test_oversized_body_is_413(client: TestClient, tokens: Tokens) -> None:
     streamed = client.post("/api/v1/owners", content=iter([body[:1000], body[1000:]]), headers=headers)  # chunked
     assert streamed.status_code == 413
     assert streamed.json() == {"detail": f"request body over {1 << 20} bytes"}
+
+
+def test_requests_after_a_postgresql_restart_succeed(
+    tmp_path: Path, postgres_cluster: PostgresCluster, postgres_url: str, tokens: Tokens
+) -> None:
+    """The pool's connections all die with the server: the first read and write after it is back succeed."""
+    central = make_central(tmp_path, postgres_url)
+    try:
+        with TestClient(create_app(central)) as client:
+            operator = tokens.headers(Role.OPERATOR)
+            created = client.post("/api/v1/radars", json=radar_body("R-1", RadarKey(), 90), headers=operator)
+            assert created.status_code == 201, created.text
+            assert client.get("/api/v1/radars/R-1", headers=operator).status_code == 200
+            postgres_cluster.restart()
+            assert client.get("/api/v1/radars/R-1", headers=operator).status_code == 200
+            created = client.post("/api/v1/radars", json=radar_body("R-2", RadarKey(), 90), headers=operator)
+            assert created.status_code == 201, created.text
+    finally:
+        central.close()

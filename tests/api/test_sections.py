@@ -181,5 +181,8 @@ def test_a_dismissed_pair_is_listed_with_the_dismissed_violations(
     assert second["next_cursor"] is None
     by_radar = client.get("/api/v1/dismissals", params={"radar_id": "FR-A7-202"}, headers=operator).json()
     assert [item["event_id"] for item in by_radar["items"]] == [exit["event_id"]]
+    # The entry radar's own list has its spot violation and the pair it began.
+    by_entry = client.get("/api/v1/dismissals", params={"radar_id": "FR-A7-201"}, headers=operator).json()
+    assert [item["event_id"] for item in by_entry["items"]] == [spot["event_id"], exit["event_id"]]
     other = client.get("/api/v1/dismissals", params={"reason": "radar_not_verified"}, headers=operator).json()
     assert other["items"] == []

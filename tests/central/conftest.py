@@ -57,40 +57,30 @@ class Radar:
 
     def violation(self, **fields: Any) -> dict[str, Any]:
         """A signed violation message; any field can be overridden (before signing)."""
-        self.seq += 1
-        message: dict[str, Any] = {
-            "v": 1,
-            "event_id": str(uuid.uuid4()),
-            "radar_id": self.radar_id,
-            "seq": self.seq,
+        defaults = {
             "detected_at_ms": T0,
             "speed_limit_kmh": 90,
             "measured_speed_ckmh": 10432,
-            "direction": "approaching",
-            "plate": "GZ123QK",
             "plate_confidence_pm": 987,
-            "image_sha256": "a1560975691a0d4585b578058a0dcefb853971ed365c545443f77ed503842372",
             "snr_cdb": 2350,
             "frames": 14,
-            "firmware": "1.0.0",
-            "key_id": self.key_id,
         }
-        message.update(fields)
-        return sign(message, self.private_key)
+        return self._signed(defaults | fields)
 
     def passage(self, **fields: Any) -> dict[str, Any]:
         """A signed passage (CONTRACT §6) on the radar's seq counter; any field can be overridden."""
+        return self._signed({"passed_at_ms": T0, "clock_uncertainty_ms": 0, "plate_confidence_pm": 950} | fields)
+
+    def _signed(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """The next message on the radar's seq counter: the envelope both kinds share, then `fields`, signed."""
         self.seq += 1
         message: dict[str, Any] = {
             "v": 1,
             "event_id": str(uuid.uuid4()),
             "radar_id": self.radar_id,
             "seq": self.seq,
-            "passed_at_ms": T0,
-            "clock_uncertainty_ms": 0,
             "direction": "approaching",
             "plate": "GZ123QK",
-            "plate_confidence_pm": 950,
             "image_sha256": "a1560975691a0d4585b578058a0dcefb853971ed365c545443f77ed503842372",
             "firmware": "1.0.0",
             "key_id": self.key_id,

@@ -1,9 +1,13 @@
 """`DirectoryCamera`: a frame is a pass's evidence only when it cannot show another vehicle."""
 
+import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
+import pytest
 
 from speedledger.edge.agent.camera import DirectoryCamera, Frame, untimed_frames
 from speedledger.edge.core.tracker import SHARED_BEAM, VehiclePass
@@ -14,11 +18,12 @@ SAMPLE_RATE = 24_000
 
 
 def write_frames(directory: Path, *times_ms: int) -> dict[int, bytes]:
-    """A distinct JPEG per time (its grey level is the time's rank), named `<ms>.jpg`."""
+    """A distinct JPEG per time (its colour is the time's rank), named `<ms>.jpg`."""
     directory.mkdir(exist_ok=True)
     written = {}
     for rank, at_ms in enumerate(times_ms):
-        ok, jpeg = cv2.imencode(".jpg", np.full((8, 8, 3), 40 * rank + 20, np.uint8))
+        colour = ((40 * rank + 20) % 256, rank // 256 % 256, rank % 256)
+        ok, jpeg = cv2.imencode(".jpg", np.full((8, 8, 3), colour, np.uint8))
         assert ok
         (directory / f"{at_ms}.jpg").write_bytes(jpeg.tobytes())
         written[at_ms] = jpeg.tobytes()
@@ -95,6 +100,40 @@ def test_stopping_releases_a_held_pass_without_the_frame_in_question(tmp_path: P
     assert camera.release([held], horizon_ms=3100) == []
     assert camera.release([], horizon_ms=3100, everything=True) == [held]
     assert camera.frame_at(held.t_ms) is None
+
+
+def test_decisions_list_a_folder_of_many_frames_again_only_once_it_has_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live folder never cleaned: each decision costs a `stat`, not a listing of every frame it holds;
+    a frame added later is found by the next decision (one more listing), with the same rules."""
+    directory = tmp_path / "frames"
+    frames = write_frames(directory, *range(0, 600_000, 300))  # 2000 frames, 300 ms apart
+    past_ns = 1_000_000_000_000_000_000  # the folder last changed long ago
+    os.utime(directory, ns=(past_ns, past_ns))
+    listings: list[str] = []
+
+    def counted(listing: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any) -> Any:
+            listings.append(listing.__name__)
+            return listing(*args)
+
+        return wrapper
+
+    monkeypatch.setattr(os, "scandir", counted(os.scandir))
+    monkeypatch.setattr(os, "listdir", counted(os.listdir))
+    camera = DirectoryCamera(directory, max_skew_ms=100, min_lead_ms=100)
+    passes = [vehicle_pass(t_ms) for t_ms in range(30_000, 60_000, 3000)]
+    assert camera.release(passes, horizon_ms=100_000) == passes
+    assert [jpeg(camera.frame_at(p.t_ms)) for p in passes] == [frames[p.t_ms] for p in passes]
+    assert len(listings) == 1
+    late = write_frames(tmp_path / "late", 700_000)[700_000]
+    (tmp_path / "late" / "700000.jpg").rename(directory / "700000.jpg")
+    os.utime(directory, ns=(past_ns + 1, past_ns + 1))
+    alone = vehicle_pass(700_050)
+    assert camera.release([alone], horizon_ms=None) == [alone]
+    assert jpeg(camera.frame_at(alone.t_ms)) == late
+    assert len(listings) == 2
 
 
 def test_untimed_frames_are_named(tmp_path: Path) -> None:

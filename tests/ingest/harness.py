@@ -9,6 +9,7 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,45 +43,41 @@ class SigningRadar:
 
     def violation(self, **overrides: Any) -> dict[str, Any]:
         """A signed violation (fields in `overrides` replace the defaults before signing)."""
-        unsigned: dict[str, Any] = {
-            "v": 1,
-            "event_id": str(uuid.uuid4()),
-            "radar_id": self.radar_id,
-            "seq": self.next_seq,
+        defaults = {
             "detected_at_ms": time.time_ns() // 1_000_000 - 1000,
             "speed_limit_kmh": 90,
             "measured_speed_ckmh": 11_000,
-            "direction": "approaching",
-            "plate": "GZ123QK",
-            "plate_confidence_pm": 950,
             "image_sha256": "",
             "snr_cdb": 2000,
             "frames": 12,
-            "firmware": "test-1.0",
-            "key_id": self.key_id,
         }
-        unsigned.update(overrides)
-        self.next_seq = max(self.next_seq, int(unsigned["seq"]) + 1) if isinstance(unsigned["seq"], int) else 1
-        return self.sign(unsigned)
+        return self._signed(defaults | overrides)
 
     def passage(self, **overrides: Any) -> dict[str, Any]:
         """A signed passage (CONTRACT §6) on the same seq counter as violations."""
+        defaults = {
+            "passed_at_ms": time.time_ns() // 1_000_000 - 1000,
+            "clock_uncertainty_ms": 20,
+            "image_sha256": hashlib.sha256(TINY_JPEG).hexdigest(),
+        }
+        return self._signed(defaults | overrides)
+
+    def _signed(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """The next message on the seq counter: the envelope both kinds share, then `fields`, signed. A message
+        with a malformed `seq` leaves the counter at 1."""
         unsigned: dict[str, Any] = {
             "v": 1,
             "event_id": str(uuid.uuid4()),
             "radar_id": self.radar_id,
             "seq": self.next_seq,
-            "passed_at_ms": time.time_ns() // 1_000_000 - 1000,
-            "clock_uncertainty_ms": 20,
             "direction": "approaching",
             "plate": "GZ123QK",
             "plate_confidence_pm": 950,
-            "image_sha256": hashlib.sha256(TINY_JPEG).hexdigest(),
             "firmware": "test-1.0",
             "key_id": self.key_id,
         }
-        unsigned.update(overrides)
-        self.next_seq = int(unsigned["seq"]) + 1
+        unsigned.update(fields)
+        self.next_seq = max(self.next_seq, int(unsigned["seq"]) + 1) if isinstance(unsigned["seq"], int) else 1
         return self.sign(unsigned)
 
     def sign(self, unsigned: dict[str, Any]) -> dict[str, Any]:
@@ -100,6 +97,17 @@ class SigningRadar:
             public_key=self.public_key_b64,
             metrology=metrology,
         )
+
+
+def eventually(condition: Callable[[], Any], timeout_s: float = 10.0) -> Any:
+    """`condition()`'s first truthy value, polled every 50 ms; AssertionError after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"condition not met within {timeout_s} s")
 
 
 def with_image(radar: SigningRadar, image: bytes = TINY_JPEG, **overrides: Any) -> dict[str, Any]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,19 +13,13 @@ from speedledger.central.entrypoints.api import create_app
 from speedledger.central.ingest.service import Ingest
 from speedledger.central.ingest.settings import IngestSettings
 from tests.fixtures.mosquitto import Mosquitto
+from tests.ingest.harness import eventually
 
 
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
     """SQLite only: the broker connection does not depend on the store."""
     return f"sqlite:///{tmp_path / 'central.db'}"
-
-
-def eventually(condition: Callable[[], bool], timeout_s: float = 20) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.1)
 
 
 def test_health_and_metrics_follow_the_broker_connection(
@@ -38,12 +30,12 @@ def test_health_and_metrics_follow_the_broker_connection(
         assert report["status"] == "ok" and report["broker"] == {"connected": True, "error": None}
         assert "speedledger_mqtt_connected 1.0" in client.get("/metrics").text
         mosquitto.stop()
-        eventually(lambda: not client.get("/health").json()["broker"]["connected"])
+        eventually(lambda: not client.get("/health").json()["broker"]["connected"], timeout_s=20)
         report = client.get("/health").json()
         assert report["status"] == "degraded" and report["broker"]["error"]
         assert "speedledger_mqtt_connected 0.0" in client.get("/metrics").text
         mosquitto.start()
-        eventually(lambda: client.get("/health").json()["status"] == "ok")
+        eventually(lambda: client.get("/health").json()["status"] == "ok", timeout_s=20)
 
 
 def test_two_centrals_with_one_client_id_are_told_so(central: Central, mosquitto: Mosquitto, tmp_path: Path) -> None:
@@ -54,7 +46,9 @@ def test_two_centrals_with_one_client_id_are_told_so(central: Central, mosquitto
     first.start(wait_s=10)
     second.start(wait_s=10)
     try:
-        eventually(lambda: any("client id" in (ingest.session.state().error or "") for ingest in (first, second)))
+        eventually(
+            lambda: any("client id" in (ingest.session.state().error or "") for ingest in (first, second)), timeout_s=20
+        )
     finally:
         second.stop()
         first.stop()

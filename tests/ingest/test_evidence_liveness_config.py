@@ -36,23 +36,13 @@ from speedledger.central.radars.commands import UpdateRadar
 from speedledger.central.sections.retention import Window
 from speedledger.edge.core.config import verify_config
 from tests.fixtures.mosquitto import Mosquitto
-from tests.ingest.harness import TINY_JPEG, RadarClient, SigningRadar, with_image
+from tests.ingest.harness import TINY_JPEG, RadarClient, SigningRadar, eventually, with_image
 
 pytestmark = pytest.mark.mosquitto
 
 Register = Callable[[str], SigningRadar]
 Connect = Callable[[str], RadarClient]
 OTHER_JPEG = b"\xff\xd8\xff\xe1another image\xff\xd9"
-
-
-def _eventually(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def _evidence(central: Central, event_id: str, now_ms: int | None = None) -> Any:
@@ -84,7 +74,7 @@ def test_evidence_before_its_violation(
     client = radar_client("R-1")
     message = with_image(radar)
     client.publish(f"evidence/{message['event_id']}", TINY_JPEG)
-    _eventually(lambda: _arrived(central, message["event_id"]))  # stored, not matched yet
+    eventually(lambda: _arrived(central, message["event_id"]))  # stored, not matched yet
     assert _evidence(central, message["event_id"]).status == "unknown"
     # It could be a passage's: sealed until its message claims it, never in clear (docs/sections.md).
     assert _waiting_sealed(central) == [message["event_id"]]
@@ -107,7 +97,7 @@ def test_evidence_arriving_before_its_violation_is_projected(
     client.send(message)
     assert client.ack_for(message["event_id"])["result"] == "accepted"
     client.publish(f"evidence/{message['event_id']}", TINY_JPEG)
-    assert _eventually(lambda: _waiting_sealed(central)) == [message["event_id"]]
+    assert eventually(lambda: _waiting_sealed(central)) == [message["event_id"]]
     evidence = _evidence(central, message["event_id"])  # projected now
     assert (evidence.status, evidence.content) == ("received", TINY_JPEG)
     assert _waiting_sealed(central) == []
@@ -145,7 +135,7 @@ def test_a_rebuild_leaves_early_images_to_the_repair(
     client = radar_client("R-1")
     message = with_image(radar)
     client.publish(f"evidence/{message['event_id']}", TINY_JPEG)
-    _eventually(lambda: _waiting_sealed(central))
+    eventually(lambda: _waiting_sealed(central))
     client.send(message)
     assert client.ack_for(message["event_id"])["result"] == "accepted"
     central.runner.rebuild("ingest_evidence")  # before the live projection saw the violation
@@ -166,7 +156,7 @@ def test_evidence_after_its_violation_and_missing_evidence_is_flagged(
         assert client.ack_for(message["event_id"])["result"] == "accepted"
     assert _evidence(central, late["event_id"]).status == "pending"
     client.publish(f"evidence/{late['event_id']}", TINY_JPEG)
-    received = _eventually(lambda: (e := _evidence(central, late["event_id"])).status == "received" and e)
+    received = eventually(lambda: (e := _evidence(central, late["event_id"])).status == "received" and e)
     assert received.content == TINY_JPEG
     an_hour_later = time.time_ns() // 1_000_000 + 3600_000
     assert _evidence(central, never["event_id"], an_hour_later).status == "missing"
@@ -192,7 +182,7 @@ def test_evidence_that_does_not_match_its_signed_hash_is_quarantined(
         with central.engine.connect() as conn:
             return sorted(row["reason"] for row in list_quarantine(conn))
 
-    assert _eventually(lambda: len(reasons()) == 3 and reasons()) == ["bad_topic", "evidence_mismatch", "malformed"]
+    assert eventually(lambda: len(reasons()) == 3 and reasons()) == ["bad_topic", "evidence_mismatch", "malformed"]
     assert _evidence(central, message["event_id"]).status == "pending"
 
 
@@ -211,7 +201,7 @@ def test_who_is_online(ingest: Ingest, central: Central, register: Register, mos
         with central.engine.connect() as conn:
             return radar_liveness(conn, "R-1")
 
-    seen = _eventually(lambda: liveness()["online"] and liveness())
+    seen = eventually(lambda: liveness()["online"] and liveness())
     assert seen["firmware"] == "t-2"
     assert seen["last_seen_ms"] >= at_ms
     # Power cut: the socket dies without DISCONNECT, the broker publishes the last will.
@@ -220,7 +210,7 @@ def test_who_is_online(ingest: Ingest, central: Central, register: Register, mos
     assert isinstance(sock, socket.socket)
     sock.shutdown(socket.SHUT_RDWR)
     sock.close()
-    gone = _eventually(lambda: not liveness()["online"] and liveness())
+    gone = eventually(lambda: not liveness()["online"] and liveness())
     assert gone["last_seen_ms"] == seen["last_seen_ms"]  # the will is the broker speaking, not the radar
     with central.engine.connect() as conn:
         centrals = {row["node_id"]: row["online"] for row in list_liveness(conn, kind="central")}
@@ -293,7 +283,7 @@ def test_hostile_status_and_unknown_radars_leave_liveness_alone(
             return sorted(row["reason"] for row in list_quarantine(conn))
 
     expected = ["bad_status", "malformed", "unknown_radar", "unknown_radar"]
-    assert _eventually(lambda: reasons() == expected and reasons()) == expected
+    assert eventually(lambda: reasons() == expected and reasons()) == expected
     with central.engine.connect() as conn:
         nodes = {row["node_id"]: row["online"] for row in list_liveness(conn, kind="radar")}
     assert nodes == {"R-1": False}  # heard from (a violation), never said it is online; no ghost row

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,19 +13,9 @@ from speedledger.central.auth import Role, TokenAuthority
 from speedledger.central.bootstrap import Central
 from speedledger.central.entrypoints.api.app import create_app
 from speedledger.central.ingest.service import Ingest
-from tests.ingest.harness import TINY_JPEG, RadarClient, SigningRadar, with_image
+from tests.ingest.harness import TINY_JPEG, RadarClient, SigningRadar, eventually, with_image
 
 pytestmark = pytest.mark.mosquitto
-
-
-def _eventually(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def test_evidence_quarantine_and_liveness_over_http(
@@ -57,7 +46,7 @@ def test_evidence_quarantine_and_liveness_over_http(
             response = http.get(f"/api/v1/infractions/{items[0]['infraction_id']}/evidence", headers=headers)
             return response if response.status_code == 200 else None
 
-        response = _eventually(evidence)
+        response = eventually(evidence)
         assert response.headers["content-type"] == "image/jpeg"
         assert response.content == TINY_JPEG
         quarantined = http.get("/api/v1/quarantine", headers=headers).json()["items"]
@@ -69,4 +58,4 @@ def test_evidence_quarantine_and_liveness_over_http(
             view = http.get("/api/v1/radars/R-1", headers=headers).json()
             return view if view["online"] else None
 
-        assert _eventually(radar_view)["last_seen_ms"] is not None
+        assert eventually(radar_view)["last_seen_ms"] is not None

@@ -6,10 +6,13 @@ loaded two-core machine (about 15 s of CPU). `bench/plate_bench.py` runs larger 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
 from speedledger.edge.plates import NO_PLATE, PlateRead
+from speedledger.edge.plates.port import FRENCH_SIV
 from speedledger.edge.plates.tesseract import TesseractPlateReader
 from speedledger.simulator.plates import Degradation, Frame, frame_matrix, render_frame, render_plate
 
@@ -135,3 +138,34 @@ def test_frames_that_are_not_8_bit_images_are_refused(reader: TesseractPlateRead
         reader.read(np.zeros((100, 100, 3), np.float32))
     with pytest.raises(ValueError, match="shape"):
         reader.read(np.zeros((100, 100, 2), np.uint8))
+
+
+@pytest.mark.parametrize(
+    ("lost", "read"),
+    [
+        (lambda letters: letters[:-1], "GZ123QK"),  # the last letter dropped: the agreed plate with one missing
+        (lambda letters: letters[:-2] + "X", ""),  # one dropped, another read as X: it contradicts
+    ],
+    ids=["dropped", "dropped-and-changed"],
+)
+def test_a_reading_that_drops_a_character_counts_against_agreement(
+    reader: TesseractPlateReader, monkeypatch: pytest.MonkeyPatch, lost: Callable[[str], str], read: str
+) -> None:
+    """The second reading of the letters (clean binary) loses a character; two other readings agree. A
+    plate comes out only when what the short reading saw is the agreed plate with characters missing."""
+    frame = render_frame("GZ123QK", np.random.default_rng(1), 45)
+    ocr = reader._ocr
+    letter_reads = []
+
+    def short_second_reading(image: np.ndarray, alphabet: str) -> tuple[str, list[float]]:
+        text, confidences = ocr(image, alphabet)
+        if alphabet == FRENCH_SIV.groups[0][0]:
+            letter_reads.append(text)
+            if len(letter_reads) == 2:
+                text = lost(text)
+                return text, confidences[: len(text)]
+        return text, confidences
+
+    monkeypatch.setattr(reader, "_ocr", short_second_reading)
+    assert reader.read(frame.image_bgr).plate == read
+    assert len(letter_reads) >= 3, "the short reading was weighed against two agreeing ones"

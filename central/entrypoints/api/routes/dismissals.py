@@ -21,7 +21,10 @@ router = APIRouter(prefix="/api/v1/dismissals", tags=["radars"], route_class=Gua
 def read_dismissals(
     central: CentralDep,
     reason: DismissalReason | None = None,
-    radar_id: Annotated[str | None, Query(pattern=RADAR_ID_PATTERN)] = None,
+    radar_id: Annotated[
+        str | None,
+        Query(pattern=RADAR_ID_PATTERN, description="The radar's spot violations, and the pairs it began or ended."),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Page[DismissedViolation]:
