@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.engine.interfaces import DBAPICursor
@@ -42,6 +42,7 @@ _LAST_POSITION = select(func.coalesce(func.max(events.c.position), 0))
 #: Rows per multi-row INSERT and ids per IN list at most (a power of two, see `_row_chunks`): well
 #: under SQLite's and PostgreSQL's parameter limits.
 _CHUNK = 256
+T = TypeVar("T")
 _INSERTED_COLUMNS = ("stream_id", "version", "event_id", "type", "data", "metadata", "recorded_at_ms")
 
 _STREAM_ID_MAX = events.c.stream_id.type.length or 255  # type: ignore[attr-defined]
@@ -77,12 +78,16 @@ def _row_chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
         start += size
 
 
+def in_list(items: Sequence[T]) -> list[T]:
+    """`items` (not empty) padded to a power-of-two length with the last one again: the values of an
+    IN list, where a repeated value changes nothing, in few shapes (see above)."""
+    return [*items, *[items[-1]] * ((1 << (len(items) - 1).bit_length()) - len(items))]
+
+
 def _in_chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    """`items` in pieces of at most `_CHUNK`, each padded to a power of two with its last item again
-    (for IN lists, where a repeated value changes nothing): one statement per piece, few shapes."""
+    """`items` in IN lists of at most `_CHUNK` (`in_list`), one statement each."""
     for start in range(0, len(items), _CHUNK):
-        chunk = items[start : start + _CHUNK]
-        yield [*chunk, *[chunk[-1]] * ((1 << (len(chunk) - 1).bit_length()) - len(chunk))]
+        yield in_list(items[start : start + _CHUNK])
 
 
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
