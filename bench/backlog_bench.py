@@ -13,8 +13,8 @@ Reported, for a backlog of 1/10 of the size and then the full one (same radars; 
 the baseline memory must be compared with):
 - drain time: from the reconnection until every violation is acked, and until every infraction is
   in the read model `GET /api/v1/infractions` lists (counted in the database, by event_id);
-- central's RSS (VmRSS from /proc, sampled every 100 ms): at the start and at its peak, called
-  bounded when ten times the backlog does not double the peak;
+- central's RSS (VmRSS from /proc, sampled every 100 ms): at the start and at its peak; the goal
+  (issue 16: memory bounded) is a peak at most `PEAK_GOAL` times the tenth's;
 - lost (journaled, never listed) and doubled (listed more than once) violations: both must be 0;
   acks by result (a re-sent violation is acked `duplicate`) and re-sends.
 
@@ -54,6 +54,8 @@ from tests.ingest.harness import SigningRadar
 
 #: Over the 90 km/h limit the radars are registered with, so each violation becomes an infraction.
 MEASURED_CKMH = 11_500
+#: Central's peak RSS for ten times the backlog, at most this many times the tenth's: roughly flat.
+PEAK_GOAL = 1.15
 #: The outage the journals were filled during.
 OUTAGE_MS = 3_600_000
 
@@ -367,7 +369,7 @@ def main() -> None:
     report(f"backlog, {args.per_radar} per radar", full)
     peak_ratio = full.rss_mib[1] / small.rss_mib[1]
     print(f"peak RSS x{peak_ratio:.2f} of the 1/10 backlog's for x{full.violations / small.violations:.0f} the "
-          f"violations ({'bounded' if peak_ratio < 2 else 'NOT bounded'}); "
+          f"violations (goal: at most x{PEAK_GOAL}, {'met' if peak_ratio <= PEAK_GOAL else 'NOT met'}); "
           f"lost + doubled = {full.lost + full.doubled + small.lost + small.doubled}")  # fmt: skip
     if full.lost or full.doubled or small.lost or small.doubled:
         raise SystemExit("backlog_bench: violations lost or doubled")
