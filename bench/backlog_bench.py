@@ -44,6 +44,7 @@ import paho.mqtt.client as mqtt
 from ingest_bench import CentralProcess, register
 from load_bench import rss_mib, settle
 from paho.mqtt.enums import CallbackAPIVersion
+from traced_central import FRAMES
 
 from speedledger.central.entrypoints.process_memory import memory_map
 from speedledger.edge.core.outbox import Outbox
@@ -272,8 +273,11 @@ def split(items: list[SigningRadar], parts: int) -> Iterator[list[SigningRadar]]
         yield items[part::parts]
 
 
-def run_backlog(radar_count: int, per_radar: int, processes: int, trace: Path | None = None) -> BacklogRun:
-    """One drain; with `trace`, central under tracemalloc dumping snapshots into that directory."""
+def run_backlog(
+    radar_count: int, per_radar: int, processes: int, trace: Path | None = None, frames: int = FRAMES
+) -> BacklogRun:
+    """One drain; with `trace`, central under `traced_central.py` dumping snapshots (tracemalloc's with
+    `frames`; 0: only the sizes) into that directory."""
     with tempfile.TemporaryDirectory(prefix="backlog-bench-") as directory:
         workdir = Path(directory)
         db_path = workdir / "central.db"
@@ -291,7 +295,7 @@ def run_backlog(radar_count: int, per_radar: int, processes: int, trace: Path | 
         ]
         for simulator in simulators:
             simulator.start()
-        traced = () if trace is None else (str(Path(__file__).with_name("traced_central.py")), str(trace))
+        traced = () if trace is None else (str(Path(__file__).with_name("traced_central.py")), str(trace), str(frames))
         launcher = traced or ("-m", "speedledger")
         central = None
         try:
@@ -358,14 +362,17 @@ def main() -> None:
     parser.add_argument("--per-radar", type=int, default=1000, help="journaled violations per radar")
     parser.add_argument("--processes", type=int, default=4, help="simulator processes sharing the radars")
     parser.add_argument("--trace", type=Path, help="run central under tracemalloc, snapshots in DIR/tenth, DIR/full")
+    parser.add_argument(
+        "--frames", type=int, default=FRAMES, help="with --trace: frames per allocation, 0 for sizes only"
+    )
     args = parser.parse_args()
     print(f"{args.radars} radars reconnecting at once to mosquitto (deploy config), central on SQLite; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")  # fmt: skip
     tenth = max(1, args.per_radar // 10)
-    small = run_backlog(args.radars, tenth, args.processes, args.trace and args.trace / "tenth")
+    small = run_backlog(args.radars, tenth, args.processes, args.trace and args.trace / "tenth", args.frames)
     report(f"baseline, {tenth} per radar (1/10)", small)
     sys.stdout.flush()
-    full = run_backlog(args.radars, args.per_radar, args.processes, args.trace and args.trace / "full")
+    full = run_backlog(args.radars, args.per_radar, args.processes, args.trace and args.trace / "full", args.frames)
     report(f"backlog, {args.per_radar} per radar", full)
     peak_ratio = full.rss_mib[1] / small.rss_mib[1]
     print(f"peak RSS x{peak_ratio:.2f} of the 1/10 backlog's for x{full.violations / small.violations:.0f} the "

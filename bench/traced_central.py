@@ -1,14 +1,15 @@
 """`speedledger central` under tracemalloc, for the benchmarks' memory attribution (not for users).
 
-    python bench/traced_central.py DIR central [options]
+    python bench/traced_central.py DIR FRAMES central [options]
 
-Runs `speedledger central`; the first SIGUSR1 starts tracemalloc, tracing `FRAMES` frames per
-allocation (from the start, it would slow the imports down to minutes), and each later one writes
-`DIR/snapshot-N.pickle` (a `tracemalloc.Snapshot`) and `DIR/snapshot-N.json` (what else
-says how much is live: `sys.getallocatedblocks()`, tracemalloc's traced and peak bytes, SQLite's own
-heap, and the sizes of central's caches and queues, found among the live objects). Nothing of this
-is in central: the benchmark runs this file instead of `python -m speedledger` (`backlog_bench.py
---trace DIR`), and compares snapshots with `python bench/traced_central.py --compare A B`.
+Runs `speedledger central`; the first SIGUSR1 starts tracemalloc, tracing FRAMES frames per
+allocation (from the start, it would slow the imports down to minutes; 0: no tracemalloc, only the
+facts below), and each later one writes `DIR/snapshot-N.pickle` (a `tracemalloc.Snapshot`) and
+`DIR/snapshot-N.json` (what else says how much is live: `sys.getallocatedblocks()`, tracemalloc's
+traced and peak bytes, SQLite's own heap, and the sizes of central's caches and queues, found among
+the live objects). Nothing of this is in central: the benchmark runs this file instead of `python -m
+speedledger` (`backlog_bench.py --trace DIR [--frames N]`); `python bench/traced_central.py --compare A
+B` diffs two snapshots.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 
 from speedledger.central.entrypoints.process_memory import sqlite_heap
 
-#: Frames kept per allocation: enough to reach central's code from inside SQLAlchemy or paho.
+#: Frames kept per allocation by default: enough to reach central's code from inside SQLAlchemy or paho.
 FRAMES = 16
 
 
@@ -62,8 +63,8 @@ def _live_sizes() -> dict[str, Any]:
 
 
 def _dump(directory: Path, number: int) -> None:
-    snapshot = tracemalloc.take_snapshot()
-    snapshot.dump(str(directory / f"snapshot-{number}.pickle"))
+    if tracemalloc.is_tracing():
+        tracemalloc.take_snapshot().dump(str(directory / f"snapshot-{number}.pickle"))
     traced, peak = tracemalloc.get_traced_memory()
     facts = {
         "allocated blocks": sys.getallocatedblocks(),
@@ -76,13 +77,18 @@ def _dump(directory: Path, number: int) -> None:
     (directory / f"snapshot-{number}.json").write_text(json.dumps(facts, indent=1))
 
 
-def run(directory: Path, options: list[str]) -> None:
+def run(directory: Path, frames: int, options: list[str]) -> None:
+    """Central with `options`; the first SIGUSR1 starts tracing `frames` frames (0: no tracemalloc, the
+    dumps give only the JSON facts, at nearly untraced speed and memory)."""
     directory.mkdir(parents=True, exist_ok=True)
     counter = itertools.count(1)
+    started: list[bool] = []
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
-        if not tracemalloc.is_tracing():
-            tracemalloc.start(FRAMES)
+        if not started:
+            started.append(True)
+            if frames:
+                tracemalloc.start(frames)
             return
         # Not in the signal handler itself: uvicorn's loop in the main thread goes on meanwhile.
         threading.Thread(target=_dump, args=(directory, next(counter)), daemon=True).start()
@@ -112,4 +118,4 @@ if __name__ == "__main__":
     if sys.argv[1] == "--compare":
         compare(Path(sys.argv[2]), Path(sys.argv[3]), *(int(n) for n in sys.argv[4:5]))
     else:
-        run(Path(sys.argv[1]), sys.argv[2:])
+        run(Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3:])
