@@ -208,9 +208,11 @@ class CentralProcess:
         name: str = "bench-central",
         share_group: str = "",
         options: tuple[str, ...] = (),
+        launcher: tuple[str, ...] = ("-m", "speedledger"),
     ) -> CentralProcess:
         """Started and online at the broker (with `--no-ingest` in `options`: its API answering); with
-        `share_group`, one ingest worker of that group; `options` for `speedledger central`."""
+        `share_group`, one ingest worker of that group; `options` for `speedledger central`; `launcher`:
+        what Python runs instead of `-m speedledger` (e.g. `bench/traced_central.py DIR`)."""
         http = f"127.0.0.1:{free_port()}"
         env = {
             **os.environ,
@@ -224,7 +226,7 @@ class CentralProcess:
         }
         ConfigKey.load_or_create(workdir / "config-key.pem")  # what `speedledger central config-key --create` does
         log = open(workdir / f"{name}.log", "wb")  # noqa: SIM115 - owned by the process
-        command = [sys.executable, "-m", "speedledger", "central", *options]
+        command = [sys.executable, *launcher, "central", *options]
         process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
         if "--no-ingest" in options:
             wait_for_http(http)

@@ -10,7 +10,9 @@ Elsewhere than glibc this does nothing.
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
 import os
+import sqlite3
 from pathlib import Path
 
 #: Malloc arenas shared by central's threads.
@@ -54,3 +56,19 @@ def memory_map(pid: int) -> dict[str, float]:
             else:
                 kind = "thread arenas" if start % ARENA_ALIGNMENT == 0 else "other anonymous"
     return kinds
+
+
+def sqlite_heap() -> tuple[int, int]:
+    """SQLite's own heap in this process, every connection's (page caches, schemas, prepared
+    statements): bytes in use and the high-water mark (`sqlite3_memory_used`, `..._highwater`)."""
+    name = ctypes.util.find_library("sqlite3")
+    library = ctypes.CDLL(name) if name else None
+    library_version = library.sqlite3_libversion if library else None
+    if library is None or library_version is None:
+        raise RuntimeError("no shared SQLite library found")
+    library_version.restype = ctypes.c_char_p
+    if library_version().decode() != sqlite3.sqlite_version:  # another copy than Python's
+        raise RuntimeError(f"the shared SQLite library is not the one Python's sqlite3 uses ({sqlite3.sqlite_version})")
+    library.sqlite3_memory_used.restype = ctypes.c_int64
+    library.sqlite3_memory_highwater.restype = ctypes.c_int64
+    return library.sqlite3_memory_used(), library.sqlite3_memory_highwater(0)

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.engine.interfaces import DBAPICursor
@@ -39,8 +39,10 @@ WRITER_OPTION = "speedledger_writer"
 _SELECTED_COLUMNS = "position, stream_id, version, event_id, type, data, metadata, recorded_at_ms"
 _LAST_POSITION = select(func.coalesce(func.max(events.c.position), 0))
 
-#: Rows per multi-row INSERT and ids per IN list: well under SQLite's and PostgreSQL's parameter limits.
-_CHUNK = 500
+#: Rows per multi-row INSERT and ids per IN list at most (a power of two, see `_row_chunks`): well
+#: under SQLite's and PostgreSQL's parameter limits.
+_CHUNK = 256
+T = TypeVar("T")
 _INSERTED_COLUMNS = ("stream_id", "version", "event_id", "type", "data", "metadata", "recorded_at_ms")
 
 _STREAM_ID_MAX = events.c.stream_id.type.length or 255  # type: ignore[attr-defined]
@@ -59,9 +61,33 @@ def _validate(stream_id: str, new_events: Sequence[NewEvent], expected_version: 
             raise ValueError(f"event_id (1 to {_EVENT_ID_MAX}) or type (up to {_TYPE_MAX}) too long: {event!r}")
 
 
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
+# A connection keeps each distinct statement text it ran prepared (pysqlite: the last 128 per
+# connection, in SQLite's own heap; psycopg: those run often, at the server), and a multi-row INSERT of
+# n rows or an IN list of n ids is a new text for each n. Cut to any size, a fleet's backlog (batches
+# of every size up to the chunk) filled each SQLite connection's cache with statements of up to 3,500
+# parameters, about 20 MiB per connection (docs/scaling.md, "Backlog"). Cut to powers of two, each
+# statement has at most 9 shapes, whatever the traffic.
+
+
+def _row_chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    """`items` in pieces whose sizes are powers of two up to `_CHUNK`, largest first (27: 16, 8, 2, 1)."""
+    start = 0
+    while start < len(items):
+        size = min(_CHUNK, 1 << (len(items) - start).bit_length() - 1)
         yield items[start : start + size]
+        start += size
+
+
+def in_list(items: Sequence[T]) -> list[T]:
+    """`items` (not empty) padded to a power-of-two length with the last one again: the values of an
+    IN list, where a repeated value changes nothing, in few shapes (see above)."""
+    return [*items, *[items[-1]] * ((1 << (len(items) - 1).bit_length()) - len(items))]
+
+
+def _in_chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    """`items` in IN lists of at most `_CHUNK` (`in_list`), one statement each."""
+    for start in range(0, len(items), _CHUNK):
+        yield in_list(items[start : start + _CHUNK])
 
 
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -227,7 +253,7 @@ class SqlEventStore:
 
     def _current_versions(self, cursor: DBAPICursor, stream_ids: list[str]) -> dict[str, int]:
         versions: dict[str, int] = {}
-        for chunk in _chunks(stream_ids):
+        for chunk in _in_chunks(stream_ids):
             marks = ",".join([self._MARK] * len(chunk))
             cursor.execute(
                 f"SELECT stream_id, max(version) FROM {events.name} WHERE stream_id IN ({marks}) GROUP BY stream_id",
@@ -238,7 +264,7 @@ class SqlEventStore:
 
     def _known_event_ids(self, cursor: DBAPICursor, event_ids: list[str]) -> set[str]:
         known: set[str] = set()
-        for chunk in _chunks(event_ids):
+        for chunk in _in_chunks(event_ids):
             marks = ",".join([self._MARK] * len(chunk))
             cursor.execute(f"SELECT event_id FROM {events.name} WHERE event_id IN ({marks})", chunk)
             known.update(event_id for (event_id,) in cursor.fetchall())
@@ -263,7 +289,7 @@ class SqlEventStore:
         ]
         row_marks = "(" + ",".join([self._MARK] * len(_INSERTED_COLUMNS)) + ")"
         positions: list[int] = []
-        for chunk in _chunks(rows):
+        for chunk in _row_chunks(rows):
             cursor.execute(
                 f"INSERT INTO {events.name} ({','.join(_INSERTED_COLUMNS)}) VALUES "
                 f"{','.join([row_marks] * len(chunk))} RETURNING position",

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, case, delete, literal_column, select, tuple_, update
 
+from speedledger.central.eventstore.sql import in_list
 from speedledger.central.ingest import tables
 from speedledger.central.ingest.classify import EvidenceImage, Status
 from speedledger.central.ingest.mqtt import Received
@@ -121,10 +122,9 @@ def take_early_images(
     if not claims:
         return {}
     early, arrivals = tables.early_images, tables.evidence_arrivals
-    pairs = list(claims)
     taken = conn.execute(
         delete(early)
-        .where(tuple_(early.c.event_id, early.c.sha256).in_(pairs))
+        .where(tuple_(early.c.event_id, early.c.sha256).in_(in_list(list(claims))))
         .returning(early.c.event_id, early.c.sha256, early.c.window, early.c.sealed)
     ).all()
     if not taken:
@@ -132,7 +132,7 @@ def take_early_images(
     found = [(row.event_id, row.sha256) for row in taken]
     arrived = conn.execute(
         select(arrivals.c.event_id, arrivals.c.sha256, arrivals.c.received_at_ms).where(
-            tuple_(arrivals.c.event_id, arrivals.c.sha256).in_(found)
+            tuple_(arrivals.c.event_id, arrivals.c.sha256).in_(in_list(found))
         )
     ).all()
     at_ms = {(row.event_id, row.sha256): row.received_at_ms for row in arrived}

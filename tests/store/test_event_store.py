@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, text
 
+from speedledger.central.entrypoints.process_memory import sqlite_heap
 from speedledger.central.eventstore import (
     ANY_VERSION,
     NO_STREAM,
@@ -414,3 +415,24 @@ def test_a_transaction_that_need_not_wait_for_the_disk_leaves_every_connection_d
     with contextlib.ExitStack() as connections:
         every = [connections.enter_context(event_store.engine.connect()) for _ in range(pool.checkedin())]  # type: ignore[attr-defined]
         assert every and [_durability(conn) for conn in every] == [durable] * len(every)
+
+
+def test_batches_of_every_size_leave_sqlite_few_statements_to_keep(tmp_path: Path) -> None:
+    """A connection keeps each statement text it prepared (pysqlite: its last 128, in SQLite's heap),
+    and a multi-row INSERT or an IN list is a new text for each size: batches of every size up to 300
+    filled one connection with ~20 MiB of statements (docs/scaling.md, "Backlog"). Cut to a few shapes,
+    SQLite's heap stays within its page cache and schema, however many sizes come."""
+    store = create_event_store(f"sqlite:///{tmp_path}/shapes.db")
+    try:
+        store.append("warm", events(1), NO_STREAM)
+        store.stream_versions(["warm"])
+        before, _ = sqlite_heap()
+        for size in range(1, 301):
+            streams = [f"s{size}-{n}" for n in range(size)]
+            outcomes = store.append_batch([AppendRequest(stream, events(1), NO_STREAM) for stream in streams])
+            assert all(isinstance(outcome, list) for outcome in outcomes)
+            assert store.stream_versions([*streams, "nobody"]) == dict.fromkeys(streams, 1)
+        grown, _ = sqlite_heap()
+    finally:
+        store.close()
+    assert grown - before < 6 * 2**20, f"SQLite's heap grew by {(grown - before) / 2**20:.1f} MiB"
