@@ -40,8 +40,8 @@ async def serve(host: str, port: int, stop: asyncio.Event) -> None:
 
 def default_bind() -> str:
     """Host and port of SPEEDLEDGER_MQTT (central's setting: the broker central would connect to)."""
-    from speedledger.central.bootstrap import broker_url_from_env
     from speedledger.central.entrypoints.cli import exit_on_configuration_error
+    from speedledger.central.settings import broker_url_from_env
     from speedledger.central.settings_checks import broker_url
 
     address = exit_on_configuration_error(lambda: broker_url(broker_url_from_env(os.environ)))

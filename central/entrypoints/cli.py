@@ -12,7 +12,8 @@ import typer
 from speedledger.central.auth.roles import Role
 
 if TYPE_CHECKING:
-    from speedledger.central.bootstrap import Central, Settings
+    from speedledger.central.bootstrap import Central
+    from speedledger.central.settings import Settings
 
 central_app = typer.Typer(
     help="Central: ingest, projections and the REST API in one process (`speedledger central`).",
@@ -31,7 +32,7 @@ def mint_token(
 ) -> None:
     """Print a bearer token for the REST API, signed with SPEEDLEDGER_SECRET (HS256, with an expiry)."""
     from speedledger.central.auth import TokenAuthority, parse_ttl
-    from speedledger.central.bootstrap import token_secret
+    from speedledger.central.settings import token_secret
 
     secret, _ = exit_on_configuration_error(lambda: token_secret(os.environ))
     try:
@@ -64,14 +65,16 @@ def run_central(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from speedledger.central.bootstrap import central_config_key, start_ingest
-    from speedledger.central.entrypoints.api.server import listen, serve
     from speedledger.central.entrypoints.process_memory import limit_malloc_arenas
-    from speedledger.central.eventstore import redacted_url
 
     limit_malloc_arenas()  # before any of central's threads start
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The settings first: a bad one is one line before the web stack and the stores are even imported.
     settings = central_settings(demo=demo or None)
+    from speedledger.central.bootstrap import central_config_key, start_ingest
+    from speedledger.central.entrypoints.api.server import listen, serve
+    from speedledger.central.eventstore import redacted_url
+
     # Everything that can be wrong is found before the broker sees us: a second central that cannot
     # start must not take over the running one's MQTT session.
     http_socket = exit_on_configuration_error(lambda: listen(settings.http_host, settings.http_port))
@@ -118,7 +121,7 @@ def exit_on_configuration_error(step: "Callable[[], T]") -> "T":
 
 def central_settings(*, demo: bool | None, require_secret: bool = True, existing_db: bool = False) -> "Settings":
     """Settings from the environment; `existing_db` for commands that must not create a database."""
-    from speedledger.central.bootstrap import Settings
+    from speedledger.central.settings import Settings
     from speedledger.central.settings_checks import existing_database
 
     settings = exit_on_configuration_error(lambda: Settings.from_env(demo=demo, require_secret=require_secret))

@@ -1,4 +1,4 @@
-"""The ingest's settings, each with a working default. `central/bootstrap.py` reads them from the
+"""The ingest's settings, each with a working default. `central/settings.py` reads them from the
 environment (docs/configuration.md lists the variables); nothing in the ingest does."""
 
 from __future__ import annotations

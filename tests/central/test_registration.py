@@ -181,11 +181,10 @@ def test_keys_in_a_separate_database(tmp_path: Path, clock: FakeClock) -> None:
         central.close()
 
 
-def test_vaults_starting_together_create_their_table_once(database_url: str) -> None:
+def test_vaults_starting_together_create_their_table_once(empty_database_url: str) -> None:
     """Several centrals starting at once on an empty database (ingest workers, API replicas)."""
-    engine = (
-        sqlite_engine(database_url) if database_url.startswith("sqlite") else create_engine(postgres_url(database_url))
-    )
+    url = empty_database_url
+    engine = sqlite_engine(url) if url.startswith("sqlite") else create_engine(postgres_url(url))
     errors: list[BaseException] = []
     barrier = threading.Barrier(5)
 

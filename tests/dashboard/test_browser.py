@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from speedledger.central.agency_time import local_time
 from speedledger.central.auth import Role
-from speedledger.central.bootstrap import DEFAULT_TIMEZONE
+from speedledger.central.settings import DEFAULT_TIMEZONE
 from tests.api.test_sections import section_body
 from tests.dashboard.deployment import Deployment, RoadsideRadar, deployed, infraction_for, radar_agent, register_owner
 

@@ -40,7 +40,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore
     if request.param == "memory":
         store: EventStore = MemoryEventStore(sqlite_engine(f"sqlite:///{tmp_path / 'read-models.db'}"))
     else:
-        store = create_event_store(fresh_database_url(request, tmp_path))
+        store = create_event_store(fresh_database_url(request, tmp_path, empty=True))
     try:
         yield store
     finally:
@@ -315,10 +315,10 @@ def test_a_lower_position_committing_late_is_not_skipped(event_store: SqlEventSt
 
 
 @pytest.mark.postgres
-def test_without_the_append_lock_a_postgres_reader_would_skip(postgres_url: str) -> None:
+def test_without_the_append_lock_a_postgres_reader_would_skip(empty_postgres_url: str) -> None:
     """Control for the test above: plain concurrent inserts into the same table do leave a reader
     behind a gap, so the store's serialised appends are what prevent it."""
-    store = create_event_store(postgres_url)
+    store = create_event_store(empty_postgres_url)
     insert = text(
         "INSERT INTO events (stream_id, version, event_id, type, data, metadata, recorded_at_ms)"
         " VALUES (:s, 1, :s, 'X', '{}', '{}', 0) RETURNING position"

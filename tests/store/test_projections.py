@@ -269,8 +269,8 @@ def test_a_failed_rebuild_leaves_the_live_tables_alone(event_store: SqlEventStor
 
 
 @pytest.mark.postgres
-def test_postgres_wakes_the_runner_for_appends_from_other_processes(postgres_url: str) -> None:
-    store, other = create_event_store(postgres_url), create_event_store(postgres_url)
+def test_postgres_wakes_the_runner_for_appends_from_other_processes(empty_postgres_url: str) -> None:
+    store, other = create_event_store(empty_postgres_url), create_event_store(empty_postgres_url)
     runner = ProjectionRunner(store, [Tally()], poll_interval=30)
     runner.start()
     try:
@@ -325,7 +325,7 @@ def test_another_process_keeps_appending_during_a_rebuild(event_store: SqlEventS
     assert projected(event_store)[1] == all_positions(event_store)
 
 
-def test_processes_starting_together_create_the_schema_once(database_url: str) -> None:
+def test_processes_starting_together_create_the_schema_once(empty_database_url: str) -> None:
     """Several ingest workers or centrals starting at once on an empty database (PostgreSQL would
     otherwise fail with 'relation already exists' or a pg_type unique violation)."""
     errors: list[BaseException] = []
@@ -334,7 +334,7 @@ def test_processes_starting_together_create_the_schema_once(database_url: str) -
     def start() -> None:
         barrier.wait()
         try:
-            store = create_event_store(database_url)
+            store = create_event_store(empty_database_url)
             ProjectionRunner(store, [Tally()]).close()
             store.close()
         except BaseException as error:
