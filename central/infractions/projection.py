@@ -135,6 +135,9 @@ class InfractionsProjection(TableProjection):
                     received_at_ms=event.received_at_ms,
                     message=dict(event.message),
                     outcome="pending",
+                    # Given, so that the decision's update of them goes into this row when both are in one batch.
+                    infraction_id=None,
+                    dismissal_reason=None,
                 )
             case ViolationDismissed(section_id=None):
                 # Also a section pair dismissed before the event carried its section (it names the exit

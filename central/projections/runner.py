@@ -18,14 +18,18 @@ from functools import partial
 
 from speedledger.central.eventstore.port import EventStore, RecordedEvent, Transaction
 from speedledger.central.projections import checkpoints
-from speedledger.central.projections.port import Projection, apply_events, handled_types, writes_only
+from speedledger.central.projections.port import Decoded, Projection, apply_events, handled_types, writes_only
 from speedledger.central.projections.rebuild import ShadowTables, drop_leftovers
 
 log = logging.getLogger(__name__)
 
 REBUILD_MAX_PAUSE_S = 0.05
-#: Events a rebuild reads per query (outside the write lock; applied in transactions of `batch_size`).
+#: Events a rebuild reads per query (outside the write lock).
 REBUILD_PAGE = 5000
+#: Events a rebuild applies per write transaction. Larger than a live round's: a violation and its
+#: decision, which the process manager appends a round later, land in one batch, where `Writes` makes
+#: them one row; and fewer commits.
+REBUILD_BATCH = 5000
 #: Shortest time from one background round to the next. Each round costs a transaction, a commit and
 #: a pass of every projection whatever it carries: under traffic (an ingest commit every few ms) one
 #: round per append cost more than the events it applied. A lag of up to this much buys batches.
@@ -296,7 +300,7 @@ class ProjectionRunner:
         none is named) and swap them in atomically; returns what was done.
 
         The log is read once for all of them, in pages outside the write lock, of the event types they
-        read; each batch of `batch_size` events is applied to every rebuilt projection in one write
+        read; each batch of REBUILD_BATCH events is applied to every rebuilt projection in one write
         transaction that need not wait for the disk (after a crash the shadow tables are dropped and
         rebuilt anyway). Secondary indexes of write-only projections are built after the replay (see
         `projections/rebuild.py`). The live tables keep
@@ -342,7 +346,7 @@ class ProjectionRunner:
         return Rebuilt(head, replay.events, replay.reading_s, dict(replay.applying_s), time.perf_counter() - started)
 
     def _replay_log(self, replay: _Replay) -> None:
-        """Every page of the log into `replay`, in write transactions of `batch_size` events.
+        """Every page of the log into `replay`, in write transactions of REBUILD_BATCH events.
 
         Each batch's writes are worked out before its transaction begins (`_Replay.prepare`), so the
         write lock is held only while they run. SQLite: a rebuild usually runs in its own process
@@ -358,8 +362,8 @@ class ProjectionRunner:
             read_started = time.perf_counter()
             page = self.store.read_all(replay.position, REBUILD_PAGE, replay.types)
             replay.reading_s += time.perf_counter() - read_started
-            for start in range(0, len(page), self.batch_size):
-                prepared = replay.prepare(dialect, page[start : start + self.batch_size])
+            for start in range(0, len(page), REBUILD_BATCH):
+                prepared = replay.prepare(dialect, page[start : start + REBUILD_BATCH])
                 if yield_to_others:
                     time.sleep(min(REBUILD_MAX_PAUSE_S, max(0.0, held_s / 2 - (time.monotonic() - released))))
                 taken = time.monotonic()
@@ -409,6 +413,7 @@ class _Replay:
         """Each projection's share of `page`: worked out now where the projection can (`prepare`, no
         database needed), else a call that applies it in the transaction."""
         prepared: list[_Prepared] = []
+        decoded: Decoded = {}
         for name, projection in self.bound.items():
             types = self._types[name]
             events = page if types is None or types == self.types else [e for e in page if e.type in types]
@@ -420,7 +425,7 @@ class _Replay:
                 continue
             started = time.perf_counter()
             try:
-                prepared.append((name, events[0].position - 1, prepare(dialect, events)))
+                prepared.append((name, events[0].position - 1, prepare(dialect, events, decoded)))
             except Exception as error:
                 raise ProjectionFailed(name, events[0].position - 1) from error
             finally:
