@@ -61,3 +61,49 @@ def test_writes_store_what_core_stores(event_store: SqlEventStore) -> None:
         stored = _raw(conn, fast)
         assert [row[0] for row in stored] == ["a", "b", "d"]
         assert stored == _raw(conn, core)
+
+
+def test_updates_merged_into_the_batch_s_inserts_store_what_statement_by_statement_stores(
+    event_store: SqlEventStore,
+) -> None:
+    """An update by primary key of a row the batch inserted goes into that row; the rows are those the
+    statements give one after the other, in every case where merging could reorder them."""
+    metadata.create_all(event_store.engine)
+    steps: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+        ("insert", {}, {"id": "a", "count": 1, "flag": True, "note": "new"}),
+        ("update", {"id": "a"}, {"count": 2, "note": "merged"}),  # into a's row
+        ("insert", {}, {"id": "b", "count": 1, "flag": False}),
+        ("update", {"id": "b"}, {"note": "set", "count": 2}),  # a column b's insert left out: an UPDATE...
+        ("update", {"id": "b"}, {"count": 3}),  # ...so this one must not go into b's insert, before it
+        ("insert", {}, {"id": "c", "count": 1, "flag": True}),
+        ("delete", {"id": "c"}, {}),
+        ("insert", {}, {"id": "c", "count": 5, "flag": False}),
+        ("update", {"id": "c"}, {"count": 6}),  # the second c
+        ("insert", {}, {"id": "d", "count": 1, "flag": True}),
+        ("update", {"count": 1}, {"note": "by count"}),  # not by key: d (and no row merged) after it
+        ("update", {"id": "d"}, {"count": 7}),
+        ("update", {"id": "z"}, {"count": 9}),  # no such row
+    ]
+    with event_store.transaction() as tx:
+        conn = tx.connection
+        writes = Writes({fast.name: fast}, {}, conn.dialect.name)
+        for action, where, values in steps:
+            if action == "insert":
+                writes.insert(fast.name, **values)
+                conn.execute(core.insert(), [values])
+            elif action == "update":
+                writes.update(fast.name, where, **values)
+                conn.execute(core.update().where(*(core.c[k] == v for k, v in where.items())).values(**values))
+            else:
+                writes.delete(fast.name, where)
+                conn.execute(core.delete().where(*(core.c[k] == v for k, v in where.items())))
+        writes.flush(conn)
+
+        stored = _raw(conn, fast)
+        assert [(row[0], row[1], row[5]) for row in stored] == [
+            ("a", 2, "merged"),
+            ("b", 3, "set"),
+            ("c", 6, None),
+            ("d", 7, "by count"),
+        ]
+        assert stored == _raw(conn, core)
