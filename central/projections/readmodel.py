@@ -171,8 +171,7 @@ class Writes:
         columns, key_of = self._key(table_name)
         if key_of is not None and where.keys() == columns and values.keys().isdisjoint(columns):
             pending = self._inserted.get(table_name)
-            row = None if pending is None else pending.get(key_of(where))
-            if row is not None:
+            if pending is not None and (row := pending.get(key_of(where))) is not None:
                 if values.keys() <= row.keys():
                     row.update(values)
                     return
