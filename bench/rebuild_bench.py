@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # reuse the test suite's signing radar and PostgreSQL launcher
 
 from load_bench import database  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from speedledger.central.bootstrap import Central, Settings, bootstrap, wall_clock_ms  # noqa: E402
 from speedledger.central.eventstore import NO_STREAM, AppendRequest, SqlEventStore  # noqa: E402
@@ -164,8 +165,8 @@ class FilledLog:
 def kept_log(store: SqlEventStore) -> FilledLog:
     """What a log filled by an earlier run holds (its registrations are the events before its first violation)."""
     with store.engine.connect() as conn:
-        first, count = conn.exec_driver_sql(
-            "SELECT min(position), count(*) FROM events WHERE type = ?", (ViolationRecorded.type_name,)
+        first, count = conn.execute(
+            text("SELECT min(position), count(*) FROM events WHERE type = :type"), {"type": ViolationRecorded.type_name}
         ).one()
     return FilledLog(store.last_position(), (first or 1) - 1, count, None)
 

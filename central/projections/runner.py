@@ -26,10 +26,11 @@ log = logging.getLogger(__name__)
 REBUILD_MAX_PAUSE_S = 0.05
 #: Events a rebuild reads per query (outside the write lock).
 REBUILD_PAGE = 5000
-#: Events a rebuild applies per write transaction. Larger than a live round's: a violation and its
-#: decision, which the process manager appends a round later, land in one batch, where `Writes` makes
-#: them one row; and fewer commits.
-REBUILD_BATCH = 5000
+#: Events a rebuild applies per write transaction (`rebuild_batch_size`). Larger than a live round's: a
+#: violation and its decision, which the process manager appends a round later, mostly land in one
+#: batch, where `Writes` makes them one row; and fewer commits. Not the whole page: on SQLite a live
+#: writer waits for a batch (about 0.1 s at this size on a loaded box, over 1 s at 5,000).
+REBUILD_BATCH = 2000
 #: Shortest time from one background round to the next. Each round costs a transaction, a commit and
 #: a pass of every projection whatever it carries: under traffic (an ingest commit every few ms) one
 #: round per append cost more than the events it applied. A lag of up to this much buys batches.
@@ -77,6 +78,7 @@ class ProjectionRunner:
         min_backoff: float = 0.5,
         max_backoff: float = 60.0,
         round_interval: float = ROUND_INTERVAL_S,
+        rebuild_batch_size: int = REBUILD_BATCH,
     ) -> None:
         names = [projection.name for projection in projections]
         if len(set(names)) != len(names):
@@ -84,6 +86,7 @@ class ProjectionRunner:
         self.store = store
         self.projections = {projection.name: projection for projection in projections}
         self.batch_size = batch_size
+        self.rebuild_batch_size = rebuild_batch_size
         self.poll_interval = poll_interval
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
@@ -300,7 +303,7 @@ class ProjectionRunner:
         none is named) and swap them in atomically; returns what was done.
 
         The log is read once for all of them, in pages outside the write lock, of the event types they
-        read; each batch of REBUILD_BATCH events is applied to every rebuilt projection in one write
+        read; each batch of `rebuild_batch_size` events is applied to every rebuilt projection in one write
         transaction that need not wait for the disk (after a crash the shadow tables are dropped and
         rebuilt anyway). Secondary indexes of write-only projections are built after the replay (see
         `projections/rebuild.py`). The live tables keep
@@ -346,7 +349,7 @@ class ProjectionRunner:
         return Rebuilt(head, replay.events, replay.reading_s, dict(replay.applying_s), time.perf_counter() - started)
 
     def _replay_log(self, replay: _Replay) -> None:
-        """Every page of the log into `replay`, in write transactions of REBUILD_BATCH events.
+        """Every page of the log into `replay`, in write transactions of `rebuild_batch_size` events.
 
         Each batch's writes are worked out before its transaction begins (`_Replay.prepare`), so the
         write lock is held only while they run. SQLite: a rebuild usually runs in its own process
@@ -362,8 +365,8 @@ class ProjectionRunner:
             read_started = time.perf_counter()
             page = self.store.read_all(replay.position, REBUILD_PAGE, replay.types)
             replay.reading_s += time.perf_counter() - read_started
-            for start in range(0, len(page), REBUILD_BATCH):
-                prepared = replay.prepare(dialect, page[start : start + REBUILD_BATCH])
+            for start in range(0, len(page), self.rebuild_batch_size):
+                prepared = replay.prepare(dialect, page[start : start + self.rebuild_batch_size])
                 if yield_to_others:
                     time.sleep(min(REBUILD_MAX_PAUSE_S, max(0.0, held_s / 2 - (time.monotonic() - released))))
                 taken = time.monotonic()

@@ -19,7 +19,6 @@ from speedledger.central.infractions.process_manager import InfractionProcessMan
 from speedledger.central.infractions.projection import infractions as infractions_table
 from speedledger.central.infractions.violations import violation_recorded
 from speedledger.central.projections.readmodel import TableProjection
-from speedledger.central.projections.runner import REBUILD_BATCH
 from speedledger.central.radars.commands import RevokeRadarKey, RotateRadarKey, UpdateRadar
 from speedledger.central.registration.commands import EraseOwner, TransferOwnership
 from speedledger.central.sections.commands import ChangeSectionLimit, CreateSection, RecordPassage
@@ -230,7 +229,7 @@ def test_a_road_log_rebuilt_in_large_batches_gives_the_rows_applied_live(databas
 
         rebuilt = central.runner.rebuild()
 
-        assert rebuilt.events > 500 and head <= REBUILD_BATCH  # every violation, decision and payment in one batch
+        assert rebuilt.events > 500 and head <= central.runner.rebuild_batch_size  # all of it in one batch
         assert {table.name: _rows(central, table) for table in tables} == live
         assert central.store.last_position() == head
     finally:
