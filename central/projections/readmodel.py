@@ -88,6 +88,27 @@ class _Compiled:
             named.append(named_values)
         return named
 
+    def values(self, names: tuple[str, ...], params: list[dict[str, Any]]) -> list[list[Any]]:
+        """`params` as lists in the order of `names`, through the columns' processors (a `COPY`'s rows)."""
+        processors = dict(self.processors)
+        processed = [
+            (position, processors[self.escaped.get(name, name)])
+            for position, name in enumerate(names)
+            if self.escaped.get(name, name) in processors
+        ]
+        rows = []
+        for row in params:
+            values = [row[name] for name in names]
+            for position, process in processed:
+                values[position] = process(values[position])
+            rows.append(values)
+        return rows
+
+
+#: A run of at least this many plain inserts goes to PostgreSQL as one `COPY` (a rebuild's batches, a
+#: backlog's): the server parses one stream instead of executing the statement row by row.
+COPY_MIN_ROWS = 100
+
 
 class Writes:
     """The rows one batch of events writes, executed by `flush`.
@@ -207,7 +228,7 @@ class Writes:
 
     def flush(self, conn: Connection) -> None:
         cursor = None
-        for runs in self._runs.values():
+        for table_name, runs in self._runs.items():
             for action, names, params in runs:
                 if not isinstance(action, Executable):
                     if names == _GATHERED:
@@ -224,13 +245,29 @@ class Writes:
                     continue
                 if cursor is None:
                     cursor = conn.connection.cursor()
-                cursor.executemany(compiled.sql, compiled.rows(params))
+                if len(params) >= COPY_MIN_ROWS and conn.dialect.name == "postgresql" and self._plain_insert(action):
+                    _copy(conn, cursor, self._tables[table_name], names, compiled.values(names, params))
+                else:
+                    cursor.executemany(compiled.sql, compiled.rows(params))
         self._runs.clear()
         self._inserted.clear()
+
+    def _plain_insert(self, statement: Executable) -> bool:
+        """True for a statement of `insert` (no conflict clause: a `COPY` does what it does)."""
+        return any(key[0] == "insert" and built is statement for key, built in self._statements.items())
 
 
 def _insert(table: Table) -> Executable:
     return table.insert()
+
+
+def _copy(conn: Connection, cursor: Any, table: Table, names: tuple[str, ...], rows: list[list[Any]]) -> None:
+    """`rows` into `table`'s columns `names` with one PostgreSQL `COPY` (psycopg)."""
+    quote = conn.dialect.identifier_preparer.quote
+    columns = ", ".join(quote(name) for name in names)
+    with cursor.copy(f"COPY {quote(table.name)} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def _equal(table: Table, where: Mapping[str, Any]) -> list[ColumnElement[bool]]:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, Column, Connection, Float, Integer, MetaData, String, Table, Text
 
 from speedledger.central.eventstore import SqlEventStore
-from speedledger.central.projections.readmodel import Writes
+from speedledger.central.projections.readmodel import COPY_MIN_ROWS, Writes
 
 metadata = MetaData()
 
@@ -106,4 +106,24 @@ def test_updates_merged_into_the_batch_s_inserts_store_what_statement_by_stateme
             ("c", 6, None),
             ("d", 7, "by count"),
         ]
+        assert stored == _raw(conn, core)
+
+
+def test_a_long_run_of_inserts_stores_what_core_stores(event_store: SqlEventStore) -> None:
+    """A run of COPY_MIN_ROWS inserts or more (PostgreSQL: one `COPY`) stores what Core's inserts store."""
+    metadata.create_all(event_store.engine)
+    rows = [{**row, "id": f"{row['id']}{n}"} for n in range(COPY_MIN_ROWS // len(ROWS) + 1) for row in ROWS]
+    assert len(rows) >= COPY_MIN_ROWS
+    with event_store.transaction() as tx:
+        conn = tx.connection
+        writes = Writes({fast.name: fast}, {}, conn.dialect.name)
+        for row in rows:
+            writes.insert(fast.name, **row)
+        writes.update(fast.name, {"id": "b0"}, count=20, note="merged")
+        writes.flush(conn)
+        conn.execute(core.insert(), rows)
+        conn.execute(core.update().where(core.c.id == "b0").values(count=20, note="merged"))
+
+        stored = _raw(conn, fast)
+        assert len(stored) == len(rows) and ("b0", 20) in [row[:2] for row in stored]
         assert stored == _raw(conn, core)
