@@ -354,6 +354,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.log is not None and args.stores != "sqlite":
         parser.error("--log keeps a SQLite file: use it with --stores sqlite")
+    if args.log is not None and not args.log.resolve().parent.is_dir():
+        parser.error(f"--log {args.log}: no directory {args.log.resolve().parent}")
     args.radars = args.radars or max(10, args.events // 1000)
     args.owners = args.owners or max(10, args.events // 200)
     print(f"rebuild of {args.events:,} events, {args.radars} radars, {args.owners} owners; load average "
