@@ -110,6 +110,17 @@ class EventTypes:
                 return event
         return cls(**{key: value for key, value in current.items() if key in fields})
 
+    def decode_once(self, name: str, data: Mapping[str, Any], key: int, decoded: dict[int, Event]) -> Event | None:
+        """As `decode`, taking the event from `decoded[key]` when another `EventTypes` decoded it to the
+        same class (events are immutable), and leaving it there otherwise."""
+        event = decoded.get(key)
+        if event is not None and type(event) is self._by_name.get(name):
+            return event
+        event = self.decode(name, data)
+        if event is not None:
+            decoded[key] = event
+        return event
+
 
 def _plain_fields(cls: type[Event], fields: tuple[dataclasses.Field[Any], ...]) -> bool:
     """True when `cls(**values)` would do nothing but store `values` and the defaults in the instance's

@@ -114,6 +114,15 @@ def decision_event_id(event_id: str) -> str:
     return str(uuid.uuid5(DECISION_NAMESPACE, event_id))
 
 
+#: Metadata key of a decision naming the event it decides (the one its `decision_event_id` derives from).
+CAUSATION = "causation_id"
+
+
+def decision_metadata(actor: str, cause_event_id: str) -> dict[str, str]:
+    """The metadata of the decision about `cause_event_id` (stored with `decision_event_id(cause_event_id)`)."""
+    return {"actor": actor, CAUSATION: cause_event_id}
+
+
 @dataclass(frozen=True)
 class InfractionState:
     infraction_id: str

@@ -33,7 +33,12 @@ from speedledger.central.eventstore.port import (
     RecordedEvent,
     Transaction,
 )
-from speedledger.central.infractions.domain import decide_violation, decision_event_id
+from speedledger.central.infractions.domain import (
+    CAUSATION,
+    decide_violation,
+    decision_event_id,
+    decision_metadata,
+)
 from speedledger.central.infractions.events import (
     InfractionIssued,
     ViolationDismissed,
@@ -43,6 +48,7 @@ from speedledger.central.infractions.events import (
 )
 from speedledger.central.infractions.fines import FineSchedule
 from speedledger.central.messages import Clock, EventTypes
+from speedledger.central.projections.port import Decoded
 from speedledger.central.radars.lookup import RadarState, radar_cache
 from speedledger.central.registration.lookup import VehicleState, vehicle_cache
 
@@ -115,16 +121,18 @@ class InfractionProcessManager:
             stream_id = infraction_stream(decision.infraction_id)
         else:
             stream_id = dismissal_stream(event.event_id)
-        metadata = {"actor": "process-manager", "causation_id": event.event_id}
+        metadata = decision_metadata("process-manager", event.event_id)
         return stream_id, to_new_event(decision, metadata, event_id=decision_event_id(event.event_id))
 
 
 class DecisionReplay:
     """The process manager's state rebuilt from the log: the violations no decision answers yet.
 
-    A decision's store event id is derived from its violation's (`decision_event_id`) and comes later in
-    the log, so one pass keeps each violation until its decision shows up; `end_replay` decides those
-    left, as the live process manager would have.
+    A decision comes later in the log than its violation and names it (`decision_metadata`: its
+    causation id is the violation's event id, its store event id derived from it), so one pass keeps each
+    violation until its decision shows up; `end_replay` decides those left, as the live process manager
+    would have. A decision without a causation id (none is written so) is matched by its event id, at
+    the end, against the few violations left: no `decision_event_id` (a uuid5) per violation.
     """
 
     event_types = EventTypes([ViolationRecorded, InfractionIssued, ViolationDismissed])
@@ -133,8 +141,10 @@ class DecisionReplay:
     def __init__(self, manager: InfractionProcessManager) -> None:
         self.name = manager.name
         self._manager = manager
-        #: Undecided violations by the event id their decision will have.
+        #: Violations no decision answered yet, by their event id.
         self._undecided: dict[str, RecordedEvent] = {}
+        #: Event ids of decisions that named no violation.
+        self._unnamed: set[str] = set()
 
     @property
     def tables(self) -> Sequence[Table]:
@@ -149,18 +159,23 @@ class DecisionReplay:
     def apply_batch(self, tx: Transaction, events: Sequence[RecordedEvent]) -> None:
         self.prepare(tx.connection.dialect.name, events)
 
-    def prepare(self, dialect: str, events: Sequence[RecordedEvent]) -> Callable[[Transaction], None]:
+    def prepare(
+        self, dialect: str, events: Sequence[RecordedEvent], decoded: Decoded | None = None
+    ) -> Callable[[Transaction], None]:
         """Follows the log without the database: nothing is written before `end_replay`."""
         for event in events:
             if event.type in self._VIOLATION_TYPES:
-                self._undecided[decision_event_id(event.event_id)] = event
-            else:
-                self._undecided.pop(event.event_id, None)
+                self._undecided[event.event_id] = event
+            elif (cause := event.metadata.get(CAUSATION)) is None or self._undecided.pop(cause, None) is None:
+                self._unnamed.add(event.event_id)
         return _nothing
 
     def end_replay(self, tx: Transaction) -> None:
         """Decide the violations the log holds no decision for, in log order."""
-        undecided, self._undecided = list(self._undecided.values()), {}
+        undecided = [
+            event for event in self._undecided.values() if decision_event_id(event.event_id) not in self._unnamed
+        ]
+        self._undecided, self._unnamed = {}, set()
         if undecided:
             log.info("rebuild: %d violations without a decision in the log are decided now", len(undecided))
             self._manager.apply_batch(tx, undecided)

@@ -135,13 +135,20 @@ class InfractionsProjection(TableProjection):
                     received_at_ms=event.received_at_ms,
                     message=dict(event.message),
                     outcome="pending",
+                    # Given, so that the decision's update of them goes into this row when both are in one batch.
+                    infraction_id=None,
+                    dismissal_reason=None,
                 )
             case ViolationDismissed(section_id=None):
                 # Also a section pair dismissed before the event carried its section (it names the exit
                 # radar alone, which may end several sections): no violation row, so nothing is written
                 # (docs/sections.md, "What an operator sees").
                 writes.update(
-                    "violations", {"event_id": event.event_id}, outcome="dismissed", dismissal_reason=event.reason
+                    "violations",
+                    {"event_id": event.event_id},
+                    outcome="dismissed",
+                    infraction_id=None,
+                    dismissal_reason=event.reason,
                 )
             case ViolationDismissed():
                 writes.insert(
@@ -161,8 +168,12 @@ class InfractionsProjection(TableProjection):
                     limit_mismatch=event.device_speed_limit_kmh != event.speed_limit_kmh,
                     updated_at_ms=event.issued_at_ms,
                 )
-                writes.update(
-                    "violations", {"event_id": event.event_id}, outcome="infraction", infraction_id=event.infraction_id
+                writes.update(  # the same columns as a dismissal's: one executemany for a batch's decisions
+                    "violations",
+                    {"event_id": event.event_id},
+                    outcome="infraction",
+                    infraction_id=event.infraction_id,
+                    dismissal_reason=None,
                 )
                 writes.insert(
                     "infraction_history",

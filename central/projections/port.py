@@ -20,6 +20,11 @@ from typing import Protocol
 from sqlalchemy import Table
 
 from speedledger.central.eventstore.port import RecordedEvent, Transaction
+from speedledger.central.messages import Event
+
+#: A rebuild batch's events decoded so far, by log position: shared by the projections that read them,
+#: so each event is decoded once (see `EventTypes.decode_once`).
+Decoded = dict[int, Event]
 
 
 class Projection(Protocol):
@@ -54,9 +59,12 @@ class PreparingProjection(Projection, Protocol):
     """A projection that can work out a batch's writes without the database: a rebuild does that
     outside the write lock and holds the lock only while the writes run."""
 
-    def prepare(self, dialect: str, events: Sequence[RecordedEvent]) -> Callable[[Transaction], None]:
+    def prepare(
+        self, dialect: str, events: Sequence[RecordedEvent], decoded: Decoded | None = None
+    ) -> Callable[[Transaction], None]:
         """What applying `events` writes, for a database of `dialect` ("sqlite", "postgresql"); the call
-        runs it inside a transaction."""
+        runs it inside a transaction. `decoded` holds the events other projections of the rebuild decoded
+        (and takes those this one decodes)."""
         ...
 
 

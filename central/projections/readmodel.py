@@ -21,6 +21,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from speedledger.central.eventstore.port import RecordedEvent, Transaction
 from speedledger.central.messages import Event, EventTypes
+from speedledger.central.projections.port import Decoded
 
 #: A prepared statement's key: (what it does, table name).
 _StatementKey = tuple[str, str]
@@ -87,6 +88,27 @@ class _Compiled:
             named.append(named_values)
         return named
 
+    def values(self, names: tuple[str, ...], params: list[dict[str, Any]]) -> list[list[Any]]:
+        """`params` as lists in the order of `names`, through the columns' processors (a `COPY`'s rows)."""
+        processors = dict(self.processors)
+        processed = [
+            (position, processors[self.escaped.get(name, name)])
+            for position, name in enumerate(names)
+            if self.escaped.get(name, name) in processors
+        ]
+        rows = []
+        for row in params:
+            values = [row[name] for name in names]
+            for position, process in processed:
+                values[position] = process(values[position])
+            rows.append(values)
+        return rows
+
+
+#: A run of at least this many plain inserts goes to PostgreSQL as one `COPY` (a rebuild's batches, a
+#: backlog's): the server parses one stream instead of executing the statement row by row.
+COPY_MIN_ROWS = 100
+
 
 class Writes:
     """The rows one batch of events writes, executed by `flush`.
@@ -95,7 +117,8 @@ class Writes:
     statement and parameter names as one `executemany`. Tables are flushed one after the other:
     read-model tables have no foreign keys between them and handlers never read them, so the rows of
     one table never depend on another's, and a batch that interleaves tables (a violation row, an
-    infraction, a history row, ...) still costs one call per table and statement kind.
+    infraction, a history row, ...) still costs one call per table and statement kind. An update by
+    primary key of a row the batch inserts goes into that row (see `update`).
     """
 
     def __init__(
@@ -113,24 +136,36 @@ class Writes:
         self.dialect = dialect
         #: Per table name: runs of (statement or call, parameter names, parameter sets).
         self._runs: dict[str, list[tuple[Executable | Callable[..., object], tuple[str, ...], list[Any]]]] = {}
+        #: Per table name: the rows `insert` recorded, by primary key, while no other write on the table
+        #: came after them: an `update` of one of them by its key changes the row before it is written.
+        self._inserted: dict[str, dict[Any, dict[str, Any]]] = {}
+        #: Per table name: its primary key's columns, and what gives a row's (or a `where`'s) key.
+        self._keys: dict[str, tuple[frozenset[str], Callable[[Mapping[str, Any]], Any] | None]] = {}
 
     def add(self, table_name: str, statement: Executable, params: Mapping[str, Any]) -> None:
         """Execute `statement` with `params` at the flush, after the earlier statements on `table_name`."""
-        names = tuple(params)
+        self._inserted.pop(table_name, None)
+        self._append(table_name, statement, dict(params))
+
+    def _append(self, table_name: str, statement: Executable, row: dict[str, Any]) -> None:
+        """`add` of a row the caller hands over (not copied)."""
+        names = tuple(row)
         runs = self._runs.setdefault(table_name, [])
         if runs and runs[-1][0] is statement and runs[-1][1] == names:
-            runs[-1][2].append(dict(params))
+            runs[-1][2].append(row)
         else:
-            runs.append((statement, names, [dict(params)]))
+            runs.append((statement, names, [row]))
 
     def call(self, table_name: str, write: Callable[[Connection], object]) -> None:
         """Run `write(conn)` at the flush, after the earlier statements on `table_name`: a write that must
         read first (what it reads must not be written by this batch's other runs)."""
+        self._inserted.pop(table_name, None)
         self._runs.setdefault(table_name, []).append((write, (), []))
 
     def gather(self, table_name: str, write: Callable[[Connection, list[Any]], object], item: Any) -> None:
         """As `call`, for `write(conn, items)` with `item` and those of the `gather` calls with the same
         `write` just before it on `table_name`: one call (a statement) for a batch's items, not one each."""
+        self._inserted.pop(table_name, None)
         runs = self._runs.setdefault(table_name, [])
         if runs and runs[-1][0] == write and runs[-1][1] == _GATHERED:
             runs[-1][2].append(item)
@@ -138,14 +173,36 @@ class Writes:
             runs.append((write, _GATHERED, [item]))
 
     def insert(self, table_name: str, **row: Any) -> None:
-        self.add(table_name, self.prepared("insert", table_name, lambda table: table.insert()), row)
+        self._append(table_name, self.prepared("insert", table_name, _insert), row)
+        key_of = self._key(table_name)[1]
+        if key_of is not None:
+            try:
+                key = key_of(row)
+            except KeyError:  # the key left to the database's default
+                return
+            self._inserted.setdefault(table_name, {})[key] = row
 
     def update(self, table_name: str, where: Mapping[str, Any], **values: Any) -> None:
-        """UPDATE `table_name` SET `values` WHERE each `where` column equals its value."""
+        """UPDATE `table_name` SET `values` WHERE each `where` column equals its value.
+
+        A row this batch inserted, found by its primary key, with every column of `values` given at its
+        insert, takes `values` in memory instead (one row written, not a row and an update: in a
+        rebuild's batches a violation and its decision, an infraction and its payment).
+        """
+        columns, key_of = self._key(table_name)
+        if key_of is not None and where.keys() == columns and values.keys().isdisjoint(columns):
+            pending = self._inserted.get(table_name)
+            if pending is not None and (row := pending.get(key_of(where))) is not None:
+                if values.keys() <= row.keys():
+                    row.update(values)
+                    return
+                del pending[key_of(where)]  # updated after its insert: no later update may go into it
+        else:
+            self._inserted.pop(table_name, None)
         statement = self.prepared(
             f"update where {','.join(where)}", table_name, lambda table: table.update().where(*_equal(table, where))
         )
-        self.add(table_name, statement, {**{f"where_{name}": value for name, value in where.items()}, **values})
+        self._append(table_name, statement, {**{f"where_{name}": value for name, value in where.items()}, **values})
 
     def delete(self, table_name: str, where: Mapping[str, Any]) -> None:
         """DELETE FROM `table_name` WHERE each `where` column equals its value."""
@@ -153,6 +210,13 @@ class Writes:
             f"delete where {','.join(where)}", table_name, lambda table: table.delete().where(*_equal(table, where))
         )
         self.add(table_name, statement, {f"where_{name}": value for name, value in where.items()})
+
+    def _key(self, table_name: str) -> tuple[frozenset[str], Callable[[Mapping[str, Any]], Any] | None]:
+        key = self._keys.get(table_name)
+        if key is None:
+            columns = [column.name for column in self._tables[table_name].primary_key]
+            key = self._keys[table_name] = (frozenset(columns), itemgetter(*columns) if columns else None)
+        return key
 
     def prepared(self, key: str, table_name: str, build: Callable[[Table], Executable]) -> Executable:
         """`build(table)`, built once per projection, table and `key` (values travel as parameters, so
@@ -164,7 +228,7 @@ class Writes:
 
     def flush(self, conn: Connection) -> None:
         cursor = None
-        for runs in self._runs.values():
+        for table_name, runs in self._runs.items():
             for action, names, params in runs:
                 if not isinstance(action, Executable):
                     if names == _GATHERED:
@@ -181,8 +245,29 @@ class Writes:
                     continue
                 if cursor is None:
                     cursor = conn.connection.cursor()
-                cursor.executemany(compiled.sql, compiled.rows(params))
+                if len(params) >= COPY_MIN_ROWS and conn.dialect.name == "postgresql" and self._plain_insert(action):
+                    _copy(conn, cursor, self._tables[table_name], names, compiled.values(names, params))
+                else:
+                    cursor.executemany(compiled.sql, compiled.rows(params))
         self._runs.clear()
+        self._inserted.clear()
+
+    def _plain_insert(self, statement: Executable) -> bool:
+        """True for a statement of `insert` (no conflict clause: a `COPY` does what it does)."""
+        return any(key[0] == "insert" and built is statement for key, built in self._statements.items())
+
+
+def _insert(table: Table) -> Executable:
+    return table.insert()
+
+
+def _copy(conn: Connection, cursor: Any, table: Table, names: tuple[str, ...], rows: list[list[Any]]) -> None:
+    """`rows` into `table`'s columns `names` with one PostgreSQL `COPY` (psycopg)."""
+    quote = conn.dialect.identifier_preparer.quote
+    columns = ", ".join(quote(name) for name in names)
+    with cursor.copy(f"COPY {quote(table.name)} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def _equal(table: Table, where: Mapping[str, Any]) -> list[ColumnElement[bool]]:
@@ -227,18 +312,25 @@ class TableProjection:
         """Every event's rows, written at the end of the batch (see `Writes`)."""
         self.writes(tx.connection.dialect.name, events).flush(tx.connection)
 
-    def prepare(self, dialect: str, events: Sequence[RecordedEvent]) -> Callable[[Transaction], None]:
+    def prepare(
+        self, dialect: str, events: Sequence[RecordedEvent], decoded: Decoded | None = None
+    ) -> Callable[[Transaction], None]:
         """As `apply_batch`, in two steps: the rows now, without the database; the returned call writes them."""
-        writes = self.writes(dialect, events)
+        writes = self.writes(dialect, events, decoded)
         return lambda tx: writes.flush(tx.connection)
 
-    def writes(self, dialect: str, events: Sequence[RecordedEvent]) -> Writes:
-        """What `events` write, recorded by `handle` (nothing executed yet)."""
+    def writes(self, dialect: str, events: Sequence[RecordedEvent], decoded: Decoded | None = None) -> Writes:
+        """What `events` write, recorded by `handle` (nothing executed yet); events decoded once with the
+        other projections of a rebuild through `decoded`."""
         writes = Writes(self._tables, self._statements, dialect, self._compiled)
-        for event in events:
-            decoded = self.event_types.decode(event.type, event.data)
-            if decoded is not None:
-                self.handle(writes, decoded, event)
+        event_types = self.event_types
+        for recorded in events:
+            if decoded is None:
+                event = event_types.decode(recorded.type, recorded.data)
+            else:
+                event = event_types.decode_once(recorded.type, recorded.data, recorded.position, decoded)
+            if event is not None:
+                self.handle(writes, event, recorded)
         return writes
 
     def handle(self, writes: Writes, event: Event, recorded: RecordedEvent) -> None:

@@ -18,14 +18,19 @@ from functools import partial
 
 from speedledger.central.eventstore.port import EventStore, RecordedEvent, Transaction
 from speedledger.central.projections import checkpoints
-from speedledger.central.projections.port import Projection, apply_events, handled_types, writes_only
+from speedledger.central.projections.port import Decoded, Projection, apply_events, handled_types, writes_only
 from speedledger.central.projections.rebuild import ShadowTables, drop_leftovers
 
 log = logging.getLogger(__name__)
 
 REBUILD_MAX_PAUSE_S = 0.05
-#: Events a rebuild reads per query (outside the write lock; applied in transactions of `batch_size`).
+#: Events a rebuild reads per query (outside the write lock).
 REBUILD_PAGE = 5000
+#: Events a rebuild applies per write transaction (`rebuild_batch_size`). Larger than a live round's: a
+#: violation and its decision, which the process manager appends a round later, mostly land in one
+#: batch, where `Writes` makes them one row; and fewer commits. Not the whole page: on SQLite a live
+#: writer waits for a batch (about 0.1 s at this size on a loaded box, over 1 s at 5,000).
+REBUILD_BATCH = 2000
 #: Shortest time from one background round to the next. Each round costs a transaction, a commit and
 #: a pass of every projection whatever it carries: under traffic (an ingest commit every few ms) one
 #: round per append cost more than the events it applied. A lag of up to this much buys batches.
@@ -73,6 +78,7 @@ class ProjectionRunner:
         min_backoff: float = 0.5,
         max_backoff: float = 60.0,
         round_interval: float = ROUND_INTERVAL_S,
+        rebuild_batch_size: int = REBUILD_BATCH,
     ) -> None:
         names = [projection.name for projection in projections]
         if len(set(names)) != len(names):
@@ -80,6 +86,7 @@ class ProjectionRunner:
         self.store = store
         self.projections = {projection.name: projection for projection in projections}
         self.batch_size = batch_size
+        self.rebuild_batch_size = rebuild_batch_size
         self.poll_interval = poll_interval
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
@@ -296,7 +303,7 @@ class ProjectionRunner:
         none is named) and swap them in atomically; returns what was done.
 
         The log is read once for all of them, in pages outside the write lock, of the event types they
-        read; each batch of `batch_size` events is applied to every rebuilt projection in one write
+        read; each batch of `rebuild_batch_size` events is applied to every rebuilt projection in one write
         transaction that need not wait for the disk (after a crash the shadow tables are dropped and
         rebuilt anyway). Secondary indexes of write-only projections are built after the replay (see
         `projections/rebuild.py`). The live tables keep
@@ -342,7 +349,7 @@ class ProjectionRunner:
         return Rebuilt(head, replay.events, replay.reading_s, dict(replay.applying_s), time.perf_counter() - started)
 
     def _replay_log(self, replay: _Replay) -> None:
-        """Every page of the log into `replay`, in write transactions of `batch_size` events.
+        """Every page of the log into `replay`, in write transactions of `rebuild_batch_size` events.
 
         Each batch's writes are worked out before its transaction begins (`_Replay.prepare`), so the
         write lock is held only while they run. SQLite: a rebuild usually runs in its own process
@@ -358,8 +365,8 @@ class ProjectionRunner:
             read_started = time.perf_counter()
             page = self.store.read_all(replay.position, REBUILD_PAGE, replay.types)
             replay.reading_s += time.perf_counter() - read_started
-            for start in range(0, len(page), self.batch_size):
-                prepared = replay.prepare(dialect, page[start : start + self.batch_size])
+            for start in range(0, len(page), self.rebuild_batch_size):
+                prepared = replay.prepare(dialect, page[start : start + self.rebuild_batch_size])
                 if yield_to_others:
                     time.sleep(min(REBUILD_MAX_PAUSE_S, max(0.0, held_s / 2 - (time.monotonic() - released))))
                 taken = time.monotonic()
@@ -409,6 +416,7 @@ class _Replay:
         """Each projection's share of `page`: worked out now where the projection can (`prepare`, no
         database needed), else a call that applies it in the transaction."""
         prepared: list[_Prepared] = []
+        decoded: Decoded = {}
         for name, projection in self.bound.items():
             types = self._types[name]
             events = page if types is None or types == self.types else [e for e in page if e.type in types]
@@ -420,7 +428,7 @@ class _Replay:
                 continue
             started = time.perf_counter()
             try:
-                prepared.append((name, events[0].position - 1, prepare(dialect, events)))
+                prepared.append((name, events[0].position - 1, prepare(dialect, events, decoded)))
             except Exception as error:
                 raise ProjectionFailed(name, events[0].position - 1) from error
             finally:

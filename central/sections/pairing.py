@@ -55,7 +55,7 @@ from speedledger.central.eventstore.port import (
     Transaction,
     WrongExpectedVersion,
 )
-from speedledger.central.infractions.domain import decision_event_id
+from speedledger.central.infractions.domain import decision_event_id, decision_metadata
 from speedledger.central.infractions.events import (
     ViolationDismissed,
     dismissal_stream,
@@ -362,7 +362,7 @@ class SectionPairingManager:
                 .values(infraction_id=decision.infraction_id)
             )
             stream_id = infraction_stream(decision.infraction_id)
-        metadata = {"actor": "section-pairing", "causation_id": exit.event_id}
+        metadata = decision_metadata("section-pairing", exit.event_id)
         # Already decided (a replay, or a rebuild of this process manager): keep the first decision. Both
         # decisions have the exit's decision event id, which the store keeps unique: an infraction and a
         # dismissal can never both be recorded for one pair, whatever a corrected radar history says now.

@@ -16,6 +16,7 @@ from speedledger.central.infractions.commands import ContestInfraction, Identify
 from speedledger.central.infractions.domain import decide_violation, infraction_id_for
 from speedledger.central.infractions.events import InfractionIssued, ViolationDismissed
 from speedledger.central.infractions.process_manager import InfractionProcessManager
+from speedledger.central.infractions.projection import infractions as infractions_table
 from speedledger.central.infractions.violations import violation_recorded
 from speedledger.central.projections.readmodel import TableProjection
 from speedledger.central.radars.commands import RevokeRadarKey, RotateRadarKey, UpdateRadar
@@ -179,5 +180,57 @@ def test_the_process_manager_rebuild_decides_only_what_no_decision_in_the_log_an
         after = central.store.last_position()
         central.runner.rebuild(InfractionProcessManager.name)
         assert central.store.last_position() == after and len(deciding) == len(late)  # nothing left to decide
+    finally:
+        central.close()
+
+
+def test_a_road_log_rebuilt_in_large_batches_gives_the_rows_applied_live(database_url: str, clock: FakeClock) -> None:
+    """Live, each violation is projected a round before its decision and each decision before its payment;
+    a rebuild takes thousands of events per batch, where `Writes` makes a row and its later update by key
+    one row, and every projection shares one decoding of each event. The rows must not tell the two apart."""
+    central = make_central(database_url, clock)
+    try:
+        world = World(central, clock)
+        radars = [world.radar(f"R{n}", 90) for n in range(3)]
+        plates = [f"GZ{n:03d}QK" for n in range(5)]
+        for plate in plates:
+            world.vehicle(plate, world.owner(f"Owner {plate}", f"{plate.lower()}@example.fr"))
+        clock.advance(HOUR)
+        paid = contested = 0
+        for batch in range(8):  # as the ingest appends them, and the process manager decides them after
+            messages = [
+                radars[n % 3].violation(
+                    detected_at_ms=T0 + 1000 * (30 * batch + n),
+                    plate=plates[n % 5] if n % 4 else "",  # unidentified: no plate read
+                    measured_speed_ckmh=8500 if n % 7 == 0 else 9600 + 100 * n,  # dismissed: under the limit
+                )
+                for n in range(30)
+            ]
+            appends = [violation_recorded(message, clock()) for message in messages]
+            central.store.append_batch([AppendRequest(stream, [event], NO_STREAM) for stream, event in appends])
+            central.runner.catch_up()
+            for n in (1, 2, 3, 5):  # lifecycle events right after the decision
+                infraction_id = infraction_id_for(messages[n]["event_id"])
+                if n % 2:
+                    central.bus.handle(PayInfraction(infraction_id=infraction_id))
+                    paid += 1
+                else:
+                    central.bus.handle(ContestInfraction(infraction_id=infraction_id, reason="not me"))
+                    contested += 1
+            unidentified = infraction_id_for(messages[4]["event_id"])
+            central.bus.handle(IdentifyInfraction(infraction_id=unidentified, plate=plates[0]))
+        tables = [table for p in central.projections for table in p.tables]
+        live = {table.name: _rows(central, table) for table in tables}
+        assert len(live["violations"]) == 240 and len(live["infractions"]) > 150
+        status = list(infractions_table.c.keys()).index("status")
+        statuses = [row[status] for row in live["infractions"]]
+        assert statuses.count("paid") == paid and statuses.count("contested") == contested
+        head = central.store.last_position()
+
+        rebuilt = central.runner.rebuild()
+
+        assert rebuilt.events > 500 and head <= central.runner.rebuild_batch_size  # all of it in one batch
+        assert {table.name: _rows(central, table) for table in tables} == live
+        assert central.store.last_position() == head
     finally:
         central.close()

@@ -216,7 +216,7 @@ def test_reads_and_appends_go_on_during_a_rebuild(event_store: SqlEventStore) ->
     fill(event_store, 120)
     runner = ProjectionRunner(event_store, [Tally()], batch_size=20)
     runner.catch_up()
-    slow = ProjectionRunner(event_store, [Tally(delay_s=0.002)], batch_size=20)
+    slow = ProjectionRunner(event_store, [Tally(delay_s=0.002)], batch_size=20, rebuild_batch_size=20)
     reads: list[int] = []
     errors: list[BaseException] = []
     stop = threading.Event()
@@ -303,7 +303,7 @@ print(worst)
 def test_another_process_keeps_appending_during_a_rebuild(event_store: SqlEventStore) -> None:
     """`speedledger central rebuild` runs beside a live central: the live writers must not starve."""
     filled = fill(event_store, 300)
-    runner = ProjectionRunner(event_store, [Tally(delay_s=0.004)], batch_size=25)
+    runner = ProjectionRunner(event_store, [Tally(delay_s=0.004)], batch_size=25, rebuild_batch_size=25)
     runner.catch_up()
     url = event_store.engine.url.render_as_string(hide_password=False)
     appender = subprocess.Popen(

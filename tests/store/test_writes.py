@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, Column, Connection, Float, Integer, MetaData, String, Table, Text
 
 from speedledger.central.eventstore import SqlEventStore
-from speedledger.central.projections.readmodel import Writes
+from speedledger.central.projections.readmodel import COPY_MIN_ROWS, Writes
 
 metadata = MetaData()
 
@@ -60,4 +60,70 @@ def test_writes_store_what_core_stores(event_store: SqlEventStore) -> None:
 
         stored = _raw(conn, fast)
         assert [row[0] for row in stored] == ["a", "b", "d"]
+        assert stored == _raw(conn, core)
+
+
+def test_updates_merged_into_the_batch_s_inserts_store_what_statement_by_statement_stores(
+    event_store: SqlEventStore,
+) -> None:
+    """An update by primary key of a row the batch inserted goes into that row; the rows are those the
+    statements give one after the other, in every case where merging could reorder them."""
+    metadata.create_all(event_store.engine)
+    steps: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+        ("insert", {}, {"id": "a", "count": 1, "flag": True, "note": "new"}),
+        ("update", {"id": "a"}, {"count": 2, "note": "merged"}),  # into a's row
+        ("insert", {}, {"id": "b", "count": 1, "flag": False}),
+        ("update", {"id": "b"}, {"note": "set", "count": 2}),  # a column b's insert left out: an UPDATE...
+        ("update", {"id": "b"}, {"count": 3}),  # ...so this one must not go into b's insert, before it
+        ("insert", {}, {"id": "c", "count": 1, "flag": True}),
+        ("delete", {"id": "c"}, {}),
+        ("insert", {}, {"id": "c", "count": 5, "flag": False}),
+        ("update", {"id": "c"}, {"count": 6}),  # the second c
+        ("insert", {}, {"id": "d", "count": 1, "flag": True}),
+        ("update", {"count": 1}, {"note": "by count"}),  # not by key: d (and no row merged) after it
+        ("update", {"id": "d"}, {"count": 7}),
+        ("update", {"id": "z"}, {"count": 9}),  # no such row
+    ]
+    with event_store.transaction() as tx:
+        conn = tx.connection
+        writes = Writes({fast.name: fast}, {}, conn.dialect.name)
+        for action, where, values in steps:
+            if action == "insert":
+                writes.insert(fast.name, **values)
+                conn.execute(core.insert(), [values])
+            elif action == "update":
+                writes.update(fast.name, where, **values)
+                conn.execute(core.update().where(*(core.c[k] == v for k, v in where.items())).values(**values))
+            else:
+                writes.delete(fast.name, where)
+                conn.execute(core.delete().where(*(core.c[k] == v for k, v in where.items())))
+        writes.flush(conn)
+
+        stored = _raw(conn, fast)
+        assert [(row[0], row[1], row[5]) for row in stored] == [
+            ("a", 2, "merged"),
+            ("b", 3, "set"),
+            ("c", 6, None),
+            ("d", 7, "by count"),
+        ]
+        assert stored == _raw(conn, core)
+
+
+def test_a_long_run_of_inserts_stores_what_core_stores(event_store: SqlEventStore) -> None:
+    """A run of COPY_MIN_ROWS inserts or more (PostgreSQL: one `COPY`) stores what Core's inserts store."""
+    metadata.create_all(event_store.engine)
+    rows = [{**row, "id": f"{row['id']}{n}"} for n in range(COPY_MIN_ROWS // len(ROWS) + 1) for row in ROWS]
+    assert len(rows) >= COPY_MIN_ROWS
+    with event_store.transaction() as tx:
+        conn = tx.connection
+        writes = Writes({fast.name: fast}, {}, conn.dialect.name)
+        for row in rows:
+            writes.insert(fast.name, **row)
+        writes.update(fast.name, {"id": "b0"}, count=20, note="merged")
+        writes.flush(conn)
+        conn.execute(core.insert(), rows)
+        conn.execute(core.update().where(core.c.id == "b0").values(count=20, note="merged"))
+
+        stored = _raw(conn, fast)
+        assert len(stored) == len(rows) and ("b0", 20) in [row[:2] for row in stored]
         assert stored == _raw(conn, core)
