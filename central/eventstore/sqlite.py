@@ -4,16 +4,22 @@ pysqlite's own transaction handling is switched off (it would begin lazily and d
 transaction is begun explicitly: `BEGIN IMMEDIATE` for writers, so concurrent writers queue on the
 busy timeout instead of failing on a lock upgrade, and plain `BEGIN` for readers, which never block
 writers in WAL mode.
+
+Once something subscribes with `on_append`, a watcher thread asks SQLite every `WATCH_INTERVAL_S`
+whether another connection committed (`PRAGMA data_version`, answered from the WAL index in shared
+memory: no disk read), and wakes the subscribers for commits made by other processes, as
+PostgreSQL's LISTEN does: an ingest process and a projections process on one database file.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -22,10 +28,14 @@ from sqlalchemy.engine.interfaces import DBAPICursor
 
 from speedledger.central.eventstore.sql import WRITER_OPTION, SqlEventStore
 
+log = logging.getLogger(__name__)
+
 #: FULL: a commit is on disk (WAL fsynced) before `append` returns, so an acked radar message survives
 #: a power cut. NORMAL would fsync only at checkpoints and can lose the last commits.
 SYNCHRONOUS = "FULL"
 BUSY_TIMEOUT_MS = 30_000
+#: How often a subscribed store looks for commits by other processes: what it adds to their wake-up.
+WATCH_INTERVAL_S = 0.005
 
 
 def sqlite_engine(url: str, *, synchronous: str = SYNCHRONOUS) -> Engine:
@@ -122,7 +132,44 @@ class SqliteEventStore(SqlEventStore):
     def __init__(self, url: str, *, synchronous: str = SYNCHRONOUS) -> None:
         self._turns = FairLock()
         self._synchronous = synchronous
+        self._watcher: threading.Thread | None = None
+        self._watch_lock = threading.Lock()
+        self._closing = threading.Event()
         super().__init__(sqlite_engine(url, synchronous=synchronous))
+
+    def on_append(self, listener: Callable[[int], None]) -> Callable[[], None]:
+        """As the base, and commits by other processes call `listener(0)` (position unknown) within
+        `WATCH_INTERVAL_S`."""
+        unsubscribe = super().on_append(listener)
+        with self._watch_lock:
+            if self._watcher is None:
+                self._watcher = threading.Thread(target=self._watch, name="event-store-watch", daemon=True)
+                self._watcher.start()
+        return unsubscribe
+
+    def _watch(self) -> None:
+        """`_notify(0)` whenever `data_version` moves: a commit by any other connection, this process's
+        included (their subscribers are woken twice, which is harmless)."""
+        database = self.engine.url.database
+        assert database is not None  # sqlite_engine refuses anything but a file
+        while not self._closing.is_set():
+            try:
+                with closing(sqlite3.connect(database, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)) as conn:
+                    version = conn.execute("PRAGMA data_version").fetchone()[0]
+                    while not self._closing.wait(WATCH_INTERVAL_S):
+                        now = conn.execute("PRAGMA data_version").fetchone()[0]
+                        if now != version:
+                            version = now
+                            self._notify(0)
+            except sqlite3.Error as error:
+                log.warning("watching %s failed (%s); subscribers fall back to polling, retry in 5 s", database, error)
+                self._closing.wait(5)
+
+    def close(self) -> None:
+        self._closing.set()
+        if self._watcher is not None:
+            self._watcher.join(5)
+        super().close()
 
     def _writer_turn(self) -> FairLock:
         return self._turns
