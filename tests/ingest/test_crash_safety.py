@@ -216,6 +216,9 @@ def test_ingest_and_projections_in_two_processes_each_killed_mid_stream(
         deadline = time.monotonic() + 60
         while _issued(central)[0] < len(sent) and time.monotonic() < deadline:
             time.sleep(0.1)
+        for process in (ingest, projections):  # SIGTERM: each finishes on its own, cleanly
+            process.stop()
+            assert process.process is not None and process.process.returncode == 0, process.log.read_text()[-3000:]
     finally:
         ingest.stop()
         projections.stop()
