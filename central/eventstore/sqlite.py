@@ -200,8 +200,8 @@ class SqliteEventStore(SqlEventStore):
         super().__init__(engine)
 
     def on_append(self, listener: Callable[[int], None]) -> Callable[[], None]:
-        """As the base, and commits by other processes call `listener(0)` (position unknown) within
-        `WATCH_INTERVAL_S`."""
+        """As the base, and commits by other processes call `listener(0)` (position unknown): within
+        `WATCH_INTERVAL_S` while they keep writing, `WATCH_IDLE_S` after a quiet spell."""
         unsubscribe = super().on_append(listener)
         with self._watch_lock:
             if self._watcher is None:

@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from speedledger.central.eventstore.schema import checkpoints
 
+_READ_ALL = f"SELECT name, position FROM {checkpoints.name}"
 _STORE = update(checkpoints).where(checkpoints.c.name == bindparam("checkpoint")).values(position=bindparam("at"))
 
 
@@ -49,9 +50,6 @@ def store_all(conn: Connection, positions: Mapping[str, int]) -> None:
 
 def read_all(conn: Connection) -> dict[str, int]:
     return {name: position for name, position in conn.exec_driver_sql(_READ_ALL)}
-
-
-_READ_ALL = f"SELECT name, position FROM {checkpoints.name}"
 
 
 @cache
