@@ -17,9 +17,13 @@ Printed per store, each goal next to its baseline:
   the figure that does not depend on what else the shared machine runs, and the capacity model's;
 - central's memory (VmRSS) before and after, and the ingest's commits from /metrics;
 - PostgreSQL: the flat-out rate with 1, 2 and 4 ingest workers behind a shared subscription
-  (`--no-projections`), beside one process running the projections (`--workers`).
+  (`--no-projections`), beside one process running the projections (`--workers`);
+- `--shapes one,split`: the same runs with central split in two processes on each store, an ingest
+  process (`--no-projections`) and a projections process (`--no-ingest`), each with a GIL of its own
+  (CPU and memory are then both processes').
 
-    .venv/bin/python bench/load_bench.py [--quick] [--stores sqlite,postgresql] [--seconds 60] [--workers 1,2,4]
+    .venv/bin/python bench/load_bench.py [--quick] [--stores sqlite,postgresql] [--shapes one,split] [--seconds 60]
+        [--workers 1,2,4]
 """
 
 from __future__ import annotations
@@ -159,6 +163,8 @@ def rss_mib(pid: int) -> float:
 @dataclass
 class StoreRun:
     store: str
+    #: `one` process, or `split` into ingest and projections (`Deployment`).
+    shape: str
     latencies: dict[tuple[str, float], list[float]] = field(default_factory=dict)
     throughput: dict[str, float] = field(default_factory=dict)
     lags_ms: list[float] = field(default_factory=list)
@@ -170,17 +176,52 @@ class StoreRun:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-def _bench_store(store: str, db_url: str, workdir: Path, args: argparse.Namespace) -> StoreRun:
-    run = StoreRun(store)
+@dataclass
+class Deployment:
+    """Central as one process (`one`), or split (`split`): an ingest process (`--no-projections`) and a
+    projections process (`--no-ingest`) on the same database, each with an interpreter (and a GIL) of its own."""
+
+    ingest: CentralProcess
+    projections: CentralProcess | None = None
+
+    @classmethod
+    def start(cls, shape: str, workdir: Path, db_url: str, broker: DeployedMosquitto) -> Deployment:
+        if shape == "one":
+            return cls(CentralProcess.start(workdir, db_url, broker))
+        projections = CentralProcess.start(workdir, db_url, broker, "bench-projections", options=("--no-ingest",))
+        return cls(CentralProcess.start(workdir, db_url, broker, options=("--no-projections",)), projections)
+
+    @property
+    def processes(self) -> list[CentralProcess]:
+        return [self.ingest] if self.projections is None else [self.ingest, self.projections]
+
+    @property
+    def http(self) -> str:
+        """The API the lag prober and `settle` ask: the projections process's where there is one."""
+        return (self.projections or self.ingest).http
+
+    def cpu_seconds(self) -> float:
+        return sum(cpu_seconds(process.process.pid) for process in self.processes)
+
+    def rss_mib(self) -> float:
+        return sum(rss_mib(process.process.pid) for process in self.processes)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.stop()
+
+
+def _bench_store(store: str, shape: str, db_url: str, workdir: Path, args: argparse.Namespace) -> StoreRun:
+    run = StoreRun(store, shape)
     broker = DeployedMosquitto(free_port(), workdir)  # deploy/mosquitto.conf, anonymous
     broker.start()
     radars = [SigningRadar(f"LOAD-{number:02d}") for number in range(args.radars)]
     register(db_url, radars)
-    central = CentralProcess.start(workdir, db_url, broker)
+    central = Deployment.start(shape, workdir, db_url, broker)
     echo = EchoProcess(broker.port)
     routes = {"bare": (BARE_TOPIC, BARE_ACKS), "central": (radar_topic, f"{RADARS}+/acks")}
     try:
-        started_rss = rss_mib(central.process.pid)
+        started_rss = central.rss_mib()
         warm = Traffic(radars, 0).violations(int(args.warm_rate * args.warm_seconds))
         for topic, reply in routes.values():
             trips = RoundTrips(broker.port, reply)
@@ -192,7 +233,7 @@ def _bench_store(store: str, db_url: str, workdir: Path, args: argparse.Namespac
                 messages = traffic.violations(int(rate * args.seconds))
                 trips = RoundTrips(broker.port, reply)
                 probe = LagProbe(central.http, trips, traffic.samples) if traffic.samples else None
-                cpu = cpu_seconds(central.process.pid)
+                cpu = central.cpu_seconds()
                 trips.run(topic, messages, rate)
                 run.latencies[name, rate] = trips.latencies_ms(messages)
                 if probe is not None:
@@ -200,18 +241,18 @@ def _bench_store(store: str, db_url: str, workdir: Path, args: argparse.Namespac
                 trips.close()
                 if name == "central":
                     settle(central.http)
-                    run.cpu_ms[f"{rate:.0f}/s"] = (cpu_seconds(central.process.pid) - cpu) * 1000 / len(messages)
+                    run.cpu_ms[f"{rate:.0f}/s"] = (central.cpu_seconds() - cpu) * 1000 / len(messages)
         for name, (topic, reply) in routes.items():
             burst = Traffic(radars, 0).violations(args.burst)
             trips = RoundTrips(broker.port, reply)
-            cpu = cpu_seconds(central.process.pid)
+            cpu = central.cpu_seconds()
             run.throughput[name] = args.burst / trips.run(topic, burst, None)
             trips.close()
             if name == "central":
                 run.drain_s = settle(central.http)
-                run.cpu_ms["flat out"] = (cpu_seconds(central.process.pid) - cpu) * 1000 / args.burst
-        run.rss_mib = (started_rss, rss_mib(central.process.pid))
-        run.metrics = ingest_metrics(central.http)
+                run.cpu_ms["flat out"] = (central.cpu_seconds() - cpu) * 1000 / args.burst
+        run.rss_mib = (started_rss, central.rss_mib())
+        run.metrics = ingest_metrics(central.ingest.http)
     finally:
         central.stop()
         echo.stop()
@@ -265,7 +306,9 @@ def _verdict(met: bool) -> str:
 
 
 def report(run: StoreRun, args: argparse.Namespace) -> None:
-    print(f"\n== {run.store}: {args.radars} radars, every violation an infraction, {args.seconds:.0f} s per load")
+    shape = "one process" if run.shape == "one" else "split: ingest process + projections process"
+    print(f"\n== {run.store}, {shape}: {args.radars} radars, every violation an infraction, "
+          f"{args.seconds:.0f} s per load")  # fmt: skip
     for rate in (args.warm_rate, args.rate):
         bare, central = run.latencies["bare", rate], run.latencies["central", rate]
         print(f"{rate:.0f} violations/s offered, publish -> ack")
@@ -288,7 +331,8 @@ def report(run: StoreRun, args: argparse.Namespace) -> None:
     cpu = ", ".join(f"{phase} {ms:.2f}" for phase, ms in run.cpu_ms.items())
     print(f"central CPU per violation, ms (ingest + process manager + projections): {cpu}; "
           f"one core at that cost: {1000 / run.cpu_ms['flat out']:.0f} violations/s")  # fmt: skip
-    print(f"central memory (VmRSS): {run.rss_mib[0]:.0f} -> {run.rss_mib[1]:.0f} MiB")
+    print(f"central memory (VmRSS{', both processes' if run.shape == 'split' else ''}): "
+          f"{run.rss_mib[0]:.0f} -> {run.rss_mib[1]:.0f} MiB")  # fmt: skip
     commits = run.metrics.get("speedledger_ingest_commit_seconds_count")
     if commits:
         commit_ms = run.metrics["speedledger_ingest_commit_seconds_sum"] / commits * 1000
@@ -318,6 +362,12 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=20_000, help="violations in the flat-out run")
     parser.add_argument("--sample-every", type=int, default=50, help="every n-th violation is probed for lag")
     parser.add_argument(
+        "--shapes",
+        default="one",
+        help="comma-separated: one (central in one process), split (an ingest process and a projections "
+        "process on the same database); each on a fresh database, in this order, per store",
+    )
+    parser.add_argument(
         "--workers", default="1,2,4", help="PostgreSQL scale-out: worker counts to compare (empty: skip)"
     )
     args = parser.parse_args()
@@ -327,13 +377,16 @@ def main() -> None:
           f"{'quick' if args.quick else 'full'} run; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
           "(a shared box: compare ratios and CPU per violation, not absolute latencies)")  # fmt: skip
     args.workers = [int(count) for count in args.workers.split(",") if count]
+    if unknown := set(args.shapes.split(",")) - {"one", "split"}:
+        parser.error(f"--shapes: unknown {', '.join(sorted(unknown))}; use one, split")
     for store in args.stores.split(","):
-        with tempfile.TemporaryDirectory() as workdir, database(store, Path(workdir)) as db_url:
-            report(_bench_store(store, db_url, Path(workdir), args), args)
+        for shape in args.shapes.split(","):
+            with tempfile.TemporaryDirectory() as workdir, database(store, Path(workdir)) as db_url:
+                report(_bench_store(store, shape, db_url, Path(workdir), args), args)
+                sys.stdout.flush()
+                if store == "postgresql" and args.workers and shape == "one":
+                    report_scale_out(scale_out(db_url, Path(workdir), args))
             sys.stdout.flush()
-            if store == "postgresql" and args.workers:
-                report_scale_out(scale_out(db_url, Path(workdir), args))
-        sys.stdout.flush()
 
 
 if __name__ == "__main__":

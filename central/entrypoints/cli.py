@@ -53,8 +53,8 @@ def run_central(
         bool,
         typer.Option(
             help="Run the projection runner (read models, process managers) and the forgetting of passages. "
-            "--no-projections: an ingest worker beside one process that runs them (PostgreSQL scale-out, "
-            "docs/operations.md)."
+            "--no-projections: an ingest worker beside one process that runs them (--no-ingest): "
+            "PostgreSQL scale-out, or SQLite on two cores (docs/operations.md)."
         ),
     ] = True,
 ) -> None:

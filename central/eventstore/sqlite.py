@@ -4,16 +4,26 @@ pysqlite's own transaction handling is switched off (it would begin lazily and d
 transaction is begun explicitly: `BEGIN IMMEDIATE` for writers, so concurrent writers queue on the
 busy timeout instead of failing on a lock upgrade, and plain `BEGIN` for readers, which never block
 writers in WAL mode.
+
+Once something subscribes with `on_append`, a watcher thread asks SQLite whether another connection
+committed (`PRAGMA data_version`, answered from the WAL index in shared memory: no disk read), and
+wakes the subscribers for commits made by other processes, as PostgreSQL's LISTEN does: an ingest
+process and a projections process on one database file. It asks every `WATCH_INTERVAL_S` while
+another process writes, and backs off to `WATCH_IDLE_S` while every change is this process's own
+(one `speedledger central` alone) or nothing changes: each look costs 50-90 us of CPU.
 """
 
 from __future__ import annotations
 
+import fcntl
+import logging
+import os
 import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -22,10 +32,17 @@ from sqlalchemy.engine.interfaces import DBAPICursor
 
 from speedledger.central.eventstore.sql import WRITER_OPTION, SqlEventStore
 
+log = logging.getLogger(__name__)
+
 #: FULL: a commit is on disk (WAL fsynced) before `append` returns, so an acked radar message survives
 #: a power cut. NORMAL would fsync only at checkpoints and can lose the last commits.
 SYNCHRONOUS = "FULL"
 BUSY_TIMEOUT_MS = 30_000
+#: How often a subscribed store looks for commits by other processes while they write: what it adds
+#: to their wake-up.
+WATCH_INTERVAL_S = 0.005
+#: The longest wait between looks, reached by doubling while no other process is seen writing.
+WATCH_IDLE_S = 0.1
 
 
 def sqlite_engine(url: str, *, synchronous: str = SYNCHRONOUS) -> Engine:
@@ -111,20 +128,117 @@ class FairLock:
                 self._held = False
 
 
+class WriterTurn:
+    """A writer's turn at the database: first among this process's threads (`FairLock`), then among
+    processes, by POSIX locks on a file beside the database (`<database>-writer`).
+
+    Writers of other processes (an ingest process beside a projections process, a rebuild) wait for
+    it in the kernel and are woken when it is released. On SQLite's busy handler alone they poll
+    with sleeps of up to 100 ms and lose to a process that begins again soon after it commits: the
+    ingest at 500 violations/s holds the write lock most of the time, its fsyncs included. Two locks
+    make the turns fair: a writer takes the gate, then the turn, then lets go of the gate, so a
+    process that commits and begins again at once queues behind the one already waiting for the
+    turn (which holds the gate). The kernel releases the locks of a process that dies. Writes
+    outside the event store's transactions (the key vault, the ingest's liveness rows) still meet
+    on SQLite's own lock and its busy timeout.
+    """
+
+    _GATE, _TURN = 0, 1  # the bytes of the file each lock covers
+
+    def __init__(self, database: str) -> None:
+        self._threads = FairLock()
+        self._path = f"{database}-writer"
+        self._fd: int | None = None
+        #: Turns taken so far in this process (the watcher tells this process's commits from others').
+        self.taken = 0
+
+    def __enter__(self) -> None:
+        self._threads.__enter__()
+        try:
+            if self._fd is None:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.lockf(self._fd, fcntl.LOCK_EX, 1, self._GATE)
+            try:
+                fcntl.lockf(self._fd, fcntl.LOCK_EX, 1, self._TURN)
+            finally:
+                fcntl.lockf(self._fd, fcntl.LOCK_UN, 1, self._GATE)
+        except BaseException:
+            self._threads.__exit__()
+            raise
+
+    def __exit__(self, *_exc: object) -> None:
+        try:
+            self.taken += 1
+            assert self._fd is not None
+            fcntl.lockf(self._fd, fcntl.LOCK_UN, 1, self._TURN)
+        finally:
+            self._threads.__exit__()
+
+    def close(self) -> None:
+        """Close the lock file (POSIX locks are the process's: closing any descriptor of the file drops them)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 class SqliteEventStore(SqlEventStore):
     """Appends are serialised by BEGIN IMMEDIATE, so rowid order is commit order.
 
     SQLite's busy handler polls with sleeps of up to 100 ms, so a writer waiting on it loses to a
-    thread that commits and begins again at once. Writers of this process therefore queue on a
-    FIFO lock first; the busy timeout only arbitrates between processes.
+    thread or a process that commits and begins again at once. Writers therefore queue for a
+    `WriterTurn` first; the busy timeout only arbitrates the writes made outside it.
     """
 
     def __init__(self, url: str, *, synchronous: str = SYNCHRONOUS) -> None:
-        self._turns = FairLock()
+        engine = sqlite_engine(url, synchronous=synchronous)
+        assert engine.url.database is not None  # sqlite_engine refuses anything but a file
+        self._turns = WriterTurn(engine.url.database)
         self._synchronous = synchronous
-        super().__init__(sqlite_engine(url, synchronous=synchronous))
+        self._watcher: threading.Thread | None = None
+        self._watch_lock = threading.Lock()
+        self._closing = threading.Event()
+        super().__init__(engine)
 
-    def _writer_turn(self) -> FairLock:
+    def on_append(self, listener: Callable[[int], None]) -> Callable[[], None]:
+        """As the base, and commits by other processes call `listener(0)` (position unknown): within
+        `WATCH_INTERVAL_S` while they keep writing, `WATCH_IDLE_S` after a quiet spell."""
+        unsubscribe = super().on_append(listener)
+        with self._watch_lock:
+            if self._watcher is None:
+                self._watcher = threading.Thread(target=self._watch, name="event-store-watch", daemon=True)
+                self._watcher.start()
+        return unsubscribe
+
+    def _watch(self) -> None:
+        """`_notify(0)` whenever `data_version` moves: a commit by any other connection, this process's
+        included (their subscribers are woken twice, which is harmless)."""
+        database = self.engine.url.database
+        assert database is not None
+        while not self._closing.is_set():
+            try:
+                with closing(sqlite3.connect(database, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)) as conn:
+                    version = conn.execute("PRAGMA data_version").fetchone()[0]
+                    own, interval = self._turns.taken, WATCH_INTERVAL_S
+                    while not self._closing.wait(interval):
+                        now = conn.execute("PRAGMA data_version").fetchone()[0]
+                        changed, ours, own = now != version, self._turns.taken != own, self._turns.taken
+                        if changed:
+                            version = now
+                            self._notify(0)
+                        # A change and no write transaction of ours since the last look: another process writes.
+                        interval = WATCH_INTERVAL_S if changed and not ours else min(WATCH_IDLE_S, 2 * interval)
+            except sqlite3.Error as error:
+                log.warning("watching %s failed (%s); subscribers fall back to polling, retry in 5 s", database, error)
+                self._closing.wait(5)
+
+    def close(self) -> None:
+        self._closing.set()
+        if self._watcher is not None:
+            self._watcher.join(5)
+        super().close()
+        self._turns.close()
+
+    def _writer_turn(self) -> WriterTurn:
         return self._turns
 
     def _begin_append(self, cursor: DBAPICursor) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from functools import cache
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from speedledger.central.eventstore.schema import checkpoints
 
+_READ_ALL = f"SELECT name, position FROM {checkpoints.name}"
 _STORE = update(checkpoints).where(checkpoints.c.name == bindparam("checkpoint")).values(position=bindparam("at"))
 
 
@@ -26,13 +28,9 @@ def lock(conn: Connection, name: str) -> int:
 def lock_all(conn: Connection, names: Collection[str]) -> dict[str, int]:
     """The checkpoints of `names` in one statement, locked until `conn`'s transaction ends (PostgreSQL:
     FOR UPDATE, in name order; SQLite: the writer transaction already excludes other writers), so two
-    runners never apply the same batch."""
-    rows = conn.execute(
-        select(checkpoints.c.name, checkpoints.c.position)
-        .where(checkpoints.c.name.in_(list(names)))
-        .order_by(checkpoints.c.name)
-        .with_for_update()
-    )
+    runners never apply the same batch. Plain SQL: the runner's every round runs it, and building the
+    statement's IN list through SQLAlchemy cost six times its execution."""
+    rows = conn.exec_driver_sql(_lock_all_sql(conn.dialect.name, conn.dialect.paramstyle, len(names)), tuple(names))
     positions = {name: position for name, position in rows}
     missing = set(names) - set(positions)
     if missing:
@@ -51,4 +49,11 @@ def store_all(conn: Connection, positions: Mapping[str, int]) -> None:
 
 
 def read_all(conn: Connection) -> dict[str, int]:
-    return {name: position for name, position in conn.execute(select(checkpoints.c.name, checkpoints.c.position))}
+    return {name: position for name, position in conn.exec_driver_sql(_READ_ALL)}
+
+
+@cache
+def _lock_all_sql(dialect: str, paramstyle: str, count: int) -> str:
+    marks = ", ".join(["?" if paramstyle == "qmark" else "%s"] * count)
+    lock = " FOR UPDATE" if dialect == "postgresql" else ""
+    return f"SELECT name, position FROM {checkpoints.name} WHERE name IN ({marks}) ORDER BY name{lock}"

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -68,37 +69,56 @@ def _resend_until_acked(client: RadarClient, messages: list[dict[str, Any]], tim
             client.wait_acks([message["event_id"] for message in unacked], timeout=5)
 
 
-class CentralProcess:
-    """`speedledger central` as a real subprocess (API, projections, ingest), killable with SIGKILL."""
+def _issued(central: Central) -> tuple[int, list[Any]]:
+    """Infractions in the read model, and the violations listed more than once."""
+    with central.engine.connect() as conn:
+        issued = conn.execute(select(func.count()).select_from(infractions)).scalar_one()
+        doubled = conn.execute(
+            select(infractions.c.event_id, func.count()).group_by(infractions.c.event_id).having(func.count() > 1)
+        ).all()
+    return issued, list(doubled)
 
-    def __init__(self, central: Central, mosquitto: Mosquitto, workdir: Path) -> None:
+
+class CentralProcess:
+    """`speedledger central [options]` as a real subprocess (API, projections, ingest: all of them unless
+    `options` leave some out), killable with SIGKILL."""
+
+    def __init__(
+        self, central: Central, mosquitto: Mosquitto, workdir: Path, *options: str, name: str = "central-under-test"
+    ) -> None:
         config_key = workdir / "config-key.pem"
         ConfigKey.load_or_create(config_key)  # what `speedledger central config-key --create` does
+        self.http = f"127.0.0.1:{free_port()}"
         self.env = {
             **os.environ,
             "SPEEDLEDGER_DB": central.settings.db_url,
             "SPEEDLEDGER_MQTT": mosquitto.url,
-            "SPEEDLEDGER_HTTP": f"127.0.0.1:{free_port()}",
+            "SPEEDLEDGER_HTTP": self.http,
             "SPEEDLEDGER_SECRET": "s" * 40,
-            "SPEEDLEDGER_MQTT_CLIENT_ID": "central-under-test",
+            "SPEEDLEDGER_MQTT_CLIENT_ID": name,
             "SPEEDLEDGER_CONFIG_KEY": str(config_key),
         }
+        self.options = options
         self.central = central
-        self.log = workdir / "central.log"
+        self.log = workdir / f"{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60) -> None:
         started_ms = time.time_ns() // 1_000_000
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "speedledger", "central"], env=self.env, stdout=log, stderr=log
+                [sys.executable, "-m", "speedledger", "central", *self.options], env=self.env, stdout=log, stderr=log
             )
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:  # its own online status, as its ingest recorded it
-            with self.central.engine.connect() as conn:
-                rows = list_liveness(conn, kind="central")
-            if any(row["online"] and (row["state_at_ms"] or 0) >= started_ms for row in rows):
-                return
+        while time.monotonic() < deadline:
+            if "--no-ingest" in self.options:
+                with contextlib.suppress(OSError), urllib.request.urlopen(f"http://{self.http}/health", timeout=5):
+                    return
+            else:  # its own online status, as its ingest recorded it
+                with self.central.engine.connect() as conn:
+                    rows = list_liveness(conn, kind="central")
+                if any(row["online"] and (row["state_at_ms"] or 0) >= started_ms for row in rows):
+                    return
             if self.process.poll() is not None:
                 raise AssertionError(f"central exited: {self.log.read_text()[-3000:]}")
             time.sleep(0.1)
@@ -157,13 +177,58 @@ def test_kill_9_mid_stream_loses_nothing_and_doubles_nothing(
     results = {ack["result"] for acks in client.acks.values() for ack in acks}
     assert results <= {"accepted", "duplicate"}
     central.runner.catch_up()
-    with central.engine.connect() as conn:
-        issued = conn.execute(select(func.count()).select_from(infractions)).scalar_one()
-        per_event = conn.execute(
-            select(infractions.c.event_id, func.count()).group_by(infractions.c.event_id).having(func.count() > 1)
-        ).all()
-    assert issued == len(messages)
-    assert per_event == []
+    assert _issued(central) == (len(messages), [])  # each listed once
+
+
+@BOTH_STORES
+def test_ingest_and_projections_in_two_processes_each_killed_mid_stream(
+    central: Central, register: Register, radar_client: Connect, mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """The split shape (docs/operations.md): `--no-projections` beside `--no-ingest` on one database.
+    Every violation is acked once and listed once, through a kill -9 of either process."""
+    radars = [register(f"R-{index}") for index in range(2)]
+    clients = [radar_client(radar.radar_id) for radar in radars]
+    ingest = CentralProcess(central, mosquitto, tmp_path, "--no-projections", name="ingest-under-test")
+    projections = CentralProcess(central, mosquitto, tmp_path, "--no-ingest", name="projections-under-test")
+    sent: list[dict[str, Any]] = []
+
+    def send(count: int) -> None:
+        for _ in range(count):
+            for radar, client in zip(radars, clients, strict=True):
+                sent.append(message := radar.violation())
+                client.send(message)
+                time.sleep(0.002)
+
+    try:
+        projections.start()
+        ingest.start()
+        send(40)
+        projections.kill()  # mid-stream: its round rolled back, the ingest goes on alone
+        send(40)
+        for client in clients:
+            client.wait_acks([m["event_id"] for m in sent if m["radar_id"] == client.radar_id], timeout=60)
+        ingest.kill()
+        ingest.start()  # the broker re-delivers what was in flight: answered duplicate at most
+        projections.start()
+        send(20)
+        for client in clients:
+            _resend_until_acked(client, [m for m in sent if m["radar_id"] == client.radar_id], timeout=60)
+        deadline = time.monotonic() + 60
+        while _issued(central)[0] < len(sent) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for process in (ingest, projections):  # SIGTERM: each finishes on its own, cleanly
+            process.stop()
+            assert process.process is not None and process.process.returncode == 0, process.log.read_text()[-3000:]
+    finally:
+        ingest.stop()
+        projections.stop()
+    assert sorted(_recorded_violations(central)) == sorted(message["event_id"] for message in sent)
+    acks = [ack for client in clients for answers in client.acks.values() for ack in answers]
+    assert {ack["event_id"] for ack in acks} == {message["event_id"] for message in sent}
+    assert {ack["result"] for ack in acks} <= {"accepted", "duplicate"}
+    accepted = [ack["event_id"] for ack in acks if ack["result"] == "accepted"]
+    assert len(accepted) == len(set(accepted))  # accepted once; a re-delivery after the kill: duplicate
+    assert _issued(central) == (len(sent), [])
 
 
 def test_crash_between_commit_and_ack_is_answered_duplicate(

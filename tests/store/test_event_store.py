@@ -4,6 +4,8 @@ port promises also against the in-memory store of the tests (fixture `store`).""
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +30,8 @@ from speedledger.central.eventstore import (
 from speedledger.central.eventstore.sqlite import sqlite_engine
 from tests.fixtures.postgres import DATABASES, fresh_database_url
 from tests.store.memory_store import MemoryEventStore
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def events(count: int, type_: str = "Happened") -> list[NewEvent]:
@@ -376,6 +380,44 @@ def test_sqlite_refuses_a_second_write_transaction_in_the_same_thread(tmp_path: 
             del tx
         assert store.append("s", events(1), NO_STREAM)[0].version == 1  # the queue was left clean
     finally:
+        store.close()
+
+
+BACK_TO_BACK = """
+import sys, time
+from speedledger.central.eventstore import create_event_store
+store = create_event_store(sys.argv[1])
+print("writing", flush=True)
+deadline = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < deadline:
+    with store.transaction():
+        time.sleep(0.02)  # a writer whose commits take 20 ms, beginning again at once
+store.close()
+"""
+
+
+def test_sqlite_writers_of_two_processes_take_turns(tmp_path: Path) -> None:
+    """A process that commits and begins again at once (the ingest under load) does not starve a
+    writer in another process (the projections): it waits about one transaction, not the whole run
+    (on SQLite's busy handler alone, polling with sleeps of up to 100 ms, it waited for seconds)."""
+    url = f"sqlite:///{tmp_path}/two-writers.db"
+    store = create_event_store(url)
+    other = subprocess.Popen(
+        [sys.executable, "-c", BACK_TO_BACK, url, "6"], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert other.stdout is not None and other.stdout.readline().strip() == "writing"
+        time.sleep(0.2)
+        waits = []
+        for _ in range(20):
+            started = time.monotonic()
+            store.append("s", events(1), ANY_VERSION)
+            waits.append(time.monotonic() - started)
+        assert other.poll() is None, "the other process must still be writing"
+        assert sorted(waits)[len(waits) // 2] < 0.1 and max(waits) < 1.0, waits
+    finally:
+        other.kill()
+        other.wait(10)
         store.close()
 
 

@@ -8,7 +8,9 @@ first (each client's EventSource reconnects to the next server with its Last-Eve
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
+from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
@@ -51,6 +53,16 @@ def serve(central: Central, sock: socket.socket, *, broker: BrokerProbe = None, 
     clean shutdown. `broker`: the ingest's session state, for /health and /metrics."""
     app = create_app(central, broker=broker)
     config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
-    # uvicorn re-raises the SIGINT it captured once it has shut down cleanly; uvicorn.run swallows it too.
-    with contextlib.suppress(KeyboardInterrupt):
-        ApiServer(config).run(sockets=[sock])
+    # uvicorn raises the SIGINT or SIGTERM it captured again once it has shut down cleanly, with the
+    # handler it found. SIGTERM's default ended the process there (status -15), before the caller's
+    # cleanup (the ingest's stop and offline status, the store's close): both now end as Ctrl-C does.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            ApiServer(config).run(sockets=[sock])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
