@@ -353,10 +353,10 @@ class ProjectionRunner:
 
         Each batch's writes are worked out before its transaction begins (`_Replay.prepare`), so the
         write lock is held only while they run. SQLite: a rebuild usually runs in its own process
-        (`speedledger central rebuild`), where the in-process writer queue does not help the running
-        central: its writers poll on the busy timeout, so the rebuild leaves the write lock free for at
-        least a third of the time (reading and preparing the next batch count), pausing for what is
-        missing, at most REBUILD_MAX_PAUSE_S.
+        (`speedledger central rebuild`); the running central's writers queue for their turn across
+        processes (`WriterTurn`) and get one between batches, and the rebuild leaves the write lock free
+        for at least a third of the time (reading and preparing the next batch count), pausing for what
+        is missing, at most REBUILD_MAX_PAUSE_S.
         """
         dialect = self.store.engine.dialect.name
         yield_to_others = dialect == "sqlite"
