@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
+import sqlalchemy as sa
+
 from speedledger.central.eventstore.port import EventStore, RecordedEvent, Transaction
 from speedledger.central.projections import checkpoints
 from speedledger.central.projections.port import Decoded, Projection, apply_events, handled_types, writes_only
@@ -103,11 +105,17 @@ class ProjectionRunner:
         added to a table in a new version is built on an existing database here, once)."""
         with self.store.transaction() as tx:
             tx.lock_schema()
+            catalog = sa.inspect(tx.connection)  # one look at the catalog, not one per table and index
+            tables = set(catalog.get_table_names())
+            indexes = {index["name"] for found in catalog.get_multi_indexes().values() for index in found}
             for projection in self.projections.values():
                 for table in projection.tables:
-                    table.create(tx.connection, checkfirst=True)
+                    if table.name not in tables:
+                        table.create(tx.connection)  # with its indexes
+                        continue
                     for index in table.indexes:
-                        index.create(tx.connection, checkfirst=True)
+                        if index.name not in indexes:
+                            index.create(tx.connection)
                 checkpoints.ensure(tx.connection, projection.name)
 
     # -- catching up ----------------------------------------------------------------------------
